@@ -1,0 +1,54 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+# Everything is installed inside the repo: .venv/ (Python) and .tools/ (Node 22 + the pinned Salesforce CLI).
+
+PYTHON ?= python3
+VENV   := .venv
+TOOLS  := .tools
+BIN    := $(VENV)/bin
+SF     := $(abspath $(TOOLS)/bin/sf)
+
+# cutover and the tests find the pinned CLI through CUTOVER_SF; nothing on the machine's PATH is used.
+export CUTOVER_SF := $(SF)
+# The CLI's HTTP layer honours proxy variables and ignores NO_PROXY: orgsim is on loopback.
+unexport http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
+
+PYTEST_ARGS ?=
+
+.PHONY: setup test unit integration lint demo bench clean
+
+setup: $(VENV)/.installed $(TOOLS)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cutover needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# --ignore-scripts: the CLI's preinstall only checks for an old sfdx on PATH; skipping it keeps npm 10 and 11 alike.
+$(TOOLS)/.installed: $(TOOLS)/package.json $(TOOLS)/package-lock.json
+	cd $(TOOLS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	$(SF) --version
+	touch $@
+
+test: setup lint
+	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+unit: setup
+	$(BIN)/pytest -n 2 tests/unit $(PYTEST_ARGS)
+
+integration: setup
+	$(BIN)/pytest -n 2 --dist loadgroup tests/integration $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+demo: setup
+	bash scripts/demo.sh
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS)/node_modules $(TOOLS)/.installed demo

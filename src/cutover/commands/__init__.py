@@ -1,0 +1,18 @@
+"""CLI commands, one module per area; each exposes `register(app)`. cli.py calls them in this order, which is
+also the order `cutover --help` lists them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+
+from cutover.commands import explain, preflight, run, runbook_cmds, scan
+
+REGISTRARS: list[Callable[[typer.Typer], None]] = [
+    runbook_cmds.register,  # init, plan
+    preflight.register,  # preflight
+    run.register,  # run, resume, status, signoff, waive, audit, lock
+    explain.register,  # explain
+    scan.register,  # scan apex
+]

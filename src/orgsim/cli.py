@@ -1,0 +1,5 @@
+"""orgsim command line (serve, login)."""
+
+
+def main() -> None:
+    raise SystemExit("orgsim: not built yet")
