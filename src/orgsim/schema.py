@@ -1,0 +1,779 @@
+"""The sobject schema of one simulated org: objects, fields, field types, relationships, API visibility.
+
+One `Schema` instance per org. It starts with the standard objects the `sf` CLI and the Elaro runbook touch
+(Organization, User, PermissionSet/Assignment, CronTrigger/CronJobDetail, AsyncApexJob, ApexClass/Trigger,
+ApexLog, the Apex test and coverage objects of the Tooling API, SandboxProcess, ...). Custom objects and custom
+fields are added when metadata is deployed (`add_custom_object`, `add_custom_field`) and removed by destructive
+changes (`remove_custom_object`, `remove_custom_field`).
+
+All look-ups are case-insensitive, like Salesforce; what they return carries the canonical spelling.
+Field types use the names of Salesforce's describe API (`id`, `string`, `boolean`, `int`, `double`, `date`,
+`datetime`, `reference`, `picklist`, ...). Custom field types may also be given with their metadata names
+(`Text`, `Number`, `Checkbox`, `DateTime`, `Lookup:Account`, ...), see `add_custom_object`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+REST = "rest"
+TOOLING = "tooling"
+BOTH = frozenset({REST, TOOLING})
+REST_ONLY = frozenset({REST})
+TOOLING_ONLY = frozenset({TOOLING})
+
+# Describe-API type names we know. Anything that does not map onto one of these is rejected when registering.
+FIELD_TYPES = frozenset(
+    {
+        "id",
+        "string",
+        "boolean",
+        "int",
+        "long",
+        "double",
+        "currency",
+        "percent",
+        "date",
+        "datetime",
+        "time",
+        "reference",
+        "picklist",
+        "multipicklist",
+        "textarea",
+        "email",
+        "phone",
+        "url",
+        "encryptedstring",
+        "base64",
+        "anyType",
+        "complexvalue",
+    }
+)
+TEXT_TYPES = frozenset(
+    {"id", "string", "reference", "picklist", "multipicklist", "textarea", "email", "phone", "url", "encryptedstring"}
+)
+NUMBER_TYPES = frozenset({"int", "long", "double", "currency", "percent"})
+
+# Metadata API `<type>` of a CustomField → describe type. Formula fields and roll-ups report their return type;
+# deployers pass that instead of "Formula".
+_METADATA_TYPE_TO_API = {
+    "text": "string",
+    "autonumber": "string",
+    "textarea": "textarea",
+    "longtextarea": "textarea",
+    "html": "textarea",
+    "richtextarea": "textarea",
+    "number": "double",
+    "currency": "currency",
+    "percent": "percent",
+    "checkbox": "boolean",
+    "date": "date",
+    "datetime": "datetime",
+    "time": "time",
+    "picklist": "picklist",
+    "multiselectpicklist": "multipicklist",
+    "email": "email",
+    "phone": "phone",
+    "url": "url",
+    "encryptedtext": "encryptedstring",
+    "lookup": "reference",
+    "masterdetail": "reference",
+    "externallookup": "reference",
+    "hierarchy": "reference",
+    "summary": "double",
+}
+
+_APEX_TYPES = {
+    "id": "Id",
+    "reference": "Id",
+    "boolean": "Boolean",
+    "int": "Integer",
+    "long": "Long",
+    "double": "Double",
+    "currency": "Double",
+    "percent": "Double",
+    "date": "Date",
+    "datetime": "Datetime",
+    "time": "Time",
+    "base64": "Blob",
+    "anyType": "Object",
+    "complexvalue": "Object",
+}
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """One field of an sobject. `reference_to` lists the target objects of a reference (several: polymorphic)."""
+
+    name: str
+    type: str
+    reference_to: tuple[str, ...] = ()
+    relationship_name: str | None = None
+    custom: bool = False
+    createable: bool = False
+    updateable: bool = False
+    nillable: bool = True
+    label: str = ""
+
+    @property
+    def apex_type(self) -> str:
+        return _APEX_TYPES.get(self.type, "String")
+
+    @property
+    def is_text(self) -> bool:
+        return self.type in TEXT_TYPES
+
+    @property
+    def is_number(self) -> bool:
+        return self.type in NUMBER_TYPES
+
+
+@dataclass
+class ObjectDef:
+    """One sobject: canonical name, key prefix, which APIs expose it, and its fields (keyed by lower-case name)."""
+
+    name: str
+    key_prefix: str | None
+    apis: frozenset[str]
+    custom: bool = False
+    label: str = ""
+    fields: dict[str, FieldDef] = field(default_factory=dict)
+    # lower-case relationship name → field that carries the foreign key
+    relationships: dict[str, FieldDef] = field(default_factory=dict)
+
+    def add_field(self, f: FieldDef) -> None:
+        self.fields[f.name.lower()] = f
+        if f.relationship_name:
+            self.relationships[f.relationship_name.lower()] = f
+
+    def remove_field(self, name: str) -> FieldDef | None:
+        f = self.fields.pop(name.lower(), None)
+        if f is not None and f.relationship_name:
+            self.relationships.pop(f.relationship_name.lower(), None)
+        return f
+
+    def field(self, name: str) -> FieldDef | None:
+        return self.fields.get(name.lower())
+
+    def relationship(self, name: str) -> FieldDef | None:
+        return self.relationships.get(name.lower())
+
+
+# --- compact declarations of the standard objects -------------------------------------------------------------
+# A field spec is "Name:type" or "Name:reference>Target[|Other]" (relationship name = Name minus "Id").
+# A trailing "!" marks the field as createable and updateable through the API.
+
+_AUDIT = (
+    "CreatedDate:datetime",
+    "CreatedById:reference>User",
+    "LastModifiedDate:datetime",
+    "LastModifiedById:reference>User",
+    "SystemModstamp:datetime",
+)
+
+_STANDARD_OBJECTS: tuple[tuple[str, str | None, frozenset[str], tuple[str, ...]], ...] = (
+    (
+        "Organization",
+        "00D",
+        BOTH,
+        (
+            "Name:string",
+            "Division:string",
+            "InstanceName:string",
+            "IsSandbox:boolean",
+            "TrialExpirationDate:datetime",
+            "NamespacePrefix:string",
+            "OrganizationType:picklist",
+            "PrimaryContact:string",
+            "Country:string",
+            "LanguageLocaleKey:picklist",
+            "DefaultLocaleSidKey:picklist",
+            "TimeZoneSidKey:picklist",
+            "IsReadOnly:boolean",
+            *_AUDIT,
+        ),
+    ),
+    (
+        "User",
+        "005",
+        BOTH,
+        (
+            "Username:string!",
+            "Name:string",
+            "FirstName:string!",
+            "LastName:string!",
+            "Alias:string!",
+            "Email:email!",
+            "IsActive:boolean!",
+            "UserType:picklist",
+            "ProfileId:reference>Profile!",
+            "TimeZoneSidKey:picklist!",
+            "LanguageLocaleKey:picklist!",
+            "LastLoginDate:datetime",
+            *_AUDIT,
+        ),
+    ),
+    ("Profile", "00e", BOTH, ("Name:string!", "UserType:picklist", "Description:string!", *_AUDIT)),
+    (
+        "PermissionSet",
+        "0PS",
+        BOTH,
+        (
+            "Name:string!",
+            "Label:string!",
+            "Description:textarea!",
+            "NamespacePrefix:string",
+            "IsOwnedByProfile:boolean",
+            "IsCustom:boolean",
+            "ProfileId:reference>Profile",
+            "Type:picklist",
+            *_AUDIT,
+        ),
+    ),
+    (
+        "PermissionSetAssignment",
+        "0Pa",
+        REST_ONLY,
+        (
+            "AssigneeId:reference>User!",
+            "PermissionSetId:reference>PermissionSet!",
+            "PermissionSetGroupId:reference>PermissionSetGroup!",
+            "IsActive:boolean",
+            "IsRevoked:boolean",
+            "ExpirationDate:datetime!",
+            "SystemModstamp:datetime",
+        ),
+    ),
+    (
+        "PermissionSetGroup",
+        "0PG",
+        REST_ONLY,
+        ("DeveloperName:string!", "MasterLabel:string!", "Status:picklist", "NamespacePrefix:string", *_AUDIT),
+    ),
+    ("CronJobDetail", "08a", REST_ONLY, ("Name:string", "JobType:picklist")),
+    (
+        "CronTrigger",
+        "08e",
+        REST_ONLY,
+        (
+            "CronJobDetailId:reference>CronJobDetail",
+            "CronExpression:string",
+            "State:picklist",
+            "NextFireTime:datetime",
+            "PreviousFireTime:datetime",
+            "StartTime:datetime",
+            "EndTime:datetime",
+            "TimesTriggered:int",
+            "TimeZoneSidKey:picklist",
+            "OwnerId:reference>User",
+            *_AUDIT,
+        ),
+    ),
+    (
+        "ApexClass",
+        "01p",
+        BOTH,
+        (
+            "Name:string!",
+            "NamespacePrefix:string",
+            "Body:textarea!",
+            "ApiVersion:double!",
+            "Status:picklist!",
+            "IsValid:boolean",
+            "BodyCrc:double",
+            "LengthWithoutComments:int",
+            *_AUDIT,
+        ),
+    ),
+    (
+        "ApexTrigger",
+        "01q",
+        BOTH,
+        (
+            "Name:string!",
+            "NamespacePrefix:string",
+            "TableEnumOrId:picklist!",
+            "Body:textarea!",
+            "ApiVersion:double!",
+            "Status:picklist!",
+            "IsValid:boolean",
+            "UsageBeforeInsert:boolean",
+            "UsageAfterInsert:boolean",
+            "UsageBeforeUpdate:boolean",
+            "UsageAfterUpdate:boolean",
+            "UsageBeforeDelete:boolean",
+            "UsageAfterDelete:boolean",
+            "UsageIsBulk:boolean",
+            "UsageAfterUndelete:boolean",
+            "LengthWithoutComments:int",
+            *_AUDIT,
+        ),
+    ),
+    (
+        # Real ApexLog has no CreatedDate/CreatedById: filter on StartTime (or LastModifiedDate) instead.
+        "ApexLog",
+        "07L",
+        BOTH,
+        (
+            "LogUserId:reference>User",
+            "LogLength:int",
+            "LastModifiedDate:datetime",
+            "Request:string",
+            "Operation:string",
+            "Application:string",
+            "Status:string",
+            "DurationMilliseconds:int",
+            "StartTime:datetime",
+            "Location:picklist",
+            "RequestIdentifier:string",
+            "SystemModstamp:datetime",
+        ),
+    ),
+    (
+        "AsyncApexJob",
+        "707",
+        BOTH,
+        (
+            "ApexClassId:reference>ApexClass",
+            "JobType:picklist",
+            "Status:picklist",
+            "JobItemsProcessed:int",
+            "TotalJobItems:int",
+            "NumberOfErrors:int",
+            "MethodName:string",
+            "CompletedDate:datetime",
+            "ExtendedStatus:string",
+            "ParentJobId:reference>AsyncApexJob",
+            "LastProcessed:string",
+            "LastProcessedOffset:int",
+            "CronTriggerId:reference>CronTrigger",
+            "CreatedDate:datetime",
+            "CreatedById:reference>User",
+        ),
+    ),
+    (
+        "ApexTestRunResult",
+        "05m",
+        BOTH,
+        (
+            "AsyncApexJobId:reference>AsyncApexJob",
+            "UserId:reference>User",
+            "JobName:string",
+            "IsAllTests:boolean",
+            "Source:string",
+            "StartTime:datetime",
+            "EndTime:datetime",
+            "TestTime:int",
+            "TestSetupTime:int",
+            "Status:picklist",
+            "ClassesEnqueued:int",
+            "ClassesCompleted:int",
+            "MethodsEnqueued:int",
+            "MethodsCompleted:int",
+            "MethodsFailed:int",
+            *_AUDIT,
+        ),
+    ),
+    (
+        "ApexTestQueueItem",
+        "709",
+        BOTH,
+        (
+            "ApexClassId:reference>ApexClass",
+            "Status:picklist",
+            "ExtendedStatus:string",
+            "ParentJobId:reference>AsyncApexJob",
+            "TestRunResultId:reference>ApexTestRunResult",
+            "ShouldSkipCodeCoverage:boolean",
+            "CreatedDate:datetime",
+            "CreatedById:reference>User",
+            "SystemModstamp:datetime",
+        ),
+    ),
+    (
+        "ApexTestResult",
+        "07M",
+        BOTH,
+        (
+            "AsyncApexJobId:reference>AsyncApexJob",
+            "ApexClassId:reference>ApexClass",
+            "ApexLogId:reference>ApexLog",
+            "QueueItemId:reference>ApexTestQueueItem",
+            "ApexTestRunResultId:reference>ApexTestRunResult",
+            "MethodName:string",
+            "Outcome:picklist",
+            "Message:string",
+            "StackTrace:string",
+            "RunTime:int",
+            "TestTimestamp:datetime",
+            "IsTestSetup:boolean",
+            "SystemModstamp:datetime",
+        ),
+    ),
+    (
+        "ApexCodeCoverage",
+        "714",
+        TOOLING_ONLY,
+        (
+            "ApexTestClassId:reference>ApexClass",
+            "TestMethodName:string",
+            "ApexClassOrTriggerId:reference>ApexClass|ApexTrigger",
+            "NumLinesCovered:int",
+            "NumLinesUncovered:int",
+            "Coverage:complexvalue",
+            *_AUDIT,
+        ),
+    ),
+    (
+        "ApexCodeCoverageAggregate",
+        "715",
+        TOOLING_ONLY,
+        (
+            "ApexClassOrTriggerId:reference>ApexClass|ApexTrigger",
+            "NumLinesCovered:int",
+            "NumLinesUncovered:int",
+            "Coverage:complexvalue",
+            *_AUDIT,
+        ),
+    ),
+    ("ApexOrgWideCoverage", "716", TOOLING_ONLY, ("PercentCovered:int", *_AUDIT)),
+    (
+        "FlowTestResult",
+        "0eF",
+        TOOLING_ONLY,
+        (
+            "ApexTestQueueItemId:reference>ApexTestQueueItem",
+            "FlowTestId:reference>FlowTest",
+            "FlowDefinitionId:reference>FlowDefinition",
+            "Result:picklist",
+            "TestStartDateTime:datetime",
+            "TestEndDateTime:datetime",
+            *_AUDIT,
+        ),
+    ),
+    ("FlowTest", "0eG", TOOLING_ONLY, ("DeveloperName:string", "MasterLabel:string", *_AUDIT)),
+    ("FlowDefinition", "300", TOOLING_ONLY, ("DeveloperName:string", "NamespacePrefix:string", *_AUDIT)),
+    (
+        "SandboxProcess",
+        "0GR",
+        TOOLING_ONLY,
+        (
+            "SandboxName:string",
+            "SandboxInfoId:reference>SandboxInfo",
+            "LicenseType:picklist",
+            "Status:picklist",
+            "CopyProgress:int",
+            "SandboxOrganization:string",
+            "SourceId:string",
+            "Description:string",
+            "EndDate:datetime",
+            "Features:multipicklist",
+            "StartDate:datetime",
+            "CreatedDate:datetime",
+            "CreatedById:reference>User",
+        ),
+    ),
+    (
+        "SandboxInfo",
+        "0GQ",
+        TOOLING_ONLY,
+        ("SandboxName:string!", "LicenseType:picklist!", "Description:string!", "AutoActivate:boolean!", *_AUDIT),
+    ),
+    (
+        "Account",
+        "001",
+        REST_ONLY,
+        (
+            "Name:string!",
+            "Type:picklist!",
+            "Industry:picklist!",
+            "Phone:phone!",
+            "Website:url!",
+            "OwnerId:reference>User!",
+            "IsDeleted:boolean",
+            *_AUDIT,
+        ),
+    ),
+    (
+        "Contact",
+        "003",
+        REST_ONLY,
+        (
+            "Name:string",
+            "FirstName:string!",
+            "LastName:string!",
+            "Email:email!",
+            "AccountId:reference>Account!",
+            "OwnerId:reference>User!",
+            "IsDeleted:boolean",
+            *_AUDIT,
+        ),
+    ),
+)
+
+# Fields every custom object has, whatever its deployed definition says.
+_CUSTOM_OBJECT_BASE = (
+    "Name:string!",
+    "OwnerId:reference>User!",
+    "IsDeleted:boolean",
+    *_AUDIT,
+)
+
+
+def _parse_spec(spec: str) -> FieldDef:
+    writable = spec.endswith("!")
+    spec = spec.rstrip("!")
+    name, _, ftype = spec.partition(":")
+    targets: tuple[str, ...] = ()
+    relationship = None
+    if ftype.startswith("reference>"):
+        targets = tuple(ftype.removeprefix("reference>").split("|"))
+        ftype = "reference"
+        relationship = name[:-2] if name.endswith("Id") else None
+    return FieldDef(
+        name=name,
+        type=ftype,
+        reference_to=targets,
+        relationship_name=relationship,
+        createable=writable,
+        updateable=writable,
+        nillable=True,
+        label=name,
+    )
+
+
+def _id_field() -> FieldDef:
+    return FieldDef(name="Id", type="id", nillable=False, label="Id")
+
+
+class SchemaError(ValueError):
+    """A custom object or field definition that cannot be registered (bad name or type)."""
+
+
+def normalize_field_type(field_type: str) -> tuple[str, tuple[str, ...]]:
+    """Map a describe or metadata type name (optionally `Lookup:Target`) to (describe type, reference targets)."""
+    raw = field_type.strip()
+    base, sep, target = raw.partition(":")
+    if not sep:
+        base, sep, target = raw.partition(">")
+    key = base.strip()
+    targets = tuple(t.strip() for t in target.split("|") if t.strip()) if sep else ()
+    if key in FIELD_TYPES:
+        api_type = key
+    elif key.lower() in {t.lower() for t in FIELD_TYPES}:
+        api_type = next(t for t in FIELD_TYPES if t.lower() == key.lower())
+    elif key.lower() in _METADATA_TYPE_TO_API:
+        api_type = _METADATA_TYPE_TO_API[key.lower()]
+    else:
+        raise SchemaError(f"unknown field type {field_type!r}")
+    if api_type == "reference" and not targets:
+        raise SchemaError(f"reference field type {field_type!r} needs a target object, e.g. 'Lookup:Account'")
+    return api_type, targets
+
+
+def _valid_api_name(name: str) -> bool:
+    if not name or not (name[0].isascii() and name[0].isalpha()):
+        return False
+    return all(ch.isascii() and (ch.isalnum() or ch == "_") for ch in name) and "___" not in name
+
+
+class Schema:
+    """The sobjects of one org. Thread-safe for concurrent readers and a deploying writer."""
+
+    def __init__(self, *, dev_hub: bool = False) -> None:
+        self._lock = threading.RLock()
+        self._objects: dict[str, ObjectDef] = {}
+        self._next_custom_prefix = 0
+        for name, prefix, apis, specs in _STANDARD_OBJECTS:
+            obj = ObjectDef(name=name, key_prefix=prefix, apis=apis, label=name)
+            obj.add_field(_id_field())
+            for spec in specs:
+                obj.add_field(_parse_spec(spec))
+            self._objects[name.lower()] = obj
+        if dev_hub:
+            # Only a Dev Hub org exposes ScratchOrgInfo; the CLI probes it to classify orgs.
+            obj = ObjectDef(name="ScratchOrgInfo", key_prefix="2SR", apis=REST_ONLY, label="ScratchOrgInfo")
+            obj.add_field(_id_field())
+            for spec in ("ScratchOrg:string", "SignupUsername:string", "ExpirationDate:date", "Status:picklist"):
+                obj.add_field(_parse_spec(spec))
+            self._objects["scratchorginfo"] = obj
+
+    # --- look-ups ------------------------------------------------------------------------------------------
+    def get_object(self, name: str, api: str | None = None) -> ObjectDef | None:
+        """The object called `name` (any casing), or None if unknown or not visible in `api` ("rest"/"tooling")."""
+        with self._lock:
+            obj = self._objects.get(name.lower())
+        if obj is None or (api is not None and api not in obj.apis):
+            return None
+        return obj
+
+    def has_object(self, name: str, api: str | None = None) -> bool:
+        return self.get_object(name, api) is not None
+
+    def canonical_name(self, name: str) -> str | None:
+        obj = self.get_object(name)
+        return obj.name if obj else None
+
+    def object_names(self, api: str | None = None) -> list[str]:
+        with self._lock:
+            objs = list(self._objects.values())
+        return sorted(o.name for o in objs if api is None or api in o.apis)
+
+    def fields(self, sobject: str) -> list[FieldDef]:
+        """All fields of `sobject` in declaration order (Id first). Unknown object → KeyError."""
+        obj = self.get_object(sobject)
+        if obj is None:
+            raise KeyError(sobject)
+        with self._lock:
+            return list(obj.fields.values())
+
+    def field(self, sobject: str, field_name: str) -> FieldDef | None:
+        obj = self.get_object(sobject)
+        return obj.field(field_name) if obj else None
+
+    def relationship(self, sobject: str, name: str) -> tuple[str, str] | None:
+        """(foreign-key field, first target sobject) of relationship `name` on `sobject`, e.g.
+        `relationship("CronTrigger", "cronjobdetail") == ("CronJobDetailId", "CronJobDetail")`."""
+        obj = self.get_object(sobject)
+        fk = obj.relationship(name) if obj else None
+        if fk is None or not fk.reference_to:
+            return None
+        return fk.name, fk.reference_to[0]
+
+    def relationship_field(self, sobject: str, name: str) -> FieldDef | None:
+        obj = self.get_object(sobject)
+        return obj.relationship(name) if obj else None
+
+    def key_prefix(self, sobject: str) -> str | None:
+        obj = self.get_object(sobject)
+        return obj.key_prefix if obj else None
+
+    def object_for_id(self, record_id: str) -> str | None:
+        """The sobject whose key prefix starts `record_id`, if any."""
+        prefix = record_id[:3]
+        with self._lock:
+            for obj in self._objects.values():
+                if obj.key_prefix == prefix:
+                    return obj.name
+        return None
+
+    # --- changes from deployed metadata ---------------------------------------------------------------------
+    def add_custom_object(
+        self, name: str, fields: Mapping[str, str] | None = None, *, label: str | None = None
+    ) -> ObjectDef:
+        """Register (or extend) custom object `name` (must end in `__c`) with `fields`: API name → type.
+
+        Types: describe names (`string`, `double`, `boolean`, `datetime`, ...) or metadata names (`Text`,
+        `Number`, `Checkbox`, `DateTime`, `LongTextArea`, ...); references as `Lookup:Target`,
+        `MasterDetail:Target` or `reference:Target`. The standard fields (Id, Name, OwnerId, CreatedDate,
+        CreatedById, LastModifiedDate, LastModifiedById, SystemModstamp, IsDeleted) are always present.
+        Registering an existing object again adds or retypes the given fields and keeps the others.
+        """
+        if not name.lower().endswith("__c") or not _valid_api_name(name):
+            raise SchemaError(f"invalid custom object name {name!r}: expected an API name ending in '__c'")
+        with self._lock:
+            obj = self._objects.get(name.lower())
+            if obj is None:
+                obj = ObjectDef(
+                    name=name,
+                    key_prefix=self._allocate_custom_prefix(),
+                    apis=REST_ONLY,
+                    custom=True,
+                    label=label or name.removesuffix("__c").replace("_", " "),
+                )
+                obj.add_field(_id_field())
+                for spec in _CUSTOM_OBJECT_BASE:
+                    obj.add_field(_parse_spec(spec))
+                self._objects[name.lower()] = obj
+            elif not obj.custom:
+                raise SchemaError(f"{obj.name} is a standard object")
+            for field_name, field_type in (fields or {}).items():
+                self._add_field(obj, field_name, field_type)
+            return obj
+
+    def add_custom_field(self, sobject: str, field_name: str, field_type: str) -> FieldDef:
+        """Add a custom field (`X__c`) to any object, standard or custom."""
+        with self._lock:
+            obj = self._objects.get(sobject.lower())
+            if obj is None:
+                raise SchemaError(f"unknown object {sobject!r}")
+            return self._add_field(obj, field_name, field_type)
+
+    def remove_custom_object(self, name: str) -> bool:
+        with self._lock:
+            obj = self._objects.get(name.lower())
+            if obj is None or not obj.custom:
+                return False
+            del self._objects[name.lower()]
+            return True
+
+    def remove_custom_field(self, sobject: str, field_name: str) -> bool:
+        with self._lock:
+            obj = self._objects.get(sobject.lower())
+            f = obj.field(field_name) if obj else None
+            if obj is None or f is None or not f.custom:
+                return False
+            obj.remove_field(field_name)
+            return True
+
+    def _add_field(self, obj: ObjectDef, field_name: str, field_type: str) -> FieldDef:
+        existing = obj.field(field_name)
+        if existing is not None and not existing.custom:
+            # Deployed definitions of standard fields (e.g. Name as AutoNumber) do not change the API shape.
+            return existing
+        if not field_name.lower().endswith("__c") or not _valid_api_name(field_name):
+            raise SchemaError(f"invalid custom field name {obj.name}.{field_name}: expected a name ending in '__c'")
+        api_type, targets = normalize_field_type(field_type)
+        f = FieldDef(
+            name=field_name,
+            type=api_type,
+            reference_to=targets,
+            relationship_name=field_name[:-3] + "__r" if api_type == "reference" else None,
+            custom=True,
+            createable=True,
+            updateable=True,
+            label=field_name.removesuffix("__c").replace("_", " "),
+        )
+        obj.add_field(f)
+        return f
+
+    def _allocate_custom_prefix(self) -> str:
+        # Custom objects get a00..a0Z, a10..: unique per org, never clashing with the standard prefixes above.
+        alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        n = self._next_custom_prefix
+        self._next_custom_prefix += 1
+        return "a" + alphabet[(n // len(alphabet)) % len(alphabet)] + alphabet[n % len(alphabet)]
+
+    # --- describe -------------------------------------------------------------------------------------------
+    def describe(self, sobject: str) -> dict:
+        """A minimal describe result (`GET /sobjects/X/describe`) for `sobject`. Unknown object → KeyError."""
+        obj = self.get_object(sobject)
+        if obj is None:
+            raise KeyError(sobject)
+        return {
+            "name": obj.name,
+            "label": obj.label or obj.name,
+            "custom": obj.custom,
+            "keyPrefix": obj.key_prefix,
+            "queryable": True,
+            "createable": obj.custom,
+            "updateable": obj.custom,
+            "deletable": obj.custom,
+            "fields": [
+                {
+                    "name": f.name,
+                    "label": f.label or f.name,
+                    "type": f.type,
+                    "custom": f.custom,
+                    "nillable": f.nillable,
+                    "createable": f.createable,
+                    "updateable": f.updateable,
+                    "referenceTo": list(f.reference_to),
+                    "relationshipName": f.relationship_name,
+                }
+                for f in self.fields(obj.name)
+            ],
+        }
+
