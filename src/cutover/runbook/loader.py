@@ -1,0 +1,298 @@
+"""Load `cutover.yaml` into a `Runbook`, with errors that name `file:line: key: message` on one line.
+
+ruamel.yaml keeps the line of every key, so a pydantic error location such as `("signoffs", 3, "role")` is mapped
+back to the line of that key (or of its nearest existing ancestor when the key is missing).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from cutover.errors import UsageError
+from cutover.runbook.models import LocatedValueError, Runbook
+
+RUNBOOK_FILENAME = "cutover.yaml"
+
+
+class RunbookError(UsageError):
+    """The runbook file is missing or invalid. The message is `file:line: key: message`."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        path: Path | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.line = line
+        self.key = key
+
+
+def find_runbook(project_dir: Path) -> Path:
+    """`cutover.yaml` in the project folder, or a UsageError that says how to create one."""
+    path = Path(project_dir) / RUNBOOK_FILENAME
+    if not path.is_file():
+        raise RunbookError(
+            f"no {RUNBOOK_FILENAME} in {_display(Path(project_dir))}",
+            hint=f"`cutover init` writes the Elaro runbook there ({RUNBOOK_FILENAME}); edit it for your org",
+            path=path,
+        )
+    return path
+
+
+def load_runbook(path: Path | str) -> Runbook:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunbookError(f"{_display(path)}: no such file", hint="`cutover init` writes one", path=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunbookError(f"{_display(path)}: cannot read: {exc}", path=path) from None
+    return parse_runbook(text, path)
+
+
+def parse_runbook(text: str, path: Path | str = RUNBOOK_FILENAME) -> Runbook:
+    """Parse runbook YAML text; `path` only names the file in error messages."""
+    path = Path(path)
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        document = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        if "duplicate key" in problem or "found duplicate key" in str(exc):
+            problem = _duplicate_key_message(exc)
+        raise RunbookError(_format(path, line, None, f"YAML syntax error: {problem}"), path=path, line=line) from None
+    except YAMLError as exc:
+        raise RunbookError(_format(path, None, None, f"YAML error: {exc}"), path=path) from None
+    if document is None:
+        raise RunbookError(
+            _format(path, 1, None, "the file is empty (it needs at least `target: {alias: production}`)"),
+            path=path,
+            line=1,
+        )
+    if not isinstance(document, CommentedMap):
+        raise RunbookError(_format(path, 1, None, "the top level must be a mapping of keys"), path=path, line=1)
+    try:
+        return Runbook.model_validate(_plain(document))
+    except ValidationError as exc:
+        raise _to_runbook_error(exc, document, path) from None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _display(path: Path) -> str:
+    """The path as the user most likely typed it: relative to the current folder when inside it."""
+    try:
+        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+    except (OSError, ValueError):
+        return str(path)
+
+
+def _format(path: Path, line: int | None, key: str | None, message: str) -> str:
+    where = f"{_display(path)}:{line}" if line is not None else _display(path)
+    return f"{where}: {key}: {message}" if key else f"{where}: {message}"
+
+
+def _duplicate_key_message(exc: MarkedYAMLError) -> str:
+    problem = (exc.problem or "").strip()
+    return problem.split("\n")[0] if problem else "duplicate key"
+
+
+def _plain(node: Any) -> Any:
+    """ruamel round-trip nodes → plain dict/list/str/int/float/bool, so pydantic sees ordinary values."""
+    if isinstance(node, dict):
+        return {
+            str(key) if not isinstance(key, (int, float, bool)) else key: _plain(value) for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_plain(value) for value in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _line_of(document: CommentedMap, loc: tuple[str | int, ...]) -> tuple[int | None, tuple[str | int, ...]]:
+    """Line (1-based) of the deepest part of `loc` present in the YAML, and the part of `loc` that matched."""
+    node: Any = document
+    line: int | None = None
+    matched: list[str | int] = []
+    for part in loc:
+        if isinstance(node, CommentedMap) and not isinstance(part, int) and part in node:
+            try:
+                line = node.lc.key(part)[0] + 1
+            except (KeyError, TypeError, AttributeError):
+                pass
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            try:
+                line = node.lc.item(part)[0] + 1
+            except (KeyError, TypeError, AttributeError, IndexError):
+                pass
+            node = node[part]
+        elif isinstance(node, CommentedMap) and isinstance(part, int) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        else:
+            break
+        matched.append(part)
+    if line is None:
+        line = 1
+    return line, tuple(matched)
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The pydantic model class that owns the last key of `loc` (for 'did you mean' on unknown keys)."""
+    model: Any = Runbook
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = model.model_fields.get(str(part)) or next(
+                (f for f in model.model_fields.values() if f.alias == part), None
+            )
+            if field is None:
+                return None
+            model = _inner_model(field.annotation)
+        else:
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The BaseModel inside an annotation like `Role`, `list[Signoff]` or `dict[str, Role]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    metadata_origin = getattr(annotation, "__origin__", None)
+    if metadata_origin is not None and metadata_origin is not annotation:
+        return _inner_model(metadata_origin)
+    return None
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """Drop pydantic's union/validator tags (`str`, `list[str]`, `function-after[...]`) that are not YAML keys."""
+    cleaned: list[str | int] = []
+    for part in loc:
+        if isinstance(part, str) and ("[" in part or part in {"str", "list", "int", "float", "bool"}):
+            continue
+        cleaned.append(part)
+    return tuple(cleaned)
+
+
+def _message(error: dict[str, Any], loc: tuple[str | int, ...]) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        model = _model_at(loc)
+        key = str(loc[-1]) if loc else "?"
+        if model is not None:
+            allowed = [f.alias or name for name, f in model.model_fields.items()]
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            return f"unknown key ({hint}allowed: {', '.join(allowed)})"
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    ctx = error.get("ctx") or {}
+    got = f" (got {error.get('input')!r})"
+    last = str(loc[-1]) if loc and not isinstance(loc[-1], int) else ""
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}{got}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}{got}"
+    if kind == "greater_than":
+        return f"must be more than {ctx.get('gt')}{got}"
+    if kind == "less_than":
+        return f"must be less than {ctx.get('lt')}{got}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}{got}"
+    if kind == "string_pattern_mismatch":
+        return _PATTERN_MESSAGES.get(last, f"does not match the expected format {ctx.get('pattern')}") + got
+    if kind in _TYPE_MESSAGES:
+        return _TYPE_MESSAGES[kind] + got
+    if kind in {"too_short", "too_long"}:
+        return str(error.get("msg", "wrong length")).replace("List", "the list").replace("String", "the text")
+    message = str(error.get("msg", "invalid value"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    return message
+
+
+_TYPE_MESSAGES = {
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping of keys",
+    "model_type": "expected a mapping of keys",
+    "model_attributes_type": "expected a mapping of keys",
+    "string_type": "expected a text value",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+}
+_PATTERN_MESSAGES = {
+    "org_id": "not a Salesforce org id (00D followed by 12 or 15 letters or digits)",
+    "instance_url": "not an http(s) URL",
+    "api_version": "not an API version such as 62.0",
+}
+
+
+def _to_runbook_error(exc: ValidationError, document: CommentedMap, path: Path) -> RunbookError:
+    located: list[tuple[int, str, str]] = []
+    for error in exc.errors():
+        loc = _clean_loc(tuple(error.get("loc", ())))
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, LocatedValueError):
+            loc = loc + cause.loc
+        if error.get("type") == "union_tag_invalid" or error.get("type", "").startswith("union"):
+            pass
+        line, matched = _line_of(document, loc)
+        # A missing key is reported at its nearest existing ancestor's line, but named in full.
+        key = _dotted(loc) or "(top level)"
+        if error.get("type") == "missing" and matched != loc and not matched:
+            line = 1
+        located.append((line or 1, key, _message(error, loc)))
+    # Report the first problem in the file; mention how many more so nobody fixes one and is surprised.
+    located.sort(key=lambda item: item[0])
+    line, key, message = located[0]
+    more = len({(ln, k) for ln, k, _ in located}) - 1
+    if more > 0:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return RunbookError(_format(path, line, key, message), path=path, line=line, key=key)
