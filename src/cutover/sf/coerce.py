@@ -1,0 +1,128 @@
+"""Tolerant readers for values in `sf --json` output.
+
+The CLI's published schemas say strings where the SOAP runtime gives numbers, XML-to-JSON mocks and older CLIs give
+`"true"`/`"27"`/`"0.0"`, and a one-element list can arrive as a bare object (jsforce 1, REST deploy bodies). Every
+parser in this package reads through these helpers so one odd value never breaks a whole result.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_PERCENT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*%?\s*$")
+
+
+def as_int(value: Any, default: int = 0) -> int:
+    """`3`, `"3"`, `"3.0"`, `3.0` -> 3; anything unreadable (None, "", "testTime") -> `default`."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else default
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                return default
+            return int(number) if math.isfinite(number) else default
+    return default
+
+
+def as_float(value: Any, default: float | None = None) -> float | None:
+    """Numbers and numeric strings as float; unreadable -> `default`."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else default
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return default
+        return number if math.isfinite(number) else default
+    return default
+
+
+def as_bool(value: Any, default: bool = False) -> bool:
+    """`True`, `"true"` (any case), `1`, `"1"` -> True; `False`, `"false"`, `0` -> False; else `default`."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no", ""):
+            return False
+    return default
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list stays a list; None or "" becomes []; a lone object (or scalar) becomes a one-element list."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, tuple):
+        return list(value)
+    return [value]
+
+
+def as_dict(value: Any) -> Mapping[str, Any]:
+    """A mapping, or an empty one for anything else (None, a string, a list)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_str(value: Any, default: str = "") -> str:
+    """Strings as they are; numbers rendered; None and containers -> `default`."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return default
+
+
+def as_opt_str(value: Any) -> str | None:
+    """Like `as_str` but None (or "") stays None, so "absent" and "empty" read the same."""
+    text = as_str(value)
+    return text or None
+
+
+def as_opt_int(value: Any) -> int | None:
+    """An int when the value is readable as one, else None (for optional line/column numbers)."""
+    sentinel = -(2**62)
+    number = as_int(value, sentinel)
+    return None if number == sentinel else number
+
+
+def parse_percent(value: Any) -> float | None:
+    """`"87%"`, `"87"`, `87`, `"87.5 %"` -> 87.0 / 87.5; unreadable or absent -> None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        match = _PERCENT.match(value)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def parse_duration_ms(value: Any) -> int | None:
+    """`"53 ms"`, `53`, `"53"` -> 53 (apex test summaries render times as "N ms")."""
+    if isinstance(value, str):
+        value = value.strip().removesuffix("ms").strip()
+    return as_opt_int(value)

@@ -1,0 +1,193 @@
+"""Running the `sf` binary: binary resolution, a non-interactive environment, timeouts, JSON capture, redaction.
+
+Nothing here knows what a command means; `runner.SfCli` builds argv and reads the results. Every text that leaves
+this module (argv, stdout, stderr, the parsed envelope) has been through `cutover.redact`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cutover.redact import redact, redact_obj
+
+# The CLI must never wait for a human, phone home, update itself or colour its JSON.
+NON_INTERACTIVE_ENV = {
+    "SF_DISABLE_TELEMETRY": "true",
+    "SF_SKIP_NEW_VERSION_CHECK": "true",
+    "SF_DISABLE_AUTOUPDATE": "true",
+    "SF_AUTOUPDATE_DISABLE": "true",
+    "SFDX_DISABLE_TELEMETRY": "true",
+}
+# FORCE_COLOR puts ANSI codes into the JSON; the CLI's HTTP layer honours proxies and ignores NO_PROXY.
+DROPPED_ENV = (
+    "FORCE_COLOR",
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+)
+
+
+@dataclass(frozen=True)
+class SfResult:
+    """One finished (or killed) `sf` invocation. Every text field is already redacted."""
+
+    argv: tuple[str, ...]
+    exit_code: int | None  # None when we killed it on timeout
+    envelope: Any  # the parsed JSON document (dict for every SfCommand), None when stdout was not JSON
+    stdout: str
+    stderr: str
+    duration_s: float
+    timed_out: bool = False
+    cwd: str | None = field(default=None, compare=False)
+
+    @property
+    def is_error_envelope(self) -> bool:
+        """An error envelope has a `name` and no `result` (a "completed but failed" document has `result`)."""
+        env = self.envelope
+        return isinstance(env, Mapping) and "name" in env and "result" not in env
+
+    @property
+    def result(self) -> Any:
+        """The envelope's `result`, or the whole document for commands that print a bare object (`sf version`)."""
+        env = self.envelope
+        if isinstance(env, Mapping) and "result" in env:
+            return env["result"]
+        return env
+
+    @property
+    def warnings(self) -> list[str]:
+        env = self.envelope
+        raw = env.get("warnings") if isinstance(env, Mapping) else None
+        out = []
+        for item in raw if isinstance(raw, list) else []:
+            if isinstance(item, str):
+                out.append(item)
+            elif isinstance(item, Mapping) and "message" in item:
+                out.append(str(item["message"]))
+        return out
+
+    def to_evidence(self) -> dict[str, Any]:
+        """A JSON-ready record of the call, for audit/evidence files."""
+        return {
+            "argv": list(self.argv),
+            "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
+            "duration_s": round(self.duration_s, 3),
+            "envelope": self.envelope,
+            "stderr": self.stderr,
+        }
+
+
+def resolve_binary(explicit: str | os.PathLike[str] | None, env: Mapping[str, str]) -> str | None:
+    """Explicit argument (runbook `sf.binary`) > `CUTOVER_SF` > `sf` on PATH. Returns None when nothing is found.
+
+    An explicit or `CUTOVER_SF` value that names a missing file is *not* silently replaced by PATH's `sf`: the user
+    asked for that binary, so we report it missing rather than deploy with a different CLI version.
+    """
+    for candidate in (explicit, env.get("CUTOVER_SF")):
+        if candidate:
+            text = os.fspath(candidate)
+            if os.sep in text or text.startswith("."):
+                path = Path(text).expanduser()
+                return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+            return shutil.which(text, path=env.get("PATH"))
+    return shutil.which("sf", path=env.get("PATH"))
+
+
+def build_env(base: Mapping[str, str] | None, *, home: Path | None, extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    for name in DROPPED_ENV:
+        env.pop(name, None)
+    env.update(NON_INTERACTIVE_ENV)
+    if home is not None:
+        env["HOME"] = str(home)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def parse_json_stdout(stdout: str) -> Any:
+    """The single JSON document on stdout; if something was printed before it, parse from the first line that
+    starts with `{`. Returns None when there is no JSON document."""
+    text = stdout.strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    lines = stdout.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("{"):
+            try:
+                return json.loads("\n".join(lines[index:]))
+            except ValueError:
+                continue
+    return None
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the CLI and its children (node spawns workers); TERM first, KILL if it lingers."""
+    for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    cwd: Path | None = None,
+) -> SfResult:
+    """Run argv (never through a shell) and capture a redacted SfResult. Raises OSError if it cannot start."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env),
+        cwd=str(cwd) if cwd else None,
+        start_new_session=True,  # its own process group, so a timeout kills node's children too
+    )
+    timed_out = False
+    try:
+        out_b, err_b = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc)
+        out_b, err_b = proc.communicate()
+    except BaseException:  # Ctrl-C in cutover must not leave a detached sf running
+        _kill_group(proc)
+        raise
+    stdout_raw = out_b.decode("utf-8", errors="replace")
+    envelope = parse_json_stdout(stdout_raw)
+    return SfResult(
+        argv=tuple(redact(a) for a in argv),
+        exit_code=None if timed_out else proc.returncode,
+        envelope=redact_obj(envelope) if envelope is not None else None,
+        stdout=redact(stdout_raw),
+        stderr=redact(err_b.decode("utf-8", errors="replace")),
+        duration_s=time.monotonic() - started,
+        timed_out=timed_out,
+        cwd=str(cwd) if cwd else None,
+    )
