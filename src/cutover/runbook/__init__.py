@@ -1,8 +1,8 @@
 """The runbook file (`cutover.yaml`): pydantic models, loading with `file:line` errors, the Elaro template, the plan.
 
-    from cutover.runbook import find_runbook, load_runbook
-    runbook = load_runbook(find_runbook(project_dir))
-    from cutover.runbook.plan import build_plan
+from cutover.runbook import find_runbook, load_runbook
+runbook = load_runbook(find_runbook(project_dir))
+from cutover.runbook.plan import build_plan
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ __all__ = [
     "find_runbook",
     "load_runbook",
     "parse_duration",
+    "parse_runbook",
     "template_text",
 ]
 
