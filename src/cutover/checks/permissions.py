@@ -1,0 +1,112 @@
+"""Permission-set gate: every custom object and field the release adds is granted in some permission set.
+
+A field nobody can see is the classic "deployed fine, broken for users" release bug. New components are the
+`*.object-meta.xml` / `*.field-meta.xml` files added since the previous release tag (or all of them for a first
+release). Fields that cannot carry field permissions (required, master-detail) are not expected in one.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from cutover.checks.git import git
+from cutover.checks.result import Evidence, GateResult, failed, passed
+
+NS = "{http://soap.sforce.com/2006/04/metadata}"
+#: Object suffixes whose access is not set through permission sets (metadata types, events, external objects' ids).
+NO_PERMISSION_SUFFIXES = ("__mdt", "__e", "__b", "__x", "__Share", "__History", "__Feed", "__ChangeEvent")
+
+
+@dataclass(frozen=True)
+class Grants:
+    objects: dict[str, list[str]]  # object API name -> permission sets granting read
+    fields: dict[str, list[str]]  # Object.Field -> permission sets granting read
+
+
+def _text(element: ET.Element, tag: str) -> str:
+    found = element.find(f"{NS}{tag}")
+    return (found.text or "").strip() if found is not None else ""
+
+
+def read_grants(source_dir: Path) -> Grants:
+    objects: dict[str, list[str]] = {}
+    fields: dict[str, list[str]] = {}
+    for path in sorted(source_dir.rglob("*.permissionset-meta.xml")):
+        name = path.name.removesuffix(".permissionset-meta.xml")
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError:
+            continue
+        for perm in root.iter(f"{NS}objectPermissions"):
+            if _text(perm, "allowRead") == "true":
+                objects.setdefault(_text(perm, "object"), []).append(name)
+        for perm in root.iter(f"{NS}fieldPermissions"):
+            if _text(perm, "readable") == "true":
+                fields.setdefault(_text(perm, "field"), []).append(name)
+    return Grants(objects, fields)
+
+
+def _needs_field_permission(path: Path) -> bool:
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError):
+        return True
+    return _text(root, "required") != "true" and _text(root, "type") != "MasterDetail"
+
+
+def added_components(repo: Path, source_dir: str, since: str | None) -> tuple[list[str], list[str]]:
+    """Custom objects and fields (as `Obj` and `Obj.Field`) added since `since`, from the files git tracks."""
+    if since:
+        out = git(repo, "diff", "--name-only", "--diff-filter=A", "--no-renames", since, "HEAD", "--", source_dir).out
+    else:
+        out = git(repo, "ls-files", "--", source_dir).out
+    objects: list[str] = []
+    fields: list[str] = []
+    for line in out.splitlines():
+        path = Path(line.strip())
+        if path.name.endswith(".object-meta.xml") and path.parent.parent.name == "objects":
+            name = path.name.removesuffix(".object-meta.xml")
+            if name.endswith("__c"):
+                objects.append(name)
+        elif path.name.endswith(".field-meta.xml") and path.parent.name == "fields":
+            obj = path.parent.parent.name
+            field = path.name.removesuffix(".field-meta.xml")
+            if (
+                field.endswith("__c")
+                and not obj.endswith(NO_PERMISSION_SUFFIXES)
+                and _needs_field_permission(repo / path)
+            ):
+                fields.append(f"{obj}.{field}")
+    return sorted(objects), sorted(fields)
+
+
+def check_permission_sets(gate_id: str, title: str, repo: Path, *, source_dir: str, since: str | None) -> GateResult:
+    objects, fields = added_components(repo, source_dir, since)
+    grants = read_grants(repo / source_dir)
+    missing_objects = [name for name in objects if name not in grants.objects]
+    missing_fields = [name for name in fields if name not in grants.fields]
+    evidence = Evidence.json(
+        "permission-sets.json",
+        {
+            "since": since,
+            "added_objects": {name: grants.objects.get(name, []) for name in objects},
+            "added_fields": {name: grants.fields.get(name, []) for name in fields},
+            "missing_objects": missing_objects,
+            "missing_fields": missing_fields,
+        },
+    )
+    scope = f"since {since}" if since else "(first release: all components)"
+    if not objects and not fields:
+        return passed(gate_id, title, f"no custom objects or fields added {scope}", evidence)
+    if not missing_objects and not missing_fields:
+        return passed(
+            gate_id,
+            title,
+            f"{len(objects)} new object(s) and {len(fields)} new field(s) {scope} all granted in a permission set",
+            evidence,
+        )
+    missing = [*missing_objects, *missing_fields]
+    listed = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    return failed(gate_id, title, f"no permission set grants read access to: {listed}", evidence)

@@ -1,0 +1,252 @@
+"""Secrets gate: detect-secrets over the git-tracked files, honouring `.secrets.baseline`, incrementally.
+
+The seed's `grep -r "password\\|api_key\\|secret"` flags every mention of the words; detect-secrets looks for values
+(keywords assigned literals, high-entropy strings, known token shapes). Results per file are cached under
+`.cutover/cache/secrets.json`, keyed by the file's content hash and by the detector settings, so a re-run only scans
+what changed. Findings name file, line and detector; the secret itself (or its hash) never leaves this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from cutover.checks.result import Evidence, GateResult, failed, passed
+
+CACHE_VERSION = 1
+MAX_FILE_BYTES = 2_000_000  # larger tracked files are data dumps or binaries; scanning them costs more than it finds
+PARALLEL_THRESHOLD = 400  # below this many files to scan, starting worker processes costs more than it saves
+
+# detect-secrets keeps its settings in a process-wide global: one scan at a time per process.
+_SETTINGS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SecretFinding:
+    path: str
+    line: int
+    type: str
+    hashed_secret: str = field(repr=False)  # compared with the baseline, never printed
+
+    def public(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "type": self.type}
+
+
+@dataclass(frozen=True)
+class SecretsScan:
+    findings: tuple[SecretFinding, ...]  # new findings: not in the baseline (or audited there as real secrets)
+    baseline_known: int  # findings the baseline already lists as accepted
+    files_total: int
+    files_scanned: int  # scanned this time (changed or uncached)
+    files_cached: int  # answered from the cache
+    files_skipped: tuple[str, ...]  # too large or unreadable
+
+
+def tracked_files(repo: Path) -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached"], cwd=repo, capture_output=True, check=True
+    ).stdout.decode("utf-8", errors="surrogateescape")
+    return sorted({name for name in out.split("\0") if name})
+
+
+def _settings_config(baseline: dict[str, Any] | None) -> dict[str, Any]:
+    """The detector configuration: the baseline's own when there is one, else every plugin with default filters."""
+    if baseline and baseline.get("plugins_used"):
+        config = {"plugins_used": baseline["plugins_used"]}
+        if baseline.get("filters_used"):
+            config["filters_used"] = baseline["filters_used"]
+        return config
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+
+    return {"plugins_used": [{"name": cls.__name__} for cls in get_mapping_from_secret_type_to_class().values()]}
+
+
+def _settings_key(config: dict[str, Any]) -> str:
+    from detect_secrets.__version__ import VERSION
+
+    payload = json.dumps({"config": config, "detect_secrets": VERSION, "v": CACHE_VERSION}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _scan_one(path: str) -> list[tuple[int, str, str]]:
+    from detect_secrets.core.scan import scan_file
+
+    try:
+        return [(s.line_number, s.type, s.secret_hash) for s in scan_file(path)]
+    except (UnicodeDecodeError, OSError):
+        return []
+
+
+def _scan_many_in_worker(args: tuple[dict[str, Any], list[str]]) -> list[list[tuple[int, str, str]]]:
+    from detect_secrets.settings import transient_settings
+
+    config, paths = args
+    with transient_settings(config):
+        return [_scan_one(path) for path in paths]
+
+
+def _scan_paths(config: dict[str, Any], paths: list[str]) -> list[list[tuple[int, str, str]]]:
+    from detect_secrets.settings import transient_settings
+
+    workers = min(os.cpu_count() or 1, 4)
+    if len(paths) < PARALLEL_THRESHOLD or workers < 2:
+        with _SETTINGS_LOCK, transient_settings(config):
+            return [_scan_one(path) for path in paths]
+    chunks = [paths[i::workers] for i in range(workers)]
+    # forkserver, not fork: we may be called from a thread of the preflight pool.
+    with get_context("forkserver").Pool(workers) as pool:
+        parts = pool.map(_scan_many_in_worker, [(config, chunk) for chunk in chunks])
+    results: list[list[tuple[int, str, str]]] = [[] for _ in paths]
+    for worker_index, part in enumerate(parts):
+        for offset, found in enumerate(part):
+            results[worker_index + offset * workers] = found
+    return results
+
+
+def _load_cache(cache_path: Path | None, settings_key: str) -> dict[str, Any]:
+    if cache_path is None or not cache_path.is_file():
+        return {}
+    try:
+        data = json.loads(cache_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if data.get("settings") != settings_key:
+        return {}
+    files = data.get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def _save_cache(cache_path: Path | None, settings_key: str, files: dict[str, Any]) -> None:
+    if cache_path is None:
+        return
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"settings": settings_key, "files": files}, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, cache_path)
+
+
+def _baseline_known(baseline: dict[str, Any] | None) -> set[tuple[str, str]]:
+    known: set[tuple[str, str]] = set()
+    for filename, entries in ((baseline or {}).get("results") or {}).items():
+        for entry in entries or []:
+            if entry.get("is_secret") is True:  # audited as a real secret: still a finding
+                continue
+            known.add((filename, entry.get("hashed_secret", "")))
+    return known
+
+
+def load_baseline(path: Path | None) -> dict[str, Any] | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: not valid JSON ({exc})") from exc
+    return data if isinstance(data, dict) else None
+
+
+def scan_repository(
+    repo: Path,
+    *,
+    baseline_path: Path | None = None,
+    cache_path: Path | None = None,
+    files: Iterable[str] | None = None,
+) -> SecretsScan:
+    """Scan the tracked files of `repo` (or `files`, relative to it) and return findings not in the baseline."""
+    baseline = load_baseline(baseline_path)
+    config = _settings_config(baseline)
+    settings_key = _settings_key(config)
+    cache = _load_cache(cache_path, settings_key)
+    names = sorted(files) if files is not None else tracked_files(repo)
+    baseline_name = baseline_path.name if baseline_path else None
+
+    new_cache: dict[str, Any] = {}
+    to_scan: list[tuple[str, str]] = []  # (name, content hash)
+    skipped: list[str] = []
+    for name in names:
+        if name == baseline_name:
+            continue
+        path = repo / name
+        try:
+            if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+                if path.exists():
+                    skipped.append(name)
+                continue
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            skipped.append(name)
+            continue
+        cached = cache.get(name)
+        if cached and cached.get("sha256") == digest:
+            new_cache[name] = cached
+        else:
+            to_scan.append((name, digest))
+
+    scanned = _scan_paths(config, [str(repo / name) for name, _ in to_scan])
+    for (name, digest), found in zip(to_scan, scanned, strict=True):
+        new_cache[name] = {"sha256": digest, "findings": [list(item) for item in found]}
+    _save_cache(cache_path, settings_key, new_cache)
+
+    known = _baseline_known(baseline)
+    findings: list[SecretFinding] = []
+    known_count = 0
+    for name in sorted(new_cache):
+        for line, kind, hashed in new_cache[name]["findings"]:
+            if (name, hashed) in known:
+                known_count += 1
+            else:
+                findings.append(SecretFinding(name, int(line), kind, hashed))
+    return SecretsScan(
+        findings=tuple(findings),
+        baseline_known=known_count,
+        files_total=len(new_cache) + len(skipped),
+        files_scanned=len(to_scan),
+        files_cached=len(new_cache) - len(to_scan),
+        files_skipped=tuple(skipped),
+    )
+
+
+def check_secrets(
+    gate_id: str,
+    title: str,
+    repo: Path,
+    *,
+    baseline_path: Path | None = None,
+    cache_path: Path | None = None,
+) -> GateResult:
+    try:
+        scan = scan_repository(repo, baseline_path=baseline_path, cache_path=cache_path)
+    except subprocess.CalledProcessError:
+        return failed(gate_id, title, f"{repo} is not a git repository: cannot list the tracked files")
+    except ValueError as exc:
+        return failed(gate_id, title, f"secrets baseline: {exc}")
+    report = {
+        "findings": [f.public() for f in scan.findings],
+        "baseline": str(baseline_path.name) if baseline_path and baseline_path.is_file() else None,
+        "baseline_known": scan.baseline_known,
+        "files_total": scan.files_total,
+        "files_scanned": scan.files_scanned,
+        "files_cached": scan.files_cached,
+        "files_skipped": list(scan.files_skipped),
+    }
+    evidence = Evidence.json("secrets.json", report)
+    counts = f"{scan.files_total} tracked files ({scan.files_scanned} scanned, {scan.files_cached} unchanged)"
+    if not scan.findings:
+        known = f"; {scan.baseline_known} known in the baseline" if scan.baseline_known else ""
+        return passed(gate_id, title, f"no secrets in {counts}{known}", evidence)
+    listed = ", ".join(f"{f.path}:{f.line} ({f.type})" for f in scan.findings[:5])
+    more = f" and {len(scan.findings) - 5} more" if len(scan.findings) > 5 else ""
+    return failed(
+        gate_id,
+        title,
+        f"{len(scan.findings)} possible secret(s): {listed}{more}; remove them, or audit them into .secrets.baseline",
+        evidence,
+    )
