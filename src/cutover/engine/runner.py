@@ -1,0 +1,549 @@
+"""`Engine`: the library API behind `cutover run/resume/status/signoff/waive/retry/audit/lock`.
+
+A run executes its stored, flat list of steps in order. For each step:
+  - already passed / waived / skipped → left alone (resume never re-executes a finished side effect);
+  - left `running` by a crashed or interrupted attempt → `reattach(ctx, external_ids)` if the step recorded an
+    external job id and implements it; else run again if the step is idempotent; else marked failed with a message
+    saying the side effect may have happened and which commands proceed (`cutover waive` / `cutover retry`);
+  - otherwise run; `waiting_signoff` pauses the run (exit 4, the message names the unblocking command); a blocking
+    failure fails the run (exit 1); a non-blocking failure is reported and the run goes on.
+The org lock is held for the whole execution and re-checked before every step; SIGTERM/SIGINT leave the current step
+`running` (resumable), record the interruption, release the lock and exit 130.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cutover.engine import signoffs as rules_mod
+from cutover.engine.chain import VerifyReport, verify_events
+from cutover.engine.context import StepContext
+from cutover.engine.lock import OrgLocks
+from cutover.engine.model import (
+    DONE_STATUSES,
+    OPEN_RUN_STATES,
+    EventRecord,
+    RoleRules,
+    RunInfo,
+    RunState,
+    SignoffRecord,
+    Step,
+    StepOutcome,
+    StepRecord,
+    StepSpec,
+    StepStatus,
+    WaiverRecord,
+)
+from cutover.engine.progress import Progress
+from cutover.engine.store import Store, utc_now
+from cutover.errors import AwaitingSignoff, CutoverError, ExitCode, RunLocked, StepFailed, UsageError
+from cutover.redact import redact
+
+
+class Interrupted(CutoverError):
+    """SIGINT/SIGTERM during a run: the current step stays `running` and `cutover resume` continues it."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+class _Signal(BaseException):
+    """Raised from the signal handler; a BaseException so step code catching Exception does not swallow it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    state: RunState
+    message: str  # one line for the operator
+    failed_nonblocking: tuple[str, ...] = ()
+
+
+StepSelector = Callable[[StepSpec], bool]
+
+
+class Engine:
+    """One project's runs. `Engine(project_dir)` opens (and migrates) `.cutover/state.db`."""
+
+    def __init__(self, project_dir: Path) -> None:
+        self.project_dir = Path(project_dir).resolve()
+        self.store = Store.open(self.project_dir)
+        self.cutover_dir = self.store.cutover_dir
+        self.locks = OrgLocks(self.cutover_dir)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- runs --------------------------------------------------------------------------------------------------------
+    def create_run(
+        self,
+        target_org: str,
+        specs: Sequence[StepSpec],
+        *,
+        runbook_path: str | None = None,
+        runbook_sha256: str | None = None,
+        git_head: str | None = None,
+    ) -> RunInfo:
+        with self.store.transaction() as tx:
+            run_id = self.store.create_run(
+                tx,
+                target_org=target_org,
+                specs=specs,
+                runbook_path=runbook_path,
+                runbook_sha256=runbook_sha256,
+                git_head=git_head,
+            )
+        return self._run(run_id)
+
+    def open_run(self, target_org: str) -> RunInfo | None:
+        """The run of this org that `cutover run` would continue (planned, running or paused), if any."""
+        runs = [r for r in self.store.list_runs(target_org) if r.state in OPEN_RUN_STATES]
+        return runs[-1] if runs else None
+
+    def runs(self, target_org: str | None = None) -> list[RunInfo]:
+        return self.store.list_runs(target_org)
+
+    def resolve_run(self, run_id: str | None = None, *, target_org: str | None = None) -> RunInfo:
+        """The run named by `run_id` (a unique prefix is enough), else the latest run (of `target_org`)."""
+        runs = self.store.list_runs(target_org)
+        if run_id:
+            matches = [r for r in runs if r.id == run_id] or [r for r in runs if r.id.startswith(run_id)]
+            if len(matches) != 1:
+                what = "no run" if not matches else f"{len(matches)} runs"
+                raise UsageError(f"{what} matching {run_id!r}", hint="list runs with: cutover runs")
+            return matches[0]
+        if not runs:
+            raise UsageError("no runs yet in this project", hint="start one with: cutover run")
+        return runs[-1]
+
+    def _run(self, run_id: str) -> RunInfo:
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise UsageError(f"no run {run_id!r}", hint="list runs with: cutover runs")
+        return run
+
+    def steps(self, run_id: str) -> list[StepRecord]:
+        return self.store.steps(run_id)
+
+    def _step(self, run_id: str, step_id: str) -> StepRecord:
+        record = self.store.step(run_id, step_id)
+        if record is None:
+            known = ", ".join(s.id for s in self.store.steps(run_id)[:12])
+            raise UsageError(f"run {run_id} has no step {step_id!r}", hint=f"steps: {known}" if known else None)
+        return record
+
+    def abort(self, run_id: str, reason: str) -> RunInfo:
+        run = self._run(run_id)
+        if run.state not in OPEN_RUN_STATES and run.state != RunState.FAILED:
+            raise UsageError(f"run {run_id} is {run.state}; only an open or failed run can be aborted")
+        holder = self.locks.read(run.target_org)
+        if holder and holder.run_id == run_id and not holder.stale:
+            raise RunLocked(f"run {run_id} is executing right now ({holder.describe()})")
+        with self.store.transaction() as tx:
+            self.store.set_run_state(tx, run_id, RunState.ABORTED, note=reason)
+            tx.append_event(run_id, "run.aborted", None, {"reason": reason, "previous_state": run.state.value})
+        return self._run(run_id)
+
+    # -- status ------------------------------------------------------------------------------------------------------
+    def status(self, run_id: str) -> dict[str, Any]:
+        """The `cutover status --format json` document."""
+        run = self._run(run_id)
+        evidence_counts: dict[str, int] = {}
+        for item in self.store.evidence(run_id):
+            evidence_counts[item["step_id"]] = evidence_counts.get(item["step_id"], 0) + 1
+        signoffs = self.store.signoffs(run_id)
+        waivers = {w.step_id: w for w in self.store.waivers(run_id)}
+        lock = self.locks.read(run.target_org)
+        steps = []
+        for record in self.store.steps(run_id):
+            item: dict[str, Any] = {
+                "id": record.id,
+                "status": record.status.value,
+                "title": record.spec.title,
+                "stage": record.spec.stage,
+                "kind": record.spec.kind,
+                "action": record.spec.action,
+                "blocking": record.spec.blocking,
+                "detail": record.detail,
+                "attempt": record.attempt,
+                "started": record.started,
+                "finished": record.finished,
+                "evidence": evidence_counts.get(record.id, 0),
+            }
+            if record.external_ids:
+                item["external_ids"] = dict(record.external_ids)
+            step_signoffs = [s for s in signoffs if s.step_id == record.id]
+            if step_signoffs:
+                item["signoffs"] = [{"by": s.by, "role": s.role, "at": s.at} for s in step_signoffs]
+            if record.id in waivers:
+                w = waivers[record.id]
+                item["waiver"] = {"reason": w.reason, "approver": w.approver, "at": w.at}
+            steps.append(item)
+        head = self.store.read_head(run_id)
+        return {
+            "run_id": run.id,
+            "state": run.state.value,
+            "target_org": run.target_org,
+            "created": run.created,
+            "updated": run.updated,
+            "note": run.note,
+            "runbook": run.runbook_path,
+            "runbook_sha256": run.runbook_sha256,
+            "git_head": run.git_head,
+            "lock": None
+            if lock is None or lock.run_id != run.id
+            else {"pid": lock.pid, "host": lock.host, "since": lock.started, "stale": lock.stale},
+            "head_hash": head[1] if head else None,
+            "steps": steps,
+        }
+
+    # -- sign-offs, waivers, retries ---------------------------------------------------------------------------------
+    def signoff(
+        self,
+        run_id: str,
+        step_id: str,
+        *,
+        by: str,
+        role: str,
+        note: str | None = None,
+        evidence: str | None = None,
+        rules: RoleRules | None = None,
+    ) -> SignoffRecord:
+        run = self._run(run_id)
+        if run.state not in OPEN_RUN_STATES:
+            raise UsageError(f"run {run_id} is {run.state}; sign-offs attach to an open run")
+        record = self._step(run_id, step_id)
+        if record.status in DONE_STATUSES:
+            raise UsageError(f"step {step_id} is already {record.status}")
+        with self.store.transaction() as tx:
+            existing = self.store.signoffs(run_id)  # read inside the write lock: no race with a parallel sign-off
+            rules_mod.check_signoff(
+                record.spec, by=by, role=role, evidence=evidence, existing=existing, rules=rules or RoleRules()
+            )
+            signed = SignoffRecord(run_id, step_id, by.strip(), role, note, evidence, utc_now())
+            self.store.add_signoff(tx, signed)
+            tx.append_event(
+                run_id, "signoff.recorded", step_id, {"by": signed.by, "role": role, "note": note, "evidence": evidence}
+            )
+        return signed
+
+    def waive(
+        self, run_id: str, step_id: str, *, reason: str, approver: str, rules: RoleRules | None = None
+    ) -> WaiverRecord:
+        run = self._run(run_id)
+        if run.state not in OPEN_RUN_STATES and run.state != RunState.FAILED:
+            raise UsageError(f"run {run_id} is {run.state}; only an open or failed run accepts waivers")
+        record = self._step(run_id, step_id)
+        if record.status in DONE_STATUSES:
+            raise UsageError(f"step {step_id} is already {record.status}; nothing to waive")
+        self._refuse_if_executing(run, step_id)
+        with self.store.transaction() as tx:
+            rules_mod.check_waiver(
+                step_id,
+                reason=reason,
+                approver=approver,
+                existing=self.store.signoffs(run_id),
+                rules=rules or RoleRules(),
+            )
+            waiver = WaiverRecord(run_id, step_id, reason.strip(), approver.strip(), utc_now())
+            self.store.add_waiver(tx, waiver)
+            self.store.update_step(
+                tx, run_id, step_id, status=StepStatus.WAIVED, finished=waiver.at, detail=f"waived: {waiver.reason}"
+            )
+            tx.append_event(
+                run_id,
+                "step.waived",
+                step_id,
+                {"reason": waiver.reason, "approver": waiver.approver, "previous_status": record.status.value},
+            )
+            if run.state == RunState.FAILED:
+                self.store.set_run_state(tx, run_id, RunState.PAUSED, note=f"{step_id} waived")
+        return waiver
+
+    def retry(self, run_id: str, step_id: str) -> StepRecord:
+        """Reset a failed (or interrupted) step to pending so the next resume runs it again."""
+        run = self._run(run_id)
+        record = self._step(run_id, step_id)
+        if record.status not in (StepStatus.FAILED, StepStatus.RUNNING):
+            raise UsageError(f"step {step_id} is {record.status}; only a failed or interrupted step can be retried")
+        self._refuse_if_executing(run, step_id)
+        with self.store.transaction() as tx:
+            self.store.update_step(
+                tx, run_id, step_id, status=StepStatus.PENDING, detail="", external_ids={}, finished=None
+            )
+            tx.append_event(
+                run_id,
+                "step.retry",
+                step_id,
+                {"previous_status": record.status.value, "previous_external_ids": dict(record.external_ids)},
+            )
+            if run.state == RunState.FAILED:
+                self.store.set_run_state(tx, run_id, RunState.PAUSED, note=f"{step_id} reset for retry")
+        return self._step(run_id, step_id)
+
+    def _refuse_if_executing(self, run: RunInfo, step_id: str) -> None:
+        holder = self.locks.read(run.target_org)
+        if holder and holder.run_id == run.id and not holder.stale:
+            raise RunLocked(f"run {run.id} is executing right now ({holder.describe()}); cannot change {step_id}")
+
+    # -- audit ---------------------------------------------------------------------------------------------------------
+    def events(self, run_id: str) -> list[EventRecord]:
+        self._run(run_id)
+        return self.store.events(run_id)
+
+    def verify(self, run_id: str) -> VerifyReport:
+        """Recompute the run's hash chain, evidence hashes and HEAD anchor (see cutover.engine.chain)."""
+        self._run(run_id)
+        return verify_events(
+            run_id, self.store.events(run_id), cutover_dir=self.cutover_dir, head=self.store.read_head(run_id)
+        )
+
+    # -- execution -----------------------------------------------------------------------------------------------------
+    def execute(
+        self,
+        run_id: str,
+        executors: Mapping[str, Step],
+        *,
+        select: StepSelector | None = None,
+        progress: Progress | None = None,
+    ) -> RunResult:
+        """Execute (or resume) a run under the org lock. `executors` maps step id → Step for every unfinished step
+        that `select` keeps (default: all). Steps not selected are left pending and the run pauses before them.
+
+        Raises AwaitingSignoff (exit 4), StepFailed (exit 1), RunLocked (exit 5), Interrupted (exit 130).
+        """
+        run = self._run(run_id)
+        if run.state not in OPEN_RUN_STATES:
+            hint = "start a new run with: cutover run"
+            if run.state == RunState.FAILED:
+                hint = f"see `cutover status {run_id}`; `cutover retry STEP` or `cutover waive STEP ...`, then resume"
+            raise UsageError(f"run {run_id} is {run.state} and cannot be continued", hint=hint)
+        progress = progress or Progress()
+        self.locks.acquire(run.target_org, run_id, utc_now())
+        cancelled = threading.Event()
+        try:
+            with _signals_raise(cancelled):
+                try:
+                    return self._execute_locked(run, executors, select or (lambda _spec: True), progress, cancelled)
+                except _Signal as sig:
+                    name = signal.Signals(sig.signum).name
+                    with self.store.transaction() as tx:
+                        self.store.set_run_state(tx, run_id, RunState.PAUSED, note=f"interrupted by {name}")
+                        tx.append_event(run_id, "run.interrupted", None, {"signal": name})
+                    raise Interrupted(
+                        f"interrupted by {name}; run {run_id} is paused (an unfinished step stays `running`)",
+                        hint=f"continue with: cutover resume {run_id}",
+                    ) from None
+        finally:
+            progress.close()
+            self.locks.release(run.target_org, run_id)
+
+    def _execute_locked(
+        self,
+        run: RunInfo,
+        executors: Mapping[str, Step],
+        select: StepSelector,
+        progress: Progress,
+        cancelled: threading.Event,
+    ) -> RunResult:
+        run_id = run.id
+        records = self.store.steps(run_id)
+        missing = [
+            r.id
+            for r in records
+            if r.status not in DONE_STATUSES
+            and r.status != StepStatus.FAILED
+            and select(r.spec)
+            and r.id not in executors
+        ]
+        if missing:
+            raise UsageError(f"no executor for step(s): {', '.join(missing)}")
+        with self.store.transaction() as tx:
+            self.store.set_run_state(tx, run_id, RunState.RUNNING, pid=os.getpid(), host=socket.gethostname())
+            kind = "run.started" if run.state == RunState.PLANNED else "run.resumed"
+            tx.append_event(
+                run_id,
+                kind,
+                None,
+                {"previous_state": run.state.value, "pid": os.getpid(), "host": socket.gethostname()},
+            )
+        requested_state: RunState | None = None
+        nonblocking_failures: list[str] = []
+        total = len(records)
+        for index, record in enumerate(records, start=1):
+            record = self.store.step(run_id, record.id) or record  # a sign-off/waiver may have changed it
+            if record.status in DONE_STATUSES:
+                continue
+            if record.status == StepStatus.FAILED:  # an earlier non-blocking failure (blocking ones fail the run)
+                if record.spec.blocking:
+                    return self._fail(run_id, record, record.detail or "failed")
+                nonblocking_failures.append(record.id)
+                continue
+            if not select(record.spec):
+                return self._pause(
+                    run_id,
+                    f"stopped before {record.id} (not selected by --only/--until); "
+                    f"continue with: cutover resume {run_id}",
+                    event="run.stopped",
+                )
+            if not self.locks.holds(run.target_org, run_id):
+                raise RunLocked(
+                    f"the lock on {run.target_org} was broken while run {run_id} was executing; stopping before "
+                    f"{record.id}",
+                    hint=f"check `cutover lock status`, then `cutover resume {run_id}`",
+                )
+            ctx, outcome = self._execute_step(record, executors[record.id], progress, index, total, cancelled)
+            if ctx.requested_run_state is not None:
+                requested_state = ctx.requested_run_state
+            if outcome.status == StepStatus.WAITING_SIGNOFF:
+                message = outcome.detail or (
+                    f"waiting for sign-off: {record.spec.title} — run: {rules_mod.unblock_command(record.spec)}"
+                )
+                self._pause(run_id, message, event="run.paused")
+                raise AwaitingSignoff(message, hint=f"then continue with: cutover resume {run_id}")
+            if outcome.status == StepStatus.FAILED:
+                if record.spec.blocking:
+                    return self._fail(run_id, record, outcome.detail)
+                nonblocking_failures.append(record.id)
+        final = requested_state or RunState.SUCCEEDED
+        note = "all steps finished"
+        if nonblocking_failures:
+            note += f"; non-blocking failures: {', '.join(nonblocking_failures)}"
+        with self.store.transaction() as tx:
+            self.store.set_run_state(tx, run_id, final, note=note)
+            tx.append_event(
+                run_id, "run.finished", None, {"state": final.value, "non_blocking_failures": nonblocking_failures}
+            )
+        return RunResult(run_id, final, note, tuple(nonblocking_failures))
+
+    def _pause(self, run_id: str, message: str, *, event: str) -> RunResult:
+        with self.store.transaction() as tx:
+            self.store.set_run_state(tx, run_id, RunState.PAUSED, note=message)
+            tx.append_event(run_id, event, None, {"message": message})
+        return RunResult(run_id, RunState.PAUSED, message)
+
+    def _fail(self, run_id: str, record: StepRecord, detail: str) -> RunResult:
+        message = f"step {record.id} ({record.spec.title}) failed: {redact(detail)}"
+        with self.store.transaction() as tx:
+            self.store.set_run_state(tx, run_id, RunState.FAILED, note=message)
+            tx.append_event(run_id, "run.failed", record.id, {"message": message})
+        raise StepFailed(
+            message,
+            hint=f"details: cutover status {run_id}; after fixing: cutover retry {record.id} && cutover resume "
+            f"(or waive it: cutover waive {record.id} --reason TEXT --approver WHO)",
+        )
+
+    def _execute_step(
+        self,
+        record: StepRecord,
+        step: Step,
+        progress: Progress,
+        index: int,
+        total: int,
+        cancelled: threading.Event,
+    ) -> tuple[StepContext, StepOutcome]:
+        run_id, spec = record.run_id, record.spec
+        crashed = record.status == StepStatus.RUNNING
+        reattach = getattr(step, "reattach", None)
+        if crashed and not (record.external_ids and callable(reattach)) and not getattr(step, "idempotent", False):
+            detail = (
+                f"interrupted during attempt {record.attempt}; it is not idempotent, so its side effect may or may "
+                f"not have happened. Check, then either `cutover waive {spec.id} --reason TEXT --approver WHO` "
+                f"or `cutover retry {spec.id}` to run it again, then `cutover resume {run_id}`"
+            )
+            outcome = StepOutcome.failed(detail)
+            self._finish_step(record, outcome, started=time.monotonic(), progress=progress)
+            return StepContext(store=self.store, record=record, project_dir=self.project_dir), outcome
+        attempt = record.attempt + (0 if crashed and record.external_ids and callable(reattach) else 1)
+        now = utc_now()
+        with self.store.transaction() as tx:
+            self.store.update_step(
+                tx, run_id, spec.id, status=StepStatus.RUNNING, started=now, attempt=attempt, finished=None
+            )
+            if crashed and record.external_ids and callable(reattach):
+                tx.append_event(run_id, "step.reattaching", spec.id, {"external_ids": dict(record.external_ids)})
+            else:
+                tx.append_event(
+                    run_id,
+                    "step.started",
+                    spec.id,
+                    {"attempt": attempt, "action": spec.action, "after_interruption": crashed},
+                )
+        current = self.store.step(run_id, spec.id) or record
+        ctx = StepContext(
+            store=self.store, record=current, project_dir=self.project_dir, progress=progress, cancelled=cancelled
+        )
+        progress.step_started(spec.id, spec.title, index, total)
+        started = time.monotonic()
+        try:
+            if crashed and record.external_ids and callable(reattach):
+                outcome = reattach(ctx, dict(record.external_ids))
+            else:
+                outcome = step.run(ctx)
+            if not isinstance(outcome, StepOutcome):
+                raise TypeError(f"step {spec.id} returned {type(outcome).__name__}, not StepOutcome")
+        except _Signal as sig:
+            name = signal.Signals(sig.signum).name
+            with self.store.transaction() as tx:
+                tx.append_event(run_id, "step.interrupted", spec.id, {"signal": name})
+            progress.step_finished(spec.id, spec.title, "interrupted", name, time.monotonic() - started)
+            raise
+        except CutoverError as exc:
+            outcome = StepOutcome.failed(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+        except Exception as exc:  # a bug in a step: keep the run consistent, keep the traceback as evidence
+            with suppress(Exception):
+                ctx.record_evidence("traceback.txt", "".join(traceback.format_exception(exc)))
+            outcome = StepOutcome.failed(f"internal error in step: {type(exc).__name__}: {exc}")
+        self._finish_step(current, outcome, started=started, progress=progress)
+        return ctx, outcome
+
+    def _finish_step(self, record: StepRecord, outcome: StepOutcome, *, started: float, progress: Progress) -> None:
+        spec = record.spec
+        status = outcome.status
+        finished = None if status == StepStatus.WAITING_SIGNOFF else utc_now()
+        with self.store.transaction() as tx:
+            self.store.update_step(tx, record.run_id, spec.id, status=status, finished=finished, detail=outcome.detail)
+            tx.append_event(
+                record.run_id,
+                "step.finished",
+                spec.id,
+                {
+                    "status": status.value,
+                    "detail": outcome.detail,
+                    "data": dict(outcome.data),
+                    "seconds": round(time.monotonic() - started, 3),
+                },
+            )
+        progress.step_finished(spec.id, spec.title, status.value, outcome.detail, time.monotonic() - started)
+
+
+@contextmanager
+def _signals_raise(cancelled: threading.Event) -> Iterator[None]:
+    """While executing, turn SIGTERM/SIGINT into `_Signal` in the main thread (no-op outside the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        cancelled.set()
+        raise _Signal(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,467 @@
+"""The run state store: `.cutover/state.db` (SQLite, WAL) plus the event log's HEAD anchors.
+
+Migrations are registered in order with `@migration` and each is applied in the same transaction as its
+`schema_migrations` row (as sqlite-utils does), so a crash never leaves a half-migrated database. Writes go through
+`with store.transaction() as tx:` (BEGIN IMMEDIATE: one writer at a time across processes), and every state change
+appends its event in that same transaction with `tx.append_event(...)`, so the log and the state never disagree.
+Everything stored here is redacted first: params, details, payloads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cutover.engine.chain import GENESIS, event_hash
+from cutover.engine.model import (
+    EventRecord,
+    RunInfo,
+    RunState,
+    SignoffRecord,
+    SignoffRule,
+    StepRecord,
+    StepSpec,
+    StepStatus,
+    WaiverRecord,
+)
+from cutover.errors import UsageError
+from cutover.redact import redact, redact_obj
+
+STATE_DIR = ".cutover"
+
+_MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = []
+
+
+def migration(func: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+    """Register a schema migration; they run in definition order, each once."""
+    _MIGRATIONS.append((func.__name__, func))
+    return func
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            target_org TEXT NOT NULL,
+            state TEXT NOT NULL,
+            runbook_path TEXT,
+            runbook_sha256 TEXT,
+            git_head TEXT,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            pid INTEGER,
+            host TEXT,
+            note TEXT
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE steps (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            position INTEGER NOT NULL,
+            step_id TEXT NOT NULL,
+            stage TEXT NOT NULL,
+            title TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            action TEXT NOT NULL,
+            blocking INTEGER NOT NULL,
+            params TEXT NOT NULL,
+            signoff_rule TEXT,
+            status TEXT NOT NULL,
+            started TEXT,
+            finished TEXT,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            detail TEXT NOT NULL DEFAULT '',
+            external_ids TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (run_id, step_id)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE evidence (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            step_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            relpath TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            created TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE signoffs (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            step_id TEXT NOT NULL,
+            by TEXT NOT NULL,
+            role TEXT NOT NULL,
+            note TEXT,
+            evidence TEXT,
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE waivers (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            step_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            approver TEXT NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+    # `id` keeps insertion order; `seq` is the chained position inside the run (verify reads by id, checks seq).
+    db.execute(
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            type TEXT NOT NULL,
+            step_id TEXT,
+            payload TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX events_run ON events(run_id, id)")
+    db.execute("CREATE INDEX evidence_run ON evidence(run_id, step_id)")
+    db.execute("CREATE INDEX signoffs_run ON signoffs(run_id, step_id)")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+class Tx:
+    """A write transaction. Append events here, in the same transaction as the state change they record."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.heads: dict[str, tuple[int, str]] = {}
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Cursor:
+        return self.db.execute(sql, params)
+
+    def append_event(
+        self, run_id: str, type_: str, step_id: str | None = None, payload: Mapping[str, Any] | None = None
+    ) -> EventRecord:
+        clean = redact_obj(json.loads(json.dumps(dict(payload or {}), default=str)))
+        row = self.db.execute(
+            "SELECT seq, hash FROM events WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,)
+        ).fetchone()
+        seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS)
+        at = utc_now()
+        digest = event_hash(seq, run_id, at, type_, step_id, clean, prev_hash)
+        self.db.execute(
+            "INSERT INTO events (run_id, seq, at, type, step_id, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
+            (run_id, seq, at, type_, step_id, json.dumps(clean, sort_keys=True), prev_hash, digest),
+        )
+        self.heads[run_id] = (seq, digest)
+        return EventRecord(run_id, seq, at, type_, step_id, clean, prev_hash, digest)
+
+
+class Store:
+    """Rows of `.cutover/state.db`. Open with `Store.open(project_dir)`."""
+
+    def __init__(self, cutover_dir: Path, db: sqlite3.Connection) -> None:
+        self.cutover_dir = cutover_dir
+        self.db = db
+        self._tx: Tx | None = None
+
+    # -- opening -------------------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, project_dir: Path) -> Store:
+        cutover_dir = Path(project_dir) / STATE_DIR
+        cutover_dir.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(cutover_dir / "state.db", isolation_level=None, timeout=30, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        store = cls(cutover_dir, db)
+        store._migrate()
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        for name, func in _MIGRATIONS:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                done = self.db.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone()
+                if not done:
+                    func(self.db)
+                    self.db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, utc_now()))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """One write transaction; nested calls join the outer one. HEAD anchors are updated after COMMIT."""
+        if self._tx is not None:
+            yield self._tx
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        tx = Tx(self.db)
+        self._tx = tx
+        try:
+            yield tx
+        except BaseException:
+            self._tx = None
+            self.db.execute("ROLLBACK")
+            raise
+        self._tx = None
+        self.db.execute("COMMIT")
+        for run_id, head in tx.heads.items():
+            self.write_head(run_id, head)
+
+    # -- HEAD anchors ----------------------------------------------------------------------------------------------
+    def run_dir(self, run_id: str) -> Path:
+        return self.cutover_dir / "runs" / run_id
+
+    def write_head(self, run_id: str, head: tuple[int, str]) -> None:
+        path = self.run_dir(run_id) / "HEAD"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        current = self.read_head(run_id)
+        if current and current[0] > head[0]:  # another process already anchored a later event
+            return
+        tmp = path.with_name(f".HEAD.{os.getpid()}.tmp")
+        tmp.write_text(f"{head[0]} {head[1]}\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+    def read_head(self, run_id: str) -> tuple[int, str] | None:
+        path = self.run_dir(run_id) / "HEAD"
+        try:
+            seq, digest = path.read_text(encoding="utf-8").split()
+            return int(seq), digest
+        except (OSError, ValueError):
+            return None
+
+    # -- runs ------------------------------------------------------------------------------------------------------
+    def create_run(
+        self,
+        tx: Tx,
+        *,
+        target_org: str,
+        specs: Sequence[StepSpec],
+        runbook_path: str | None,
+        runbook_sha256: str | None,
+        git_head: str | None,
+        state: RunState = RunState.PLANNED,
+    ) -> str:
+        ids = [spec.id for spec in specs]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise UsageError(f"duplicate step ids in the plan: {', '.join(duplicates)}")
+        run_id = new_run_id()
+        while tx.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+            run_id = new_run_id()
+        now = utc_now()
+        tx.execute(
+            "INSERT INTO runs (id, target_org, state, runbook_path, runbook_sha256, git_head, created, updated) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (run_id, target_org, state.value, runbook_path, runbook_sha256, git_head, now, now),
+        )
+        for position, spec in enumerate(specs):
+            tx.execute(
+                "INSERT INTO steps (run_id, position, step_id, stage, title, kind, action, blocking, params, "
+                "signoff_rule, status) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    position,
+                    spec.id,
+                    spec.stage,
+                    redact(spec.title),
+                    spec.kind,
+                    spec.action,
+                    int(spec.blocking),
+                    json.dumps(redact_obj(dict(spec.params)), sort_keys=True, default=str),
+                    json.dumps(spec.signoff.to_json()) if spec.signoff else None,
+                    StepStatus.PENDING.value,
+                ),
+            )
+        tx.append_event(
+            run_id,
+            "run.created",
+            payload={
+                "target_org": target_org,
+                "runbook": runbook_path,
+                "runbook_sha256": runbook_sha256,
+                "git_head": git_head,
+                "steps": [{"id": s.id, "stage": s.stage, "action": s.action, "kind": s.kind} for s in specs],
+            },
+        )
+        return run_id
+
+    def set_run_state(
+        self, tx: Tx, run_id: str, state: RunState, *, pid: int | None = None, host: str | None = None, note: str = ""
+    ) -> None:
+        tx.execute(
+            "UPDATE runs SET state = ?, updated = ?, pid = ?, host = ?, note = ? WHERE id = ?",
+            (state.value, utc_now(), pid, host, redact(note) or None, run_id),
+        )
+
+    def get_run(self, run_id: str) -> RunInfo | None:
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run_from_row(self.db, row) if row else None
+
+    def list_runs(self, target_org: str | None = None) -> list[RunInfo]:
+        sql, params = "SELECT * FROM runs", ()
+        if target_org is not None:
+            sql, params = sql + " WHERE target_org = ?", (target_org,)
+        rows = self.db.execute(sql + " ORDER BY created, id", params).fetchall()
+        return [_run_from_row(self.db, row) for row in rows]
+
+    # -- steps -----------------------------------------------------------------------------------------------------
+    def steps(self, run_id: str) -> list[StepRecord]:
+        cur = self.db.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY position", (run_id,))
+        return [_step_from_row(cur, row) for row in cur.fetchall()]
+
+    def step(self, run_id: str, step_id: str) -> StepRecord | None:
+        cur = self.db.execute("SELECT * FROM steps WHERE run_id = ? AND step_id = ?", (run_id, step_id))
+        row = cur.fetchone()
+        return _step_from_row(cur, row) if row else None
+
+    def update_step(self, tx: Tx, run_id: str, step_id: str, **fields: Any) -> None:
+        allowed = {"status", "started", "finished", "attempt", "detail", "external_ids"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"cannot update step fields {sorted(unknown)}")
+        values: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key == "external_ids":
+                value = json.dumps(redact_obj(dict(value)), sort_keys=True, default=str)
+            elif key == "detail":
+                value = redact(value or "")
+            elif key == "status":
+                value = StepStatus(value).value
+            values[key] = value
+        assignments = ", ".join(f"{key} = :{key}" for key in values)
+        tx.execute(
+            f"UPDATE steps SET {assignments} WHERE run_id = :run_id AND step_id = :step_id",
+            {**values, "run_id": run_id, "step_id": step_id},
+        )
+        tx.execute("UPDATE runs SET updated = ? WHERE id = ?", (utc_now(), run_id))
+
+    # -- evidence, sign-offs, waivers --------------------------------------------------------------------------------
+    def add_evidence(self, tx: Tx, run_id: str, step_id: str, name: str, relpath: str, sha256: str, size: int) -> None:
+        tx.execute(
+            "INSERT INTO evidence (run_id, step_id, name, relpath, sha256, size, created) VALUES (?,?,?,?,?,?,?)",
+            (run_id, step_id, name, relpath, sha256, size, utc_now()),
+        )
+
+    def evidence(self, run_id: str, step_id: str | None = None) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM evidence WHERE run_id = ?", [run_id]
+        if step_id is not None:
+            sql += " AND step_id = ?"
+            params.append(step_id)
+        cur = self.db.execute(sql + " ORDER BY id", params)
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def add_signoff(self, tx: Tx, record: SignoffRecord) -> None:
+        tx.execute(
+            "INSERT INTO signoffs (run_id, step_id, by, role, note, evidence, at) VALUES (?,?,?,?,?,?,?)",
+            (
+                record.run_id,
+                record.step_id,
+                redact(record.by),
+                record.role,
+                redact(record.note) if record.note else None,
+                redact(record.evidence) if record.evidence else None,
+                record.at,
+            ),
+        )
+
+    def signoffs(self, run_id: str, step_id: str | None = None) -> list[SignoffRecord]:
+        sql, params = "SELECT run_id, step_id, by, role, note, evidence, at FROM signoffs WHERE run_id = ?", [run_id]
+        if step_id is not None:
+            sql += " AND step_id = ?"
+            params.append(step_id)
+        return [SignoffRecord(*row) for row in self.db.execute(sql + " ORDER BY id", params).fetchall()]
+
+    def add_waiver(self, tx: Tx, record: WaiverRecord) -> None:
+        tx.execute(
+            "INSERT INTO waivers (run_id, step_id, reason, approver, at) VALUES (?,?,?,?,?)",
+            (record.run_id, record.step_id, redact(record.reason), redact(record.approver), record.at),
+        )
+
+    def waivers(self, run_id: str, step_id: str | None = None) -> list[WaiverRecord]:
+        sql, params = "SELECT run_id, step_id, reason, approver, at FROM waivers WHERE run_id = ?", [run_id]
+        if step_id is not None:
+            sql += " AND step_id = ?"
+            params.append(step_id)
+        return [WaiverRecord(*row) for row in self.db.execute(sql + " ORDER BY id", params).fetchall()]
+
+    # -- events ----------------------------------------------------------------------------------------------------
+    def events(self, run_id: str) -> list[EventRecord]:
+        rows = self.db.execute(
+            "SELECT run_id, seq, at, type, step_id, payload, prev_hash, hash FROM events WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        ).fetchall()
+        out = []
+        for run, seq, at, type_, step_id, payload, prev_hash, digest in rows:
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                data = {"unparseable": payload}
+            out.append(EventRecord(run, seq, at, type_, step_id, data, prev_hash, digest))
+        return out
+
+
+def _run_from_row(db: sqlite3.Connection, row: Sequence[Any]) -> RunInfo:
+    cols = [c[1] for c in db.execute("PRAGMA table_info(runs)").fetchall()]
+    data = dict(zip(cols, row, strict=True))
+    return RunInfo(
+        id=data["id"],
+        target_org=data["target_org"],
+        state=RunState(data["state"]),
+        runbook_path=data["runbook_path"],
+        runbook_sha256=data["runbook_sha256"],
+        git_head=data["git_head"],
+        created=data["created"],
+        updated=data["updated"],
+        pid=data["pid"],
+        host=data["host"],
+        note=data["note"],
+    )
+
+
+def _step_from_row(cur: sqlite3.Cursor, row: Sequence[Any]) -> StepRecord:
+    data = dict(zip([c[0] for c in cur.description], row, strict=True))
+    spec = StepSpec(
+        id=data["step_id"],
+        stage=data["stage"],
+        title=data["title"],
+        action=data["action"],
+        kind=data["kind"],
+        blocking=bool(data["blocking"]),
+        params=json.loads(data["params"] or "{}"),
+        signoff=SignoffRule.from_json(json.loads(data["signoff_rule"]) if data["signoff_rule"] else None),
+    )
+    return StepRecord(
+        run_id=data["run_id"],
+        position=data["position"],
+        spec=spec,
+        status=StepStatus(data["status"]),
+        started=data["started"],
+        finished=data["finished"],
+        attempt=data["attempt"],
+        detail=data["detail"] or "",
+        external_ids=json.loads(data["external_ids"] or "{}"),
+    )

@@ -1,0 +1,33 @@
+"""The `signoff` action: a manual checklist item is done when enough distinct people in an accepted role signed it.
+
+Sign-offs are given with `cutover signoff STEP --by WHO --role ROLE` (before or while the run waits); separation of
+duties is checked then, by the engine. Here the run only asks whether the step is satisfied.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cutover.engine import StepContext, StepOutcome
+from cutover.engine.signoffs import evaluate, waiting_message
+from cutover.steps.registry import StepServices, register_action
+
+
+class SignoffStep:
+    idempotent = True  # only reads sign-offs
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        rule = ctx.step.signoff
+        if rule is None:
+            return StepOutcome.failed(f"{ctx.step.id} has no sign-off rule (roles) in the plan")
+        state = evaluate(rule, ctx.signoffs_for())
+        if not state.satisfied:
+            return StepOutcome.waiting_signoff(waiting_message(ctx.step, state))
+        signed = [s for s in ctx.signoffs_for() if s.by in state.signers]
+        who = ", ".join(f"{s.by} ({s.role})" for s in signed)
+        return StepOutcome.passed(f"signed by {who}", signers=[{"by": s.by, "role": s.role} for s in signed])
+
+
+@register_action("signoff")
+def _signoff(plan_step: Any, runbook: Any, services: StepServices) -> SignoffStep:
+    return SignoffStep()
