@@ -1,0 +1,430 @@
+"""Parse Apex with tree-sitter and index what the rules need, in one walk over the tree.
+
+The index is a list of type declarations (classes, interfaces, enums, triggers; inner ones nested) and, inside
+them, *units*: the bodies code runs in (methods, constructors, property accessors, initializer blocks, field
+initializers, a trigger's body). Each unit records its parameters, local variable types, assignments in source
+order, queries, DML, method calls and return statements. The walk is driven by node types, not by positions in
+the tree, so a file with syntax errors still yields the parts that parsed.
+
+Apex identifiers are case-insensitive: every name in the index is lower-cased.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from tree_sitter import Node, Parser
+from tree_sitter_language_pack import get_parser
+
+TYPE_DECLARATIONS = {"class_declaration", "interface_declaration", "enum_declaration", "trigger_declaration"}
+SHARING_MODIFIERS = {"with_sharing", "without_sharing", "inherited_sharing"}
+SAFE_SCALAR_TYPES = {"integer", "long", "decimal", "double", "boolean", "id", "date", "datetime", "time"}
+
+_local = threading.local()
+
+
+def parser() -> Parser:
+    """A tree-sitter Apex parser (one per thread: parsers are not thread-safe)."""
+    found = getattr(_local, "parser", None)
+    if found is None:
+        found = _local.parser = get_parser("apex")
+    return found
+
+
+def text(node: Node | None) -> str:
+    if node is None or node.text is None:
+        return ""
+    return node.text.decode("utf-8", "replace")
+
+
+def low(node: Node | None) -> str:
+    return text(node).lower()
+
+
+def type_name(node: Node | None) -> str:
+    """A type as lower-case text without spaces: `List<Account>` -> 'list<account>'."""
+    return "".join(low(node).split())
+
+
+def is_safe_type(name: str) -> bool:
+    """Scalars that cannot carry a quote into SOQL, and collections of them (List<Id>, Set<Integer>...)."""
+    if name in SAFE_SCALAR_TYPES:
+        return True
+    for prefix in ("list<", "set<"):
+        if name.startswith(prefix) and name.endswith(">"):
+            return name[len(prefix) : -1] in SAFE_SCALAR_TYPES
+    return name.endswith("[]") and name[:-2] in SAFE_SCALAR_TYPES
+
+
+def string_value(node: Node) -> str:
+    """The content of an Apex string literal, with \\' and \\\\ unescaped (good enough to look for keywords)."""
+    raw = text(node)
+    if len(raw) >= 2 and raw[0] == raw[-1] == "'":
+        raw = raw[1:-1]
+    return raw.replace("\\'", "'").replace("\\\\", "\\")
+
+
+def named_children(node: Node) -> list[Node]:
+    return [c for c in node.named_children if c.type not in ("line_comment", "block_comment")]
+
+
+def invocation_parts(node: Node) -> tuple[str, str]:
+    """('database', 'query') for `Database.query(...)`; ('', 'foo') for `foo()`; object text is lower-case."""
+    obj = node.child_by_field_name("object")
+    return ("".join(low(obj).split()) if obj is not None else ""), low(node.child_by_field_name("name"))
+
+
+def arguments(node: Node) -> list[Node]:
+    args = node.child_by_field_name("arguments")
+    return named_children(args) if args is not None else []
+
+
+@dataclass
+class Assignment:
+    start: int  # byte offset, to order assignments against their use
+    operator: str  # "=" or "+=" (others are kept but rarely matter)
+    value: Node
+
+
+@dataclass
+class FieldInfo:
+    type: str
+    is_final: bool
+    value: Node | None
+
+
+@dataclass
+class Unit:
+    """A body code runs in. `kind`: method, constructor, accessor, initializer, field, trigger, class."""
+
+    kind: str
+    name: str
+    node: Node
+    owner: TypeDecl
+    annotations: dict[str, Node] = field(default_factory=dict)
+    suppressions: frozenset[str] = frozenset()
+    is_test: bool = False
+    return_type: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    locals: dict[str, str] = field(default_factory=dict)
+    assignments: dict[str, list[Assignment]] = field(default_factory=dict)
+    queries: list[Node] = field(default_factory=list)
+    dml: list[Node] = field(default_factory=list)
+    invocations: list[Node] = field(default_factory=list)
+    returns: list[Node] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        owner = self.owner.name or "<file>"
+        if self.kind in ("method", "constructor", "accessor"):
+            return f"{self.kind} {owner}.{self.name}"
+        if self.kind == "trigger":
+            return f"trigger {owner}"
+        return f"{self.kind} of {owner}"
+
+
+@dataclass
+class TypeDecl:
+    kind: str  # class, interface, enum, trigger, file (code outside any type, when the tree is broken)
+    name: str  # as written
+    name_node: Node | None
+    node: Node
+    parent: TypeDecl | None
+    modifiers: set[str] = field(default_factory=set)
+    annotations: dict[str, Node] = field(default_factory=dict)
+    suppressions: frozenset[str] = frozenset()
+    is_test: bool = False
+    superclass: str = ""
+    fields: dict[str, FieldInfo] = field(default_factory=dict)
+    units: list[Unit] = field(default_factory=list)
+    methods: dict[str, list[Unit]] = field(default_factory=dict)
+    inner: list[TypeDecl] = field(default_factory=list)
+    _class_unit: Unit | None = None
+
+    @property
+    def lname(self) -> str:
+        return self.name.lower()
+
+    def class_unit(self) -> Unit:
+        """Where code found outside any member goes (only in broken trees)."""
+        if self._class_unit is None:
+            self._class_unit = Unit("class", self.name, self.node, self, suppressions=self.suppressions)
+            self._class_unit.is_test = self.is_test
+            self.units.append(self._class_unit)
+        return self._class_unit
+
+    def has_data_access(self) -> bool:
+        return any(u.queries or u.dml or _any_dynamic(u) for u in self.units)
+
+
+def _any_dynamic(unit: Unit) -> bool:
+    return any(invocation_parts(n)[0] in ("database", "system.database", "search") for n in unit.invocations)
+
+
+@dataclass
+class ApexFile:
+    path: str
+    source: bytes
+    root: Node
+    types: list[TypeDecl]  # every declaration, outer before inner
+    syntax_errors: list[Node]
+    queried_objects: set[str]  # lower-case FROM object names: what this file treats as SObject types
+    _line_starts: list[int] = field(default_factory=list)
+
+    def position(self, node: Node) -> tuple[int, int]:
+        """1-based (line, column), the column in code points rather than tree-sitter's bytes."""
+        row, byte_col = node.start_point
+        if byte_col == 0:
+            return row + 1, 1
+        line_start = node.start_byte - byte_col
+        prefix = self.source[line_start : node.start_byte]
+        return row + 1, len(prefix.decode("utf-8", "replace")) + 1
+
+    def find_type(self, lname: str) -> TypeDecl | None:
+        for decl in self.types:
+            if decl.lname == lname:
+                return decl
+        return None
+
+
+def parse(source: bytes, path: str) -> ApexFile:
+    tree = parser().parse(source)
+    model = ApexFile(path=path, source=source, root=tree.root_node, types=[], syntax_errors=[], queried_objects=set())
+    _Indexer(model).walk_root()
+    return model
+
+
+def annotations_of(node: Node) -> dict[str, Node]:
+    mods = next((c for c in node.children if c.type == "modifiers"), None)
+    if mods is None:
+        return {}
+    return {low(a.child_by_field_name("name")): a for a in mods.children if a.type == "annotation"}
+
+
+def modifiers_of(node: Node) -> set[str]:
+    mods = next((c for c in node.children if c.type == "modifiers"), None)
+    if mods is None:
+        return set()
+    found: set[str] = set()
+    for mod in mods.children:
+        if mod.type == "modifier":
+            found.update(c.type.lower() for c in mod.named_children)
+    return found
+
+
+def suppressions_of(annotations: dict[str, Node]) -> frozenset[str]:
+    """Rule ids in @SuppressWarnings('cutover:rule-a, cutover:rule-b'); 'cutover' or 'cutover:all' -> '*'."""
+    node = annotations.get("suppresswarnings")
+    if node is None:
+        return frozenset()
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type == "string_literal":
+            for item in string_value(current).split(","):
+                item = item.strip().lower()
+                if item in ("cutover", "cutover:all", "cutover:*"):
+                    found.add("*")
+                elif item.startswith("cutover:"):
+                    found.add(item.removeprefix("cutover:").strip())
+        stack.extend(current.children)
+    return frozenset(found)
+
+
+def is_test_member(annotations: dict[str, Node], modifiers: set[str]) -> bool:
+    return "istest" in annotations or "testmethod" in modifiers
+
+
+class _Indexer:
+    """One recursive walk filling an ApexFile. Recursion depth follows the tree's nesting, which Apex keeps modest."""
+
+    def __init__(self, model: ApexFile) -> None:
+        self.model = model
+        self._file_type: TypeDecl | None = None
+
+    def walk_root(self) -> None:
+        for child in self.model.root.children:
+            self.visit(child, None, None)
+
+    def _orphan_type(self) -> TypeDecl:
+        if self._file_type is None:
+            self._file_type = TypeDecl("file", "", None, self.model.root, None)
+            self.model.types.append(self._file_type)
+        return self._file_type
+
+    def visit(self, node: Node, owner: TypeDecl | None, unit: Unit | None) -> None:
+        kind = node.type
+        if kind in TYPE_DECLARATIONS:
+            self.type_declaration(node, owner)
+            return
+        if kind in ("method_declaration", "constructor_declaration"):
+            self.method(node, owner or self._orphan_type())
+            return
+        if kind == "field_declaration" and unit is None:
+            self.field_declaration(node, owner or self._orphan_type())
+            return
+        if kind in ("static_initializer", "block") and unit is None and owner is not None:
+            init = self.new_unit("initializer", "initializer", node, owner, {}, set())
+            self.visit_children(node, owner, init)
+            return
+        if kind in ("ERROR", "MISSING") or node.is_missing:
+            self.model.syntax_errors.append(node)
+        if unit is None and kind in (
+            "query_expression",
+            "dml_expression",
+            "method_invocation",
+            "return_statement",
+            "local_variable_declaration",
+            "assignment_expression",
+        ):
+            unit = (owner or self._orphan_type()).class_unit()
+        if unit is not None:
+            if kind == "query_expression":
+                unit.queries.append(node)
+                self.note_queried_objects(node)
+                self.visit_query_gaps(node)
+                return  # binds inside a query are not where DML, guards or returns live
+            if kind == "dml_expression":
+                unit.dml.append(node)
+            elif kind == "method_invocation":
+                unit.invocations.append(node)
+            elif kind == "return_statement":
+                unit.returns.append(node)
+            elif kind == "local_variable_declaration":
+                self.declare_locals(node, unit)
+            elif kind in ("enhanced_for_statement", "formal_parameter"):
+                name = low(node.child_by_field_name("name"))
+                if name:
+                    unit.locals[name] = type_name(node.child_by_field_name("type"))
+            elif kind == "assignment_expression":
+                self.assignment(node, unit)
+        self.visit_children(node, owner, unit)
+
+    def visit_children(self, node: Node, owner: TypeDecl | None, unit: Unit | None) -> None:
+        for child in node.children:
+            self.visit(child, owner, unit)
+
+    def visit_query_gaps(self, query: Node) -> None:
+        """Record syntax errors inside a query, except the known grammar gap `WITH USER_MODE` in SOSL."""
+        stack = list(query.children)
+        while stack:
+            node = stack.pop()
+            if node.type == "ERROR" or node.is_missing:
+                if not is_with_mode_gap(node):
+                    self.model.syntax_errors.append(node)
+                continue
+            stack.extend(node.children)
+
+    def note_queried_objects(self, query: Node) -> None:
+        stack = [query]
+        while stack:
+            node = stack.pop()
+            if node.type in ("from_clause", "sobject_return"):
+                for child in node.named_children:
+                    if child.type in ("storage_identifier", "identifier"):
+                        self.model.queried_objects.add(low(child).split()[0] if low(child) else "")
+            stack.extend(node.named_children)
+
+    def new_unit(
+        self, kind: str, name: str, node: Node, owner: TypeDecl, annotations: dict[str, Node], modifiers: set[str]
+    ) -> Unit:
+        unit = Unit(kind, name, node, owner, annotations=annotations)
+        unit.suppressions = owner.suppressions | suppressions_of(annotations)
+        unit.is_test = owner.is_test or is_test_member(annotations, modifiers)
+        owner.units.append(unit)
+        if kind in ("method", "constructor"):
+            owner.methods.setdefault(name.lower(), []).append(unit)
+        return unit
+
+    def type_declaration(self, node: Node, parent: TypeDecl | None) -> None:
+        kind = node.type.removesuffix("_declaration")
+        name_node = node.child_by_field_name("name")
+        annotations = annotations_of(node)
+        modifiers = modifiers_of(node)
+        decl = TypeDecl(kind, text(name_node), name_node, node, parent, modifiers=modifiers, annotations=annotations)
+        inherited = parent.suppressions if parent is not None else frozenset()
+        decl.suppressions = inherited | suppressions_of(annotations)
+        decl.is_test = (parent is not None and parent.is_test) or "istest" in annotations
+        superclass = next((c for c in node.children if c.type == "superclass"), None)
+        decl.superclass = type_name(superclass).removeprefix("extends")
+        self.model.types.append(decl)
+        if parent is not None:
+            parent.inner.append(decl)
+        body = node.child_by_field_name("body")
+        if kind == "trigger":
+            trigger_unit = self.new_unit("trigger", decl.name, node, decl, {}, set())
+            if body is not None:
+                self.visit_children(body, decl, trigger_unit)
+            return
+        if body is not None:
+            self.visit_children(body, decl, None)
+
+    def method(self, node: Node, owner: TypeDecl) -> None:
+        kind = "constructor" if node.type == "constructor_declaration" else "method"
+        annotations = annotations_of(node)
+        unit = self.new_unit(kind, text(node.child_by_field_name("name")), node, owner, annotations, modifiers_of(node))
+        unit.return_type = type_name(node.child_by_field_name("type"))
+        params = node.child_by_field_name("parameters")
+        if params is not None:
+            for param in params.named_children:
+                if param.type == "formal_parameter":
+                    unit.params[low(param.child_by_field_name("name"))] = type_name(param.child_by_field_name("type"))
+        body = node.child_by_field_name("body")
+        if body is not None:
+            self.visit_children(body, owner, unit)
+
+    def field_declaration(self, node: Node, owner: TypeDecl) -> None:
+        annotations = annotations_of(node)
+        modifiers = modifiers_of(node)
+        declared_type = type_name(node.child_by_field_name("type"))
+        field_unit: Unit | None = None
+        for child in node.children:
+            if child.type == "variable_declarator":
+                name = low(child.child_by_field_name("name"))
+                value = child.child_by_field_name("value")
+                owner.fields[name] = FieldInfo(declared_type, "final" in modifiers, value)
+                if value is not None:
+                    if field_unit is None:
+                        field_unit = self.new_unit("field", name, node, owner, annotations, modifiers)
+                    self.visit(value, owner, field_unit)
+            elif child.type == "accessor_list":
+                for accessor in child.named_children:
+                    body = accessor.child_by_field_name("body")
+                    if accessor.type != "accessor_declaration" or body is None:
+                        continue
+                    prop = low(node.child_by_field_name("declarator").child_by_field_name("name"))  # type: ignore[union-attr]
+                    which = low(accessor.child_by_field_name("accessor"))
+                    unit = self.new_unit("accessor", f"{prop}.{which}", accessor, owner, annotations, modifiers)
+                    unit.return_type = declared_type if which == "get" else "void"
+                    if which == "set":
+                        unit.params["value"] = declared_type
+                    self.visit_children(body, owner, unit)
+
+    def declare_locals(self, node: Node, unit: Unit) -> None:
+        declared_type = type_name(node.child_by_field_name("type"))
+        for child in node.children:
+            if child.type == "variable_declarator":
+                name = low(child.child_by_field_name("name"))
+                unit.locals[name] = declared_type
+                value = child.child_by_field_name("value")
+                if value is not None:
+                    unit.assignments.setdefault(name, []).append(Assignment(child.start_byte, "=", value))
+
+    def assignment(self, node: Node, unit: Unit) -> None:
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if left is None or right is None:
+            return
+        if left.type == "field_access" and low(left.child_by_field_name("object")) == "this":
+            left = left.child_by_field_name("field")
+        if left is not None and left.type == "identifier":
+            operator = low(node.child_by_field_name("operator"))
+            unit.assignments.setdefault(low(left), []).append(Assignment(node.start_byte, operator, right))
+
+
+def is_with_mode_gap(node: Node) -> bool:
+    """The grammar does not know `WITH USER_MODE` / `WITH SECURITY_ENFORCED` in SOSL; it yields ERROR(WITH, mode)."""
+    tokens = [low(c) for c in node.children]
+    return len(tokens) == 2 and tokens[0] == "with" and tokens[1] in ("user_mode", "security_enforced", "system_mode")
