@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point. Returns (and exits with) a documented exit code."""
     console = err_console()
     try:
-        app(args=argv, standalone_mode=False, prog_name="cutover")
-        code = ExitCode.OK
+        # With standalone_mode=False click *returns* the code of `raise typer.Exit(n)` instead of raising it.
+        result = app(args=argv, standalone_mode=False, prog_name="cutover")
+        code = result if isinstance(result, int) else ExitCode.OK
     except CutoverError as exc:
         console.print(f"cutover: error: {redact(exc.message)}", markup=False, highlight=False)
         if exc.hint:

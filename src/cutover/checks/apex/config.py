@@ -19,32 +19,35 @@ RULE_IDS: tuple[str, ...] = (
     "sharing-not-declared",
 )
 
-# Accepted values of `soql_enforcement`, and which WITH modes each accepts.
-ENFORCEMENT_MODES: dict[str, frozenset[str]] = {
-    "either": frozenset({"security_enforced", "user_mode"}),
-    "security_enforced": frozenset({"security_enforced"}),
-    "user_mode": frozenset({"user_mode"}),
-}
-_ENFORCEMENT_ALIASES = {
-    "any": "either",
-    "both": "either",
+# Words accepted for `soql_enforcement`: a mode, a list of modes (the runbook's form), or "either".
+_MODE_WORDS = {
+    "security_enforced": "security_enforced",
     "with_security_enforced": "security_enforced",
-    "with security_enforced": "security_enforced",
+    "user_mode": "user_mode",
     "with_user_mode": "user_mode",
-    "with user_mode": "user_mode",
 }
+_BOTH = ("security_enforced", "user_mode")
 
 DEFAULT_GUARD_METHODS = ("ElaroSecurityUtils.validateCRUDAccess",)
 DEFAULT_STRIP_METHODS = ("ElaroSecurityUtils.stripInaccessibleFields",)
 
 
-def normalise_enforcement(value: str) -> str:
-    """'either' | 'security_enforced' | 'user_mode' from a user-written value; ValueError when unknown."""
-    key = value.strip().lower().replace("-", "_")
-    key = _ENFORCEMENT_ALIASES.get(key, key)
-    if key not in ENFORCEMENT_MODES:
-        raise ValueError(f"soql_enforcement must be one of {', '.join(ENFORCEMENT_MODES)} (got {value!r})")
-    return key
+def normalise_enforcement(value: str | Iterable[str]) -> tuple[str, ...]:
+    """Accepted WITH modes, sorted: from 'either', 'SECURITY_ENFORCED', ['SECURITY_ENFORCED', 'USER_MODE']...
+    ValueError when a word is unknown or nothing is accepted."""
+    words = [value] if isinstance(value, str) else list(value)
+    modes: set[str] = set()
+    for word in words:
+        key = "_".join(str(word).strip().lower().replace("-", "_").split())
+        if key in ("either", "any", "both"):
+            modes.update(_BOTH)
+        elif key in _MODE_WORDS:
+            modes.add(_MODE_WORDS[key])
+        else:
+            raise ValueError(f"soql_enforcement: unknown mode {word!r} (use SECURITY_ENFORCED, USER_MODE or either)")
+    if not modes:
+        raise ValueError("soql_enforcement: at least one of SECURITY_ENFORCED, USER_MODE is needed")
+    return tuple(sorted(modes))
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class ScanConfig:
 
     guard_methods: tuple[str, ...] = DEFAULT_GUARD_METHODS
     strip_methods: tuple[str, ...] = DEFAULT_STRIP_METHODS
-    soql_enforcement: str = "either"
+    soql_enforcement: tuple[str, ...] = _BOTH  # accepted WITH modes: "security_enforced", "user_mode"
     skip_test_classes: bool = True
     rules: frozenset[str] = field(default_factory=lambda: frozenset(RULE_IDS))
 
@@ -68,12 +71,15 @@ class ScanConfig:
 
     @property
     def accepted_modes(self) -> frozenset[str]:
-        return ENFORCEMENT_MODES[self.soql_enforcement]
+        return frozenset(self.soql_enforcement)
 
     @classmethod
     def from_mapping(cls, security: Mapping[str, Any] | None) -> ScanConfig:
-        """Build from a runbook `security` section (keys: crud_guards, strip_methods, soql_enforcement,
-        skip_test_classes or skip_tests, disabled_rules). Missing keys keep the defaults."""
+        """Build from a runbook `security` section, a mapping or the runbook's pydantic model (keys: crud_guards,
+        strip_methods, soql_enforcement, skip_test_classes or skip_tests, disabled_rules). Missing keys keep the
+        defaults."""
+        if security is not None and hasattr(security, "model_dump"):
+            security = security.model_dump()
         security = security or {}
         kwargs: dict[str, Any] = {}
         if security.get("crud_guards") is not None:
@@ -81,7 +87,7 @@ class ScanConfig:
         if security.get("strip_methods") is not None:
             kwargs["strip_methods"] = _names(security["strip_methods"])
         if security.get("soql_enforcement") is not None:
-            kwargs["soql_enforcement"] = str(security["soql_enforcement"])
+            kwargs["soql_enforcement"] = security["soql_enforcement"]
         for key in ("skip_test_classes", "skip_tests"):
             if security.get(key) is not None:
                 kwargs["skip_test_classes"] = bool(security[key])
