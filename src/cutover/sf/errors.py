@@ -56,16 +56,16 @@ class SfError(CutoverError):
         self.stderr = redact(stderr)
 
     @classmethod
-    def from_result(cls, result: SfResult, message: str | None = None, **extra: Any) -> SfError:
-        env = result.envelope if isinstance(result.envelope, Mapping) else {}
+    def from_result(cls, call: SfResult, message: str | None = None, /, **extra: Any) -> SfError:
+        env = call.envelope if isinstance(call.envelope, Mapping) else {}
         return cls(
-            message or str(env.get("message") or f"sf exited with {result.exit_code}"),
-            argv=result.argv,
-            returncode=result.exit_code,
+            message or str(env.get("message") or f"sf exited with {call.exit_code}"),
+            argv=call.argv,
+            returncode=call.exit_code,
             name=str(env["name"]) if env.get("name") else None,
             data=env.get("data"),
-            stdout=result.stdout,
-            stderr=result.stderr,
+            stdout=call.stdout,
+            stderr=call.stderr,
             **extra,
         )
 
