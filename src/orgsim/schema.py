@@ -14,9 +14,11 @@ Field types use the names of Salesforce's describe API (`id`, `string`, `boolean
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 REST = "rest"
 TOOLING = "tooling"
@@ -414,7 +416,7 @@ _STANDARD_OBJECTS: tuple[tuple[str, str | None, frozenset[str], tuple[str, ...]]
     ),
     (
         "ApexCodeCoverage",
-        "714",
+        "71a",
         TOOLING_ONLY,
         (
             "ApexTestClassId:reference>ApexClass",
@@ -480,6 +482,26 @@ _STANDARD_OBJECTS: tuple[tuple[str, str | None, frozenset[str], tuple[str, ...]]
         "0GQ",
         TOOLING_ONLY,
         ("SandboxName:string!", "LicenseType:picklist!", "Description:string!", "AutoActivate:boolean!", *_AUDIT),
+    ),
+    (
+        "SetupAuditTrail",
+        "0Ym",
+        REST_ONLY,
+        (
+            "Action:string",
+            "Section:string",
+            "Display:string",
+            "DelegateUser:string",
+            "ResponsibleNamespacePrefix:string",
+            "CreatedDate:datetime",
+            "CreatedById:reference>User",
+        ),
+    ),
+    (
+        "ApexPage",
+        "066",
+        BOTH,
+        ("Name:string!", "NamespacePrefix:string", "MasterLabel:string!", "ApiVersion:double!", *_AUDIT),
     ),
     (
         "Account",
@@ -571,6 +593,22 @@ def normalize_field_type(field_type: str) -> tuple[str, tuple[str, ...]]:
     if api_type == "reference" and not targets:
         raise SchemaError(f"reference field type {field_type!r} needs a target object, e.g. 'Lookup:Account'")
     return api_type, targets
+
+
+def _guess_type(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "double"
+    if isinstance(value, str):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return "date"
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?", value):
+            return "datetime"
+        return "textarea" if len(value) > 255 else "string"
+    return "textarea"
 
 
 def _valid_api_name(name: str) -> bool:
@@ -718,6 +756,30 @@ class Schema:
             obj.remove_field(field_name)
             return True
 
+    def register_from_records(self, sobject: str, records: Iterable[Mapping[str, Any]]) -> None:
+        """Learn custom objects and custom fields that only seeded records mention (no deployed metadata).
+
+        Types are guessed from the values: booleans, numbers, `YYYY-MM-DD` dates, datetimes, else text.
+        Standard fields that are not in the schema are ignored: they are not real API fields.
+        """
+        records = list(records)
+        custom_fields: dict[str, str] = {}
+        for record in records:
+            for key, value in record.items():
+                if key.lower().endswith("__c") and _valid_api_name(key):
+                    guessed = _guess_type(value)
+                    if guessed is not None or key not in custom_fields:
+                        custom_fields[key] = guessed or custom_fields.get(key) or "string"
+        with self._lock:
+            obj = self._objects.get(sobject.lower())
+            if obj is None:
+                if not (sobject.lower().endswith("__c") and _valid_api_name(sobject)):
+                    return
+                obj = self.add_custom_object(sobject)
+            for name, ftype in custom_fields.items():
+                if obj.field(name) is None:
+                    self._add_field(obj, name, ftype)
+
     def _add_field(self, obj: ObjectDef, field_name: str, field_type: str) -> FieldDef:
         existing = obj.field(field_name)
         if existing is not None and not existing.custom:
@@ -776,4 +838,3 @@ class Schema:
                 for f in self.fields(obj.name)
             ],
         }
-

@@ -1,0 +1,329 @@
+"""Recursive-descent parser for the SOQL subset (grammar in the package docstring)."""
+
+from __future__ import annotations
+
+from orgsim.soql.dates import N_DATE_LITERALS, PLAIN_DATE_LITERALS
+from orgsim.soql.errors import SoqlError, malformed
+from orgsim.soql.lexer import Kind, Token, tokenize
+from orgsim.soql.nodes import (
+    Aggregate,
+    BoolOp,
+    Comparison,
+    Condition,
+    FieldPath,
+    FieldsFunction,
+    Literal,
+    Not,
+    OrderItem,
+    Query,
+    SelectItem,
+)
+
+# Words that can never be a field, object or alias name.
+RESERVED = frozenset(
+    {
+        "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "LIMIT", "OFFSET", "ORDER", "BY", "GROUP",
+        "HAVING", "WITH", "NULL", "TRUE", "FALSE", "INCLUDES", "EXCLUDES", "USING", "FOR", "ASC", "DESC", "NULLS",
+        "TYPEOF", "END", "WHEN", "ELSE", "THEN",
+    }
+)  # fmt: skip
+AGGREGATE_FUNCTIONS = frozenset({"COUNT", "COUNT_DISTINCT", "MIN", "MAX", "SUM", "AVG"})
+COMPARISON_OPS = frozenset({"=", "!=", "<>", "<", ">", "<=", ">="})
+MAX_NESTING = 50
+MAX_OFFSET = 2000
+
+
+class Parser:
+    def __init__(self, soql: str) -> None:
+        self.soql = soql
+        self.tokens = tokenize(soql)
+        self.i = 0
+        self.depth = 0
+
+    # --- token helpers --------------------------------------------------------------------------------------
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def peek(self, ahead: int = 1) -> Token:
+        return self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.i]
+        if token.kind is not Kind.EOF:
+            self.i += 1
+        return token
+
+    def unexpected(self, token: Token | None = None) -> SoqlError:
+        token = token or self.tok
+        return malformed(self.soql, token.pos, f"unexpected token: {token.describe()}")
+
+    def expect_word(self, *words: str) -> Token:
+        if not self.tok.is_word(*words):
+            raise self.unexpected()
+        return self.advance()
+
+    def expect(self, kind: Kind) -> Token:
+        if self.tok.kind is not kind:
+            raise self.unexpected()
+        return self.advance()
+
+    def at_word(self, *words: str) -> bool:
+        return self.tok.is_word(*words)
+
+    def name(self) -> Token:
+        """An identifier that is not a reserved word."""
+        if self.tok.kind is not Kind.IDENT or self.tok.text.upper() in RESERVED:
+            raise self.unexpected()
+        return self.advance()
+
+    # --- query ----------------------------------------------------------------------------------------------
+    def parse(self) -> Query:
+        if self.tok.kind is Kind.COLON:
+            raise malformed(self.soql, self.tok.pos, "Bind variables only allowed in Apex code")
+        self.expect_word("SELECT")
+        select = self.select_list()
+        self.expect_word("FROM")
+        sobject_token = self.name()
+        if self.tok.kind is Kind.DOT:
+            raise self.unexpected()
+        query = Query(select=select, sobject=sobject_token.text, sobject_pos=sobject_token.pos)
+        if self.tok.kind is Kind.IDENT and self.tok.text.upper() not in RESERVED:
+            query.alias = self.advance().text
+        if self.at_word("USING"):
+            self.advance()
+            self.expect_word("SCOPE")
+            self.name()
+        if self.at_word("WHERE"):
+            self.advance()
+            query.where = self.condition(allow_aggregates=False)
+        if self.at_word("WITH"):
+            self.advance()
+            mode = self.expect_word("SECURITY_ENFORCED", "USER_MODE", "SYSTEM_MODE")
+            query.with_clause = mode.text.upper()
+        if self.at_word("GROUP"):
+            self.advance()
+            self.expect_word("BY")
+            if self.at_word("ROLLUP", "CUBE"):
+                raise malformed(self.soql, self.tok.pos, "GROUP BY ROLLUP/CUBE is not supported by orgsim")
+            query.group_by.append(self.field_path())
+            while self.tok.kind is Kind.COMMA:
+                self.advance()
+                query.group_by.append(self.field_path())
+        if self.at_word("HAVING"):
+            having_token = self.advance()
+            if not query.group_by:
+                raise malformed(self.soql, having_token.pos, "HAVING clause requires a GROUP BY clause")
+            query.having = self.condition(allow_aggregates=True)
+        if self.at_word("ORDER"):
+            self.advance()
+            self.expect_word("BY")
+            query.order_by.append(self.order_item())
+            while self.tok.kind is Kind.COMMA:
+                self.advance()
+                query.order_by.append(self.order_item())
+        if self.at_word("LIMIT"):
+            self.advance()
+            query.limit = self.non_negative_int()
+        if self.at_word("OFFSET"):
+            self.advance()
+            query.offset = self.non_negative_int()
+            if query.offset > MAX_OFFSET:
+                raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
+        if self.at_word("FOR"):
+            self.advance()
+            self.expect_word("VIEW", "REFERENCE", "UPDATE")
+        if self.tok.kind is not Kind.EOF:
+            raise self.unexpected()
+        return query
+
+    def non_negative_int(self) -> int:
+        token = self.tok
+        if token.kind is not Kind.NUMBER or not isinstance(token.value, int) or token.value < 0:
+            raise self.unexpected()
+        self.advance()
+        return token.value
+
+    # --- SELECT ---------------------------------------------------------------------------------------------
+    def select_list(self) -> list[SelectItem]:
+        items = [self.select_item()]
+        while self.tok.kind is Kind.COMMA:
+            self.advance()
+            items.append(self.select_item())
+        return items
+
+    def select_item(self) -> SelectItem:
+        token = self.tok
+        if token.kind is Kind.LPAREN:
+            raise malformed(self.soql, token.pos, "child relationship subqueries are not supported by orgsim")
+        if token.kind is Kind.IDENT and self.peek().kind is Kind.LPAREN:
+            function = token.text.upper()
+            if function == "FIELDS":
+                self.advance()
+                self.advance()
+                which = self.expect_word("ALL", "STANDARD", "CUSTOM").text.upper()
+                self.expect(Kind.RPAREN)
+                return FieldsFunction(which, token.pos)
+            if function in AGGREGATE_FUNCTIONS:
+                return self.aggregate()
+            raise malformed(self.soql, token.pos, f"function {token.text} is not supported by orgsim")
+        if token.is_word("TYPEOF"):
+            raise malformed(self.soql, token.pos, "TYPEOF is not supported by orgsim")
+        return self.field_path()
+
+    def aggregate(self) -> Aggregate:
+        token = self.advance()
+        function = token.text.upper()
+        self.expect(Kind.LPAREN)
+        argument = None
+        if self.tok.kind is not Kind.RPAREN:
+            argument = self.field_path()
+        elif function != "COUNT":
+            raise self.unexpected()
+        self.expect(Kind.RPAREN)
+        alias = None
+        if self.tok.kind is Kind.IDENT and self.tok.text.upper() not in RESERVED:
+            alias = self.advance().text
+        return Aggregate(function, argument, alias, token.pos)
+
+    def field_path(self) -> FieldPath:
+        first = self.name()
+        parts = [first.text]
+        while self.tok.kind is Kind.DOT:
+            self.advance()
+            parts.append(self.name().text)
+        return FieldPath(tuple(parts), first.pos)
+
+    # --- WHERE / HAVING -------------------------------------------------------------------------------------
+    def condition(self, *, allow_aggregates: bool) -> Condition:
+        """A run of operands joined by one kind of connective: SOQL needs parentheses to mix AND and OR."""
+        first = self.unary(allow_aggregates=allow_aggregates)
+        if not self.at_word("AND", "OR"):
+            return first
+        connective = self.tok.text.upper()
+        operands = [first]
+        while self.at_word(connective):
+            self.advance()
+            operands.append(self.unary(allow_aggregates=allow_aggregates))
+        if self.at_word("AND", "OR"):
+            raise self.unexpected()
+        return BoolOp(connective, tuple(operands))
+
+    def unary(self, *, allow_aggregates: bool) -> Condition:
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise malformed(self.soql, self.tok.pos, "the filter is nested too deeply")
+            if self.at_word("NOT"):
+                self.advance()
+                return Not(self.unary(allow_aggregates=allow_aggregates))
+            if self.tok.kind is Kind.LPAREN:
+                self.advance()
+                inner = self.condition(allow_aggregates=allow_aggregates)
+                self.expect(Kind.RPAREN)
+                return inner
+            return self.comparison(allow_aggregates=allow_aggregates)
+        finally:
+            self.depth -= 1
+
+    def comparison(self, *, allow_aggregates: bool) -> Comparison:
+        start = self.tok
+        left: FieldPath | Aggregate
+        if allow_aggregates and start.kind is Kind.IDENT and self.peek().kind is Kind.LPAREN:
+            if start.text.upper() not in AGGREGATE_FUNCTIONS:
+                raise self.unexpected()
+            left = self.aggregate()
+            if left.alias:
+                raise self.unexpected(self.tokens[self.i - 1])
+        else:
+            left = self.field_path()
+        token = self.tok
+        if token.kind is Kind.OP:
+            self.advance()
+            op = "!=" if token.text == "<>" else token.text
+            return Comparison(left, op, self.value(), start.pos)
+        if token.is_word("LIKE"):
+            self.advance()
+            return Comparison(left, "LIKE", self.value(), start.pos)
+        if token.is_word("NOT") and self.peek().is_word("IN"):
+            self.advance()
+            self.advance()
+            return Comparison(left, "NOT_IN", self.value_list(), start.pos)
+        if token.is_word("IN", "INCLUDES", "EXCLUDES"):
+            self.advance()
+            return Comparison(left, token.text.upper(), self.value_list(), start.pos)
+        raise self.unexpected()
+
+    def value_list(self) -> tuple[Literal, ...]:
+        self.expect(Kind.LPAREN)
+        if self.at_word("SELECT"):
+            raise malformed(self.soql, self.tok.pos, "semi-join subqueries are not supported by orgsim")
+        values = [self.value()]
+        while self.tok.kind is Kind.COMMA:
+            self.advance()
+            values.append(self.value())
+        self.expect(Kind.RPAREN)
+        return tuple(values)
+
+    def value(self) -> Literal:
+        token = self.tok
+        if token.kind is Kind.STRING:
+            self.advance()
+            return Literal("string", token.value, token.pos, token.text)
+        if token.kind is Kind.NUMBER:
+            self.advance()
+            return Literal("number", token.value, token.pos, token.text)
+        if token.kind is Kind.DATE:
+            self.advance()
+            return Literal("date", token.value, token.pos, token.text)
+        if token.kind is Kind.DATETIME:
+            self.advance()
+            return Literal("datetime", token.value, token.pos, token.text)
+        if token.kind is Kind.COLON:
+            raise malformed(self.soql, token.pos, "Bind variables only allowed in Apex code")
+        if token.kind is Kind.IDENT:
+            word = token.text.upper()
+            if word in ("TRUE", "FALSE"):
+                self.advance()
+                return Literal("boolean", word == "TRUE", token.pos, token.text)
+            if word == "NULL":
+                self.advance()
+                return Literal("null", None, token.pos, token.text)
+            if word in PLAIN_DATE_LITERALS:
+                self.advance()
+                return Literal("date_literal", word, token.pos, token.text)
+            if word in N_DATE_LITERALS:
+                self.advance()
+                if self.tok.kind is not Kind.COLON:
+                    raise self.unexpected()
+                self.advance()
+                number = self.tok
+                if number.kind is not Kind.NUMBER or not isinstance(number.value, int) or number.text[0] in "+-":
+                    raise self.unexpected()
+                self.advance()
+                return Literal("date_literal", word, token.pos, f"{token.text}:{number.text}", n=number.value)
+        raise self.unexpected()
+
+    def order_item(self) -> OrderItem:
+        key: FieldPath | Aggregate
+        if self.tok.kind is Kind.IDENT and self.peek().kind is Kind.LPAREN:
+            if self.tok.text.upper() not in AGGREGATE_FUNCTIONS:
+                raise self.unexpected()
+            key = self.aggregate()
+        else:
+            key = self.field_path()
+        descending = False
+        if self.at_word("ASC", "DESC"):
+            descending = self.advance().text.upper() == "DESC"
+        nulls_last = descending
+        if self.at_word("NULLS"):
+            self.advance()
+            nulls_last = self.expect_word("FIRST", "LAST").text.upper() == "LAST"
+        return OrderItem(key, descending, nulls_last)
+
+
+def parse(soql: str) -> Query:
+    """Parse `soql` into a `Query`; raises `SoqlError` (MALFORMED_QUERY) on a syntax error."""
+    if not isinstance(soql, str):
+        raise SoqlError("MALFORMED_QUERY", "the query must be a string")
+    return Parser(soql).parse()
