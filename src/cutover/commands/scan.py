@@ -7,7 +7,7 @@ Settings come from the runbook's `security` section when the project has a `cuto
 from __future__ import annotations
 
 from dataclasses import replace
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -19,7 +19,7 @@ from cutover.errors import ExitCode, UsageError
 from cutover.runbook import RUNBOOK_FILENAME, load_runbook
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"

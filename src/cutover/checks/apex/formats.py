@@ -93,7 +93,8 @@ def sarif_log(report: ScanReport, config: ScanConfig | None = None) -> dict[str,
 
 
 def _location(uri: str, line: int, column: int) -> dict[str, object]:
-    return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": line, "startColumn": column}}}
+    region = {"startLine": line, "startColumn": column}
+    return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}
 
 
 def render_sarif(report: ScanReport, config: ScanConfig | None = None) -> str:
