@@ -1,9 +1,233 @@
-"""Commands of this area register themselves on the app here (see cutover.commands)."""
+"""`cutover init` (write the Elaro runbook) and `cutover plan` (print every step, no side effects)."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.text import Text
+
+from cutover.commands._context import app_context, out_console
+from cutover.errors import UsageError
+from cutover.runbook import RUNBOOK_FILENAME, Runbook, find_runbook, load_runbook, parse_runbook, template_text
+from cutover.runbook.models import STAGES
+from cutover.runbook.plan import STAGE_TITLES, PlanStep, build_plan, build_rollback_plan
+
+_ALIAS_RE = re.compile(r"^[A-Za-z0-9_.@+-]+$")
+
+
+class PlanFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to `app`."""
+    app.command("init", help="Write the Elaro production runbook (cutover.yaml) into the project folder.")(init)
+    app.command("plan", help="Print every step of the runbook in order, with the equivalent sf command. Runs nothing.")(
+        plan
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# init
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def init(
+    ctx: typer.Context,
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing cutover.yaml."),
+    target_org: str | None = typer.Option(
+        None, "--target-org", "-o", metavar="ALIAS", help="The sf alias of the production org (default: production)."
+    ),
+) -> None:
+    project_dir = app_context(ctx).project_dir
+    path = project_dir / RUNBOOK_FILENAME
+    if path.exists() and not force:
+        raise UsageError(f"{RUNBOOK_FILENAME} already exists in {project_dir}", hint="use --force to overwrite it")
+    text = render_template(target_org)
+    runbook = parse_runbook(text, path)  # never write a file our own loader would reject
+    _write_atomically(path, text)
+    console = out_console()
+    console.print(Text(f"Wrote {path} (Elaro production runbook, target org {runbook.target.alias!r})."))
+    problems = runbook.problems()
+    if problems:
+        console.print(Text(f"{len(problems)} things to fill in before a real run (see `cutover plan`):", "yellow"))
+        for problem in problems[:5]:
+            console.print(Text(f"  - {problem}"))
+        if len(problems) > 5:
+            console.print(Text(f"  ... and {len(problems) - 5} more"))
+    console.print(Text("Next: edit target.expect and roles, then `cutover plan`."))
+
+
+def render_template(target_org: str | None = None) -> str:
+    """The Elaro template, with the target alias replaced when given."""
+    text = template_text()
+    if target_org is None:
+        return text
+    if not _ALIAS_RE.match(target_org):
+        raise UsageError(f"--target-org {target_org!r}: not a valid sf alias or username")
+    replaced, count = re.subn(r"(?m)^(target:\n  alias: )production$", rf"\g<1>{target_org}", text)
+    if count != 1:  # the template changed shape; fail loudly rather than write the wrong org
+        raise RuntimeError("the runbook template has no `target: alias:` line to replace")
+    return replaced
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".cutover-init-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# plan
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def plan(
+    ctx: typer.Context,
+    output_format: PlanFormat = typer.Option(PlanFormat.text, "--format", "-f", help="text, json or markdown."),
+    json_flag: bool = typer.Option(False, "--json", help="Same as --format json (like sf)."),
+    stage: str | None = typer.Option(
+        None, "--stage", "-s", metavar="STAGE", help=f"Only this stage: {', '.join(STAGES)} or rollback."
+    ),
+    runbook_path: Path | None = typer.Option(
+        None, "--runbook", metavar="FILE", help="Runbook file (default: cutover.yaml in the project folder)."
+    ),
+) -> None:
+    project_dir = app_context(ctx).project_dir
+    path = (project_dir / runbook_path) if runbook_path else find_runbook(project_dir)
+    runbook = load_runbook(path)
+    steps, rollback = build_plan(runbook), build_rollback_plan(runbook)
+    if stage is not None:
+        if stage not in (*STAGES, "rollback"):
+            raise UsageError(f"--stage {stage!r}: unknown stage (stages: {', '.join((*STAGES, 'rollback'))})")
+        if stage != "rollback" and stage not in runbook.stages:
+            raise UsageError(f"--stage {stage!r}: this runbook does not run that stage (stages: {runbook.stages})")
+        steps = [s for s in steps if s.stage == stage]
+        rollback = rollback if stage == "rollback" else []
+    fmt = PlanFormat.json if json_flag else output_format
+    if fmt is PlanFormat.json:
+        typer.echo(json.dumps(plan_json(runbook, path, steps, rollback), indent=2, ensure_ascii=False))
+    elif fmt is PlanFormat.markdown:
+        typer.echo(plan_markdown(runbook, path, steps, rollback))
+    else:
+        _print_text(runbook, path, steps, rollback)
+
+
+def _step_json(step: PlanStep, number: int | None) -> dict[str, Any]:
+    data = step.to_json()
+    if number is not None:
+        data = {"number": number, **data}
+    return data
+
+
+def plan_json(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: list[PlanStep]) -> dict[str, Any]:
+    return {
+        "runbook": str(path),
+        "name": runbook.name,
+        "target_org": runbook.target.alias,
+        "release": runbook.release.version,
+        "stages": list(runbook.stages),
+        "steps": [_step_json(step, n) for n, step in enumerate(steps, 1)],
+        "rollback": [_step_json(step, None) for step in rollback],
+        "problems": runbook.problems(),
+    }
+
+
+def _kind_label(step: PlanStep, runbook: Runbook) -> str:
+    if step.kind == "signoff":
+        who = runbook.roles[step.role].title if step.role in runbook.roles else "?"
+        return f"sign-off: {who}" + ("" if step.blocking else ", follow-up")
+    return "automated" + ("" if step.blocking else ", non-blocking")
+
+
+def _print_text(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: list[PlanStep]) -> None:
+    console = out_console()
+    header = Text()
+    header.append(runbook.name, "bold")
+    header.append(f"  release {runbook.release.version} → org {runbook.target.alias}  ({path})")
+    console.print(header)
+    window = runbook.window
+    console.print(Text(f"Window: {window.describe()} (about {window.duration_hours:g} h)", "dim"))
+    current = None
+    for number, step in enumerate(steps, 1):
+        if step.stage != current:
+            current = step.stage
+            console.print()
+            console.print(Text(f"== {current}: {STAGE_TITLES.get(current, current)}", "bold cyan"))
+        _print_step(console, runbook, step, f"{number:>2}.")
+    if rollback:
+        console.print()
+        console.print(Text(f"== rollback: {STAGE_TITLES['rollback']}", "bold magenta"))
+        for number, step in enumerate(rollback, 1):
+            _print_step(console, runbook, step, f"R{number}.")
+    problems = runbook.problems()
+    console.print()
+    if problems:
+        console.print(Text(f"Problems ({len(problems)}):", "bold yellow"))
+        for problem in problems:
+            console.print(Text(f"  warning: {problem}", "yellow"))
+    else:
+        console.print(Text("No problems found in the runbook.", "green"))
+
+
+def _print_step(console: Any, runbook: Runbook, step: PlanStep, number: str) -> None:
+    line = Text(f"{number} ")
+    style = "magenta" if step.kind == "signoff" else "blue"
+    line.append(f"[{_kind_label(step, runbook)}]", style)
+    line.append(" ")
+    line.append(step.title, "bold")
+    line.append(f"  ({step.id})", "dim")
+    console.print(line)
+    for check in step.checks:
+        if check != step.title:  # a sign-off's first check repeats its title
+            console.print(Text(f"      - {check}"))
+    if step.sf_command:
+        console.print(Text(f"      $ {step.sf_command}", "green"))
+    if step.command:
+        console.print(Text(f"      $ {step.command}", "green"))
+
+
+def plan_markdown(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: list[PlanStep]) -> str:
+    out = [
+        f"# {runbook.name}: release {runbook.release.version} to `{runbook.target.alias}`",
+        "",
+        f"Runbook: `{path}`. Window: {runbook.window.describe()}.",
+    ]
+    current = None
+    for number, step in enumerate(steps, 1):
+        if step.stage != current:
+            current = step.stage
+            out += ["", f"## {current}: {STAGE_TITLES.get(current, current)}", ""]
+        out += _markdown_step(runbook, step, f"{number}.")
+    if rollback:
+        out += ["", f"## rollback: {STAGE_TITLES['rollback']}", ""]
+        for number, step in enumerate(rollback, 1):
+            out += _markdown_step(runbook, step, f"R{number}.")
+    problems = runbook.problems()
+    if problems:
+        out += ["", "## Problems", "", *(f"- {p}" for p in problems)]
+    return "\n".join(out) + "\n"
+
+
+def _markdown_step(runbook: Runbook, step: PlanStep, number: str) -> list[str]:
+    lines = [f"### {number} {step.title} ({_kind_label(step, runbook)}, `{step.id}`)", ""]
+    lines += [f"- [ ] {check}" for check in step.checks]
+    for command in (step.sf_command, step.command):
+        if command:
+            lines += ["", "```bash", command, "```"]
+    lines.append("")
+    return lines
