@@ -133,7 +133,7 @@ class OrgLocks:
             holder = self.read(org)
             if holder is None:  # released between our attempt and the read: try once more
                 return self.acquire(org, run_id, started)
-            raise self._locked_error(org, holder) from None
+            raise self.locked_error(org, holder) from None
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(payload, handle)
             handle.flush()
@@ -141,7 +141,7 @@ class OrgLocks:
         return LockInfo(org, run_id, pid, payload["host"], started, payload["pid_started"], path)
 
     @staticmethod
-    def _locked_error(org: str, holder: LockInfo) -> RunLocked:
+    def locked_error(org: str, holder: LockInfo) -> RunLocked:
         if holder.stale:
             return RunLocked(
                 f"target org {org} is locked by {holder.describe()}",

@@ -223,9 +223,11 @@ class Engine:
         rules: RoleRules | None = None,
     ) -> SignoffRecord:
         run = self._run(run_id)
-        if run.state not in OPEN_RUN_STATES:
-            raise UsageError(f"run {run_id} is {run.state}; sign-offs attach to an open run")
         record = self._step(run_id, step_id)
+        # A finished run still accepts its open follow-up sign-offs (e.g. the first-week checklist).
+        follow_up = run.state == RunState.SUCCEEDED and record.status == StepStatus.WAITING_SIGNOFF
+        if run.state not in OPEN_RUN_STATES and not follow_up:
+            raise UsageError(f"run {run_id} is {run.state}; sign-offs attach to an open run")
         if record.status in DONE_STATUSES:
             raise UsageError(f"step {step_id} is already {record.status}")
         with self.store.transaction() as tx:
@@ -238,6 +240,14 @@ class Engine:
             tx.append_event(
                 run_id, "signoff.recorded", step_id, {"by": signed.by, "role": role, "note": note, "evidence": evidence}
             )
+            if follow_up and record.spec.signoff is not None:
+                state = rules_mod.evaluate(record.spec.signoff, self.store.signoffs(run_id, step_id))
+                if state.satisfied:
+                    detail = "signed by " + ", ".join(state.signers)
+                    self.store.update_step(
+                        tx, run_id, step_id, status=StepStatus.PASSED, finished=signed.at, detail=detail
+                    )
+                    tx.append_event(run_id, "step.finished", step_id, {"status": "passed", "detail": detail})
         return signed
 
     def waive(
@@ -361,14 +371,7 @@ class Engine:
     ) -> RunResult:
         run_id = run.id
         records = self.store.steps(run_id)
-        missing = [
-            r.id
-            for r in records
-            if r.status not in DONE_STATUSES
-            and r.status != StepStatus.FAILED
-            and select(r.spec)
-            and r.id not in executors
-        ]
+        missing = [r.id for r in steps_to_execute(records, select) if r.id not in executors]
         if missing:
             raise UsageError(f"no executor for step(s): {', '.join(missing)}")
         with self.store.transaction() as tx:
@@ -382,6 +385,7 @@ class Engine:
             )
         requested_state: RunState | None = None
         nonblocking_failures: list[str] = []
+        open_signoffs: list[str] = []
         total = len(records)
         for index, record in enumerate(records, start=1):
             record = self.store.step(run_id, record.id) or record  # a sign-off/waiver may have changed it
@@ -408,6 +412,9 @@ class Engine:
             ctx, outcome = self._execute_step(record, executors[record.id], progress, index, total, cancelled)
             if ctx.requested_run_state is not None:
                 requested_state = ctx.requested_run_state
+            if outcome.status == StepStatus.WAITING_SIGNOFF and not record.spec.blocking:
+                open_signoffs.append(record.id)  # a follow-up checklist: the run does not wait for it
+                continue
             if outcome.status == StepStatus.WAITING_SIGNOFF:
                 message = outcome.detail or (
                     f"waiting for sign-off: {record.spec.title} — run: {rules_mod.unblock_command(record.spec)}"
@@ -422,10 +429,19 @@ class Engine:
         note = "all steps finished"
         if nonblocking_failures:
             note += f"; non-blocking failures: {', '.join(nonblocking_failures)}"
+        if open_signoffs:
+            note += f"; sign-offs still open (non-blocking): {', '.join(open_signoffs)}"
         with self.store.transaction() as tx:
             self.store.set_run_state(tx, run_id, final, note=note)
             tx.append_event(
-                run_id, "run.finished", None, {"state": final.value, "non_blocking_failures": nonblocking_failures}
+                run_id,
+                "run.finished",
+                None,
+                {
+                    "state": final.value,
+                    "non_blocking_failures": nonblocking_failures,
+                    "open_signoffs": open_signoffs,
+                },
             )
         return RunResult(run_id, final, note, tuple(nonblocking_failures))
 
@@ -547,3 +563,20 @@ def _signals_raise(cancelled: threading.Event) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def steps_to_execute(records: Sequence[StepRecord], select: StepSelector | None = None) -> list[StepRecord]:
+    """The steps an execution would run: unfinished ones in order, up to the first one `select` leaves out (a run
+    never skips ahead past an unfinished step) or the first earlier blocking failure."""
+    out = []
+    for record in records:
+        if record.status in DONE_STATUSES:
+            continue
+        if record.status == StepStatus.FAILED:
+            if record.spec.blocking:
+                break
+            continue
+        if select is not None and not select(record.spec):
+            break
+        out.append(record)
+    return out

@@ -1,1 +1,168 @@
-"""steps"""
+"""Run steps, one module per runbook stage, and the thin adapter from a runbook to the engine's plain inputs.
+
+The engine (`cutover.engine`) knows nothing of the runbook: this module turns `build_plan(runbook)` into
+`StepSpec`s, the runbook's roles and separation of duties into `RoleRules`, and each plan step's `action` into an
+executor from `cutover.steps.registry`. Imports of the runbook and checks packages stay inside the functions so
+that importing a step module stays cheap and free of cycles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cutover.engine import RoleRules, SignoffRule, Step, StepSpec
+from cutover.errors import UsageError
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def git_head(project_dir: Path) -> str | None:
+    """The commit the project folder is at, if it is a git work tree."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project_dir, capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
+def change_authors(project_dir: Path) -> tuple[str, ...]:
+    """Names and emails of everyone who authored or committed the release (since the previous release tag)."""
+    try:
+        from cutover.checks.git import previous_release_tag
+        from cutover.checks.reviews import release_commits
+
+        if git_head(project_dir) is None:
+            return ()
+        release = release_commits(project_dir, previous_release_tag(project_dir))
+    except Exception:  # no git, no history: nobody to exclude (the reviews gate itself reports missing history)
+        return ()
+    people: list[str] = []
+    for person in release.authors:
+        people.extend(value for value in (person.name, person.email) if value)
+    return tuple(dict.fromkeys(people))
+
+
+def _param(plan_step: Any, *names: str, default: Any = None) -> Any:
+    params: Mapping[str, Any] = getattr(plan_step, "params", None) or {}
+    for name in names:
+        if name in params and params[name] is not None:
+            return params[name]
+    return default
+
+
+def _runbook_signoff(plan_step: Any, runbook: Any) -> Any | None:
+    for signoff in getattr(runbook, "signoffs", None) or ():
+        if plan_step.id == signoff.id or plan_step.id.endswith("." + signoff.id):
+            return signoff
+    return None
+
+
+def signoff_rule(plan_step: Any, runbook: Any) -> SignoffRule | None:
+    """The sign-off rule of a `kind == "signoff"` plan step (roles, distinct people, evidence, not-author)."""
+    if getattr(plan_step, "kind", "automated") != "signoff":
+        return None
+    declared = _runbook_signoff(plan_step, runbook)
+    roles = _param(plan_step, "roles", "role")
+    if roles is None and declared is not None:
+        roles = declared.role
+    roles_tuple = (roles,) if isinstance(roles, str) else tuple(roles or ())
+    if not roles_tuple:
+        raise UsageError(f"sign-off step {plan_step.id} names no role")
+    evidence_required = _param(plan_step, "evidence_required")
+    if evidence_required is None and declared is not None:
+        evidence_required = declared.evidence_required
+    sod = getattr(runbook, "separation_of_duties", None)
+    reviewer_not_author = bool(getattr(sod, "reviewer_not_author", False))
+    # A review (code review, security review) may not be signed by an author of the change.
+    is_review = bool(_param(plan_step, "not_author", "review", default=False)) or "review" in plan_step.id
+    return SignoffRule(
+        roles=roles_tuple,
+        min_signers=int(_param(plan_step, "min_signers", "min_approvals", default=1) or 1),
+        not_author=reviewer_not_author and is_review,
+        evidence_required=bool(evidence_required),
+    )
+
+
+def plan_to_specs(plan_steps: Sequence[Any], runbook: Any) -> list[StepSpec]:
+    specs = []
+    for plan_step in plan_steps:
+        params = dict(getattr(plan_step, "params", None) or {})
+        specs.append(
+            StepSpec(
+                id=plan_step.id,
+                stage=plan_step.stage,
+                title=plan_step.title,
+                action=plan_step.action,
+                kind=getattr(plan_step, "kind", "automated"),
+                blocking=bool(getattr(plan_step, "blocking", True)),
+                params=params,
+                signoff=signoff_rule(plan_step, runbook),
+            )
+        )
+    return specs
+
+
+def role_rules(runbook: Any, authors: Iterable[str] = ()) -> RoleRules:
+    """Separation of duties from the runbook: exclusive role groups become pairs; named role holders count."""
+    from cutover.runbook.models import is_unset_contact
+
+    sod = getattr(runbook, "separation_of_duties", None)
+    pairs: list[tuple[str, str]] = []
+    for group in getattr(sod, "exclusive", None) or ():
+        pairs.extend(itertools.combinations(group, 2))
+    holders: dict[str, tuple[str, ...]] = {}
+    for role_id, role in (getattr(runbook, "roles", None) or {}).items():
+        names = tuple(v for v in (role.name, role.email) if not is_unset_contact(v))
+        if names:
+            holders[role_id] = names
+    window = getattr(runbook, "window", None)
+    return RoleRules(
+        exclusive=tuple(pairs),
+        change_authors=tuple(authors),
+        waiver_roles=tuple(getattr(window, "exception_approvers", None) or ()),
+        role_holders=holders,
+    )
+
+
+def build_executors(plan_steps: Sequence[Any], runbook: Any, services: Any, step_ids: Iterable[str]) -> dict[str, Step]:
+    """Executors for the plan steps in `step_ids`. Raises UsageError naming every action that has none."""
+    from cutover.steps.registry import executor_factory, load_builtin_executors
+
+    load_builtin_executors()
+    wanted = set(step_ids)
+    executors: dict[str, Step] = {}
+    missing: dict[str, list[str]] = {}
+    for plan_step in plan_steps:
+        if plan_step.id not in wanted:
+            continue
+        factory = executor_factory(plan_step.action)
+        if factory is None:
+            missing.setdefault(plan_step.action, []).append(plan_step.id)
+            continue
+        executors[plan_step.id] = factory(plan_step, runbook, services)
+    unknown = wanted - {p.id for p in plan_steps}
+    if unknown:
+        raise UsageError(
+            f"the run has step(s) the current plan does not: {', '.join(sorted(unknown))}",
+            hint="the runbook or cutover changed since the run was created; abort it and start a new run",
+        )
+    if missing:
+        listed = "; ".join(f"{action} ({', '.join(ids)})" for action, ids in sorted(missing.items()))
+        stages = sorted({p.stage for p in plan_steps if p.id in wanted and p.action in missing})
+        raise UsageError(
+            f"no executor for action(s): {listed}",
+            hint=f"these stages cannot run yet in this version of cutover ({', '.join(stages)}); run the others "
+            "with --only STAGE,... or --until STAGE",
+        )
+    return executors
