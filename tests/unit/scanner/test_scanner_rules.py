@@ -479,7 +479,9 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
         "queryWithBinds and a helper that escapes",
         """
         public with sharing class A {
-            private static String clause(String v) { return ' WHERE Name = \\'' + String.escapeSingleQuotes(v) + '\\''; }
+            private static String clause(String v) {
+                return ' WHERE Name = \\'' + String.escapeSingleQuotes(v) + '\\'';
+            }
             private static String raw(String v) { return ' WHERE Name = \\'' + v + '\\''; }
             void run(String v) {
                 Database.queryWithBinds('SELECT Id FROM Account WHERE Name = :v', new Map<String, Object>{'v' => v},
@@ -489,7 +491,7 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
             }
         }
         """,
-        [("soql-injection", 8)],
+        [("soql-injection", 10)],
     ),
     (
         "String.join over a list of unescaped values, and over describe names",
@@ -501,7 +503,8 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
                     safe.add(f.getDescribe().getName());
                 }
                 List<Account> a = Database.query('SELECT ' + String.join(safe, ',') + ' FROM Account WITH USER_MODE');
-                List<Account> b = Database.query('SELECT ' + String.join(userFields, ',') + ' FROM Account WITH USER_MODE');
+                String fields = String.join(userFields, ',');
+                List<Account> b = Database.query('SELECT ' + fields + ' FROM Account WITH USER_MODE');
             }
         }
         """,

@@ -1,0 +1,212 @@
+"""`cutover scan apex` formats and exit codes, the library API on folders, parse errors, and configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cutover.checks.apex import Finding, ScanConfig, scan_paths, scan_source
+from cutover.checks.apex.formats import sarif_log
+from cutover.cli import main
+
+BAD_CLASS = """public class Bad {
+    public void save(List<Account> rows) {
+        update rows;
+    }
+}
+"""
+GOOD_CLASS = """public with sharing class Good {
+    @AuraEnabled
+    public static List<Account> load() {
+        return [SELECT Id FROM Account WITH USER_MODE];
+    }
+}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    classes = tmp_path / "force-app" / "main" / "default" / "classes"
+    classes.mkdir(parents=True)
+    (classes / "Bad.cls").write_text(BAD_CLASS, encoding="utf-8")
+    (classes / "Good.cls").write_text(GOOD_CLASS, encoding="utf-8")
+    ignored = tmp_path / "force-app" / "node_modules" / "pkg"
+    ignored.mkdir(parents=True)
+    (ignored / "Vendored.cls").write_text(BAD_CLASS, encoding="utf-8")
+    (tmp_path / "force-app" / ".sfdx").mkdir()
+    (tmp_path / "force-app" / ".sfdx" / "Cached.cls").write_text(BAD_CLASS, encoding="utf-8")
+    (classes / "Good.cls-meta.xml").write_text("<ApexClass/>", encoding="utf-8")
+    return tmp_path
+
+
+def test_text_output_and_exit_code_1_on_findings(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["-C", str(project), "scan", "apex", "force-app"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    bad = "force-app/main/default/classes/Bad.cls"
+    assert out[:2] == [
+        f"{bad}:1:14: sharing-not-declared: class Bad declares no sharing mode: add 'with sharing', "
+        "'inherited sharing' or 'without sharing'",
+        f"{bad}:3:9: dml-without-crud-check: update in method Bad.save has no CRUD/FLS check before it: call "
+        "ElaroSecurityUtils.validateCRUDAccess(), a Schema describe check or Security.stripInaccessible first, or "
+        "use 'update as user' / AccessLevel.USER_MODE",
+    ]
+    assert out[-1] == "2 finding(s) in 1 of 2 files scanned"
+
+
+def test_json_output(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["-C", str(project), "scan", "apex", "force-app", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert data["files"] == 2
+    assert [(f["rule"], f["file"], f["line"], f["column"]) for f in data["findings"]] == [
+        ("sharing-not-declared", "force-app/main/default/classes/Bad.cls", 1, 14),
+        ("dml-without-crud-check", "force-app/main/default/classes/Bad.cls", 3, 9),
+    ]
+    assert all(f["message"] for f in data["findings"])
+
+
+def test_exit_0_without_findings(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = "force-app/main/default/classes/Good.cls"
+    assert main(["-C", str(project), "scan", "apex", good]) == 0
+    assert capsys.readouterr().out.strip() == "no findings in 1 file scanned"
+
+
+def test_missing_path_is_a_usage_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-C", str(project), "scan", "apex", "force-app", "no-such-dir"]) == 2
+    assert "no such file or folder: no-such-dir" in capsys.readouterr().err
+
+
+def test_unknown_rule_and_format_are_usage_errors(project: Path) -> None:
+    assert main(["-C", str(project), "scan", "apex", "force-app", "--disable", "nope"]) == 2
+    assert main(["-C", str(project), "scan", "apex", "force-app", "--format", "xml"]) == 2
+
+
+def test_disable_and_only_rules(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["-C", str(project), "scan", "apex", "force-app", "-f", "json"]
+    assert main([*args, "--disable", "sharing-not-declared"]) == 1
+    rules = [f["rule"] for f in json.loads(capsys.readouterr().out)["findings"]]
+    assert rules == ["dml-without-crud-check"]
+    assert main([*args, "--rule", "soql-injection"]) == 0
+
+
+def _check_sarif(log: dict) -> None:
+    """Hand-written check of what GitHub code scanning requires of a SARIF 2.1.0 upload."""
+    assert log["version"] == "2.1.0"
+    assert log["$schema"].endswith("sarif-2.1.0.json")
+    assert isinstance(log["runs"], list) and len(log["runs"]) == 1
+    run = log["runs"][0]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "cutover" and driver["informationUri"].startswith("https://")
+    rule_ids = [r["id"] for r in driver["rules"]]
+    assert len(rule_ids) == len(set(rule_ids))
+    for rule in driver["rules"]:
+        for key in ("shortDescription", "fullDescription", "help"):
+            assert isinstance(rule[key]["text"], str) and rule[key]["text"], (rule["id"], key)
+        assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
+    for result in run["results"]:
+        assert result["ruleId"] in rule_ids
+        assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
+        assert result["level"] in ("error", "warning", "note")
+        assert result["message"]["text"]
+        for location in result["locations"]:
+            physical = location["physicalLocation"]
+            uri = physical["artifactLocation"]["uri"]
+            assert not uri.startswith("/") and "\\" not in uri and ":" not in uri
+            assert physical["region"]["startLine"] >= 1 and physical["region"]["startColumn"] >= 1
+
+
+def test_sarif_output(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["-C", str(project), "scan", "apex", "force-app", "--format", "sarif"])
+    log = json.loads(capsys.readouterr().out)
+    assert code == 1
+    _check_sarif(log)
+    results = log["runs"][0]["results"]
+    assert [(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results] == [
+        ("sharing-not-declared", 1),
+        ("dml-without-crud-check", 3),
+    ]
+    uri = results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "force-app/main/default/classes/Bad.cls"
+
+
+def test_sarif_carries_parse_errors_as_notifications() -> None:
+    report = scan_source("public with sharing class X { void a() { insert x } }", "X.cls")
+    log = sarif_log(report)
+    _check_sarif(log)
+    notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert len(notes) == 1 and notes[0]["message"]["text"].startswith("parse-error")
+
+
+def test_output_file(project: Path) -> None:
+    assert main(["-C", str(project), "scan", "apex", "force-app", "-f", "sarif", "-o", "out.sarif"]) == 1
+    _check_sarif(json.loads((project / "out.sarif").read_text(encoding="utf-8")))
+
+
+def test_scan_paths_skips_tool_folders_and_sorts(project: Path) -> None:
+    report = scan_paths([project / "force-app"], root=project)
+    assert report.files == 2
+    assert {f.file for f in report.findings} == {"force-app/main/default/classes/Bad.cls"}
+    assert list(report.findings) == sorted(report.findings)
+    assert all(isinstance(f, Finding) for f in report.findings)
+
+
+def test_scan_paths_missing_path_raises(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        scan_paths([tmp_path / "absent"])
+
+
+def test_broken_file_still_gets_findings_and_a_parse_error() -> None:
+    source = """public with sharing class Broken {
+    void a() { insert x }
+    void b() { List<Account> r = [SELECT Id FROM Account]; }
+    void c( { }
+}
+"""
+    report = scan_source(source, "Broken.cls")
+    assert ("soql-not-enforced", 3) in [(f.rule, f.line) for f in report.findings]
+    assert len(report.errors) == 1 and report.errors[0].kind == "parse-error"
+
+
+@pytest.mark.parametrize("garbage", ["", "}}}}", "class", "trigger on (", "\x00\xff binary", "public class X {" * 50])
+def test_garbage_never_crashes(garbage: str) -> None:
+    report = scan_source(garbage, "G.cls")
+    assert report.files == 1
+
+
+def test_config_from_runbook_section() -> None:
+    config = ScanConfig.from_mapping(
+        {
+            "crud_guards": ["Guard.check()"],
+            "strip_methods": ["Guard.strip"],
+            "soql_enforcement": ["SECURITY_ENFORCED"],
+            "skip_test_classes": False,
+        }
+    )
+    assert config.guard_methods == ("Guard.check",)
+    assert config.accepted_modes == frozenset({"security_enforced"})
+    source = """public with sharing class A {
+    void a() { List<Account> x = [SELECT Id FROM Account WITH USER_MODE]; }
+    void b(List<Account> r) { Guard.check(r); insert r; }
+}
+"""
+    assert [(f.rule, f.line) for f in scan_source(source, "A.cls", config).findings] == [("soql-not-enforced", 2)]
+    with pytest.raises(ValueError):
+        ScanConfig(soql_enforcement="sometimes")
+    with pytest.raises(ValueError):
+        ScanConfig(rules=frozenset({"no-such-rule"}))
+
+
+def test_test_classes_scanned_when_configured() -> None:
+    source = "@IsTest private class T { @IsTest static void t() { insert new Account(); } }"
+    assert scan_source(source, "T.cls").findings == ()
+    findings = scan_source(source, "T.cls", ScanConfig(skip_test_classes=False)).findings
+    assert [f.rule for f in findings] == ["sharing-not-declared", "dml-without-crud-check"]
+
+
+def test_columns_count_characters_not_bytes() -> None:
+    source = "public with sharing class A { void a() { String s = 'é'; delete [SELECT Id FROM Account]; } }"
+    finding = next(f for f in scan_source(source, "A.cls").findings if f.rule == "soql-not-enforced")
+    assert finding.column == source.index("[SELECT") + 1
