@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,11 @@ def _format(path: Path, line: int | None, key: str | None, message: str) -> str:
 
 
 def _duplicate_key_message(exc: MarkedYAMLError) -> str:
-    problem = (exc.problem or "").strip()
-    return problem.split("\n")[0] if problem else "duplicate key"
+    # ruamel's message repeats both values in full; the key and where it first appeared are what people need.
+    match = re.search(r'duplicate key "([^"]*)"', exc.problem or "") or re.search(r'duplicate key "([^"]*)"', str(exc))
+    key = f' "{match[1]}"' if match else ""
+    first = f" (first defined on line {exc.context_mark.line + 1})" if exc.context_mark is not None else ""
+    return f"duplicate key{key}{first}"
 
 
 def _plain(node: Any) -> Any:

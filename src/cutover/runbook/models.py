@@ -640,10 +640,10 @@ def _default_metrics() -> list[MonitoringMetric]:
         "User Access",
     )
     return [
-        MonitoringMetric(id="soql", group=gov, title="SOQL queries < 80% of limit", check="limit", limit="soql"),
-        MonitoringMetric(id="dml", group=gov, title="DML statements < 80% of limit", check="limit", limit="dml"),
-        MonitoringMetric(id="cpu", group=gov, title="CPU time < 75% of limit", check="limit", limit="cpu"),
-        MonitoringMetric(id="heap", group=gov, title="Heap size < 70% of limit", check="limit", limit="heap"),
+        MonitoringMetric(id="soql", group=gov, title="SOQL queries", check="limit", limit="soql"),
+        MonitoringMetric(id="dml", group=gov, title="DML statements", check="limit", limit="dml"),
+        MonitoringMetric(id="cpu", group=gov, title="CPU time", check="limit", limit="cpu"),
+        MonitoringMetric(id="heap", group=gov, title="Heap size", check="limit", limit="heap"),
         MonitoringMetric(id="gaps-created", group=gaps, title="New gaps being created successfully"),
         MonitoringMetric(id="gap-transitions", group=gaps, title="Gap status transitions working"),
         MonitoringMetric(id="remediation-workflows", group=gaps, title="Remediation workflows executing"),
@@ -1083,7 +1083,8 @@ class Runbook(_Model):
         escalated = {role_id for row in self.alerts.escalation for role_id in row.path}
         for role_id, role in self.roles.items():
             unset = role.unset_fields()
-            if unset and (role.required or role_id in escalated):
+            # A name plus one way to reach them is enough; a missing phone alone is not worth a warning.
+            if not role.reachable and (role.required or role_id in escalated):
                 why = "required role" if role.required else "on the escalation path"
                 found.append(f"roles.{role_id}: {role.title} ({why}) has no {', '.join(unset)} (TBD)")
         for index, channel in enumerate(self.alerts.channels):

@@ -725,7 +725,7 @@ def _monitor(runbook: Runbook) -> list[PlanStep]:
     for metric in automated:
         if metric.check == "limit" and metric.limit:
             threshold = getattr(limits, metric.limit)
-            checks.append(f"{metric.group}: {metric.title} (alert at {_pct(threshold)}, {metric.severity})")
+            checks.append(f"{metric.group}: {metric.title} < {_pct(threshold)} of limit ({metric.severity})")
         else:
             checks.append(f"{metric.group}: {metric.title} ({metric.severity})")
     escalation = [
@@ -747,7 +747,7 @@ def _monitor(runbook: Runbook) -> list[PlanStep]:
                 "channels": [c.model_dump() for c in rb.alerts.channels],
                 "escalation": [e.model_dump() for e in rb.alerts.escalation],
             },
-            source="Monitoring & Alerts (First 24 Hours) > Alert Channels",
+            source="Monitoring & Alerts (First 24 Hours) > Alert Channels, Escalation Path",
         ),
         PlanStep(
             id="monitor.limits",
