@@ -110,6 +110,6 @@ def run_command_gate(
         return failed(gate_id, title, f"`{command}` timed out after {timeout:.0f} s", evidence)
     if process.returncode == 0:
         return passed(gate_id, title, f"`{command}` exited 0 in {elapsed:.1f} s", evidence)
-    excerpt = problem_excerpt(output)
+    excerpt = problem_excerpt(output).replace(f"{cwd}/", "")
     detail = f"`{command}` exited {process.returncode}" + (f": {excerpt}" if excerpt else "")
     return failed(gate_id, title, detail, evidence)
