@@ -1,0 +1,66 @@
+"""Property tests: whatever text arrives, the SOQL engine answers or raises SoqlError, nothing else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orgsim.schema import Schema
+from orgsim.soql import SoqlError, StaticSource, column_metadata, execute
+
+SOURCE = StaticSource(
+    Schema(),
+    {
+        "User": [{"Id": "005000000000001AAA", "Name": "Ada", "IsActive": True}],
+        "CronJobDetail": [{"Id": "08a000000000001AAA", "Name": "ElaroJob"}],
+        "CronTrigger": [
+            {
+                "Id": "08e000000000001AAA",
+                "CronJobDetailId": "08a000000000001AAA",
+                "State": "WAITING",
+                "TimesTriggered": 3,
+            }
+        ],
+    },
+    now=datetime(2026, 11, 27, 12, tzinfo=UTC),
+)
+
+TOKENS = [
+    "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "LIMIT", "OFFSET", "ORDER", "BY", "GROUP", "HAVING",
+    "ASC", "DESC", "NULLS", "FIRST", "LAST", "WITH", "SECURITY_ENFORCED", "COUNT", "COUNT()", "MAX", "FIELDS", "ALL",
+    "Id", "Name", "State", "CronJobDetail", "CronJobDetail.Name", "CronTrigger", "User", "IsActive", "NextFireTime",
+    "TimesTriggered", "Foo__c", "Nope", "TODAY", "LAST_N_DAYS", ":", "5", "-1", "2.5", "1e400", "2026-11-27",
+    "2026-11-27T00:00:00Z", "2026-13-40", "'Elaro%'", "'x\\'y'", "'unterminated", "'\\q'", "null", "true", "(", ")",
+    ",", ".", "=", "!=", "<>", "<", ">=", "%", '"', "\\", "\n", "\u00e9", "ORDER BY", "GROUP BY",
+]  # fmt: skip
+
+token_soup = st.lists(st.sampled_from(TOKENS), max_size=25).map(" ".join)
+prefixed_soup = st.lists(st.sampled_from(TOKENS), max_size=20).map(lambda ts: "SELECT " + " ".join(ts))
+text = st.text(max_size=80)
+
+
+def _only_soql_errors(soql: str, api: str) -> None:
+    for call in (execute, column_metadata):
+        try:
+            result = call(soql, SOURCE, api)
+        except SoqlError as exc:
+            assert exc.error_code and isinstance(exc.message, str)
+            continue
+        assert isinstance(result, dict)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(soql=st.one_of(token_soup, prefixed_soup, text), api=st.sampled_from(["rest", "tooling"]))
+def test_random_input_only_raises_soql_error(soql: str, api: str) -> None:
+    _only_soql_errors(soql, api)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    where=st.lists(st.sampled_from(TOKENS[13:]), min_size=1, max_size=12).map(" ".join),
+    order=st.sampled_from(["", " ORDER BY Name", " ORDER BY CronJobDetail.Name DESC NULLS FIRST"]),
+)
+def test_random_where_clauses_on_a_valid_prefix(where: str, order: str) -> None:
+    _only_soql_errors(f"SELECT Id, CronJobDetail.Name FROM CronTrigger WHERE {where}{order}", "rest")
