@@ -78,16 +78,19 @@ def verify_events(
     head: tuple[int, str] | None,
 ) -> VerifyReport:
     """Walk the events of one run in insertion order; stop at the first problem. `head` is the (seq, hash) anchor."""
+    events = list(events)
+    all_seqs = {event.seq for event in events}
     prev_hash = GENESIS
     expected_seq = 1
     count = 0
     by_seq: dict[int, str] = {}
     for event in events:
         if event.seq != expected_seq:
-            if event.seq > expected_seq:
-                why = f"events #{expected_seq}..#{event.seq - 1} are missing (deleted)"
+            if event.seq > expected_seq and expected_seq not in all_seqs:
+                missing = f"#{expected_seq}" + (f"..#{event.seq - 1}" if event.seq - 1 > expected_seq else "")
+                why = f"event(s) {missing} missing before it (deleted)"
             else:
-                why = f"out of order (expected #{expected_seq})"
+                why = f"out of order (expected event #{expected_seq} here; events were reordered)"
             return VerifyReport(run_id, count, prev_hash, f"{describe(event)}: {why}", event.seq)
         if event.prev_hash != prev_hash:
             return VerifyReport(

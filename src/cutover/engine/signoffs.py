@@ -34,6 +34,7 @@ def check_signoff(
     rule = spec.signoff
     if rule is None:
         raise UsageError(f"step {spec.id} ({spec.title}) is not a sign-off step")
+    by = by.strip()
     if not by.strip():
         raise UsageError("--by must name the person signing")
     if role not in rule.roles:

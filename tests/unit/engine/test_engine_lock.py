@@ -1,0 +1,128 @@
+"""One active run per target org: live locks refuse, stale locks are detected and broken only on request."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cutover.cli import main
+from cutover.engine import Engine
+from cutover.engine.lock import OrgLocks
+from cutover.errors import RunLocked, UsageError
+
+
+def _write_lock(project: Path, org: str, pid: int, run_id: str = "20261127-170501-ab12") -> Path:
+    path = OrgLocks(project / ".cutover").path(org)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps({"org": org, "run_id": run_id, "pid": pid, "host": socket.gethostname(), "started": "earlier"}),
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def live_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_acquire_is_exclusive_and_release_frees(tmp_path: Path) -> None:
+    locks = OrgLocks(tmp_path / ".cutover")
+    info = locks.acquire("prod", "run-1", "now")
+    assert info.pid == os.getpid() and locks.holds("prod", "run-1")
+    with pytest.raises(RunLocked) as caught:
+        locks.acquire("prod", "run-2", "now")
+    assert "locked by run run-1" in caught.value.message and "active" in caught.value.message
+    assert caught.value.exit_code == 5
+    locks.acquire("sandbox", "run-2", "now")  # another org is independent
+    locks.release("prod", "run-1")
+    assert locks.read("prod") is None
+    locks.acquire("prod", "run-3", "now")
+
+
+def test_live_lock_of_another_process_is_not_stale(tmp_path: Path, live_pid: int) -> None:
+    _write_lock(tmp_path, "prod", live_pid)
+    locks = OrgLocks(tmp_path / ".cutover")
+    assert not locks.read("prod").stale
+    with pytest.raises(RunLocked) as caught:
+        locks.break_lock("prod")
+    assert "refusing to break" in caught.value.message and "--force" in caught.value.hint
+    locks.break_lock("prod", force=True)
+    assert locks.read("prod") is None
+
+
+def test_dead_process_lock_is_stale_still_refuses_and_says_how_to_break(tmp_path: Path, dead_pid: int) -> None:
+    _write_lock(tmp_path, "prod", dead_pid)
+    locks = OrgLocks(tmp_path / ".cutover")
+    assert locks.read("prod").stale
+    with pytest.raises(RunLocked) as caught:
+        locks.acquire("prod", "run-2", "now")
+    assert "stale" in caught.value.message
+    assert caught.value.hint.endswith("cutover lock break prod --yes")
+    locks.break_lock("prod")
+    assert locks.read("prod") is None
+
+
+def test_lock_cli_status_and_break(tmp_path: Path, dead_pid: int, live_pid: int, capsys) -> None:
+    _write_lock(tmp_path, "prod", dead_pid)
+    _write_lock(tmp_path, "uat", live_pid)
+    assert main(["-C", str(tmp_path), "lock", "status", "--format", "json"]) == 0
+    status = {item["org"]: item for item in json.loads(capsys.readouterr().out)}
+    assert status["prod"]["stale"] is True and status["uat"]["stale"] is False
+    assert main(["-C", str(tmp_path), "lock", "break", "uat", "--yes"]) == 5  # live: refused
+    assert main(["-C", str(tmp_path), "lock", "break", "prod"]) == 2  # no --yes and no terminal: refused
+    assert OrgLocks(tmp_path / ".cutover").read("prod") is not None
+    assert main(["-C", str(tmp_path), "lock", "break", "prod", "--yes"]) == 0
+    assert OrgLocks(tmp_path / ".cutover").read("prod") is None
+    assert main(["-C", str(tmp_path), "lock", "break", "prod", "--yes"]) == 2  # nothing to break
+
+
+def test_execute_refuses_while_locked_and_leaves_the_run_untouched(tmp_path: Path, live_pid: int) -> None:
+    from conftest import ScriptedStep, specs
+
+    engine = Engine(tmp_path)
+    run = engine.create_run("prod", specs("a"))
+    _write_lock(tmp_path, "prod", live_pid, run_id="someone-else")
+    calls: list[str] = []
+    with pytest.raises(RunLocked):
+        engine.execute(run.id, {"a": ScriptedStep("a", calls)})
+    assert calls == [] and engine.steps(run.id)[0].status == "pending"
+    assert OrgLocks(tmp_path / ".cutover").read("prod").run_id == "someone-else"  # not released by the loser
+
+
+def test_lock_broken_while_running_stops_before_the_next_step(engine: Engine) -> None:
+    from conftest import ScriptedStep, specs
+
+    from cutover.engine import StepOutcome
+
+    run = engine.create_run("prod", specs("a", "b"))
+    calls: list[str] = []
+
+    def break_it(ctx):
+        engine.locks.break_lock("prod", force=True)
+        return StepOutcome.passed()
+
+    with pytest.raises(RunLocked, match="was broken"):
+        engine.execute(run.id, {"a": ScriptedStep("a", calls, behaviour=break_it), "b": ScriptedStep("b", calls)})
+    assert calls == ["a"]
+
+
+def test_unknown_org_break_is_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        OrgLocks(tmp_path / ".cutover").break_lock("nope")
