@@ -1,0 +1,320 @@
+"""orgsim's HTTP server: routing, authentication, fault injection and request logging.
+
+One server process (or thread) emulates one org. Requests are matched against `ROUTES`; each route names the
+operation that call counters and scenario faults refer to (e.g. `query`, `limits`, `checkDeployStatus`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from orgsim import anonymous, cometd, control, rest, tooling
+from orgsim.org import Org
+from orgsim.scenario import DropConnectionFault, HttpErrorFault
+from orgsim.wire import (
+    Request,
+    Response,
+    SalesforceApiError,
+    SoapFault,
+    error_response,
+    json_response,
+    not_found,
+    redact_tokens,
+    soap_fault_response,
+)
+
+log = logging.getLogger("orgsim")
+
+Handler = Callable[[Request], Response]
+V = r"/services/data/v(?P<version>\d+\.\d)"
+
+
+@dataclass(frozen=True)
+class Route:
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    operation: str
+    handler: Handler
+    kind: str = "rest"  # "rest" (JSON errors), "soap" (SOAP faults), "public" (no auth), "control"
+
+
+def _route(methods: str, pattern: str, operation: str, handler: Handler, kind: str = "rest") -> Route:
+    return Route(frozenset(methods.split()), re.compile(f"^{pattern}$"), operation, handler, kind)
+
+
+def _soap_metadata(request: Request) -> Response:
+    try:
+        from orgsim.metadata import soap
+    except ImportError:
+        raise SoapFault("UNKNOWN_EXCEPTION", "The Metadata API is not available in this orgsim build") from None
+    status, body = soap.handle(request.org, request.body, request.headers)
+    return Response(status=status, body=body, content_type="text/xml;charset=UTF-8")
+
+
+def _rest_metadata(request: Request) -> Response:
+    try:
+        from orgsim.metadata import rest as metadata_rest
+    except ImportError:
+        raise not_found() from None
+    result = metadata_rest.handle(request.org, request.method, request.path, request.body, request.headers)
+    if isinstance(result, Response):
+        return result
+    status, body, *rest_of = result
+    content_type = rest_of[0] if rest_of else "application/json;charset=UTF-8"
+    return Response(status=status, body=body, content_type=content_type)
+
+
+def _soap_other(request: Request) -> Response:
+    raise SoapFault("UNSUPPORTED_API", "orgsim emulates the Metadata (Soap/m) and Apex (Soap/s) SOAP APIs only")
+
+
+ROUTES: list[Route] = [
+    _route("GET POST", r"/__orgsim/(?P<action>\w+)", "control", control.handle, kind="control"),
+    _route("GET POST", r"/services/oauth2/userinfo", "userinfo", rest.userinfo),
+    _route("GET", r"/services/data", "versions", rest.versions, kind="public"),
+    _route("GET", V, "resources", rest.resources),
+    _route("GET", V + r"/limits", "limits", rest.limits),
+    _route("GET", V + r"/query", "query", rest.query),
+    _route("GET", V + r"/queryAll", "queryAll", rest.query_all),
+    _route("GET", V + r"/query/(?P<locator>[\w-]+)", "query", rest.query_more),
+    _route("GET", V + r"/queryAll/(?P<locator>[\w-]+)", "queryAll", rest.query_more),
+    _route("GET", V + r"/sobjects", "describeGlobal", rest.describe_global),
+    _route("GET POST", V + r"/sobjects/(?P<sobject>\w+)", "sobject", rest.sobject_root),
+    _route("GET", V + r"/sobjects/(?P<sobject>\w+)/describe", "describe", rest.describe),
+    _route("GET PATCH DELETE", V + r"/sobjects/(?P<sobject>\w+)/(?P<record_id>\w+)", "record", rest.record),
+    _route("GET", V + r"/tooling/query", "tooling.query", tooling.query),
+    _route("GET", V + r"/tooling/query/(?P<locator>[\w-]+)", "tooling.query", rest.query_more),
+    _route("POST", V + r"/tooling/runTestsAsynchronous", "runTestsAsynchronous", tooling.run_tests_asynchronous),
+    _route("GET", V + r"/tooling/executeAnonymous", "executeAnonymous", anonymous.rest_execute),
+    _route("GET", V + r"/tooling/sobjects", "tooling.describeGlobal", tooling.describe_global),
+    _route("GET POST", V + r"/tooling/sobjects/(?P<sobject>\w+)", "tooling.sobject", tooling.sobject_root),
+    _route("GET", V + r"/tooling/sobjects/(?P<sobject>\w+)/describe", "tooling.describe", tooling.describe),
+    _route(
+        "GET PATCH DELETE",
+        V + r"/tooling/sobjects/(?P<sobject>\w+)/(?P<record_id>\w+)",
+        "tooling.record",
+        tooling.record,
+    ),
+    _route("GET POST PATCH", V + r"/metadata/deployRequest(?:/(?P<deploy_id>\w+))?", "deployRequest", _rest_metadata),
+    _route("POST", r"/services/Soap/m/(?P<version>\d+\.\d)(?:/\w+)?", "metadata", _soap_metadata, kind="soap"),
+    _route(
+        "POST",
+        r"/services/Soap/s/(?P<version>\d+\.\d)(?:/\w+)?",
+        "executeAnonymous",
+        anonymous.soap_execute,
+        kind="soap",
+    ),
+    _route("POST", r"/services/Soap/[a-z]/(?P<version>\d+\.\d)(?:/\w+)?", "soap", _soap_other, kind="soap"),
+    _route(
+        "GET POST", r"/cometd/(?P<version>\d+\.\d)(?:/(?P<channel>[\w/]+))?", "cometd", cometd.handle, kind="cometd"
+    ),
+]
+
+_SOAP_SESSION = re.compile(rb"<(?:\w+:)?sessionId>([^<]*)</(?:\w+:)?sessionId>")
+_SOAP_OPERATION = re.compile(rb"<(?:\w+:)?Body[^>]*>\s*<(?:(\w+):)?(\w+)")
+_GACK_MESSAGE = "An unexpected error occurred. Please include this ErrorId if you contact support: {error_id} ({code})"
+
+
+def normalize_path(raw_path: str) -> tuple[str, str]:
+    """(path with repeated slashes collapsed and no trailing slash, raw query string)."""
+    parts = urlsplit(raw_path)
+    path = re.sub(r"/{2,}", "/", parts.path or "/")
+    if len(path) > 1:
+        path = path.rstrip("/")
+    return path, parts.query
+
+
+def match_route(method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
+    """(route, params, path_known): path_known is True when the path exists but not for this method."""
+    path_known = False
+    for route in ROUTES:
+        found = route.pattern.match(path)
+        if found is None:
+            continue
+        if method in route.methods:
+            return route, {k: v for k, v in found.groupdict().items() if v is not None}, True
+        path_known = True
+    return None, {}, path_known
+
+
+def _bearer_token(headers: dict[str, str]) -> str | None:
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() in ("bearer", "oauth") and token.strip():
+        return token.strip()
+    return None
+
+
+def _soap_operation(body: bytes) -> str | None:
+    found = _SOAP_OPERATION.search(body)
+    return found.group(2).decode("ascii", "replace") if found else None
+
+
+def _gack_text(org: Org, call_number: int) -> str:
+    error_id = f"{abs(hash((org.org_id, call_number))) % 10**10}-{call_number * 1013 % 100000}"
+    return _GACK_MESSAGE.format(error_id=error_id, code=-(abs(hash(error_id)) % 10**10))
+
+
+def _fault_response(route: Route, org: Org, fault: HttpErrorFault, call_number: int) -> Response:
+    if fault.status == "gack":
+        status, code, message = 500, "UNKNOWN_EXCEPTION", _gack_text(org, call_number)
+    else:
+        status = int(fault.status)
+        code = {503: "SERVER_UNAVAILABLE", 502: "SERVER_UNAVAILABLE"}.get(status, "UNKNOWN_EXCEPTION")
+        message = f"orgsim injected HTTP {status} (scenario fault on call {call_number} of {fault.operation})"
+    if route.kind == "soap":
+        return soap_fault_response(SoapFault(code, message, status=status))
+    return json_response([{"message": message, "errorCode": code}], status)
+
+
+def dispatch(org: Org, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
+    """Answer one request. Never raises: unknown paths, bad input and bugs all become Salesforce-shaped errors."""
+    path, raw_query = normalize_path(raw_path)
+    route, params, path_known = match_route(method, path)
+    if route is None:
+        if path.startswith("/services/Soap/"):
+            return soap_fault_response(SoapFault("UNKNOWN_EXCEPTION", f"No SOAP service at {path}", status=404))
+        if path_known:
+            return json_response(
+                [
+                    {
+                        "message": f"HTTP Method '{method}' not allowed. Allowed are GET,HEAD",
+                        "errorCode": "METHOD_NOT_ALLOWED",
+                    }
+                ],
+                405,
+            )
+        return error_response(not_found())
+    request = Request(method, path, Request.parse_query(raw_query), headers, body, org, params, route.operation)
+    try:
+        return _authorized_call(route, request)
+    except SalesforceApiError as error:
+        return error_response(error)
+    except SoapFault as fault:
+        return soap_fault_response(fault)
+    except Exception:
+        log.error(
+            "orgsim internal error on %s %s:\n%s", method, redact_tokens(path), redact_tokens(traceback.format_exc())
+        )
+        error = SalesforceApiError(500, "UNKNOWN_EXCEPTION", "orgsim internal error (see the orgsim log)")
+        if route.kind == "soap":
+            return soap_fault_response(SoapFault(error.error_code, error.message))
+        return error_response(error)
+
+
+def _authorized_call(route: Route, request: Request) -> Response:
+    org = request.org
+    if route.kind == "soap":
+        found = _SOAP_SESSION.search(request.body)
+        token = found.group(1).decode("utf-8", "replace").strip() if found else None
+        if token != org.access_token:
+            raise SoapFault("INVALID_SESSION_ID", "Invalid Session ID found in SessionHeader: Illegal Session")
+        request.operation = _soap_operation(request.body) or route.operation
+    elif route.kind == "cometd":
+        if _bearer_token(request.headers) != org.access_token:
+            return cometd.unauthorized(request)
+    elif route.kind in ("rest",) and _bearer_token(request.headers) != org.access_token:
+        raise SalesforceApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+    if route.kind != "control":
+        call_number = org.count_call(request.operation)
+        fault = org.fault_for(request.operation, call_number)
+        if isinstance(fault, DropConnectionFault):
+            log.info("fault: dropping the connection on call %d of %s", call_number, request.operation)
+            return Response(status=0, drop_connection=True)
+        if isinstance(fault, HttpErrorFault):
+            log.info("fault: HTTP %s on call %d of %s", fault.status, call_number, request.operation)
+            return _fault_response(route, org, fault, call_number)
+        org.tick()
+    return route.handler(request)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: OrgsimHTTPServer
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_GET
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size_line = self.rfile.readline()
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _handle(self) -> None:
+        started = time.monotonic()
+        try:
+            body = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            return
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        response = dispatch(self.server.org, self.command, self.path, headers, body)
+        path, _ = normalize_path(self.path)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        if response.drop_connection:
+            log.info("%s %s -> dropped (%.0f ms)", self.command, redact_tokens(path), elapsed_ms)
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+        log.info("%s %s -> %d (%.0f ms)", self.command, redact_tokens(path), response.status, elapsed_ms)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Our own one-line-per-request log replaces the default, which would print query strings unredacted.
+        pass
+
+
+class OrgsimHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, org: Org, port: int = 0, host: str = "127.0.0.1") -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("orgsim binds to loopback only")
+        self.org = org
+        super().__init__((host, port), _RequestHandler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def serve_in_thread(server: OrgsimHTTPServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name="orgsim")
+    thread.start()
+    return thread
