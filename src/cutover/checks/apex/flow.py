@@ -16,6 +16,7 @@ rule descriptions; it is not a full interprocedural analysis.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -108,6 +109,7 @@ def _with_type(clause: Node) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def dynamic_query_argument(invocation: Node) -> Node | None:
     """The query-string argument of Database.query/countQuery/queryWithBinds/getQueryLocator or Search.query."""
     obj, name = invocation_parts(invocation)

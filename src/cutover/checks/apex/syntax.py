@@ -11,12 +11,33 @@ Apex identifiers are case-insensitive: every name in the index is lower-cased.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 
 from tree_sitter import Node, Parser
 from tree_sitter_language_pack import get_parser
 
+# Node types that cannot contain anything the rules look at: the walk does not descend into them.
+_LEAVES = {
+    "identifier",
+    "type_identifier",
+    "generic_type",
+    "scoped_type_identifier",
+    "array_type",
+    "string_literal",
+    "int",
+    "boolean",
+    "null_literal",
+    "modifiers",
+    "line_comment",
+    "block_comment",
+    "dml_type",
+    "dml_security_mode",
+    "field_identifier",
+    "formal_parameters",
+    "void_type",
+}
 TYPE_DECLARATIONS = {"class_declaration", "interface_declaration", "enum_declaration", "trigger_declaration"}
 SHARING_MODIFIERS = {"with_sharing", "without_sharing", "inherited_sharing"}
 SAFE_SCALAR_TYPES = {"integer", "long", "decimal", "double", "boolean", "id", "date", "datetime", "time"}
@@ -69,6 +90,7 @@ def named_children(node: Node) -> list[Node]:
     return [c for c in node.named_children if c.type not in ("line_comment", "block_comment")]
 
 
+@functools.lru_cache(maxsize=4096)
 def invocation_parts(node: Node) -> tuple[str, str]:
     """('database', 'query') for `Database.query(...)`; ('', 'foo') for `foo()`; object text is lower-case."""
     obj = node.child_by_field_name("object")
@@ -245,8 +267,10 @@ class _Indexer:
         self._file_type: TypeDecl | None = None
 
     def walk_root(self) -> None:
-        for child in self.model.root.children:
+        for child in self.model.root.named_children:
             self.visit(child, None, None)
+        if self.model.root.has_error:
+            self.model.syntax_errors = syntax_errors(self.model.root)
 
     def _orphan_type(self) -> TypeDecl:
         if self._file_type is None:
@@ -269,8 +293,8 @@ class _Indexer:
             init = self.new_unit("initializer", "initializer", node, owner, {}, set())
             self.visit_children(node, owner, init)
             return
-        if kind in ("ERROR", "MISSING") or node.is_missing:
-            self.model.syntax_errors.append(node)
+        if kind in _LEAVES:
+            return
         if unit is None and kind in (
             "query_expression",
             "dml_expression",
@@ -284,7 +308,6 @@ class _Indexer:
             if kind == "query_expression":
                 unit.queries.append(node)
                 self.note_queried_objects(node)
-                self.visit_query_gaps(node)
                 return  # binds inside a query are not where DML, guards or returns live
             if kind == "dml_expression":
                 unit.dml.append(node)
@@ -303,19 +326,9 @@ class _Indexer:
         self.visit_children(node, owner, unit)
 
     def visit_children(self, node: Node, owner: TypeDecl | None, unit: Unit | None) -> None:
-        for child in node.children:
+        # Named children only: punctuation and keywords never hold code (syntax errors are found separately).
+        for child in node.named_children:
             self.visit(child, owner, unit)
-
-    def visit_query_gaps(self, query: Node) -> None:
-        """Record syntax errors inside a query, except the known grammar gap `WITH USER_MODE` in SOSL."""
-        stack = list(query.children)
-        while stack:
-            node = stack.pop()
-            if node.type == "ERROR" or node.is_missing:
-                if not is_with_mode_gap(node):
-                    self.model.syntax_errors.append(node)
-                continue
-            stack.extend(node.children)
 
     def note_queried_objects(self, query: Node) -> None:
         stack = [query]
@@ -422,6 +435,21 @@ class _Indexer:
         if left is not None and left.type == "identifier":
             operator = low(node.child_by_field_name("operator"))
             unit.assignments.setdefault(low(left), []).append(Assignment(node.start_byte, operator, right))
+
+
+def syntax_errors(root: Node) -> list[Node]:
+    """ERROR and MISSING nodes, descending only into subtrees that contain one; the SOSL WITH gap is not one."""
+    found: list[Node] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_missing or node.type == "ERROR":
+            parent = node.parent
+            if not (parent is not None and parent.type == "query_expression" and is_with_mode_gap(node)):
+                found.append(node)
+            continue
+        stack.extend(c for c in node.children if c.has_error or c.is_missing)
+    return found
 
 
 def is_with_mode_gap(node: Node) -> bool:
