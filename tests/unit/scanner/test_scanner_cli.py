@@ -210,3 +210,25 @@ def test_columns_count_characters_not_bytes() -> None:
     source = "public with sharing class A { void a() { String s = 'é'; delete [SELECT Id FROM Account]; } }"
     finding = next(f for f in scan_source(source, "A.cls").findings if f.rule == "soql-not-enforced")
     assert finding.column == source.index("[SELECT") + 1
+
+
+def test_settings_and_default_paths_come_from_the_runbook(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "cutover.yaml").write_text(
+        "target:\n  alias: production\nsecurity:\n  soql_enforcement: [USER_MODE]\n  scan_paths: [src]\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "A.cls").write_text(
+        "public with sharing class A {\n"
+        "    void a() { List<Account> x = [SELECT Id FROM Account WITH SECURITY_ENFORCED]; }\n"
+        "    void b() { List<Account> y = [SELECT Id FROM Account WITH USER_MODE]; }\n"
+        "}\n",
+        encoding="utf-8",
+    )
+    assert main(["-C", str(tmp_path), "scan", "apex", "-f", "json"]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert [(f["file"], f["line"], f["rule"]) for f in findings] == [("src/A.cls", 2, "soql-not-enforced")]
+
+
+def test_no_path_and_no_runbook_is_a_usage_error(tmp_path: Path) -> None:
+    assert main(["-C", str(tmp_path), "scan", "apex"]) == 2
