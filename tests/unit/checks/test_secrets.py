@@ -1,0 +1,79 @@
+import json
+from pathlib import Path
+
+from conftest import commit, git, write
+
+from cutover.checks.result import GateStatus
+from cutover.checks.secrets import check_secrets, scan_repository
+
+PASSWORD = "Hunter2-Elaro-Prod!"
+
+
+def _repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    write(repo, "classes/Clean.cls", "public class Clean {\n  String name = 'Compliance';\n}\n")
+    write(repo, "classes/Leaky.cls", f"public class Leaky {{\n  String password = '{PASSWORD}';\n}}\n")
+    write(repo, "empty.txt", "")
+    commit(repo, "init")
+    write(repo, "scratch.cls", f"String api_key = '{PASSWORD}x';\n")  # untracked: not scanned
+    return repo
+
+
+def test_finds_a_hard_coded_password_without_printing_it(tmp_path: Path):
+    repo = _repo(tmp_path)
+    result = check_secrets("preflight.secrets", "Secrets", repo, cache_path=tmp_path / "cache.json")
+    assert result.status == GateStatus.FAILED
+    assert "classes/Leaky.cls:2 (Secret Keyword)" in result.detail
+    assert "scratch.cls" not in result.detail
+    everything = result.detail + "".join(e.content for e in result.evidence)
+    everything += (tmp_path / "cache.json").read_text()
+    assert PASSWORD not in everything
+
+
+def test_baseline_accepts_known_findings(tmp_path: Path):
+    repo = _repo(tmp_path)
+    first = scan_repository(repo)
+    finding = first.findings[0]
+    baseline = {
+        "version": "1.5.0",
+        "plugins_used": [{"name": "KeywordDetector"}],
+        "filters_used": [],
+        "results": {finding.path: [{"type": finding.type, "hashed_secret": finding.hashed_secret, "line_number": 2}]},
+    }
+    write(repo, ".secrets.baseline", json.dumps(baseline))
+    result = check_secrets("g", "t", repo, baseline_path=repo / ".secrets.baseline")
+    assert result.status == GateStatus.PASSED
+    assert "1 known in the baseline" in result.detail
+
+
+def test_audited_real_secret_in_baseline_still_fails(tmp_path: Path):
+    repo = _repo(tmp_path)
+    finding = scan_repository(repo).findings[0]
+    entry = {"type": finding.type, "hashed_secret": finding.hashed_secret, "line_number": 2, "is_secret": True}
+    write(
+        repo,
+        ".secrets.baseline",
+        json.dumps({"plugins_used": [{"name": "KeywordDetector"}], "results": {finding.path: [entry]}}),
+    )
+    assert check_secrets("g", "t", repo, baseline_path=repo / ".secrets.baseline").status == GateStatus.FAILED
+
+
+def test_incremental_scan_only_rescans_changed_files(tmp_path: Path):
+    repo = _repo(tmp_path)
+    cache = tmp_path / "cache.json"
+    cold = scan_repository(repo, cache_path=cache)
+    assert cold.files_scanned == cold.files_total == 3
+    warm = scan_repository(repo, cache_path=cache)
+    assert warm.files_scanned == 0 and warm.files_cached == 3
+    assert [f.path for f in warm.findings] == [f.path for f in cold.findings]
+    write(repo, "classes/Leaky.cls", "public class Leaky {}\n")
+    fixed = scan_repository(repo, cache_path=cache)
+    assert fixed.files_scanned == 1
+    assert fixed.findings == ()
+
+
+def test_not_a_git_repo(tmp_path: Path):
+    result = check_secrets("g", "t", tmp_path)
+    assert result.status == GateStatus.FAILED and "not a git repository" in result.detail
