@@ -16,6 +16,7 @@ from rich.text import Text
 from cutover.commands._context import app_context, out_console
 from cutover.errors import UsageError
 from cutover.runbook import RUNBOOK_FILENAME, Runbook, find_runbook, load_runbook, parse_runbook, template_text
+from cutover.runbook.loader import display_path
 from cutover.runbook.models import STAGES
 from cutover.runbook.plan import STAGE_TITLES, PlanStep, build_plan, build_rollback_plan
 
@@ -158,7 +159,7 @@ def _print_text(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: l
     console = out_console()
     header = Text()
     header.append(runbook.name, "bold")
-    header.append(f"  release {runbook.release.version} → org {runbook.target.alias}  ({path})")
+    header.append(f"  release {runbook.release.version} → org {runbook.target.alias}  ({display_path(path)})")
     console.print(header)
     window = runbook.window
     console.print(Text(f"Window: {window.describe()} (about {window.duration_hours:g} h)", "dim"))

@@ -46,7 +46,7 @@ def find_runbook(project_dir: Path) -> Path:
     path = Path(project_dir) / RUNBOOK_FILENAME
     if not path.is_file():
         raise RunbookError(
-            f"no {RUNBOOK_FILENAME} in {_display(Path(project_dir))}",
+            f"no {RUNBOOK_FILENAME} in {display_path(Path(project_dir))}",
             hint=f"`cutover init` writes the Elaro runbook there ({RUNBOOK_FILENAME}); edit it for your org",
             path=path,
         )
@@ -58,9 +58,9 @@ def load_runbook(path: Path | str) -> Runbook:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RunbookError(f"{_display(path)}: no such file", hint="`cutover init` writes one", path=path) from None
+        raise RunbookError(f"{display_path(path)}: no such file", hint="`cutover init` writes one", path=path) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RunbookError(f"{_display(path)}: cannot read: {exc}", path=path) from None
+        raise RunbookError(f"{display_path(path)}: cannot read: {exc}", path=path) from None
     return parse_runbook(text, path)
 
 
@@ -97,7 +97,7 @@ def parse_runbook(text: str, path: Path | str = RUNBOOK_FILENAME) -> Runbook:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     """The path as the user most likely typed it: relative to the current folder when inside it."""
     try:
         return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd().resolve()) else str(path)
@@ -106,7 +106,7 @@ def _display(path: Path) -> str:
 
 
 def _format(path: Path, line: int | None, key: str | None, message: str) -> str:
-    where = f"{_display(path)}:{line}" if line is not None else _display(path)
+    where = f"{display_path(path)}:{line}" if line is not None else display_path(path)
     return f"{where}: {key}: {message}" if key else f"{where}: {message}"
 
 

@@ -1081,12 +1081,22 @@ class Runbook(_Model):
         if self.target.production and expect.sandbox:
             found.append("target: production is true but target.expect.sandbox is true")
         escalated = {role_id for row in self.alerts.escalation for role_id in row.path}
+        signing = {s.role for s in self.signoffs} | {g.role for g in self.checklists.smoke_tests}
+        signing |= {self.checklists.post_deploy.role, *self.rollback.approvers, *self.window.exception_approvers}
         for role_id, role in self.roles.items():
             unset = role.unset_fields()
             # A name plus one way to reach them is enough; a missing phone alone is not worth a warning.
-            if not role.reachable and (role.required or role_id in escalated):
-                why = "required role" if role.required else "on the escalation path"
-                found.append(f"roles.{role_id}: {role.title} ({why}) has no {', '.join(unset)} (TBD)")
+            if role.reachable:
+                continue
+            if role.required:
+                why = "required role"
+            elif role_id in escalated:
+                why = "on the escalation path"
+            elif role_id in signing:
+                why = "signs off steps"
+            else:
+                continue
+            found.append(f"roles.{role_id}: {role.title} ({why}) has no {', '.join(unset)} (TBD)")
         for index, channel in enumerate(self.alerts.channels):
             if channel.url is None:
                 found.append(

@@ -1,0 +1,72 @@
+"""Whatever a user breaks in cutover.yaml, the loader answers with one `file:line: ...` line, never a traceback."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+from cutover.runbook import Runbook, RunbookError, parse_runbook, template_text
+
+_yaml = YAML(typ="safe")
+TEMPLATE: dict[str, Any] = _yaml.load(template_text())
+
+
+def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+PATHS = _paths(TEMPLATE)
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**6), max_value=10**6),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.text(max_size=12),
+    st.sampled_from(["TBD", "25:00", "Mars/Base", "qa_lead", "ghost", "101", "15m", "* * *", "deploy", "friday"]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _replace(document: Any, path: tuple, value: Any) -> Any:
+    import copy
+
+    document = copy.deepcopy(document)
+    node = document
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return document
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(PATHS), value=values)
+def test_any_single_change_loads_or_gives_one_located_error(path: tuple, value: Any) -> None:
+    broken = _replace(TEMPLATE, path, value)
+    stream = io.StringIO()
+    _yaml.dump(broken, stream)
+    try:
+        runbook = parse_runbook(stream.getvalue(), "cutover.yaml")
+    except RunbookError as exc:
+        message = str(exc)
+        assert "\n" not in message
+        assert re.match(r"^cutover\.yaml:\d+: ", message), message
+    else:
+        assert isinstance(runbook, Runbook)
+        runbook.problems()  # must not raise on any valid runbook
