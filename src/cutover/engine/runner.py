@@ -235,10 +235,21 @@ class Engine:
             rules_mod.check_signoff(
                 record.spec, by=by, role=role, evidence=evidence, existing=existing, rules=rules or RoleRules()
             )
-            signed = SignoffRecord(run_id, step_id, by.strip(), role, note, evidence, utc_now())
+            signed = SignoffRecord(
+                run_id,
+                step_id,
+                redact(by.strip()),
+                role,
+                redact(note) if note else None,
+                redact(evidence) if evidence else None,
+                utc_now(),
+            )
             self.store.add_signoff(tx, signed)
             tx.append_event(
-                run_id, "signoff.recorded", step_id, {"by": signed.by, "role": role, "note": note, "evidence": evidence}
+                run_id,
+                "signoff.recorded",
+                step_id,
+                {"by": signed.by, "role": role, "note": signed.note, "evidence": signed.evidence},
             )
             if follow_up and record.spec.signoff is not None:
                 state = rules_mod.evaluate(record.spec.signoff, self.store.signoffs(run_id, step_id))
@@ -268,7 +279,7 @@ class Engine:
                 existing=self.store.signoffs(run_id),
                 rules=rules or RoleRules(),
             )
-            waiver = WaiverRecord(run_id, step_id, reason.strip(), approver.strip(), utc_now())
+            waiver = WaiverRecord(run_id, step_id, redact(reason.strip()), redact(approver.strip()), utc_now())
             self.store.add_waiver(tx, waiver)
             self.store.update_step(
                 tx, run_id, step_id, status=StepStatus.WAIVED, finished=waiver.at, detail=f"waived: {waiver.reason}"
