@@ -144,6 +144,7 @@ def plan_json(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: lis
         "stages": list(runbook.stages),
         "steps": [_step_json(step, n) for n, step in enumerate(steps, 1)],
         "rollback": [_step_json(step, None) for step in rollback],
+        "known_issues": [issue.model_dump() for issue in runbook.known_issues],
         "problems": runbook.problems(),
     }
 
@@ -175,6 +176,11 @@ def _print_text(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: l
         console.print(Text(f"== rollback: {STAGE_TITLES['rollback']}", "bold magenta"))
         for number, step in enumerate(rollback, 1):
             _print_step(console, runbook, step, f"R{number}.")
+    if runbook.known_issues:
+        console.print()
+        console.print(Text("Known issues (tell support before the window):", "bold"))
+        for issue in runbook.known_issues:
+            console.print(Text(f"  - {issue.title}: {issue.symptom}. Workaround: {issue.workaround}."))
     problems = runbook.problems()
     console.print()
     if problems:
@@ -218,6 +224,13 @@ def plan_markdown(runbook: Runbook, path: Path, steps: list[PlanStep], rollback:
         out += ["", f"## rollback: {STAGE_TITLES['rollback']}", ""]
         for number, step in enumerate(rollback, 1):
             out += _markdown_step(runbook, step, f"R{number}.")
+    if runbook.known_issues:
+        out += ["", "## Known issues", ""]
+        out += [
+            f"- **{i.title}**: {i.symptom}. Workaround: {i.workaround}."
+            + (f" Permanent fix: {i.permanent_fix}." if i.permanent_fix else "")
+            for i in runbook.known_issues
+        ]
     problems = runbook.problems()
     if problems:
         out += ["", "## Problems", "", *(f"- {p}" for p in problems)]

@@ -275,6 +275,7 @@ _PATTERN_MESSAGES = {
     "org_id": "not a Salesforce org id (00D followed by 12 or 15 letters or digits)",
     "instance_url": "not an http(s) URL",
     "api_version": "not an API version such as 62.0",
+    "alias": "not an sf alias or username (no spaces)",
 }
 
 

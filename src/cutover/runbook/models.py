@@ -261,7 +261,7 @@ class OrgExpectation(_Model):
 
 
 class TargetConfig(_Model):
-    alias: str = Field(min_length=1)
+    alias: str = Field(min_length=1, pattern=r"^\S+$")  # an sf alias or username
     expect: OrgExpectation = OrgExpectation()
     production: bool = True
 

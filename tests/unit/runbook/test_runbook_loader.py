@@ -176,6 +176,7 @@ INVALID = [
         "cutover.yaml:5: alerts.escalation[0].path[1]:",
         "unknown role 'ceo'",
     ),
+    ("alias-with-space", "target:\n  alias: my prod\n", "cutover.yaml:2: target.alias:", "no spaces"),
     ("empty-file", "# nothing yet\n", "cutover.yaml:1:", "empty"),
     ("not-a-mapping", "- a\n- b\n", "cutover.yaml:1:", "mapping"),
 ]

@@ -188,6 +188,7 @@ def test_init_then_plan_json_schema(project: Path, cli) -> None:
         assert step["kind"] in ("automated", "signoff")
         assert isinstance(step["blocking"], bool)
     assert all(s["stage"] == "rollback" for s in data["rollback"])
+    assert [i["id"] for i in data["known_issues"]] == ["large-data-volume", "pdf-timeout"]
     code, out2, _ = cli("plan", "--json")
     assert json.loads(out2)["steps"] == data["steps"]
 
