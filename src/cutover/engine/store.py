@@ -31,7 +31,7 @@ from cutover.engine.model import (
     StepStatus,
     WaiverRecord,
 )
-from cutover.errors import UsageError
+from cutover.errors import AuditBroken, UsageError
 from cutover.redact import redact, redact_obj
 
 STATE_DIR = ".cutover"
@@ -147,8 +147,9 @@ def new_run_id() -> str:
 class Tx:
     """A write transaction. Append events here, in the same transaction as the state change they record."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, store: Store) -> None:
         self.db = db
+        self.store = store
         self.heads: dict[str, tuple[int, str]] = {}
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Cursor:
@@ -162,6 +163,14 @@ class Tx:
             "SELECT seq, hash FROM events WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,)
         ).fetchone()
         seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS)
+        anchored = self.store.read_head(run_id)
+        if anchored is not None and anchored[0] >= seq:
+            # The HEAD anchor names an event the log no longer has: appending would paper over the truncation.
+            raise AuditBroken(
+                f"the event log of run {run_id} was truncated: HEAD anchors event #{anchored[0]} but the log ends at "
+                f"#{seq - 1}; refusing to record more events",
+                hint=f"investigate with: cutover audit verify {run_id}",
+            )
         at = utc_now()
         digest = event_hash(seq, run_id, at, type_, step_id, clean, prev_hash)
         self.db.execute(
@@ -217,7 +226,7 @@ class Store:
             yield self._tx
             return
         self.db.execute("BEGIN IMMEDIATE")
-        tx = Tx(self.db)
+        tx = Tx(self.db, self)
         self._tx = tx
         try:
             yield tx
@@ -238,7 +247,7 @@ class Store:
         path = self.run_dir(run_id) / "HEAD"
         path.parent.mkdir(parents=True, exist_ok=True)
         current = self.read_head(run_id)
-        if current and current[0] > head[0]:  # another process already anchored a later event
+        if current and current[0] >= head[0]:  # another process already anchored this or a later event
             return
         tmp = path.with_name(f".HEAD.{os.getpid()}.tmp")
         tmp.write_text(f"{head[0]} {head[1]}\n", encoding="utf-8")

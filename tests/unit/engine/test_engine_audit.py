@@ -169,3 +169,18 @@ def test_events_are_written_with_their_state_change(engine: Engine) -> None:
     finished = {e.step_id for e in engine.events(run_id) if e.type == "step.finished"}
     passed = {s.id for s in engine.steps(run_id) if s.status == "passed"}
     assert finished == passed == {"a", "b", "c"}
+
+
+def test_no_event_is_appended_after_a_truncated_tail(engine: Engine) -> None:
+    """Appending would reuse the deleted sequence numbers and hide the truncation: the engine refuses."""
+    from cutover.errors import AuditBroken
+
+    run_id = _finished_run(engine)
+    with _db(engine) as db:
+        db.execute(
+            "DELETE FROM events WHERE run_id = ? AND seq = (SELECT MAX(seq) FROM events WHERE run_id = ?)",
+            (run_id, run_id),
+        )
+    with pytest.raises(AuditBroken, match="truncated"), engine.store.transaction() as tx:
+        tx.append_event(run_id, "note", None, {"text": "after the fact"})
+    assert not engine.verify(run_id).ok
