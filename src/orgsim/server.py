@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import traceback
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,11 +128,14 @@ _GACK_MESSAGE = "An unexpected error occurred. Please include this ErrorId if yo
 
 def normalize_path(raw_path: str) -> tuple[str, str]:
     """(path with repeated slashes collapsed and no trailing slash, raw query string)."""
-    parts = urlsplit(raw_path)
-    path = re.sub(r"/{2,}", "/", parts.path or "/")
+    # Split by hand: urlsplit would read the CLI's `//services/...` as a network location called "services".
+    path, _, query = raw_path.partition("?")
+    if "://" in path:
+        path = urlsplit(path).path
+    path = re.sub(r"/{2,}", "/", path or "/")
     if len(path) > 1:
         path = path.rstrip("/")
-    return path, parts.query
+    return path, query
 
 
 def match_route(method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
@@ -161,8 +165,10 @@ def _soap_operation(body: bytes) -> str | None:
 
 
 def _gack_text(org: Org, call_number: int) -> str:
-    error_id = f"{abs(hash((org.org_id, call_number))) % 10**10}-{call_number * 1013 % 100000}"
-    return _GACK_MESSAGE.format(error_id=error_id, code=-(abs(hash(error_id)) % 10**10))
+    """Salesforce's internal-error text; the CLI recognises its `<9+ digits>-<3+ digits> (<7+ digits>)` id shape."""
+    seed = zlib.crc32(f"{org.org_id}:{call_number}".encode())
+    error_id = f"{1_000_000_000 + seed % 9_000_000_000}-{1000 + call_number % 9000}"
+    return _GACK_MESSAGE.format(error_id=error_id, code=-(100_000_000 + seed % 900_000_000))
 
 
 def _fault_response(route: Route, org: Org, fault: HttpErrorFault, call_number: int) -> Response:
