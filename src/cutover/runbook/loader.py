@@ -286,14 +286,17 @@ def _to_runbook_error(exc: ValidationError, document: CommentedMap, path: Path) 
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, LocatedValueError):
             loc = loc + cause.loc
-        if error.get("type") == "union_tag_invalid" or error.get("type", "").startswith("union"):
-            pass
         line, matched = _line_of(document, loc)
         # A missing key is reported at its nearest existing ancestor's line, but named in full.
         key = _dotted(loc) or "(top level)"
-        if error.get("type") == "missing" and matched != loc and not matched:
-            line = 1
-        located.append((line or 1, key, _message(error, loc)))
+        message = _message(error, loc)
+        if isinstance(cause, LocatedValueError) and loc and not matched:
+            # The problem is in a section the file leaves to its default (e.g. the seed's sign-offs naming
+            # qa_lead) and was caused by something the file does set (usually `roles`): point there.
+            message += f" (in the default `{loc[0]}`: write that section or keep the role in `roles`)"
+            if "roles" in document:
+                line = document.lc.key("roles")[0] + 1
+        located.append((line or 1, key, message))
     # Report the first problem in the file; mention how many more so nobody fixes one and is surprised.
     located.sort(key=lambda item: item[0])
     line, key, message = located[0]

@@ -248,3 +248,14 @@ def test_friendly_spellings_are_accepted(project: Path) -> None:
     assert runbook.window.days == ["friday"]
     assert runbook.thresholds.apex_coverage == 90
     assert runbook.custom_steps[0].timeout_seconds == 90
+
+
+def test_error_in_a_default_section_points_at_roles(project: Path) -> None:
+    """Replacing `roles` without the seed's qa_lead breaks the default sign-offs: say so, at the `roles` line."""
+    path = project / "cutover.yaml"
+    path.write_text("target: {alias: production}\nname: small team\nroles:\n  deployment_lead: {title: Lead}\n")
+    with pytest.raises(RunbookError) as info:
+        load_runbook(path)
+    message = str(info.value)
+    assert message.startswith("cutover.yaml:3: signoffs[0].role: unknown role 'security_reviewer'")
+    assert "default `signoffs`" in message
