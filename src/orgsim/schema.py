@@ -14,11 +14,14 @@ Field types use the names of Salesforce's describe API (`id`, `string`, `boolean
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger("orgsim.schema")
 
 REST = "rest"
 TOOLING = "tooling"
@@ -85,6 +88,9 @@ _METADATA_TYPE_TO_API = {
     "externallookup": "reference",
     "hierarchy": "reference",
     "summary": "double",
+    "location": "complexvalue",
+    "metadatarelationship": "string",
+    "file": "base64",
 }
 
 _APEX_TYPES = {
@@ -699,7 +705,12 @@ class Schema:
 
     # --- changes from deployed metadata ---------------------------------------------------------------------
     def add_custom_object(
-        self, name: str, fields: Mapping[str, str] | None = None, *, label: str | None = None
+        self,
+        name: str,
+        fields: Mapping[str, str] | None = None,
+        *,
+        label: str | None = None,
+        strict: bool = False,
     ) -> ObjectDef:
         """Register (or extend) custom object `name` (must end in `__c`) with `fields`: API name → type.
 
@@ -708,9 +719,14 @@ class Schema:
         `MasterDetail:Target` or `reference:Target`. The standard fields (Id, Name, OwnerId, CreatedDate,
         CreatedById, LastModifiedDate, LastModifiedById, SystemModstamp, IsDeleted) are always present.
         Registering an existing object again adds or retypes the given fields and keeps the others.
+        A field whose name or type is not understood is skipped with a warning (one odd field must not hide
+        the whole object from SOQL), or raises SchemaError with `strict=True`. A bad object name always raises.
         """
         if not name.lower().endswith("__c") or not _valid_api_name(name):
             raise SchemaError(f"invalid custom object name {name!r}: expected an API name ending in '__c'")
+        if strict:
+            for field_name, field_type in (fields or {}).items():
+                self._check_field(field_name, field_type)
         with self._lock:
             obj = self._objects.get(name.lower())
             if obj is None:
@@ -728,7 +744,12 @@ class Schema:
             elif not obj.custom:
                 raise SchemaError(f"{obj.name} is a standard object")
             for field_name, field_type in (fields or {}).items():
-                self._add_field(obj, field_name, field_type)
+                try:
+                    self._add_field(obj, field_name, field_type)
+                except SchemaError as error:
+                    if strict:
+                        raise
+                    log.warning("custom field skipped: %s", error)
             return obj
 
     def add_custom_field(self, sobject: str, field_name: str, field_type: str) -> FieldDef:
@@ -779,6 +800,11 @@ class Schema:
             for name, ftype in custom_fields.items():
                 if obj.field(name) is None:
                     self._add_field(obj, name, ftype)
+
+    def _check_field(self, field_name: str, field_type: str) -> None:
+        if not field_name.lower().endswith("__c") or not _valid_api_name(field_name):
+            raise SchemaError(f"invalid custom field name {field_name!r}: expected a name ending in '__c'")
+        normalize_field_type(field_type)
 
     def _add_field(self, obj: ObjectDef, field_name: str, field_type: str) -> FieldDef:
         existing = obj.field(field_name)

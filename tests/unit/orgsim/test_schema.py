@@ -93,14 +93,26 @@ def test_remove_custom_object_and_field():
     ("name", "fields"),
     [("NoSuffix", {}), ("Bad Name__c", {}), ("Ok__c", {"NoSuffix": "Text"}), ("Ok__c", {"X__c": "Wibble"})],
 )
-def test_invalid_definitions_are_rejected(name, fields):
+def test_invalid_definitions_are_rejected_when_strict(name, fields):
+    schema = Schema()
     with pytest.raises(SchemaError):
-        Schema().add_custom_object(name, fields)
+        schema.add_custom_object(name, fields, strict=True)
+    assert not schema.has_object(name)
 
 
 def test_reference_without_target_is_rejected():
     with pytest.raises(SchemaError):
-        Schema().add_custom_object("Ok__c", {"Parent__c": "Lookup"})
+        Schema().add_custom_object("Ok__c", {"Parent__c": "Lookup"}, strict=True)
+
+
+def test_lenient_registration_skips_only_the_odd_field(caplog):
+    schema = Schema()
+    schema.add_custom_object("Ok__c", {"Good__c": "Number", "Odd__c": "Wibble", "Parent__c": "Lookup"})
+    assert schema.field("Ok__c", "Good__c").type == "double"
+    assert schema.field("Ok__c", "Odd__c") is None and schema.field("Ok__c", "Parent__c") is None
+    assert "Wibble" in caplog.text
+    with pytest.raises(SchemaError):
+        schema.add_custom_object("No Suffix", {})
 
 
 def test_register_from_records_guesses_types():
