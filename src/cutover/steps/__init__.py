@@ -71,7 +71,7 @@ def _runbook_signoff(plan_step: Any, runbook: Any) -> Any | None:
 def signoff_rule(plan_step: Any, runbook: Any) -> SignoffRule | None:
     """The sign-off rule of a `kind == "signoff"` plan step (roles, distinct people, evidence, not-author)."""
     if getattr(plan_step, "kind", "automated") != "signoff":
-        return None
+        return _review_rule(plan_step, runbook)
     declared = _runbook_signoff(plan_step, runbook)
     roles = _param(plan_step, "roles", "role")
     if roles is None and declared is not None:
@@ -91,6 +91,20 @@ def signoff_rule(plan_step: Any, runbook: Any) -> SignoffRule | None:
         min_signers=int(_param(plan_step, "min_signers", "min_approvals", default=1) or 1),
         not_author=reviewer_not_author and is_review,
         evidence_required=bool(evidence_required),
+    )
+
+
+def _review_rule(plan_step: Any, runbook: Any) -> SignoffRule | None:
+    """The code-review gate is automated (it reads Reviewed-by: trailers) but also counts review sign-offs
+    (`cutover signoff preflight.reviews --by WHO --role reviewer`): distinct people, never an author of the change."""
+    min_approvals = _param(plan_step, "min_approvals")
+    if min_approvals is None:
+        return None
+    sod = getattr(runbook, "separation_of_duties", None)
+    return SignoffRule(
+        roles=("reviewer", *(getattr(runbook, "roles", None) or {})),
+        min_signers=max(int(min_approvals), 1),
+        not_author=bool(_param(plan_step, "reviewer_not_author", default=getattr(sod, "reviewer_not_author", True))),
     )
 
 
