@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from cutover.errors import CutoverError, EnvironmentProblem, ExitCode, Failure, UsageError
 from cutover.redact import redact, redact_obj
@@ -56,7 +56,7 @@ class SfError(CutoverError):
         self.stderr = redact(stderr)
 
     @classmethod
-    def from_result(cls, call: SfResult, message: str | None = None, /, **extra: Any) -> SfError:
+    def from_result(cls, call: SfResult, message: str | None = None, /, **extra: Any) -> Self:
         env = call.envelope if isinstance(call.envelope, Mapping) else {}
         return cls(
             message or str(env.get("message") or f"sf exited with {call.exit_code}"),

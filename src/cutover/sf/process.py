@@ -27,6 +27,7 @@ NON_INTERACTIVE_ENV = {
     "SF_DISABLE_AUTOUPDATE": "true",
     "SF_AUTOUPDATE_DISABLE": "true",
     "SFDX_DISABLE_TELEMETRY": "true",
+    "NODE_NO_WARNINGS": "1",  # Node deprecation warnings would land on stderr, which we keep as evidence
 }
 # FORCE_COLOR puts ANSI codes into the JSON; the CLI's HTTP layer honours proxies and ignores NO_PROXY.
 DROPPED_ENV = (
@@ -37,6 +38,9 @@ DROPPED_ENV = (
     "HTTPS_PROXY",
     "all_proxy",
     "ALL_PROXY",
+    # A token in the caller's environment must not ride along on every call; login passes it explicitly.
+    "SF_ACCESS_TOKEN",
+    "SFDX_ACCESS_TOKEN",
 )
 
 
@@ -113,7 +117,11 @@ def build_env(base: Mapping[str, str] | None, *, home: Path | None, extra: Mappi
         env.pop(name, None)
     env.update(NON_INTERACTIVE_ENV)
     if home is not None:
+        # An isolated HOME also isolates oclif's config/data/cache folders, which follow XDG_* when set.
         env["HOME"] = str(home)
+        env["XDG_CONFIG_HOME"] = str(Path(home) / ".config")
+        env["XDG_DATA_HOME"] = str(Path(home) / ".local" / "share")
+        env["XDG_CACHE_HOME"] = str(Path(home) / ".cache")
     if extra:
         env.update(extra)
     return env

@@ -106,6 +106,13 @@ def describe_deploy_failure(result: DeployResult, *, what: str = "deploy") -> st
     return one_line("".join(parts))
 
 
+def _tests_failed(result: SfResult, run: TestRunResult) -> TestsFailed:
+    first = run.failures[0] if run.failures else None
+    detail = f"; first: {first.full_name}: {first.message or first.stack_trace or 'failed'}" if first else ""
+    message = f"Apex tests failed: {run.failing} of {run.tests_ran} failing{detail}"
+    return TestsFailed.from_result(result, message, run=run)
+
+
 class SfCli:
     """A configured Salesforce CLI.
 
@@ -493,16 +500,42 @@ class SfCli:
         result = self.run_checked(args, timeout=self._wait_timeout(wait))
         run = parse_test_run(result.result)
         if result.exit_code == 100 or run.failed:
-            first = run.failures[0] if run.failures else None
-            detail = f"; first: {first.full_name}: {first.message or first.stack_trace or 'failed'}" if first else ""
-            raise TestsFailed.from_result(
-                result, f"Apex tests failed: {run.failing} of {run.tests_ran} failing{detail}", run=run
-            )
+            raise _tests_failed(result, run)
         if not run.completed:
             raise StillRunning.from_result(
                 result, f"Apex test run {run.test_run_id} has not finished", job_id=run.test_run_id or None
             )
         return run
+
+    def apex_get_test(self, alias: str, test_run_id: str, *, code_coverage: bool = True) -> TestRunResult:
+        """The results of an earlier run (after `apex_run_test` raised StillRunning). Raises TestsFailed (exit 100)."""
+        args = ["apex", "get", "test", "--test-run-id", test_run_id, "--target-org", alias]
+        if code_coverage:
+            args.append("--code-coverage")
+        result = self.run_checked(args)
+        run = parse_test_run(result.result)
+        if result.exit_code == 100 or run.failed:
+            raise _tests_failed(result, run)
+        return run
+
+    def generate_manifest(
+        self,
+        *,
+        source_dirs: Sequence[PathLike] | PathLike | None = None,
+        metadata: Sequence[str] | None = None,
+        manifest_type: str | None = None,
+        output_dir: PathLike | None = None,
+        cwd: PathLike | None = None,
+    ) -> Path:
+        """`project generate manifest`; manifest_type: package | pre | post | destroy. Returns the written path."""
+        args = ["project", "generate", "manifest"]
+        args += _flag_list("--source-dir", source_dirs) + _flag_list("--metadata", metadata)
+        args += _opt("--type", manifest_type) + _opt("--output-dir", output_dir)
+        result = self.run_checked(args, cwd=cwd)
+        doc = result.result if isinstance(result.result, Mapping) else {}
+        path = Path(str(doc.get("path") or doc.get("name") or "package.xml"))
+        base = Path(cwd) if cwd is not None else self.cwd
+        return path if path.is_absolute() or base is None else base / path
 
     def apex_run(self, alias: str, file: PathLike) -> AnonymousApexResult:
         """Execute anonymous Apex from `file`; raises ApexExecutionFailed if it did not compile or threw."""

@@ -29,7 +29,9 @@ TOKEN = "00D5g000004ElaRAAS!AQ4AQFakeTokenValue.ForTests_123"
 # ------------------------------------------------------------------------------------------- process and environment
 def test_environment_is_non_interactive_and_home_is_isolated(fake_sf, tmp_path):
     fake_sf.plan({"fixture": "org_display.json"})
-    env = fake_sf.env(FORCE_COLOR="1", http_proxy="http://proxy:3128", HTTPS_PROXY="http://p:1", KEEP_ME="yes")
+    env = fake_sf.env(
+        FORCE_COLOR="1", http_proxy="http://proxy:3128", HTTPS_PROXY="http://p:1", KEEP_ME="yes", SF_ACCESS_TOKEN=TOKEN
+    )
     cli = fake_sf.cli(env=env, home=tmp_path / "sfhome")
     cli.org_display("production")
     (call,) = fake_sf.calls()
@@ -41,6 +43,7 @@ def test_environment_is_non_interactive_and_home_is_isolated(fake_sf, tmp_path):
     assert seen["SF_SKIP_NEW_VERSION_CHECK"] == "true"
     assert seen["SF_DISABLE_AUTOUPDATE"] == "true"
     assert seen["KEEP_ME"] == "yes"
+    assert seen["SF_ACCESS_TOKEN"] is None  # only login passes a token, explicitly
 
 
 def test_binary_resolution_order(fake_sf, tmp_path):
@@ -266,3 +269,19 @@ def test_login_access_token_keeps_the_token_out_of_argv_and_results(fake_sf):
     assert info.alias == "production" and info.instance_url == "http://127.0.0.1:8899"
     recorded = json.dumps(seen[0].to_evidence()) + seen[0].stdout + repr(info)
     assert TOKEN not in recorded
+
+
+def test_apex_get_test_reads_a_finished_run(fake_sf):
+    fake_sf.plan({"fixture": "apex_test_passed_coverage.json"})
+    run = fake_sf.cli().apex_get_test("production", "7075g00000RunAAA")
+    assert run.org_wide_coverage_pct == 87.0
+    assert fake_sf.calls()[0]["argv"][:5] == ["apex", "get", "test", "--test-run-id", "7075g00000RunAAA"]
+
+
+def test_generate_manifest_returns_the_path(fake_sf, tmp_path):
+    fake_sf.plan({"json": {"status": 0, "result": {"name": "package.xml", "path": "rollback/package.xml"}}})
+    path = fake_sf.cli(cwd=tmp_path).generate_manifest(source_dirs="force-app", output_dir="rollback")
+    assert path == tmp_path / "rollback" / "package.xml"
+    assert fake_sf.calls()[0]["argv"] == [
+        "project", "generate", "manifest", "--source-dir", "force-app", "--output-dir", "rollback", "--json",
+    ]  # fmt: skip
