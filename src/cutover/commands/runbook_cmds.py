@@ -144,6 +144,7 @@ def plan_json(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: lis
         "stages": list(runbook.stages),
         "steps": [_step_json(step, n) for n, step in enumerate(steps, 1)],
         "rollback": [_step_json(step, None) for step in rollback],
+        "roles": {role_id: role.model_dump() for role_id, role in runbook.roles.items()},
         "known_issues": [issue.model_dump() for issue in runbook.known_issues],
         "problems": runbook.problems(),
     }
@@ -176,6 +177,10 @@ def _print_text(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: l
         console.print(Text(f"== rollback: {STAGE_TITLES['rollback']}", "bold magenta"))
         for number, step in enumerate(rollback, 1):
             _print_step(console, runbook, step, f"R{number}.")
+    console.print()
+    console.print(Text("Contacts:", "bold"))
+    for role in runbook.roles.values():
+        console.print(Text(f"  {role.title}: {role.name}  email {role.email}  phone {role.phone}"))
     if runbook.known_issues:
         console.print()
         console.print(Text("Known issues (tell support before the window):", "bold"))
@@ -224,6 +229,8 @@ def plan_markdown(runbook: Runbook, path: Path, steps: list[PlanStep], rollback:
         out += ["", f"## rollback: {STAGE_TITLES['rollback']}", ""]
         for number, step in enumerate(rollback, 1):
             out += _markdown_step(runbook, step, f"R{number}.")
+    out += ["", "## Contacts", "", "| Role | Name | Email | Phone |", "|---|---|---|---|"]
+    out += [f"| {r.title} | {r.name} | {r.email} | {r.phone} |" for r in runbook.roles.values()]
     if runbook.known_issues:
         out += ["", "## Known issues", ""]
         out += [

@@ -201,6 +201,7 @@ def test_plan_text_shows_steps_commands_rollback_and_problems(project: Path, cli
     assert "$ sf project deploy quick --target-org production" in out
     assert "[sign-off: QA Lead]" in out
     assert "warning: target.expect" in out
+    assert "Contacts:" in out and "Deployment Lead: TBD" in out
     assert re.search(r"(?m)^\s*1\. \[automated\]", out)
 
 
@@ -272,3 +273,12 @@ def test_init_output_is_valid_yaml_with_comments(project: Path, cli) -> None:
     assert code == 0 and "Wrote" in out
     text = (project / "cutover.yaml").read_text()
     assert text.count("\n#") + text.count(" # ") > 40  # a commented template, not a dump
+
+
+def test_plan_runbook_option_reads_another_file(project: Path, cli) -> None:
+    (project / "rehearsal.yaml").write_text("target: {alias: rehearsal}\nstages: [guard]\n")
+    code, out, err = cli("plan", "--runbook", "rehearsal.yaml", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["target_org"] == "rehearsal"
+    assert [s["id"] for s in data["steps"]] == ["guard.org-identity"]
