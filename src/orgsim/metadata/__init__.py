@@ -4,6 +4,7 @@ metadata store behind them. `soap.handle` is the HTTP entry point; `seed_metadat
 from __future__ import annotations
 
 import io
+import logging
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,23 @@ def attach(org: Any) -> None:
     """
     if getattr(org, "_orgsim_metadata_attached", False):
         return
-    from orgsim.metadata import deploy, store
+    from orgsim.metadata import store
 
     org._orgsim_metadata_attached = True
     store.register_all_custom_objects(org)
     hooks = getattr(org, "tick_hooks", None)
     if hooks is not None:
         # Deploys finish when their time is up even if nobody polls them (after_deploy symptoms start on time).
-        hooks.append(deploy.advance)
+        hooks.append(_advance_deploys)
+
+
+def _advance_deploys(org: Any) -> None:
+    from orgsim.metadata import deploy
+
+    try:
+        deploy.advance(org)
+    except Exception:
+        logging.getLogger("orgsim.metadata").exception("orgsim could not advance the deploy queue")
 
 
 def _zip_directory(path: Path) -> bytes:

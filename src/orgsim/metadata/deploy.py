@@ -17,6 +17,7 @@ changes are applied when its duration has elapsed. Time is the org's clock, so t
 from __future__ import annotations
 
 import json
+import logging
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +29,8 @@ from orgsim.metadata import store as md
 from orgsim.metadata.package import Component, Package, read_zip
 from orgsim.metadata.xml import NIL, SoapFault, boolean, text, texts
 from orgsim.store import parse_datetime
+
+log = logging.getLogger("orgsim.metadata")
 
 DONE_STATUSES = ("Succeeded", "SucceededPartial", "Failed", "Canceled")
 RUNNING_STATUSES = ("Pending", "InProgress", "Canceling")
@@ -206,7 +209,11 @@ def advance(org: Any) -> None:
                     return  # stuck: it and everything behind it waits until someone cancels it
                 start = max(_when(row["created"]), previous_end) if previous_end else _when(row["created"])
                 start = min(start, now)
-                outcome = _plan(org, row)
+                try:
+                    outcome = _plan(org, row)
+                except Exception:
+                    log.exception("orgsim could not plan deploy %s", row["id"])
+                    outcome = _internal_error_outcome()
                 conn.execute(
                     "UPDATE md_deploys SET status = 'InProgress', started = ?, outcome = ? WHERE id = ?",
                     (_iso(start), _dumps(outcome), row["id"]),
@@ -217,6 +224,24 @@ def advance(org: Any) -> None:
                 return  # still running; later jobs keep waiting
             _finish(org, row, end)
             previous_end = end
+
+
+def _internal_error_outcome() -> dict[str, Any]:
+    return {
+        "status": "Failed",
+        "errorMessage": "UNKNOWN_EXCEPTION: orgsim internal error while processing the deploy (see the orgsim log)",
+        "errorStatusCode": "UNKNOWN_EXCEPTION",
+        "componentSuccesses": [],
+        "componentFailures": [],
+        "runTestResult": None,
+        "tests_ran": False,
+        "test_level": None,
+        "numberComponentsTotal": 0,
+        "numberComponentErrors": 0,
+        "numberTestsTotal": 0,
+        "numberTestErrors": 0,
+        "apply": {"upserts": [], "deletes_pre": [], "deletes_post": []},
+    }
 
 
 def _dumps(value: Any) -> str:
