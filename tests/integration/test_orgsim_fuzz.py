@@ -2,7 +2,7 @@
 leak a Python traceback; every answer is a valid one or a Salesforce-shaped error. Then the real sf CLI still
 queries the org (rows, column metadata and SOQL errors end to end).
 
-Bounded: ORGSIM_FUZZ_COUNT requests (default 300) or ORGSIM_FUZZ_SECONDS (default 60), whichever ends first;
+Bounded: ORGSIM_FUZZ_COUNT requests (default 1000) or ORGSIM_FUZZ_SECONDS (default 60), whichever ends first;
 ORGSIM_FUZZ_SEED picks the sequence (default fixed, so a failure is reproducible). The `/__orgsim/*` control
 endpoints are left out: they exist to inject faults and reset state on purpose.
 """
@@ -24,7 +24,7 @@ import pytest
 
 from orgsim.testing import OrgsimServer, login, run_sf
 
-FUZZ_COUNT = int(os.environ.get("ORGSIM_FUZZ_COUNT", "300"))
+FUZZ_COUNT = int(os.environ.get("ORGSIM_FUZZ_COUNT", "1000"))
 FUZZ_SECONDS = float(os.environ.get("ORGSIM_FUZZ_SECONDS", "60"))
 FUZZ_SEED = int(os.environ.get("ORGSIM_FUZZ_SEED", "20261127"))
 
