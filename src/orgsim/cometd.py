@@ -25,6 +25,8 @@ def _messages(request: Request) -> list[dict[str, Any]]:
         return []
     if isinstance(data, dict):
         data = [data]
+    if not isinstance(data, list):  # a JSON scalar is no Bayeux message at all
+        return []
     return [message for message in data if isinstance(message, dict)]
 
 

@@ -253,6 +253,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_GET
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other verb (OPTIONS, TRACE, made-up ones) goes through dispatch too, which answers a JSON 405/404
+        # instead of http.server's HTML 501 page.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks = []
