@@ -293,7 +293,8 @@ def _to_runbook_error(exc: ValidationError, document: CommentedMap, path: Path) 
         if isinstance(cause, LocatedValueError) and loc and not matched:
             # The problem is in a section the file leaves to its default (e.g. the seed's sign-offs naming
             # qa_lead) and was caused by something the file does set (usually `roles`): point there.
-            message += f" (in the default `{loc[0]}`: write that section or keep the role in `roles`)"
+            hint = ": write that section or keep the role in `roles`" if "unknown role" in message else ""
+            message += f" (in the default `{loc[0]}`{hint})"
             if "roles" in document:
                 line = document.lc.key("roles")[0] + 1
         located.append((line or 1, key, message))
