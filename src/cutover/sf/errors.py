@@ -5,6 +5,9 @@ failed deploy is a *result*, exit 1); a document with `name` and no `result` is 
 never on `code`, whose type changed across versions). Typed `SfCli` methods raise the subclasses below and keep
 the parsed result on the exception, so callers can report what failed without another call.
 
+Wait timeouts: with sf 2.146.3, `deploy start --wait 1` against a slow org exited 1 with a ClientTimeoutError
+envelope and `data.id` (measured against orgsim), not 69 as the docs table says; both mean StillRunning here.
+
 `returncode` is the sf process's exit code; `exit_code` (from CutoverError) is the one *cutover* exits with.
 Messages are one line and redacted.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -56,6 +57,12 @@ class SfResult:
     duration_s: float
     timed_out: bool = False
     cwd: str | None = field(default=None, compare=False)
+
+    @property
+    def command_line(self) -> str:
+        """`sf project deploy start ...` as a human would type it (binary path and --json left out)."""
+        shown = [a for a in self.argv[1:] if a != "--json"]
+        return "sf " + shlex.join(shown) if shown else "sf"
 
     @property
     def is_error_envelope(self) -> bool:

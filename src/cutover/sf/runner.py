@@ -8,6 +8,7 @@ run engine) can record it as evidence without this module knowing about the engi
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 from collections.abc import Callable, Mapping, Sequence
@@ -53,6 +54,7 @@ DEFAULT_WAIT_MINUTES = 33  # the CLI's own default for deploy/retrieve --wait
 WAIT_GRACE_S = 120.0
 
 ResultHook = Callable[[SfResult], None]
+log = logging.getLogger("cutover.sf")
 PathLike = str | os.PathLike[str]
 
 
@@ -185,6 +187,12 @@ class SfCli:
             ) from None
         except OSError as exc:
             raise SfNotFound(f"cannot start the Salesforce CLI '{self.binary}': {exc}", argv=argv) from None
+        log.debug(
+            "%s -> %s in %.1fs",
+            result.command_line,
+            "timeout" if result.timed_out else f"exit {result.exit_code}",
+            result.duration_s,
+        )
         if self.on_result is not None:
             self.on_result(result)
         return result

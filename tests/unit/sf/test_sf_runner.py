@@ -285,3 +285,11 @@ def test_generate_manifest_returns_the_path(fake_sf, tmp_path):
     assert fake_sf.calls()[0]["argv"] == [
         "project", "generate", "manifest", "--source-dir", "force-app", "--output-dir", "rollback", "--json",
     ]  # fmt: skip
+
+
+def test_result_command_line_leaves_out_binary_and_json(fake_sf):
+    seen = []
+    fake_sf.plan({"fixture": "org_list_limits.json"})
+    fake_sf.cli(on_result=seen.append).org_list_limits("production")
+    assert seen[0].command_line == "sf org list limits --target-org production"
+    assert seen[0].argv[0] == str(fake_sf.binary)
