@@ -135,8 +135,8 @@ def build_env(base: Mapping[str, str] | None, *, home: Path | None, extra: Mappi
 
 
 def parse_json_stdout(stdout: str) -> Any:
-    """The single JSON document on stdout; if something was printed before it, parse from the first line that
-    starts with `{`. Returns None when there is no JSON document."""
+    """The single JSON document on stdout. Text printed before it (an update warning) or after it is skipped: the
+    document is decoded from the first line that starts with `{` or `[`. Returns None when there is none."""
     text = stdout.strip()
     if not text:
         return None
@@ -144,13 +144,15 @@ def parse_json_stdout(stdout: str) -> Any:
         return json.loads(text)
     except ValueError:
         pass
-    lines = stdout.splitlines()
-    for index, line in enumerate(lines):
-        if line.startswith("{"):
+    decoder = json.JSONDecoder()
+    offset = 0
+    for line in stdout.splitlines(keepends=True):
+        if line.startswith(("{", "[")):
             try:
-                return json.loads("\n".join(lines[index:]))
+                return decoder.raw_decode(stdout, offset)[0]
             except ValueError:
-                continue
+                pass
+        offset += len(line)
     return None
 
 

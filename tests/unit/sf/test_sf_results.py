@@ -272,3 +272,14 @@ def test_limits_array_with_string_numbers(sf_doc):
 def test_limits_raw_rest_shape():
     limits = parse_limits({"DailyApiRequests": {"Max": 15000, "Remaining": 14998}, "Other": "skip"})
     assert [(lim.name, lim.used) for lim in limits] == [("DailyApiRequests", 2)]
+
+
+def test_json_document_is_found_among_other_output():
+    from cutover.sf.process import parse_json_stdout
+
+    assert parse_json_stdout('{"status": 0}') == {"status": 0}
+    assert parse_json_stdout(' › Warning: update\n{\n  "status": 0\n}\n') == {"status": 0}
+    assert parse_json_stdout('{"status": 1}\n(node:12) Warning: something\n') == {"status": 1}
+    assert parse_json_stdout("[1, 2]") == [1, 2]
+    assert parse_json_stdout('{"status": 0, "result": {"cut') is None
+    assert parse_json_stdout("no json\n{ not json either") is None
