@@ -95,6 +95,19 @@ def _check_runbook_unchanged(run: RunInfo, project: Project) -> None:
         )
 
 
+def _check_same_commit(run: RunInfo, project: Project) -> None:
+    """A run releases one commit: its gates and sign-offs say nothing about another one."""
+    from cutover.steps import git_head
+
+    head = git_head(project.dir)
+    if run.git_head and head and head != run.git_head:
+        raise UsageError(
+            f"the project is at commit {head[:12]}, but run {run.id} was created for {run.git_head[:12]}",
+            hint=f"check out {run.git_head[:12]} to continue that run, or `cutover abort {run.id} --reason TEXT` "
+            "and start a new run for this commit",
+        )
+
+
 def _rules(project: Project | None) -> RoleRules:
     if project is None:
         return RoleRules()
@@ -203,6 +216,7 @@ def run_cmd(
     run = engine.open_run(project.target_org)
     if run is not None:
         _check_runbook_unchanged(run, project)
+        _check_same_commit(run, project)
         question = f"Continue run {run.id} against {project.target_org}?"
     else:
         from cutover.steps import build_executors, git_head, plan_to_specs
@@ -255,6 +269,7 @@ def resume_cmd(
         raise UsageError(f"run {run.id} is {run.state.value}; nothing to resume", hint=hint)
     project = load_project(app.project_dir, run.target_org)
     _check_runbook_unchanged(run, project)
+    _check_same_commit(run, project)
     _execute(engine, project, run, None, fmt)
 
 

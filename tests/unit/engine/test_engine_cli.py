@@ -149,3 +149,28 @@ def test_commands_without_runs_say_so(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "no runs yet" in capsys.readouterr().err
     assert cutover(tmp_path, "runs") == 0
     assert cutover(tmp_path, "lock", "status") == 0
+
+
+def test_resume_refuses_when_the_commit_changed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    write_runbook(tmp_path, STEPS, signoffs=SIGNOFFS)
+    git("init", "-q")
+    git("add", "cutover.yaml")
+    git("commit", "-qm", "release")
+    assert cutover(tmp_path, "run", "--yes") == 4
+    (tmp_path / "late.txt").write_text("a late change\n")
+    git("add", "late.txt")
+    git("commit", "-qm", "late change")
+    capsys.readouterr()
+    assert cutover(tmp_path, "resume") == 2
+    assert "was created for" in capsys.readouterr().err
+    assert cutover(tmp_path, "run", "--yes") == 2
