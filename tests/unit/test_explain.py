@@ -72,6 +72,7 @@ def test_failed_validation_envelope(capsys):
     assert summary["error"]["name"] == "FailedValidationError"
     assert "ElaroLoggerTest.logsErrors" in summary["error"]["message"]
     assert "components" not in summary and "tests" not in summary
+    assert "sf project deploy report --job-id 0Af5g00000ElaVAL4" in summary["hint"]
 
 
 def test_missing_org_and_timeout_envelopes(capsys):

@@ -78,6 +78,8 @@ def render_text(summary: dict[str, Any]) -> None:
     if "error" in summary:
         error = summary["error"]
         console.print(f"  {error.get('name')}: {error.get('message')}", markup=False)
+        if summary.get("hint"):
+            console.print(Text(f"  hint: {summary['hint']}", style="dim"))
     if summary.get("error_message"):
         console.print(f"  {summary['error_message']}", markup=False)
     _render_components(summary.get("components"))
@@ -192,7 +194,10 @@ def register(app: typer.Typer) -> None:
         output_format: str = typer.Option("text", "--format", help="text (a readable summary) or json."),
     ) -> None:
         """Summarise saved sf --json output: deploy, validate, quick, report, retrieve, apex run test, data query,
-        org list limits, or an sf error. Exit 0 when the file was explained, whatever the deploy status."""
+        org list limits, or an sf error.
+
+        FILE is what an 'sf ... --json' command printed ('-' reads stdin). Exit 0 when the file was explained,
+        whatever the deploy status; 2 when it cannot be read or is not sf JSON output."""
         if output_format not in FORMATS:
             raise UsageError(f"--format {output_format}: expected one of {', '.join(FORMATS)}")
         doc = read_document(file, app_context(ctx).project_dir)

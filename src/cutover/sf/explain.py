@@ -246,7 +246,21 @@ def explain_error(env: Mapping[str, Any]) -> dict[str, Any]:
     job_id = job_id_from(env.get("data"))
     if job_id:
         summary["id"] = job_id
+    hint = _ERROR_HINTS.get(str(env.get("name")))
+    if hint:
+        summary["hint"] = hint.format(id=job_id or "<job id>")
     return summary
+
+
+_ERROR_HINTS = {
+    "ClientTimeoutError": "the deploy is still running; follow it with: sf project deploy report --job-id {id} --json",
+    "FailedValidationError": (
+        "for the component and test details: sf project deploy report --job-id {id} --json > report.json, "
+        "then cutover explain report.json"
+    ),
+    "NamedOrgNotFoundError": "no login for that alias in this HOME: sf org login ... --alias ALIAS",
+    "INVALID_SESSION_ID": "the session expired or was revoked: log in to the org again",
+}
 
 
 def _looks_like_deploy(data: Mapping[str, Any]) -> bool:
