@@ -55,6 +55,8 @@ def _process_start_time(pid: int) -> str | None:
 
 
 def _process_alive(pid: int, pid_started: str | None) -> bool:
+    if pid <= 0:  # a lock file left half-written by a crash names no process
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -31,7 +31,7 @@ from cutover.engine.model import (
     StepStatus,
     WaiverRecord,
 )
-from cutover.errors import AuditBroken, UsageError
+from cutover.errors import AuditBroken, EnvironmentProblem, UsageError
 from cutover.redact import redact, redact_obj
 
 STATE_DIR = ".cutover"
@@ -193,13 +193,20 @@ class Store:
     @classmethod
     def open(cls, project_dir: Path) -> Store:
         cutover_dir = Path(project_dir) / STATE_DIR
-        cutover_dir.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(cutover_dir / "state.db", isolation_level=None, timeout=30, check_same_thread=False)
-        db.execute("PRAGMA busy_timeout = 30000")
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = FULL")
-        store = cls(cutover_dir, db)
-        store._migrate()
+        path = cutover_dir / "state.db"
+        try:
+            cutover_dir.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            store = cls(cutover_dir, db)
+            store._migrate()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise EnvironmentProblem(
+                f"cannot open the run state {path}: {exc}",
+                hint="restore it from a backup; the evidence files under .cutover/runs/ are untouched",
+            ) from None
         return store
 
     def close(self) -> None:
@@ -207,6 +214,14 @@ class Store:
 
     def _migrate(self) -> None:
         self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        known = {name for name, _ in _MIGRATIONS}
+        applied = {row[0] for row in self.db.execute("SELECT name FROM schema_migrations")}
+        if applied - known:
+            raise EnvironmentProblem(
+                f"{self.cutover_dir / 'state.db'} was written by a newer cutover "
+                f"(unknown migrations: {', '.join(sorted(applied - known))})",
+                hint="upgrade cutover to continue these runs",
+            )
         for name, func in _MIGRATIONS:
             self.db.execute("BEGIN IMMEDIATE")
             try:
