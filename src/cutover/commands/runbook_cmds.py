@@ -58,7 +58,7 @@ def init(
     _write_atomically(path, text)
     console = out_console()
     console.print(Text(f"Wrote {path} (Elaro production runbook, target org {runbook.target.alias!r})."))
-    problems = runbook.problems()
+    problems = runbook.problems() + runbook.project_problems(project_dir)
     if problems:
         console.print(Text(f"{len(problems)} things to fill in before a real run (see `cutover plan`):", "yellow"))
         for problem in problems[:5]:
@@ -119,13 +119,14 @@ def plan(
             raise UsageError(f"--stage {stage!r}: this runbook does not run that stage (stages: {runbook.stages})")
         steps = [s for s in steps if s.stage == stage]
         rollback = rollback if stage == "rollback" else []
+    problems = runbook.problems() + runbook.project_problems(path.parent)
     fmt = PlanFormat.json if json_flag else output_format
     if fmt is PlanFormat.json:
-        typer.echo(json.dumps(plan_json(runbook, path, steps, rollback), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(plan_json(runbook, path, steps, rollback, problems), indent=2, ensure_ascii=False))
     elif fmt is PlanFormat.markdown:
-        typer.echo(plan_markdown(runbook, path, steps, rollback))
+        typer.echo(plan_markdown(runbook, path, steps, rollback, problems))
     else:
-        _print_text(runbook, path, steps, rollback)
+        _print_text(runbook, path, steps, rollback, problems)
 
 
 def _step_json(step: PlanStep, number: int | None) -> dict[str, Any]:
@@ -135,7 +136,9 @@ def _step_json(step: PlanStep, number: int | None) -> dict[str, Any]:
     return data
 
 
-def plan_json(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: list[PlanStep]) -> dict[str, Any]:
+def plan_json(
+    runbook: Runbook, path: Path, steps: list[PlanStep], rollback: list[PlanStep], problems: list[str]
+) -> dict[str, Any]:
     return {
         "runbook": str(path),
         "name": runbook.name,
@@ -146,7 +149,7 @@ def plan_json(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: lis
         "rollback": [_step_json(step, None) for step in rollback],
         "roles": {role_id: role.model_dump() for role_id, role in runbook.roles.items()},
         "known_issues": [issue.model_dump() for issue in runbook.known_issues],
-        "problems": runbook.problems(),
+        "problems": problems,
     }
 
 
@@ -157,7 +160,9 @@ def _kind_label(step: PlanStep, runbook: Runbook) -> str:
     return "automated" + ("" if step.blocking else ", non-blocking")
 
 
-def _print_text(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: list[PlanStep]) -> None:
+def _print_text(
+    runbook: Runbook, path: Path, steps: list[PlanStep], rollback: list[PlanStep], problems: list[str]
+) -> None:
     console = out_console()
     header = Text()
     header.append(runbook.name, "bold")
@@ -186,7 +191,6 @@ def _print_text(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: l
         console.print(Text("Known issues (tell support before the window):", "bold"))
         for issue in runbook.known_issues:
             console.print(Text(f"  - {issue.title}: {issue.symptom}. Workaround: {issue.workaround}."))
-    problems = runbook.problems()
     console.print()
     if problems:
         console.print(Text(f"Problems ({len(problems)}):", "bold yellow"))
@@ -213,7 +217,9 @@ def _print_step(console: Any, runbook: Runbook, step: PlanStep, number: str) -> 
         console.print(Text(f"      $ {step.command}", "green"))
 
 
-def plan_markdown(runbook: Runbook, path: Path, steps: list[PlanStep], rollback: list[PlanStep]) -> str:
+def plan_markdown(
+    runbook: Runbook, path: Path, steps: list[PlanStep], rollback: list[PlanStep], problems: list[str]
+) -> str:
     out = [
         f"# {runbook.name}: release {runbook.release.version} to `{runbook.target.alias}`",
         "",
@@ -238,7 +244,6 @@ def plan_markdown(runbook: Runbook, path: Path, steps: list[PlanStep], rollback:
             + (f" Permanent fix: {i.permanent_fix}." if i.permanent_fix else "")
             for i in runbook.known_issues
         ]
-    problems = runbook.problems()
     if problems:
         out += ["", "## Problems", "", *(f"- {p}" for p in problems)]
     return "\n".join(out) + "\n"

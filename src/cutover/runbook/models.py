@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shlex
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -1103,4 +1104,18 @@ class Runbook(_Model):
                 )
         if self.release.version in ("", "0.0.0"):
             found.append("release.version is not set")
+        return found
+
+    def project_problems(self, project_dir: Path) -> list[str]:
+        """Problems between the runbook and the project folder it sits in (read-only look at the files)."""
+        found: list[str] = []
+        project_dir = Path(project_dir)
+        if not (project_dir / "sfdx-project.json").is_file():
+            found.append(f"no sfdx-project.json in {project_dir}: sf commands need the SFDX project folder")
+        if not (project_dir / self.project.source_dir).is_dir():
+            found.append(f"project.source_dir: {self.project.source_dir}/ does not exist")
+        if self.project.manifest and not (project_dir / self.project.manifest).is_file():
+            found.append(
+                f"project.manifest: {self.project.manifest} does not exist (validate, deploy and backup use it)"
+            )
         return found

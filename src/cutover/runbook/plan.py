@@ -604,8 +604,10 @@ def _verify(runbook: Runbook) -> list[PlanStep]:
             title=f"Check Debug Logs (first {verify.log_watch})" + on_failure,
             kind="automated",
             action="sf.verify_logs",
+            # ApexLog has no severity column: a transaction that ended in an unhandled exception is a log with
+            # Status = 'Failure', which is what the seed's query counts.
             checks=[
-                "No new debug logs with ERROR severity",
+                "No new debug logs with ERROR severity (failed transactions in ApexLog)",
                 "No new exceptions in exception logs",
                 f"No new failure logs related to deployment (at most {verify.max_failure_logs} ApexLog rows with "
                 "Status = 'Failure')",

@@ -282,3 +282,16 @@ def test_plan_runbook_option_reads_another_file(project: Path, cli) -> None:
     data = json.loads(out)
     assert data["target_org"] == "rehearsal"
     assert [s["id"] for s in data["steps"]] == ["guard.org-identity"]
+
+
+def test_plan_reports_a_folder_that_is_not_the_sfdx_project(project: Path, cli) -> None:
+    cli("init")
+    data = json.loads(cli("plan", "--json")[1])
+    assert any("sfdx-project.json" in p for p in data["problems"])
+    assert any(p.startswith("project.manifest:") for p in data["problems"])
+    (project / "sfdx-project.json").write_text('{"packageDirectories": [{"path": "force-app", "default": true}]}')
+    (project / "force-app").mkdir()
+    (project / "manifest").mkdir()
+    (project / "manifest" / "package.xml").write_text("<Package/>")
+    data = json.loads(cli("plan", "--json")[1])
+    assert not any("sfdx-project.json" in p or p.startswith("project.") for p in data["problems"])
