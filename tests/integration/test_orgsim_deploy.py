@@ -243,3 +243,40 @@ def test_report_and_cancel_a_deploy_stuck_in_the_queue(
     assert canceled.returncode == 0, canceled
     assert canceled.json["result"]["status"] == "Canceled"
     assert classes_in(server) == []
+
+
+def test_rest_metadata_deploy_validates_and_quick_deploys(
+    orgsim_factory: Any, sf_bin: Path, sf_home: Path, project: Path
+) -> None:
+    server = start_org(orgsim_factory, sf_bin, sf_home)
+    rest_env = {"SF_ORG_METADATA_REST_DEPLOY": "true"}
+    validation = run_sf(
+        sf_bin,
+        [
+            "project",
+            "deploy",
+            "start",
+            "--dry-run",
+            "--test-level",
+            "RunLocalTests",
+            "--source-dir",
+            "force-app",
+            "--target-org",
+            "sim",
+        ],
+        sf_home,
+        cwd=project,
+        env=rest_env,
+    )
+    assert validation.returncode == 0, validation
+    assert validation.json["result"]["numberTestsTotal"] == 3
+    assert server.org.call_counts().get("deployRequest", 0) >= 1  # it really went through the REST endpoint
+    quick = run_sf(
+        sf_bin,
+        ["project", "deploy", "quick", "--job-id", validation.json["result"]["id"], "--target-org", "sim"],
+        sf_home,
+        cwd=project,
+        env=rest_env,
+    )
+    assert quick.returncode == 0 and quick.json["result"]["status"] == "Succeeded", quick
+    assert classes_in(server) == ["ElaroGreeter", "ElaroGreeterTest", "ElaroNightlyJob"]

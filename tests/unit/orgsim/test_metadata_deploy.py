@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orgsim.metadata import deploy, retrieve, seed_metadata
+from orgsim.metadata import deploy, rest, retrieve, seed_metadata
 from orgsim.metadata import store as md
 from orgsim.metadata.deploy import DeployOptions
 from orgsim.metadata.package import package_xml
@@ -369,3 +370,56 @@ def test_unreadable_zip_is_refused_before_queueing(org: Org) -> None:
         archive.writestr("../evil/package.xml", b"<Package/>")
     with pytest.raises(SoapFault, match="unsafe path"):
         deploy.submit(org, buffer.getvalue(), DeployOptions())
+
+
+def _multipart(zip_bytes: bytes, options: dict[str, Any]) -> tuple[bytes, str]:
+    boundary = "----orgsimBoundary42"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="package.xml"\r\n'
+            "Content-Type: application/zip\r\n\r\n"
+        ).encode()
+        + zip_bytes
+        + (
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="entity_content"\r\n'
+            f"Content-Type: application/json\r\n\r\n{json.dumps({'deployOptions': options})}\r\n--{boundary}--\r\n"
+        ).encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_rest_deploy_request_validates_and_quick_deploys(org: Org) -> None:
+    body, content_type = _multipart(make_zip(APP), {"checkOnly": True, "testLevel": "RunLocalTests"})
+    status, raw, _ = rest.handle(
+        org, "POST", "/services/data/v62.0/metadata/deployRequest", body, {"content-type": content_type}
+    )
+    assert status == 201, raw
+    validation = json.loads(raw)
+    assert validation["deployOptions"]["checkOnly"] is True
+    org.advance_clock(11)
+    status, raw, _ = rest.handle(org, "GET", f"/services/data/v62.0/metadata/deployRequest/{validation['id']}", b"", {})
+    result = json.loads(raw)["deployResult"]
+    assert (status, result["status"], result["numberTestsTotal"]) == (200, "Succeeded", 2)
+    assert result["details"]["runTestResult"]["successes"][0]["namespace"] is None
+    quick_body = json.dumps({"validatedDeployRequestId": validation["id"]}).encode()
+    status, raw, _ = rest.handle(
+        org, "POST", "/services/data/v62.0/metadata/deployRequest", quick_body, {"content-type": "application/json"}
+    )
+    assert status == 201 and json.loads(raw)["validatedDeployRequestId"] == validation["id"]
+    run_to_end(org, json.loads(raw)["id"])
+    assert names(org) == ["GapService", "GapServiceTest"]
+    status, raw, _ = rest.handle(
+        org, "POST", "/services/data/v62.0/metadata/deployRequest", quick_body, {"content-type": "application/json"}
+    )
+    assert status == 404 and json.loads(raw)[0]["errorCode"] == "INVALID_ID_FIELD"
+
+
+def test_rest_deploy_request_rejects_bad_input(org: Org) -> None:
+    path = "/services/data/v62.0/metadata/deployRequest"
+    status, raw, _ = rest.handle(org, "POST", path, b"not multipart", {"content-type": "text/plain"})
+    assert status == 400 and json.loads(raw)[0]["errorCode"] == "INVALID_MULTIPART_REQUEST"
+    body, content_type = _multipart(b"not a zip", {})
+    status, raw, _ = rest.handle(org, "POST", path, body, {"content-type": content_type})
+    assert status == 400 and json.loads(raw)[0]["errorCode"] == "INVALID_ZIP"
+    status, raw, _ = rest.handle(org, "POST", path, b"{oops", {"content-type": "application/json"})
+    assert status == 400 and json.loads(raw)[0]["errorCode"] == "JSON_PARSER_ERROR"
