@@ -264,3 +264,47 @@ def test_evidence_is_never_overwritten_by_a_second_attempt(engine: Engine) -> No
     assert [i["name"] for i in items] == ["out.txt", "out-2.txt"]
     assert (engine.cutover_dir / items[0]["relpath"]).read_text() == "attempt 1"
     assert engine.verify(run.id).ok
+
+
+def test_record_file_redacts_text_and_copies_binary(engine: Engine, tmp_path) -> None:
+    run = engine.create_run("prod", specs("a"))
+    text = tmp_path / "deploy.log"
+    text.write_text("sessionId 00D000000000001AAA!AQ8.fake.token\n")
+    binary = tmp_path / "backup.tar.gz"
+    binary.write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(256)))
+    stored = []
+
+    def record(ctx: StepContext) -> StepOutcome:
+        stored.append(ctx.record_file("deploy.log", text))
+        stored.append(ctx.record_file("backup.tar.gz", binary))
+        return StepOutcome.passed()
+
+    engine.execute(run.id, {"a": ScriptedStep("a", [], behaviour=record)})
+    log, archive = stored
+    assert log.path.read_text() == "sessionId [REDACTED]\n"
+    assert archive.path.read_bytes() == binary.read_bytes()
+    assert engine.verify(run.id).ok
+
+
+def test_a_step_may_end_the_run_rolled_back(engine: Engine) -> None:
+    run = engine.create_run("prod", specs("deploy", "rollback"))
+
+    def rolled_back(ctx: StepContext) -> StepOutcome:
+        ctx.request_run_state(RunState.ROLLED_BACK)
+        return StepOutcome.passed("backup redeployed")
+
+    result = engine.execute(
+        run.id, {"deploy": ScriptedStep("deploy", []), "rollback": ScriptedStep("rollback", [], behaviour=rolled_back)}
+    )
+    assert result.state == RunState.ROLLED_BACK
+    assert engine.status(run.id)["state"] == "rolled_back"
+
+
+def test_abort_closes_an_open_run(engine: Engine) -> None:
+    run = engine.create_run("prod", specs("a"))
+    engine.abort(run.id, "release cancelled")
+    assert engine.store.get_run(run.id).state == RunState.ABORTED
+    assert engine.open_run("prod") is None
+    with pytest.raises(UsageError, match="aborted"):
+        engine.execute(run.id, {"a": ScriptedStep("a", [])})
+    assert engine.events(run.id)[-1].payload["reason"] == "release cancelled"
