@@ -48,7 +48,13 @@ def init(
     target_org: str | None = typer.Option(
         None, "--target-org", "-o", metavar="ALIAS", help="The sf alias of the production org (default: production)."
     ),
+    print_schema: bool = typer.Option(
+        False, "--print-schema", help="Print the JSON Schema of cutover.yaml (for editors) and write nothing."
+    ),
 ) -> None:
+    if print_schema:
+        typer.echo(json.dumps(Runbook.model_json_schema(by_alias=True), indent=2))
+        return
     project_dir = app_context(ctx).project_dir
     path = project_dir / RUNBOOK_FILENAME
     if path.exists() and not force:

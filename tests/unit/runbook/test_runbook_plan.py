@@ -295,3 +295,12 @@ def test_plan_reports_a_folder_that_is_not_the_sfdx_project(project: Path, cli) 
     (project / "manifest" / "package.xml").write_text("<Package/>")
     data = json.loads(cli("plan", "--json")[1])
     assert not any("sfdx-project.json" in p or p.startswith("project.") for p in data["problems"])
+
+
+def test_init_print_schema_writes_nothing(project: Path, cli) -> None:
+    code, out, _ = cli("init", "--print-schema")
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["required"] == ["target"]
+    assert "thresholds" in schema["properties"] and "custom_steps" in schema["properties"]
+    assert list(project.iterdir()) == []
