@@ -179,6 +179,16 @@ def test_failed_deploy_failed_tests_and_failed_validation(failing):
     assert "boom" in tests.value.message
 
 
+def test_retrieve_backup_of_deployed_classes(failing, tmp_path):
+    _, cli, _ = failing
+    result = cli.retrieve_start(
+        "production", manifest="manifest/package.xml", target_metadata_dir=tmp_path / "backup", unzip=True, wait=5
+    )
+    assert result.success and result.id.startswith("09S")
+    assert "ElaroLogger" in {p.full_name for p in result.file_properties if p.type == "ApexClass"}
+    assert list((tmp_path / "backup").rglob("ElaroLogger.cls"))
+
+
 def test_access_token_never_leaves_the_adapter(healthy, failing):
     for server, recorder in ((healthy[0], healthy[2]), (failing[0], failing[2])):
         assert recorder.results, "the module's calls were recorded"
