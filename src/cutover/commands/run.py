@@ -425,7 +425,10 @@ def signoff_cmd(
     run_id: str | None = typer.Option(None, "--run", metavar="RUN", help="Run id (default: the open run)."),
     target_org: str | None = typer.Option(None, "--target-org", "-o", help="Org alias (default: the runbook's)."),
 ) -> None:
-    """Record a sign-off (separation of duties is enforced). May be given before the run reaches the step."""
+    """Record a sign-off (separation of duties is enforced). May be given before the run reaches the step.
+
+    Code reviews count too: cutover signoff preflight.reviews --by WHO --role reviewer
+    """
     app = app_context(ctx)
     engine = Engine(app.project_dir)
     project = _try_load_project(app.project_dir, target_org)
