@@ -179,8 +179,12 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
 def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     """The pydantic model class that owns the last key of `loc` (for 'did you mean' on unknown keys)."""
     model: Any = Runbook
+    mapping_key_next = False  # after a `dict[str, Model]` field, the next part is a user-chosen key (a role id)
     for part in loc[:-1]:
         if isinstance(part, int) or model is None:
+            continue
+        if mapping_key_next:
+            mapping_key_next = False
             continue
         if isinstance(model, type) and issubclass(model, BaseModel):
             field = model.model_fields.get(str(part)) or next(
@@ -188,6 +192,7 @@ def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
             )
             if field is None:
                 return None
+            mapping_key_next = getattr(field.annotation, "__origin__", None) is dict
             model = _inner_model(field.annotation)
         else:
             return None
@@ -299,7 +304,8 @@ def _to_runbook_error(exc: ValidationError, document: CommentedMap, path: Path) 
                 line = document.lc.key("roles")[0] + 1
         located.append((line or 1, key, message))
     # Report the first problem in the file; mention how many more so nobody fixes one and is surprised.
-    located.sort(key=lambda item: item[0])
+    # On one line, an unknown key beats the "missing" it causes (`rol: x` is both), as it says what to fix.
+    located.sort(key=lambda item: (item[0], "unknown key" not in item[2]))
     line, key, message = located[0]
     more = len({(ln, k) for ln, k, _ in located}) - 1
     if more > 0:
