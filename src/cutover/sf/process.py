@@ -102,17 +102,22 @@ class SfResult:
         }
 
 
-def resolve_binary(explicit: str | os.PathLike[str] | None, env: Mapping[str, str]) -> str | None:
+def resolve_binary(
+    explicit: str | os.PathLike[str] | None, env: Mapping[str, str], base_dir: Path | None = None
+) -> str | None:
     """Explicit argument (runbook `sf.binary`) > `CUTOVER_SF` > `sf` on PATH. Returns None when nothing is found.
 
     An explicit or `CUTOVER_SF` value that names a missing file is *not* silently replaced by PATH's `sf`: the user
-    asked for that binary, so we report it missing rather than deploy with a different CLI version.
+    asked for that binary, so we report it missing rather than deploy with a different CLI version. A relative path
+    is taken from `base_dir` (the project folder, where the runbook lives) when given.
     """
     for candidate in (explicit, env.get("CUTOVER_SF")):
         if candidate:
             text = os.fspath(candidate)
             if os.sep in text or text.startswith("."):
                 path = Path(text).expanduser()
+                if not path.is_absolute() and base_dir is not None:
+                    path = base_dir / path
                 return str(path) if path.is_file() and os.access(path, os.X_OK) else None
             return shutil.which(text, path=env.get("PATH"))
     return shutil.which("sf", path=env.get("PATH"))

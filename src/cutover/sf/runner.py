@@ -148,7 +148,7 @@ class SfCli:
         """The resolved executable; raises SfNotFound (exit 6) when there is none."""
         if self._binary is None:
             base = self._env_base if self._env_base is not None else os.environ
-            found = resolve_binary(self._binary_arg, base)
+            found = resolve_binary(self._binary_arg, base, self.cwd)
             if found is None:
                 asked = self._binary_arg or base.get("CUTOVER_SF")
                 where = f"'{asked}' does not exist or is not executable" if asked else "no 'sf' on PATH"

@@ -293,3 +293,9 @@ def test_result_command_line_leaves_out_binary_and_json(fake_sf):
     fake_sf.cli(on_result=seen.append).org_list_limits("production")
     assert seen[0].command_line == "sf org list limits --target-org production"
     assert seen[0].argv[0] == str(fake_sf.binary)
+
+
+def test_relative_binary_is_taken_from_the_project_folder(fake_sf, tmp_path):
+    project = fake_sf.root.parent
+    relative = str(fake_sf.binary.relative_to(project))  # "fake-sf/sf"
+    assert SfCli(relative, env=fake_sf.env(), cwd=project).binary == str(fake_sf.binary)
