@@ -26,6 +26,18 @@ INVALID = [
         "did you mean 'apex_coverage'",
     ),
     (
+        "unknown-key-in-list",
+        "target: {alias: production}\nsignoffs:\n  - {id: a, title: A, rol: qa_lead}\n",
+        "cutover.yaml:3: signoffs[0].rol:",
+        "did you mean 'role'",
+    ),
+    (
+        "unknown-key-in-role",
+        "target: {alias: production}\nroles:\n  qa_lead:\n    title: QA\n    mail: x@y.z\n",
+        "cutover.yaml:5: roles.qa_lead.mail:",
+        "did you mean 'email'",
+    ),
+    (
         "unknown-top-level-key",
         "target:\n  alias: production\nthreshold: {}\n",
         "cutover.yaml:3: threshold:",
