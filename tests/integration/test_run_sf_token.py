@@ -1,5 +1,6 @@
 """A run whose steps call the real `sf` CLI against orgsim: the org's access token, printed by
-`sf org auth show-access-token` (JSON and human output), never reaches `.cutover/` (evidence files, the SQLite database, HEAD anchors)."""
+`sf org auth show-access-token` (JSON and human output), never reaches `.cutover/` (evidence files, the SQLite
+database, HEAD anchors)."""
 
 from __future__ import annotations
 
