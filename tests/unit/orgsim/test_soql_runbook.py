@@ -336,3 +336,35 @@ def test_async_apex_job_query(org):
     soql = "SELECT Id, Status, JobType, ApexClass.Name FROM AsyncApexJob WHERE Status = 'Completed' AND JobType = 'TestRequest'"  # noqa: E501
     records = execute(soql, org)["records"]
     assert records[0]["ApexClass"] is None and records[0]["Status"] == "Completed"
+
+
+# --- against orgsim's real org runtime (store + schema + clock), not a stand-in ------------------------------
+def test_runbook_queries_against_the_production_scenario_org(tmp_path):
+    from orgsim.org import Org
+    from orgsim.scenario import builtin_scenario_path
+
+    org = Org(tmp_path / "org", builtin_scenario_path("production"))
+    try:
+        jobs = execute(
+            "SELECT Id, CronJobDetail.Name, State, NextFireTime, PreviousFireTime FROM CronTrigger "
+            "WHERE CronJobDetail.Name LIKE 'Elaro%' ORDER BY NextFireTime",
+            org,
+        )["records"]
+        assert jobs and all(j["CronJobDetail"]["Name"].lower().startswith("elaro") for j in jobs)
+        assert [j["NextFireTime"] for j in jobs] == sorted(j["NextFireTime"] for j in jobs)
+        snapshots = execute(
+            "SELECT Id, Name, Value__c FROM Governor_Limit_Snapshot__c WHERE CreatedDate = TODAY "
+            "ORDER BY CreatedDate DESC LIMIT 10",
+            org,
+        )
+        assert snapshots["totalSize"] >= 1
+        holders = execute(
+            "SELECT Id, Assignee.Name, PermissionSet.Name FROM PermissionSetAssignment "
+            "WHERE PermissionSet.Name LIKE 'Elaro%'",
+            org,
+        )["records"]
+        assert holders and holders[0]["Assignee"]["Name"]
+        logs = execute("SELECT Id, Status FROM ApexLog WHERE StartTime = LAST_N_DAYS:1", org)
+        assert logs["totalSize"] >= 1
+    finally:
+        org.close()
