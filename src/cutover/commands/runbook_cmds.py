@@ -221,6 +221,8 @@ def _print_step(console: Any, runbook: Runbook, step: PlanStep, number: str) -> 
         console.print(Text(f"      $ {step.sf_command}", "green"))
     if step.command:
         console.print(Text(f"      $ {step.command}", "green"))
+    if step.params.get("progress_command"):
+        console.print(Text(f"      $ {step.params['progress_command']}   # progress", "green"))
 
 
 def plan_markdown(
@@ -258,7 +260,7 @@ def plan_markdown(
 def _markdown_step(runbook: Runbook, step: PlanStep, number: str) -> list[str]:
     lines = [f"### {number} {step.title} ({_kind_label(step, runbook)}, `{step.id}`)", ""]
     lines += [f"- [ ] {check}" for check in step.checks]
-    for command in (step.sf_command, step.command):
+    for command in (step.sf_command, step.command, step.params.get("progress_command")):
         if command:
             lines += ["", "```bash", command, "```"]
     lines.append("")
