@@ -232,3 +232,28 @@ def test_settings_and_default_paths_come_from_the_runbook(tmp_path: Path, capsys
 
 def test_no_path_and_no_runbook_is_a_usage_error(tmp_path: Path) -> None:
     assert main(["-C", str(tmp_path), "scan", "apex"]) == 2
+
+
+def test_pathological_shapes_stay_fast_and_correct() -> None:
+    terms = " + ".join(["'x'"] * 3000 + ["name"])
+    rebuilt = "\n".join("        q = q + ' AND Name != \\'' + String.escapeSingleQuotes(v) + '\\'';" for _ in range(200))
+    nested = "if (true) { " * 300 + "update r;" + " }" * 300
+    source = f"""public with sharing class P {{
+    void concat(String name) {{ List<Account> a = Database.query({terms}, AccessLevel.USER_MODE); }}
+    void chain(String v, String tail) {{
+        String q = 'SELECT Id FROM Account WHERE Id != null';
+{rebuilt}
+        q = q + tail;
+        List<Account> b = Database.query(q, AccessLevel.USER_MODE);
+    }}
+    void deep(List<Account> r) {{ {nested} }}
+    String ping(String s) {{ return pong(s); }}
+    String pong(String s) {{ return ping(s) + s; }}
+    void cycle(String s) {{ List<Account> c = Database.query(ping(s), AccessLevel.USER_MODE); }}
+}}
+"""
+    findings = [(f.rule, f.line) for f in scan_source(source, "P.cls").findings]
+    assert ("soql-injection", 2) in findings
+    assert ("soql-injection", 205) in findings  # `tail`, after 200 escaped rebuilds
+    assert ("dml-without-crud-check", 208) in findings
+    assert ("soql-injection", 211) in findings  # through the ping/pong cycle

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
@@ -208,11 +208,25 @@ class Taint:
 
 @dataclass
 class StringParts:
-    literals: list[str]
-    taints: list[Taint]
+    """Literal text and taints, each keyed by its node's byte offset so merging never duplicates."""
+
+    literals: dict[int, str] = field(default_factory=dict)
+    taints: dict[int, Taint] = field(default_factory=dict)
+
+    def literal(self, node: Node) -> None:
+        self.literals.setdefault(node.start_byte, string_value(node))
+
+    def taint(self, node: Node, what: str) -> None:
+        self.taints.setdefault(node.start_byte, Taint(node, what))
+
+    def merge(self, other: StringParts) -> None:
+        for key, value in other.literals.items():
+            self.literals.setdefault(key, value)
+        for key, taint in other.taints.items():
+            self.taints.setdefault(key, taint)
 
     def declares(self, modes: frozenset[str]) -> bool:
-        joined = " ".join(self.literals).lower()
+        joined = " ".join(self.literals[key] for key in sorted(self.literals)).lower()
         return any(match.group(1) in modes for match in _WITH_MODE.finditer(joined))
 
 
@@ -221,9 +235,13 @@ class StringTracer:
 
     def __init__(self, model: ApexFile) -> None:
         self.model = model
+        # Variables being traced: a use of `q` inside the trace of `q` (as in `q = q + x`) only sees assignments
+        # the outer trace already covers, so it adds nothing. Without this, n such lines cost 2^n.
+        self._in_progress: set[tuple[int, str]] = set()
+        self._helpers: dict[int, StringParts] = {}
 
     def parts(self, expr: Node, unit: Unit) -> StringParts:
-        result = StringParts([], [])
+        result = StringParts()
         self._trace(expr, unit, unit.owner, expr.start_byte, result, 0)
         return result
 
@@ -232,7 +250,7 @@ class StringTracer:
             return
         kind = node.type
         if kind == "string_literal":
-            out.literals.append(string_value(node))
+            out.literal(node)
         elif kind in (
             "int",
             "decimal",
@@ -246,12 +264,21 @@ class StringTracer:
             for child in named_children(node):
                 self._trace(child, unit, owner, before, out, depth + 1)
         elif kind == "binary_expression":
-            if low(node.child_by_field_name("operator")) != "+":
-                return  # arithmetic or comparison: a number or a boolean
-            for side in ("left", "right"):
-                child = node.child_by_field_name(side)
-                if child is not None:
-                    self._trace(child, unit, owner, before, out, depth + 1)
+            # `a + b + c` nests to the left; walk the spine in a loop so long concatenations do not deepen.
+            operands: list[Node] = []
+            current: Node | None = node
+            while current is not None and current.type == "binary_expression":
+                if low(current.child_by_field_name("operator")) != "+":
+                    break  # arithmetic or comparison: a number or a boolean
+                right = current.child_by_field_name("right")
+                if right is not None:
+                    operands.append(right)
+                current = current.child_by_field_name("left")
+            else:
+                if current is not None:
+                    operands.append(current)
+            for operand in reversed(operands):
+                self._trace(operand, unit, owner, before, out, depth + 1)
         elif kind == "ternary_expression":
             for side in ("consequence", "alternative"):
                 child = node.child_by_field_name(side)
@@ -272,14 +299,14 @@ class StringTracer:
             base = node.child_by_field_name("array")
             base_type = unit.locals.get(low(base)) or unit.params.get(low(base)) if unit and base is not None else None
             if not (base_type and is_safe_type(base_type)):
-                out.taints.append(Taint(node, f"'{_short(node)}'"))
+                out.taint(node, f"'{_short(node)}'")
         elif kind == "object_creation_expression":
             for child in node.named_children:
                 if child.type in ("array_initializer", "argument_list"):
                     for element in named_children(child):
                         self._trace(element, unit, owner, before, out, depth + 1)
         else:
-            out.taints.append(Taint(node, f"'{_short(node)}'"))
+            out.taint(node, f"'{_short(node)}'")
 
     def _identifier(
         self, node: Node, unit: Unit | None, owner: TypeDecl, before: int, out: StringParts, depth: int
@@ -294,16 +321,24 @@ class StringTracer:
                 for call in unit.invocations
                 if call.start_byte < before and invocation_parts(call) == (name, "add") and arguments(call)
             ]
+            key = (id(unit), name)
+            if key in self._in_progress:
+                return
             if not earlier and not adds:
-                out.taints.append(Taint(node, f"variable '{text(node)}'"))
-            for assignment in earlier:
-                self._trace(assignment.value, unit, owner, assignment.start, out, depth + 1)
-            for call in adds:
-                self._trace(arguments(call)[-1], unit, owner, call.start_byte, out, depth + 1)
+                out.taint(node, f"variable '{text(node)}'")
+                return
+            self._in_progress.add(key)
+            try:
+                for assignment in earlier:
+                    self._trace(assignment.value, unit, owner, assignment.start, out, depth + 1)
+                for call in adds:
+                    self._trace(arguments(call)[-1], unit, owner, call.start_byte, out, depth + 1)
+            finally:
+                self._in_progress.discard(key)
             return
         if unit is not None and name in unit.params:
             if not is_safe_type(unit.params[name]):
-                out.taints.append(Taint(node, f"parameter '{text(node)}'"))
+                out.taint(node, f"parameter '{text(node)}'")
             return
         self._field(node, name, owner, out, depth, f"variable '{text(node)}'")
 
@@ -317,10 +352,10 @@ class StringTracer:
                 if info.is_final and info.value is not None:
                     self._trace(info.value, None, decl, info.value.start_byte, out, depth + 1)
                     return
-                out.taints.append(Taint(node, f"field '{text(node)}'"))
+                out.taint(node, f"field '{text(node)}'")
                 return
             decl = decl.parent
-        out.taints.append(Taint(node, what))
+        out.taint(node, what)
 
     def _field_access(
         self, node: Node, unit: Unit | None, owner: TypeDecl, before: int, out: StringParts, depth: int
@@ -328,7 +363,7 @@ class StringTracer:
         obj = node.child_by_field_name("object")
         field_node = node.child_by_field_name("field")
         if obj is None or field_node is None:
-            out.taints.append(Taint(node, f"'{_short(node)}'"))
+            out.taint(node, f"'{_short(node)}'")
             return
         if low(obj) == "this":
             self._field(node, low(field_node), owner, out, depth, f"field '{text(node)}'")
@@ -339,7 +374,7 @@ class StringTracer:
             return
         if _CONSTANT.match(text(field_node)):
             return  # Constants.ACCOUNT_FIELDS: a constant of another class, set in code, not by a caller
-        out.taints.append(Taint(node, f"field '{_short(node)}'"))
+        out.taint(node, f"field '{_short(node)}'")
 
     def _invocation(
         self, node: Node, unit: Unit | None, owner: TypeDecl, before: int, out: StringParts, depth: int
@@ -361,17 +396,22 @@ class StringTracer:
         if helpers:
             if all(is_safe_type(h.return_type) for h in helpers):
                 return
-            inner = StringParts([], [])
+            inner = StringParts()
             for helper in helpers:
-                for ret in helper.returns:
-                    value = next(iter(named_children(ret)), None)
-                    if value is not None:
-                        self._trace(value, helper, helper.owner, ret.start_byte, inner, depth + 4)
-            out.literals.extend(inner.literals)
+                known = self._helpers.get(id(helper))
+                if known is None:
+                    known = self._helpers[id(helper)] = StringParts()  # a recursive helper sees this empty entry
+                    for ret in helper.returns:
+                        value = next(iter(named_children(ret)), None)
+                        if value is not None:
+                            self._trace(value, helper, helper.owner, ret.start_byte, known, depth + 4)
+                inner.merge(known)
+            out.literals.update(inner.literals)
             if inner.taints:
-                out.taints.append(Taint(node, f"the result of {_short(node)}, which includes {inner.taints[0].what}"))
+                first = inner.taints[min(inner.taints)]
+                out.taint(node, f"the result of {_short(node)}, which includes {first.what}")
             return
-        out.taints.append(Taint(node, f"the result of {_short(node)}"))
+        out.taint(node, f"the result of {_short(node)}")
 
 
 @dataclass(frozen=True)
@@ -388,6 +428,8 @@ class RecordTracer:
         self.model = model
         self.config = config
         self.strings = StringTracer(model)
+        self._in_progress: set[tuple[int, str]] = set()  # see StringTracer
+        self._helpers: dict[int, list[RecordSource]] = {}
 
     def sources(self, node: Node, unit: Unit, before: int, depth: int = 0) -> list[RecordSource]:
         if depth > 40:
@@ -440,11 +482,20 @@ class RecordTracer:
                 a.type == "identifier" and low(a) == name for a in arguments(call)
             ):
                 return []
-        found: list[RecordSource] = []
-        for assignment in unit.assignments.get(name, []):
-            if assignment.start < before:
-                found.extend(self.sources(assignment.value, unit, assignment.start, depth + 1))
-        return found
+        key = (id(unit), name)
+        if key in self._in_progress:
+            return []
+        self._in_progress.add(key)
+        try:
+            found = {
+                source.node.start_byte: source
+                for a in unit.assignments.get(name, [])
+                if a.start < before
+                for source in self.sources(a.value, unit, a.start, depth + 1)
+            }
+        finally:
+            self._in_progress.discard(key)
+        return [found[k] for k in sorted(found)]
 
     def _invocation(self, node: Node, unit: Unit, before: int, depth: int) -> list[RecordSource]:
         obj, name = invocation_parts(node)
@@ -463,14 +514,17 @@ class RecordTracer:
             return self.sources(target, unit, before, depth + 1) if target is not None else []
         helpers = local_methods(node, unit.owner, self.model)
         if helpers and depth < MAX_DEPTH * 4:
-            found = [
-                source
-                for helper in helpers
-                if helper is not unit
-                for ret in helper.returns
-                for value in named_children(ret)[:1]
-                for source in self.sources(value, helper, ret.start_byte, depth + 4)
-            ]
+            found: list[RecordSource] = []
+            for helper in helpers:
+                if id(helper) not in self._helpers:
+                    self._helpers[id(helper)] = []
+                    self._helpers[id(helper)] = [
+                        source
+                        for ret in helper.returns
+                        for value in named_children(ret)[:1]
+                        for source in self.sources(value, helper, ret.start_byte, depth + 4)
+                    ]
+                found.extend(self._helpers[id(helper)])
             if not found:
                 return []
             return [RecordSource(node, found[0].kind, f"{_short(node)} (which returns {found[0].what})")]

@@ -211,7 +211,7 @@ def soql_injection(model: ApexFile, units: list[Unit]) -> Iterator[Hit]:
             called = text(call.child_by_field_name("object")) + "." + text(call.child_by_field_name("name"))
             line, _ = model.position(call)
             seen: set[int] = set()
-            for taint in tracer.parts(argument, unit).taints:
+            for taint in tracer.parts(argument, unit).taints.values():
                 if taint.node.start_byte in seen:
                     continue
                 seen.add(taint.node.start_byte)

@@ -265,10 +265,15 @@ class _Indexer:
     def __init__(self, model: ApexFile) -> None:
         self.model = model
         self._file_type: TypeDecl | None = None
+        self._stack: list[tuple[Node, TypeDecl | None, Unit | None]] = []
 
     def walk_root(self) -> None:
-        for child in self.model.root.named_children:
-            self.visit(child, None, None)
+        # An explicit stack instead of recursion: a 2,000-term string concatenation nests 2,000 levels deep.
+        # Children are pushed reversed, so nodes are visited in source order (the rules rely on it).
+        self.visit_children(self.model.root, None, None)
+        while self._stack:
+            node, owner, unit = self._stack.pop()
+            self.visit(node, owner, unit)
         if self.model.root.has_error:
             self.model.syntax_errors = syntax_errors(self.model.root)
 
@@ -327,8 +332,7 @@ class _Indexer:
 
     def visit_children(self, node: Node, owner: TypeDecl | None, unit: Unit | None) -> None:
         # Named children only: punctuation and keywords never hold code (syntax errors are found separately).
-        for child in node.named_children:
-            self.visit(child, owner, unit)
+        self._stack.extend((child, owner, unit) for child in reversed(node.named_children))
 
     def note_queried_objects(self, query: Node) -> None:
         stack = [query]
@@ -393,6 +397,7 @@ class _Indexer:
         modifiers = modifiers_of(node)
         declared_type = type_name(node.child_by_field_name("type"))
         field_unit: Unit | None = None
+        scheduled: list[tuple[Node, TypeDecl | None, Unit | None]] = []
         for child in node.children:
             if child.type == "variable_declarator":
                 name = low(child.child_by_field_name("name"))
@@ -401,7 +406,7 @@ class _Indexer:
                 if value is not None:
                     if field_unit is None:
                         field_unit = self.new_unit("field", name, node, owner, annotations, modifiers)
-                    self.visit(value, owner, field_unit)
+                    scheduled.append((value, owner, field_unit))
             elif child.type == "accessor_list":
                 for accessor in child.named_children:
                     body = accessor.child_by_field_name("body")
@@ -413,7 +418,8 @@ class _Indexer:
                     unit.return_type = declared_type if which == "get" else "void"
                     if which == "set":
                         unit.params["value"] = declared_type
-                    self.visit_children(body, owner, unit)
+                    scheduled.extend((c, owner, unit) for c in body.named_children)
+        self._stack.extend(reversed(scheduled))
 
     def declare_locals(self, node: Node, unit: Unit) -> None:
         declared_type = type_name(node.child_by_field_name("type"))
