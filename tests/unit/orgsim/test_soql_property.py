@@ -64,3 +64,57 @@ def test_random_input_only_raises_soql_error(soql: str, api: str) -> None:
 )
 def test_random_where_clauses_on_a_valid_prefix(where: str, order: str) -> None:
     _only_soql_errors(f"SELECT Id, CronJobDetail.Name FROM CronTrigger WHERE {where}{order}", "rest")
+
+
+FIELDS = ["Id", "State", "NextFireTime", "TimesTriggered", "CronJobDetailId", "CronJobDetail.Name", "Nope"]
+LITERALS = [
+    "'WAITING'", "'Elaro%'", "'08e000000000001AAA'", "'bad id'", "3", "2.5", "-1", "true", "null", "TODAY",
+    "LAST_N_DAYS:3", "NEXT_N_WEEKS:2", "THIS_YEAR", "2026-11-27", "2026-11-27T12:00:00Z", "2026-11-27T12:00:00+05:30",
+]  # fmt: skip
+OPERATORS = ["=", "!=", "<", ">=", "LIKE", "IN", "NOT IN"]
+KNOWN_CODES = {
+    "MALFORMED_QUERY",
+    "INVALID_FIELD",
+    "INVALID_TYPE",
+    "INVALID_QUERY_FILTER_OPERATOR",
+    "NUMBER_OUTSIDE_VALID_RANGE",
+}
+
+
+@st.composite
+def structured_queries(draw: st.DrawFn) -> str:
+    """Well-formed queries (mostly) whose fields, operators and literal types are mixed at random."""
+    select = draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=4, unique=True))
+    if draw(st.booleans()):
+        select = draw(st.sampled_from([["COUNT()"], ["State", "COUNT(Id) n"], ["MAX(NextFireTime)", "COUNT(Id)"]]))
+    conditions = []
+    for _ in range(draw(st.integers(0, 3))):
+        field = draw(st.sampled_from(FIELDS))
+        op = draw(st.sampled_from(OPERATORS))
+        values = draw(st.lists(st.sampled_from(LITERALS), min_size=1, max_size=3))
+        value = f"({', '.join(values)})" if "IN" in op else values[0]
+        conditions.append(("NOT " if draw(st.booleans()) else "") + f"{field} {op} {value}")
+    where = f" WHERE {draw(st.sampled_from([' AND ', ' OR '])).join(conditions)}" if conditions else ""
+    group = " GROUP BY State" if "State" in select and any("(" in s for s in select) else ""
+    order = ""
+    if draw(st.booleans()) and not group:
+        order = f" ORDER BY {draw(st.sampled_from(FIELDS))} {draw(st.sampled_from(['', 'DESC', 'ASC NULLS LAST']))}"
+    limit = f" LIMIT {draw(st.integers(0, 5))}" if draw(st.booleans()) else ""
+    return f"SELECT {', '.join(select)} FROM CronTrigger{where}{group}{order}{limit}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(soql=structured_queries())
+def test_structured_queries_answer_consistently_or_fail_with_salesforce_codes(soql: str) -> None:
+    try:
+        result = execute(soql, SOURCE)
+    except SoqlError as exc:
+        assert exc.error_code in KNOWN_CODES, (soql, exc)
+        assert "could not evaluate" not in exc.message, soql  # an internal failure, not a query error
+        return
+    assert result["done"] is True
+    if "COUNT()" in soql:
+        assert result["records"] == []
+    else:
+        assert result["totalSize"] == len(result["records"])
+        assert all("attributes" in record for record in result["records"])
