@@ -304,6 +304,8 @@ def status_cmd(
     console.print(f"run {doc['run_id']} on {escape(doc['target_org'])}: [bold]{doc['state']}[/bold]")
     if doc.get("note"):
         console.print(f"  {escape(doc['note'])}")
+    if doc.get("next"):
+        console.print(f"  next: {escape(doc['next'])}")
     if doc.get("lock"):
         lock = doc["lock"]
         state = "STALE (process gone)" if lock["stale"] else "active"

@@ -193,6 +193,11 @@ class Engine:
                 item["waiver"] = {"reason": w.reason, "approver": w.approver, "at": w.at}
             steps.append(item)
         head = self.store.read_head(run_id)
+        doc_lock = (
+            None
+            if lock is None or lock.run_id != run.id
+            else {"pid": lock.pid, "host": lock.host, "since": lock.started, "stale": lock.stale}
+        )
         return {
             "run_id": run.id,
             "state": run.state.value,
@@ -203,9 +208,8 @@ class Engine:
             "runbook": run.runbook_path,
             "runbook_sha256": run.runbook_sha256,
             "git_head": run.git_head,
-            "lock": None
-            if lock is None or lock.run_id != run.id
-            else {"pid": lock.pid, "host": lock.host, "since": lock.started, "stale": lock.stale},
+            "lock": doc_lock,
+            "next": _next_action(run, self.store.steps(run_id), doc_lock),
             "head_hash": head[1] if head else None,
             "steps": steps,
         }
@@ -591,3 +595,25 @@ def steps_to_execute(records: Sequence[StepRecord], select: StepSelector | None 
             break
         out.append(record)
     return out
+
+
+def _next_action(run: RunInfo, records: Sequence[StepRecord], lock: Mapping[str, Any] | None) -> str | None:
+    """The command an operator most likely needs next (None while the run is executing or when nothing is left)."""
+    waiting = next((r for r in records if r.status == StepStatus.WAITING_SIGNOFF), None)
+    failed = next((r for r in records if r.status == StepStatus.FAILED and r.spec.blocking), None)
+    if run.state == RunState.RUNNING:
+        if lock is not None and lock["stale"]:
+            return f"cutover lock break {run.target_org} --yes && cutover resume {run.id}"
+        if lock is None:  # crashed and its lock already broken
+            return f"cutover resume {run.id}"
+        return None
+    if run.state == RunState.FAILED and failed is not None:
+        return (
+            f"cutover retry {failed.id} && cutover resume {run.id}  "
+            f"(or: cutover waive {failed.id} --reason TEXT --approver WHO)"
+        )
+    if waiting is not None and (run.state in OPEN_RUN_STATES or run.state == RunState.SUCCEEDED):
+        return rules_mod.unblock_command(waiting.spec)
+    if run.state in (RunState.PLANNED, RunState.PAUSED):
+        return f"cutover resume {run.id}"
+    return None

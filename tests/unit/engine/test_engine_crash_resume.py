@@ -102,6 +102,7 @@ def test_sigkill_then_stale_lock_then_resume_runs_each_side_effect_once(tmp_path
     assert lock["org"] == "rehearsal" and lock["stale"] is True
     doc = status(tmp_path)
     assert doc["state"] == "running" and doc["lock"]["stale"] is True
+    assert doc["next"] == f"cutover lock break rehearsal --yes && cutover resume {doc['run_id']}"
     assert {s["id"]: s["status"] for s in doc["steps"]}["custom.two"] == "running"
 
     refused = cutover(tmp_path, "resume")

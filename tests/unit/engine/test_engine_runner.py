@@ -55,6 +55,7 @@ def test_resume_refuses_to_rerun_a_non_idempotent_interrupted_step(engine: Engin
     assert "cutover waive b --reason TEXT --approver WHO" in record.detail and "cutover retry b" in record.detail
     assert "cutover status" in caught.value.hint
     assert engine.store.get_run(run.id).state == RunState.FAILED
+    assert engine.status(run.id)["next"].startswith(f"cutover retry b && cutover resume {run.id}")
     # the operator checked: retry, then resume runs b (and c) once
     engine.retry(run.id, "b")
     assert engine.store.get_run(run.id).state == RunState.PAUSED
@@ -144,6 +145,9 @@ def test_missing_signoff_pauses_with_the_unblocking_command(engine: Engine) -> N
     assert f"cutover resume {run.id}" in caught.value.hint
     assert engine.store.get_run(run.id).state == RunState.PAUSED
     assert engine.store.step(run.id, "signoff.security-review").status == "waiting_signoff"
+    assert engine.status(run.id)["next"] == (
+        "cutover signoff signoff.security-review --by <name> --role security_reviewer"
+    )
     assert calls == ["a"] and engine.locks.read("prod") is None
     engine.signoff(run.id, "signoff.security-review", by="sam", role="security_reviewer")
     result = engine.execute(run.id, steps)
