@@ -236,7 +236,9 @@ def test_no_path_and_no_runbook_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_pathological_shapes_stay_fast_and_correct() -> None:
     terms = " + ".join(["'x'"] * 3000 + ["name"])
-    rebuilt = "\n".join("        q = q + ' AND Name != \\'' + String.escapeSingleQuotes(v) + '\\'';" for _ in range(200))
+    rebuilt = "\n".join(
+        "        q = q + ' AND Name != \\'' + String.escapeSingleQuotes(v) + '\\'';" for _ in range(200)
+    )
     nested = "if (true) { " * 300 + "update r;" + " }" * 300
     source = f"""public with sharing class P {{
     void concat(String name) {{ List<Account> a = Database.query({terms}, AccessLevel.USER_MODE); }}
@@ -257,3 +259,15 @@ def test_pathological_shapes_stay_fast_and_correct() -> None:
     assert ("soql-injection", 205) in findings  # `tail`, after 200 escaped rebuilds
     assert ("dml-without-crud-check", 208) in findings
     assert ("soql-injection", 211) in findings  # through the ping/pong cycle
+
+
+def test_sharing_is_inherited_from_a_parent_in_another_file(tmp_path: Path) -> None:
+    (tmp_path / "Base.cls").write_text("public inherited sharing abstract class Base { }\n", encoding="utf-8")
+    (tmp_path / "Middle.cls").write_text("public virtual class Middle extends Base { }\n", encoding="utf-8")
+    (tmp_path / "Leaf.cls").write_text("public class Leaf extends Middle { }\n", encoding="utf-8")
+    (tmp_path / "Loose.cls").write_text("public class Loose extends fflib_SObjectDomain { }\n", encoding="utf-8")
+    report = scan_paths([tmp_path], root=tmp_path)
+    assert [(f.file, f.rule) for f in report.findings] == [("Loose.cls", "sharing-not-declared")]
+    assert "fflib_sobjectdomain is not among the scanned files" in report.findings[0].message
+    alone = scan_paths([tmp_path / "Leaf.cls"], root=tmp_path)
+    assert [f.file for f in alone.findings] == ["Leaf.cls"]

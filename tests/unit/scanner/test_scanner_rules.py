@@ -524,6 +524,20 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
         """,
         [("soql-injection", 4)],
     ),
+    (
+        "record Ids, sizes, today's date, the user's Id and methods on safe-typed values are not injection",
+        """
+        public with sharing class A {
+            List<Account> run(Account acc, List<String> names, Date since) {
+                String q = 'SELECT Id FROM Contact WHERE AccountId = \\'' + acc.Id + '\\' LIMIT ' + names.size();
+                q += ' AND OwnerId = \\'' + UserInfo.getUserId() + '\\' AND CreatedDate > ' + since.format();
+                q += ' AND LastModifiedDate < ' + Date.today() + ' AND Name = \\'' + acc.Name + '\\'';
+                return Database.query(q, AccessLevel.USER_MODE);
+            }
+        }
+        """,
+        [("soql-injection", 5)],
+    ),
     # --- sharing-not-declared -----------------------------------------------------------------------------------
     (
         "top-level class without sharing keyword",
@@ -549,6 +563,15 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
             public class Writer { void w(Account a) { insert as user a; } }
             public class OuterException extends Exception { }
         }
+        """,
+        [("sharing-not-declared", 3)],
+    ),
+    (
+        "a subclass inherits the sharing mode of a parent in the same file",
+        """
+        public with sharing virtual class Base { }
+        public class Child extends Base { }
+        public class Orphan extends MissingBase { }
         """,
         [("sharing-not-declared", 3)],
     ),

@@ -78,6 +78,20 @@ STRING_PASSTHROUGH = {
 DESCRIBE_NAMES = {"getname", "getlocalname"}
 # Collection methods that hand back (some of) the records they hold.
 RECORD_PASSTHROUGH = {"values", "get", "clone", "deepclone", "getsobjects", "getsobject", "getrecords"}
+# Methods whose result is a number or a boolean, whatever they are called on.
+SAFE_RESULT_METHODS = {"size", "length", "intvalue", "longvalue", "hashcode", "isempty", "contains", "equals"}
+# Static calls that return an Id, a date or a number.
+SAFE_STATIC_CALLS = {
+    ("userinfo", "getuserid"),
+    ("userinfo", "getorganizationid"),
+    ("userinfo", "getprofileid"),
+    ("date", "today"),
+    ("datetime", "now"),
+    ("system", "today"),
+    ("system", "now"),
+    ("", "today"),
+    ("", "now"),
+}
 _CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _WITH_MODE = re.compile(r"\bwith\s+(security_enforced|user_mode|system_mode)\b")
 
@@ -198,6 +212,23 @@ def has_guard_before(unit: Unit, before: int, model: ApexFile, config: ScanConfi
                 if helper is not unit and has_guard_before(helper, helper.node.end_byte, model, config, depth + 1):
                     return True
     return False
+
+
+def _declared_type(node: Node | None, unit: Unit | None, owner: TypeDecl) -> str:
+    """The declared type of a local, parameter or field named by `node` (an identifier), else ''."""
+    if node is None or node.type != "identifier":
+        return ""
+    name = low(node)
+    if unit is not None:
+        found = unit.locals.get(name) or unit.params.get(name)
+        if found:
+            return found
+    decl: TypeDecl | None = owner
+    while decl is not None:
+        if name in decl.fields:
+            return decl.fields[name].type
+        decl = decl.parent
+    return ""
 
 
 @dataclass(frozen=True)
@@ -372,6 +403,8 @@ class StringTracer:
         if target is not None and low(field_node) in target.fields:
             self._field(node, low(field_node), target, out, depth, f"field '{text(node)}'")
             return
+        if low(field_node) == "id":
+            return  # record.Id is always an Id
         if _CONSTANT.match(text(field_node)):
             return  # Constants.ACCOUNT_FIELDS: a constant of another class, set in code, not by a caller
         out.taint(node, f"field '{_short(node)}'")
@@ -381,8 +414,13 @@ class StringTracer:
     ) -> None:
         obj, name = invocation_parts(node)
         args = arguments(node)
-        if name == "escapesinglequotes" or name in DESCRIBE_NAMES:
+        if name == "escapesinglequotes" or name in DESCRIBE_NAMES or name in SAFE_RESULT_METHODS:
             return
+        if (strip_system(obj), name) in SAFE_STATIC_CALLS:
+            return
+        target_type = _declared_type(node.child_by_field_name("object"), unit, owner)
+        if target_type and is_safe_type(target_type):
+            return  # d.format(), n.intValue(), createdDate.addDays(1): a scalar rendered by Apex
         if obj == "string" and name in ("valueof", "join", "format"):
             for arg in args[:1] if name == "join" else args:
                 self._trace(arg, unit, owner, before, out, depth + 1)

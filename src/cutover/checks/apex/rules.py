@@ -89,6 +89,19 @@ class Hit:
     message: str
     unit: Unit | None  # whose suppressions apply (None: the type's)
     owner: TypeDecl
+    superclass: str = ""  # sharing-not-declared: a parent (in another file) that may declare the mode
+
+
+def inherits_sharing(name: str, table: dict[str, tuple[bool, str]]) -> bool:
+    """Does class `name` or one of its ancestors in `table` declare a sharing mode? (Apex: a subclass inherits it.)"""
+    seen: set[str] = set()
+    while name and name in table and name not in seen:
+        seen.add(name)
+        declares, parent = table[name]
+        if declares:
+            return True
+        name = parent
+    return False
 
 
 def run_rules(model: ApexFile, config: ScanConfig) -> Iterator[Hit]:
@@ -223,6 +236,7 @@ def soql_injection(model: ApexFile, units: list[Unit]) -> Iterator[Hit]:
 
 
 def sharing_not_declared(model: ApexFile, config: ScanConfig) -> Iterator[Hit]:
+    table = model.sharing_table()
     for decl in model.types:
         if decl.kind != "class" or decl.name_node is None:
             continue
@@ -233,9 +247,13 @@ def sharing_not_declared(model: ApexFile, config: ScanConfig) -> Iterator[Hit]:
         exception = decl.superclass.rpartition(".")[2] == "exception" or decl.lname.endswith("exception")
         if (decl.parent is not None or exception) and not decl.has_data_access():
             continue
+        if decl.superclass and inherits_sharing(decl.superclass, table):
+            continue
         where = "inner class" if decl.parent is not None else "class"
         message = (
             f"{where} {decl.name} declares no sharing mode: add 'with sharing', 'inherited sharing' or "
             f"'without sharing'"
         )
-        yield Hit("sharing-not-declared", decl.name_node, message, None, decl)
+        if decl.superclass and decl.superclass not in table:
+            message += f" (its parent {decl.superclass} is not among the scanned files)"
+        yield Hit("sharing-not-declared", decl.name_node, message, None, decl, superclass=decl.superclass)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cutover.checks.apex.config import ScanConfig
 from cutover.checks.apex.findings import Finding, ScanError, ScanReport
-from cutover.checks.apex.rules import Hit, run_rules
+from cutover.checks.apex.rules import Hit, inherits_sharing, run_rules
 from cutover.checks.apex.syntax import ApexFile, parse
 
 APEX_SUFFIXES = (".cls", ".trigger")
@@ -19,8 +20,9 @@ def scan_source(text: str | bytes, filename: str, config: ScanConfig | None = No
     """Scan one Apex class or trigger. `filename` is only used to label findings."""
     config = config or ScanConfig()
     source = text.encode("utf-8") if isinstance(text, str) else text
-    findings, errors, suppressed = _scan_one(source, filename, config)
-    return ScanReport(tuple(sorted(findings)), 1, tuple(sorted(errors)), suppressed)
+    collected = _Collected()
+    collected.add(_scan_one(source, filename, config))
+    return collected.report(files=1)
 
 
 def scan_paths(
@@ -32,9 +34,7 @@ def scan_paths(
     A path that does not exist raises FileNotFoundError: the caller decides whether that is a usage error."""
     config = config or ScanConfig()
     base = Path(root or Path.cwd()).resolve()
-    findings: list[Finding] = []
-    errors: list[ScanError] = []
-    suppressed = 0
+    collected = _Collected()
     count = 0
     for path in discover(paths):
         count += 1
@@ -42,13 +42,43 @@ def scan_paths(
         try:
             source = path.read_bytes()
         except OSError as exc:
-            errors.append(ScanError(label, 1, 1, "read-error", f"cannot read: {exc.strerror or exc}"))
+            collected.errors.append(ScanError(label, 1, 1, "read-error", f"cannot read: {exc.strerror or exc}"))
             continue
-        found, problems, silenced = _scan_one(source, label, config)
-        findings.extend(found)
-        errors.extend(problems)
-        suppressed += silenced
-    return ScanReport(tuple(sorted(findings)), count, tuple(sorted(errors)), suppressed)
+        collected.add(_scan_one(source, label, config))
+    return collected.report(files=count)
+
+
+@dataclass
+class _FileResult:
+    findings: list[Finding]
+    errors: list[ScanError]
+    suppressed: int
+    sharing: dict[str, tuple[bool, str]]  # class -> (declares sharing, superclass)
+    inheriting: list[tuple[Finding, str]]  # sharing-not-declared findings on subclasses, with the parent's name
+
+
+@dataclass
+class _Collected:
+    """Results of several files; a subclass whose parent (in any scanned file) declares sharing is not reported."""
+
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+    suppressed: int = 0
+    sharing: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    inheriting: list[tuple[Finding, str]] = field(default_factory=list)
+
+    def add(self, result: _FileResult) -> None:
+        self.findings.extend(result.findings)
+        self.errors.extend(result.errors)
+        self.suppressed += result.suppressed
+        for name, entry in result.sharing.items():
+            self.sharing.setdefault(name, entry)
+        self.inheriting.extend(result.inheriting)
+
+    def report(self, files: int) -> ScanReport:
+        inherited = {id(f) for f, parent in self.inheriting if inherits_sharing(parent, self.sharing)}
+        findings = [f for f in self.findings if id(f) not in inherited]
+        return ScanReport(tuple(sorted(findings)), files, tuple(sorted(self.errors)), self.suppressed)
 
 
 def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -80,10 +110,9 @@ def display_path(path: Path, base: Path) -> str:
         return resolved.as_posix()
 
 
-def _scan_one(source: bytes, label: str, config: ScanConfig) -> tuple[list[Finding], list[ScanError], int]:
+def _scan_one(source: bytes, label: str, config: ScanConfig) -> _FileResult:
     model = parse(source, label)
-    findings: list[Finding] = []
-    suppressed = 0
+    result = _FileResult([], _syntax_errors(model), 0, model.sharing_table(), [])
     seen: set[tuple[str, int, int]] = set()
     for hit in run_rules(model, config):
         line, column = model.position(hit.node)
@@ -92,10 +121,13 @@ def _scan_one(source: bytes, label: str, config: ScanConfig) -> tuple[list[Findi
             continue
         seen.add(key)
         if _is_suppressed(hit):
-            suppressed += 1
+            result.suppressed += 1
             continue
-        findings.append(Finding(label, line, column, hit.rule, hit.message))
-    return findings, _syntax_errors(model), suppressed
+        finding = Finding(label, line, column, hit.rule, hit.message)
+        result.findings.append(finding)
+        if hit.superclass:
+            result.inheriting.append((finding, hit.superclass))
+    return result
 
 
 def _is_suppressed(hit: Hit) -> bool:

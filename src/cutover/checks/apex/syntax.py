@@ -203,6 +203,14 @@ class ApexFile:
         prefix = self.source[line_start : node.start_byte]
         return row + 1, len(prefix.decode("utf-8", "replace")) + 1
 
+    def sharing_table(self) -> dict[str, tuple[bool, str]]:
+        """class name -> (declares a sharing mode, superclass name) for every class in the file."""
+        return {
+            decl.lname: (bool(decl.modifiers & SHARING_MODIFIERS), decl.superclass)
+            for decl in self.types
+            if decl.kind == "class"
+        }
+
     def find_type(self, lname: str) -> TypeDecl | None:
         for decl in self.types:
             if decl.lname == lname:
@@ -365,7 +373,8 @@ class _Indexer:
         decl.suppressions = inherited | suppressions_of(annotations)
         decl.is_test = (parent is not None and parent.is_test) or "istest" in annotations
         superclass = next((c for c in node.children if c.type == "superclass"), None)
-        decl.superclass = type_name(superclass).removeprefix("extends")
+        # `extends Base<T>` / `extends ns.Base`: the plain class name is what sharing inheritance is looked up by.
+        decl.superclass = type_name(superclass).removeprefix("extends").split("<")[0].rpartition(".")[2]
         self.model.types.append(decl)
         if parent is not None:
             parent.inner.append(decl)
