@@ -28,6 +28,8 @@ Grammar (keywords, object and field names are case-insensitive)
     unary      := NOT unary | ( condition ) | comparison
     comparison := lhs (= | != | <> | < | <= | > | >=) value | lhs LIKE string
                 | lhs [NOT] IN ( value {, value} ) | lhs (INCLUDES | EXCLUDES) ( string {, string} )
+                | path [NOT] IN ( SELECT path FROM object [WHERE condition] ... )   -- semi-/anti-join, id
+                  or reference fields only, one level deep, WHERE only
     lhs        := path | aggregate (HAVING only)
     value      := 'string' | number | TRUE | FALSE | NULL | 2026-11-27 | 2026-11-27T00:00:00Z (or +hh:mm)
                 | date literal: TODAY YESTERDAY TOMORROW {LAST|THIS|NEXT}_{WEEK|MONTH|QUARTER|YEAR}
@@ -59,7 +61,7 @@ Semantics
 - All rows come back in one page (`done: true`, no `nextRecordsUrl`); paging is the HTTP layer's business.
 
 Not supported (MALFORMED_QUERY naming the feature): child-relationship subqueries `(SELECT ... FROM Contacts)`,
-semi-/anti-joins `IN (SELECT ...)`, TYPEOF, GROUP BY ROLLUP/CUBE, functions other than the aggregates and FIELDS
+nested semi-joins, TYPEOF, GROUP BY ROLLUP/CUBE, functions other than the aggregates and FIELDS
 (toLabel, FORMAT, convertCurrency, CALENDAR_YEAR...), bind variables (`:x`, as over REST), OFFSET above 2000.
 Fidelity notes: ApexLog has no CreatedDate/CreatedById (as in real Salesforce; filter on StartTime), so
 `... FROM ApexLog WHERE CreatedDate = TODAY` and `SELECT Message, LogCategory FROM ApexLog` are INVALID_FIELD.

@@ -22,6 +22,7 @@ from orgsim.soql.nodes import (
     Literal,
     Not,
     Query,
+    SemiJoin,
 )
 from orgsim.soql.parser import parse
 
@@ -236,6 +237,8 @@ class _Ctx:
     api_version: str
     today: date
     get: Callable[[str], tuple[str, dict[str, Any]] | None]
+    store: Any = None
+    include_deleted: bool = False
 
 
 class _Range:
@@ -379,6 +382,14 @@ def _comparison_test(ctx: _Ctx, cmp: Comparison, f_type: str, f_name: str) -> Ca
             return any(w <= have for w in wanted)
 
         return includes if op == "INCLUDES" else (lambda v: not includes(v))
+    if isinstance(cmp.right, SemiJoin):
+        if category != "id":
+            text = f"semi join sub-selects are only allowed on id or reference fields, not on {f_name}"
+            raise malformed(ctx.soql, cmp.pos, text)
+        ids = _semi_join_ids(ctx, cmp.right)
+        if op == "IN":
+            return lambda v: v is not None and v in ids
+        return lambda v: v is None or v not in ids
     if op in ("IN", "NOT_IN"):
         assert isinstance(cmp.right, tuple)
         tests = [_scalar_test("=", _literal_value(ctx, lit, f_type, f_name, op)) for lit in cmp.right]
@@ -387,6 +398,25 @@ def _comparison_test(ctx: _Ctx, cmp: Comparison, f_type: str, f_name: str) -> Ca
         return lambda v: not any(t(v) for t in tests)
     assert isinstance(cmp.right, Literal)
     return _scalar_test(op, _literal_value(ctx, cmp.right, f_type, f_name, op))
+
+
+def _semi_join_ids(ctx: _Ctx, semi_join: SemiJoin) -> set[str]:
+    """The 15-character ids the sub-select yields, evaluated once per query."""
+    sub = semi_join.query
+    if len(sub.select) != 1 or not isinstance(sub.select[0], FieldPath) or sub.group_by:
+        text = "a semi join sub-select must select exactly one id or reference field"
+        raise malformed(ctx.soql, semi_join.pos, text)
+    plan = _Plan(sub, ctx)
+    bound = plan.columns[0]
+    assert isinstance(bound, BoundField)
+    if _category(bound.field.type) != "id":
+        text = f"the field {bound.display} selected in a semi join sub-select must be an id or reference field"
+        raise malformed(ctx.soql, semi_join.pos, text)
+    records = _matching(plan, ctx.store, ctx.include_deleted)
+    start = sub.offset or 0
+    stop = None if sub.limit is None else start + sub.limit
+    values = (_normalize(plan.value(r, bound), "id") for r in records[start:stop])
+    return {v for v in values if v}
 
 
 # --- the compiled query -------------------------------------------------------------------------------------
@@ -632,7 +662,7 @@ def _caching_get(store: Any) -> Callable[[str], tuple[str, dict[str, Any]] | Non
     return get
 
 
-def _context(soql: str, source: Any, api: str, api_version: str) -> tuple[_Ctx, Any]:
+def _context(soql: str, source: Any, api: str, api_version: str, include_deleted: bool) -> tuple[_Ctx, Any]:
     store = getattr(source, "store", None) or source
     schema = getattr(source, "schema", None) or Schema()
     now_fn = getattr(source, "now", None)
@@ -640,24 +670,30 @@ def _context(soql: str, source: Any, api: str, api_version: str) -> tuple[_Ctx, 
     if isinstance(now, str):
         now = _to_datetime(now) or datetime.now(UTC)
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
-    ctx = _Ctx(soql, schema, api, api_version, now.astimezone(UTC).date(), _caching_get(store))
+    today = now.astimezone(UTC).date()
+    ctx = _Ctx(soql, schema, api, api_version, today, _caching_get(store), store, include_deleted)
     return ctx, store
 
 
-def _plan(soql: str, source: Any, api: str, api_version: str) -> tuple[_Plan, Any]:
+def _plan(soql: str, source: Any, api: str, api_version: str, include_deleted: bool = False) -> tuple[_Plan, Any]:
     api = "tooling" if str(api).lower() == "tooling" else "rest"
     query = parse(soql)
-    ctx, store = _context(soql, source, api, api_version)
+    ctx, store = _context(soql, source, api, api_version, include_deleted)
     return _Plan(query, ctx), store
 
 
-def _run(plan: _Plan, store: Any, include_deleted: bool) -> dict[str, Any]:
-    q = plan.q
+def _matching(plan: _Plan, store: Any, include_deleted: bool) -> list[dict[str, Any]]:
     records = [r for r in store.list(plan.obj.name) if isinstance(r, dict)]
     if not include_deleted:
         records = [r for r in records if _raw(r, "IsDeleted") is not True]
     if plan.where is not None:
         records = [r for r in records if plan.where(r)]
+    return records
+
+
+def _run(plan: _Plan, store: Any, include_deleted: bool) -> dict[str, Any]:
+    q = plan.q
+    records = _matching(plan, store, include_deleted)
     start = q.offset or 0
     stop = None if q.limit is None else start + q.limit
     if q.count_only:
@@ -805,7 +841,7 @@ def execute(
     resource would. Returns `{"totalSize", "done", "records"}`; raises only `SoqlError`."""
 
     def action() -> dict[str, Any]:
-        plan, store = _plan(soql, source, api, api_version)
+        plan, store = _plan(soql, source, api, api_version, include_deleted)
         return _run(plan, store, include_deleted)
 
     return _guard(soql, action)

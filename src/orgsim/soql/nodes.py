@@ -54,12 +54,21 @@ class Literal:
 
 
 @dataclass(frozen=True)
+class SemiJoin:
+    """`Id IN (SELECT CronJobDetailId FROM CronTrigger WHERE ...)`: one id or reference field, one level deep."""
+
+    query: Query
+    pos: int
+
+
+@dataclass(frozen=True)
 class Comparison:
-    """`left op right`. op: = != < > <= >= LIKE IN NOT_IN INCLUDES EXCLUDES. IN-like ops carry a tuple."""
+    """`left op right`. op: = != < > <= >= LIKE IN NOT_IN INCLUDES EXCLUDES. IN-like ops carry a tuple of
+    literals, or a SemiJoin."""
 
     left: FieldPath | Aggregate
     op: str
-    right: Literal | tuple[Literal, ...]
+    right: Literal | tuple[Literal, ...] | SemiJoin
     pos: int
 
 

@@ -17,6 +17,7 @@ from orgsim.soql.nodes import (
     OrderItem,
     Query,
     SelectItem,
+    SemiJoin,
 )
 
 # Words that can never be a field, object or alias name.
@@ -39,6 +40,7 @@ class Parser:
         self.tokens = tokenize(soql)
         self.i = 0
         self.depth = 0
+        self.in_subquery = False
 
     # --- token helpers --------------------------------------------------------------------------------------
     @property
@@ -81,6 +83,14 @@ class Parser:
     def parse(self) -> Query:
         if self.tok.kind is Kind.COLON:
             raise malformed(self.soql, self.tok.pos, "Bind variables only allowed in Apex code")
+        query = self.query()
+        if self.tok.kind is not Kind.EOF:
+            raise self.unexpected()
+        return query
+
+    def query(self) -> Query:
+        """One SELECT statement, stopping at the first token that cannot continue it (EOF, or the `)` that
+        closes a semi-join)."""
         self.expect_word("SELECT")
         select = self.select_list()
         self.expect_word("FROM")
@@ -133,8 +143,6 @@ class Parser:
         if self.at_word("FOR"):
             self.advance()
             self.expect_word("VIEW", "REFERENCE", "UPDATE")
-        if self.tok.kind is not Kind.EOF:
-            raise self.unexpected()
         return query
 
     def non_negative_int(self) -> int:
@@ -248,16 +256,26 @@ class Parser:
         if token.is_word("NOT") and self.peek().is_word("IN"):
             self.advance()
             self.advance()
-            return Comparison(left, "NOT_IN", self.value_list(), start.pos)
+            return Comparison(left, "NOT_IN", self.value_list(allow_subquery=not allow_aggregates), start.pos)
         if token.is_word("IN", "INCLUDES", "EXCLUDES"):
             self.advance()
-            return Comparison(left, token.text.upper(), self.value_list(), start.pos)
+            semi_join_ok = token.is_word("IN") and not allow_aggregates
+            return Comparison(left, token.text.upper(), self.value_list(allow_subquery=semi_join_ok), start.pos)
         raise self.unexpected()
 
-    def value_list(self) -> tuple[Literal, ...]:
+    def value_list(self, *, allow_subquery: bool = False) -> tuple[Literal, ...] | SemiJoin:
         self.expect(Kind.LPAREN)
         if self.at_word("SELECT"):
-            raise malformed(self.soql, self.tok.pos, "semi-join subqueries are not supported by orgsim")
+            start = self.tok
+            if not allow_subquery or self.in_subquery:
+                raise malformed(self.soql, start.pos, "Nesting of semi join sub-selects is not supported")
+            self.in_subquery = True
+            try:
+                sub = self.query()
+            finally:
+                self.in_subquery = False
+            self.expect(Kind.RPAREN)
+            return SemiJoin(sub, start.pos)
         values = [self.value()]
         while self.tok.kind is Kind.COMMA:
             self.advance()

@@ -508,3 +508,35 @@ def test_non_string_query_is_a_soql_error(org):
 
 def test_to_json_is_the_rest_error_body():
     assert SoqlError("INVALID_TYPE", "m").to_json() == [{"message": "m", "errorCode": "INVALID_TYPE"}]
+
+
+# --- semi-joins ----------------------------------------------------------------------------------------------
+def test_semi_join_and_anti_join_on_reference_fields(org):
+    soql = (
+        "SELECT CronJobDetail.Name FROM CronTrigger WHERE CronJobDetailId IN "
+        "(SELECT Id FROM CronJobDetail WHERE Name LIKE 'Elaro%') ORDER BY CronJobDetail.Name"
+    )
+    assert [r["CronJobDetail"]["Name"] for r in execute(soql, org)["records"]] == [
+        "ElaroAuditTrailPoller",
+        "ElaroCCPASLAMonitorScheduler",
+        "elaroLowercase",
+    ]
+    anti = "SELECT Name FROM PermissionSet WHERE Id NOT IN (SELECT PermissionSetId FROM PermissionSetAssignment)"
+    assert execute(anti, org)["totalSize"] == 0
+
+
+@pytest.mark.parametrize(
+    ("soql", "expected"),
+    [
+        ("SELECT Id FROM CronTrigger WHERE State IN (SELECT Id FROM CronJobDetail)", "only allowed on id"),
+        ("SELECT Id FROM CronTrigger WHERE CronJobDetailId IN (SELECT Name FROM CronJobDetail)", "must be an id"),
+        (
+            "SELECT Id FROM User WHERE Id IN (SELECT AssigneeId FROM PermissionSetAssignment WHERE "
+            "PermissionSetId IN (SELECT Id FROM PermissionSet))",
+            "Nesting of semi join sub-selects is not supported",
+        ),
+        ("SELECT Id FROM User WHERE Id IN (SELECT Id FROM Nope__c)", "sObject type 'Nope__c' is not supported"),
+    ],
+)
+def test_semi_join_errors(org, soql, expected):
+    assert expected in error_of(soql, org).message
