@@ -282,6 +282,20 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
         [("dml-without-crud-check", 3)],
     ),
     (
+        "a cutover:ignore comment silences one statement (triggers cannot carry annotations)",
+        """
+        trigger AuditTrigger on Account (after update) {
+            // cutover:ignore dml-without-crud-check -- the audit log is written in system context on purpose
+            insert new Audit_Log__c(Action__c = 'update');
+            insert new Audit_Log__c(Action__c = 'again'); // cutover:ignore dml-without-crud-check
+            update Trigger.new;
+            delete [SELECT Id FROM Audit_Log__c LIMIT 1]; /* cutover:ignore */
+            insert new Audit_Log__c(); // cutover:ignore soql-not-enforced
+        }
+        """,
+        [("dml-without-crud-check", 5), ("dml-without-crud-check", 7)],
+    ),
+    (
         "trigger DML guarded by a describe check",
         """
         trigger AccountTrigger on Account (after insert) {

@@ -76,7 +76,8 @@ RULES: dict[str, RuleInfo] = {
             "passes AccessLevel.USER_MODE, so it reads records and fields the running user may not be allowed to see.",
             "Add WITH USER_MODE (or WITH SECURITY_ENFORCED) to the query, or pass AccessLevel.USER_MODE to the "
             "Database method. Suppress a deliberate system-mode query with "
-            "@SuppressWarnings('cutover:soql-not-enforced').",
+            "@SuppressWarnings('cutover:soql-not-enforced') on the method or class, or a "
+            "'// cutover:ignore soql-not-enforced' comment at the end of the line.",
         ),
         RuleInfo(
             "dml-without-crud-check",

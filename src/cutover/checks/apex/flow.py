@@ -42,6 +42,7 @@ MAX_DEPTH = 4  # helper-method hops; deeper chains are treated as unknown
 DYNAMIC_QUERY_METHODS = {
     ("database", "query"),
     ("database", "countquery"),
+    ("database", "countquerywithbinds"),
     ("database", "querywithbinds"),
     ("database", "getquerylocator"),
     ("database", "getquerylocatorwithbinds"),

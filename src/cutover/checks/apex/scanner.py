@@ -120,7 +120,7 @@ def _scan_one(source: bytes, label: str, config: ScanConfig) -> _FileResult:
         if key in seen:
             continue
         seen.add(key)
-        if _is_suppressed(hit):
+        if _is_suppressed(hit) or hit.rule in (ignored := model.ignored_rules(line)) or "*" in ignored:
             result.suppressed += 1
             continue
         finding = Finding(label, line, column, hit.rule, hit.message)

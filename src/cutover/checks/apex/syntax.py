@@ -192,7 +192,7 @@ class ApexFile:
     types: list[TypeDecl]  # every declaration, outer before inner
     syntax_errors: list[Node]
     queried_objects: set[str]  # lower-case FROM object names: what this file treats as SObject types
-    _line_starts: list[int] = field(default_factory=list)
+    _ignores: dict[int, frozenset[str]] | None = None
 
     def position(self, node: Node) -> tuple[int, int]:
         """1-based (line, column), the column in code points rather than tree-sitter's bytes."""
@@ -202,6 +202,15 @@ class ApexFile:
         line_start = node.start_byte - byte_col
         prefix = self.source[line_start : node.start_byte]
         return row + 1, len(prefix.decode("utf-8", "replace")) + 1
+
+    def ignored_rules(self, line: int) -> frozenset[str]:
+        """Rules silenced by a `// cutover:ignore [rule, ...]` comment ending `line`, or alone on the line above
+        ('*' = all).
+
+        For code that cannot carry @SuppressWarnings, such as triggers, or for one statement."""
+        if self._ignores is None:
+            self._ignores = _ignore_comments(self.root) if b"cutover:ignore" in self.source else {}
+        return self._ignores.get(line, frozenset())
 
     def sharing_table(self) -> dict[str, tuple[bool, str]]:
         """class name -> (declares a sharing mode, superclass name) for every class in the file."""
@@ -450,6 +459,28 @@ class _Indexer:
         if left is not None and left.type == "identifier":
             operator = low(node.child_by_field_name("operator"))
             unit.assignments.setdefault(low(left), []).append(Assignment(node.start_byte, operator, right))
+
+
+def _ignore_comments(root: Node) -> dict[int, frozenset[str]]:
+    found: dict[int, frozenset[str]] = {}
+    source = root.text or b""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type in ("line_comment", "block_comment"):
+            body = low(node)
+            marker = body.find("cutover:ignore")
+            if marker >= 0:
+                words = body[marker + len("cutover:ignore") :].replace("*/", " ").replace(",", " ").split()
+                rules = frozenset(w for w in words if "-" in w) or frozenset({"*"})
+                line_start = node.start_byte - node.start_point[1]
+                alone = not source[line_start : node.start_byte].strip()
+                # A comment alone on its line covers the next line; a trailing one covers its own line only.
+                line = node.end_point[0] + 2 if alone else node.start_point[0] + 1
+                found[line] = found.get(line, frozenset()) | rules
+            continue
+        stack.extend(node.children)
+    return found
 
 
 def syntax_errors(root: Node) -> list[Node]:
