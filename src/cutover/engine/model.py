@@ -87,6 +87,15 @@ class StepSpec:
     blocking: bool = True
     params: Mapping[str, Any] = field(default_factory=dict)
     signoff: SignoffRule | None = None
+    #: A contingency step (rollback) runs only when a rollback is triggered; otherwise it ends `skipped`.
+    contingency: bool = False
+    #: What a blocking failure of this step does: "stop" the run (failed), or "rollback" (run the contingency steps,
+    #: then end the run `rolled_back`), e.g. post-deployment verification when rollback is automatic.
+    on_failure: str = "stop"
+
+    def __post_init__(self) -> None:
+        if self.on_failure not in ("stop", "rollback"):
+            raise ValueError(f"step {self.id}: on_failure must be 'stop' or 'rollback', not {self.on_failure!r}")
 
 
 @dataclass(frozen=True)

@@ -404,9 +404,11 @@ class Engine:
         total = len(records)
         for index, record in enumerate(records, start=1):
             record = self.store.step(run_id, record.id) or record  # a sign-off/waiver may have changed it
-            if record.status in DONE_STATUSES:
+            if record.spec.contingency or record.status in DONE_STATUSES:
                 continue
             if record.status == StepStatus.FAILED:  # an earlier non-blocking failure (blocking ones fail the run)
+                if record.spec.blocking and record.spec.on_failure == "rollback":  # crashed while rolling back
+                    return self._rollback(run, record, record.detail, executors, progress, cancelled)
                 if record.spec.blocking:
                     return self._fail(run_id, record, record.detail or "failed")
                 nonblocking_failures.append(record.id)
@@ -437,6 +439,8 @@ class Engine:
                 self._pause(run_id, message, event="run.paused")
                 raise AwaitingSignoff(message, hint=f"then continue with: cutover resume {run_id}")
             if outcome.status == StepStatus.FAILED:
+                if record.spec.blocking and record.spec.on_failure == "rollback":
+                    return self._rollback(run, record, outcome.detail, executors, progress, cancelled)
                 if record.spec.blocking:
                     return self._fail(run_id, record, outcome.detail)
                 nonblocking_failures.append(record.id)
@@ -447,6 +451,9 @@ class Engine:
         if open_signoffs:
             note += f"; sign-offs still open (non-blocking): {', '.join(open_signoffs)}"
         with self.store.transaction() as tx:
+            for record in self.store.steps(run_id):
+                if record.spec.contingency and record.status == StepStatus.PENDING:
+                    self.store.update_step(tx, run_id, record.id, status=StepStatus.SKIPPED, detail="not needed")
             self.store.set_run_state(tx, run_id, final, note=note)
             tx.append_event(
                 run_id,
@@ -459,6 +466,74 @@ class Engine:
                 },
             )
         return RunResult(run_id, final, note, tuple(nonblocking_failures))
+
+    def _rollback(
+        self,
+        run: RunInfo,
+        trigger: StepRecord,
+        reason: str,
+        executors: Mapping[str, Step],
+        progress: Progress,
+        cancelled: threading.Event,
+    ) -> RunResult:
+        """`trigger` failed and asks for a rollback: run the contingency steps in order, end `rolled_back`.
+
+        Resumable like any execution: a crash or a missing sign-off during the rollback leaves the trigger failed and
+        the run open, and the next resume comes back here and continues with the first unfinished contingency step.
+        """
+        run_id = run.id
+        contingency = [r for r in self.store.steps(run_id) if r.spec.contingency]
+        first_time = all(r.status == StepStatus.PENDING for r in contingency)
+        with self.store.transaction() as tx:
+            self.store.set_run_state(
+                tx,
+                run_id,
+                RunState.RUNNING,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                note=f"rolling back: {trigger.id} failed",
+            )
+            tx.append_event(
+                run_id,
+                "rollback.started" if first_time else "rollback.resumed",
+                trigger.id,
+                {"reason": reason, "steps": [r.id for r in contingency]},
+            )
+        progress.note(f"{trigger.id} failed: {reason} — rolling back ({len(contingency)} steps)")
+        missing = [r.id for r in contingency if r.status not in DONE_STATUSES and r.id not in executors]
+        if missing:
+            return self._fail(run_id, trigger, f"{reason}; cannot roll back: no executor for {', '.join(missing)}")
+        for index, record in enumerate(contingency, start=1):
+            record = self.store.step(run_id, record.id) or record
+            if record.status in DONE_STATUSES:
+                continue
+            if record.status == StepStatus.FAILED and not record.spec.blocking:
+                continue
+            if record.status == StepStatus.FAILED:
+                return self._fail(run_id, record, f"rollback step failed: {record.detail}")
+            if not self.locks.holds(run.target_org, run_id):
+                raise RunLocked(f"the lock on {run.target_org} was broken during the rollback of run {run_id}")
+            _ctx, outcome = self._execute_step(
+                record, executors[record.id], progress, index, len(contingency), cancelled
+            )
+            if outcome.status == StepStatus.WAITING_SIGNOFF and record.spec.blocking:
+                message = outcome.detail or f"waiting for sign-off: {record.spec.title}"
+                self._pause(run_id, message, event="run.paused")
+                raise AwaitingSignoff(message, hint=f"then continue the rollback with: cutover resume {run_id}")
+            if outcome.status == StepStatus.FAILED and record.spec.blocking:
+                return self._fail(run_id, record, f"rollback step failed: {outcome.detail}")
+        with self.store.transaction() as tx:
+            for record in self.store.steps(run_id):
+                if not record.spec.contingency and record.status == StepStatus.PENDING:
+                    self.store.update_step(
+                        tx, run_id, record.id, status=StepStatus.SKIPPED, detail="not run: the run was rolled back"
+                    )
+            message = f"step {trigger.id} ({trigger.spec.title}) failed: {redact(reason)}; the run was rolled back"
+            self.store.set_run_state(tx, run_id, RunState.ROLLED_BACK, note=message)
+            tx.append_event(run_id, "run.rolled_back", trigger.id, {"message": message})
+        raise StepFailed(
+            message, hint=f"what ran: cutover status {run_id}; the audit trail: cutover audit log {run_id}"
+        )
 
     def _pause(self, run_id: str, message: str, *, event: str) -> RunResult:
         with self.store.transaction() as tx:
@@ -581,19 +656,25 @@ def _signals_raise(cancelled: threading.Event) -> Iterator[None]:
 
 
 def steps_to_execute(records: Sequence[StepRecord], select: StepSelector | None = None) -> list[StepRecord]:
-    """The steps an execution would run: unfinished ones in order, up to the first one `select` leaves out (a run
-    never skips ahead past an unfinished step) or the first earlier blocking failure."""
+    """The steps an execution may run: unfinished ones in order, up to the first one `select` leaves out (a run
+    never skips ahead past an unfinished step) or the first earlier blocking failure; plus the contingency steps
+    when one of those may trigger a rollback (their executors must exist before the run starts)."""
     out = []
+    may_roll_back = False
     for record in records:
-        if record.status in DONE_STATUSES:
+        if record.spec.contingency or record.status in DONE_STATUSES:
             continue
         if record.status == StepStatus.FAILED:
             if record.spec.blocking:
+                may_roll_back = record.spec.on_failure == "rollback"
                 break
             continue
         if select is not None and not select(record.spec):
             break
         out.append(record)
+        may_roll_back = may_roll_back or record.spec.on_failure == "rollback"
+    if may_roll_back:  # the rollback must be possible before anything that may need it starts
+        out += [r for r in records if r.spec.contingency and r.status not in DONE_STATUSES]
     return out
 
 

@@ -136,6 +136,12 @@ def m001_initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX signoffs_run ON signoffs(run_id, step_id)")
 
 
+@migration
+def m002_contingency_steps(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE steps ADD COLUMN contingency INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE steps ADD COLUMN on_failure TEXT NOT NULL DEFAULT 'stop'")
+
+
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -304,7 +310,7 @@ class Store:
         for position, spec in enumerate(specs):
             tx.execute(
                 "INSERT INTO steps (run_id, position, step_id, stage, title, kind, action, blocking, params, "
-                "signoff_rule, status) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "signoff_rule, status, contingency, on_failure) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     position,
@@ -317,6 +323,8 @@ class Store:
                     json.dumps(redact_obj(dict(spec.params)), sort_keys=True, default=str),
                     json.dumps(spec.signoff.to_json()) if spec.signoff else None,
                     StepStatus.PENDING.value,
+                    int(spec.contingency),
+                    spec.on_failure,
                 ),
             )
         tx.append_event(
@@ -327,7 +335,11 @@ class Store:
                 "runbook": runbook_path,
                 "runbook_sha256": runbook_sha256,
                 "git_head": git_head,
-                "steps": [{"id": s.id, "stage": s.stage, "action": s.action, "kind": s.kind} for s in specs],
+                "steps": [
+                    {"id": s.id, "stage": s.stage, "action": s.action, "kind": s.kind}
+                    | ({"contingency": True} if s.contingency else {})
+                    for s in specs
+                ],
             },
         )
         return run_id
@@ -477,6 +489,8 @@ def _step_from_row(cur: sqlite3.Cursor, row: Sequence[Any]) -> StepRecord:
         blocking=bool(data["blocking"]),
         params=json.loads(data["params"] or "{}"),
         signoff=SignoffRule.from_json(json.loads(data["signoff_rule"]) if data["signoff_rule"] else None),
+        contingency=bool(data["contingency"]),
+        on_failure=data["on_failure"],
     )
     return StepRecord(
         run_id=data["run_id"],

@@ -312,3 +312,71 @@ def test_abort_closes_an_open_run(engine: Engine) -> None:
     with pytest.raises(UsageError, match="aborted"):
         engine.execute(run.id, {"a": ScriptedStep("a", [])})
     assert engine.events(run.id)[-1].payload["reason"] == "release cancelled"
+
+
+def _rollback_plan() -> list[StepSpec]:
+    return [
+        StepSpec("deploy", "deploy", "Deploy", "t"),
+        StepSpec("verify", "verify", "Verify", "t", on_failure="rollback"),
+        StepSpec("monitor", "monitor", "Monitor", "t"),
+        StepSpec("rollback.decide", "rollback", "Decide", "t", contingency=True),
+        StepSpec("rollback.redeploy", "rollback", "Redeploy the backup", "t", contingency=True),
+    ]
+
+
+def test_contingency_steps_are_skipped_when_all_goes_well(engine: Engine) -> None:
+    calls: list[str] = []
+    run = engine.create_run("prod", _rollback_plan())
+    steps = {s.id: ScriptedStep(s.id, calls) for s in _rollback_plan()}
+    assert engine.execute(run.id, steps).state == RunState.SUCCEEDED
+    assert calls == ["deploy", "verify", "monitor"]
+    statuses = {s.id: s.status for s in engine.steps(run.id)}
+    assert statuses["rollback.decide"] == statuses["rollback.redeploy"] == "skipped"
+
+
+def test_a_failed_verification_rolls_back_and_resumes_mid_rollback(engine: Engine) -> None:
+    calls: list[str] = []
+    run = engine.create_run("prod", _rollback_plan())
+    fail = lambda ctx: StepOutcome.failed("2 Apex tests failed")  # noqa: E731
+    crash = lambda ctx: (_ for _ in ()).throw(_SimulatedCrash())  # noqa: E731
+    steps = {s.id: ScriptedStep(s.id, calls) for s in _rollback_plan()}
+    steps["verify"] = ScriptedStep("verify", calls, behaviour=fail)
+    steps["rollback.redeploy"] = ScriptedStep("rollback.redeploy", calls, behaviour=crash, idempotent=True)
+    with pytest.raises(_SimulatedCrash):  # the process "dies" in the middle of the rollback
+        engine.execute(run.id, steps)
+    assert calls == ["deploy", "verify", "rollback.decide", "rollback.redeploy"]
+    assert engine.store.step(run.id, "rollback.redeploy").status == "running"
+
+    steps["rollback.redeploy"] = ScriptedStep("rollback.redeploy", calls, idempotent=True)
+    with pytest.raises(StepFailed, match=r"step verify \(Verify\) failed: 2 Apex tests failed; the run was rolled"):
+        engine.execute(run.id, steps)
+    assert calls[4:] == ["rollback.redeploy"]  # decide is not run again; monitor never runs
+    assert engine.store.get_run(run.id).state == RunState.ROLLED_BACK
+    statuses = {s.id: s.status for s in engine.steps(run.id)}
+    assert statuses == {
+        "deploy": "passed",
+        "verify": "failed",
+        "monitor": "skipped",
+        "rollback.decide": "passed",
+        "rollback.redeploy": "passed",
+    }
+    types = [e.type for e in engine.events(run.id)]
+    assert "rollback.started" in types and "rollback.resumed" in types and types[-1] == "run.rolled_back"
+    assert engine.verify(run.id).ok
+
+
+def test_contingency_executors_are_required_up_front(engine: Engine) -> None:
+    run = engine.create_run("prod", _rollback_plan())
+    needed = [r.id for r in steps_to_execute(engine.steps(run.id))]
+    assert needed == ["deploy", "verify", "monitor", "rollback.decide", "rollback.redeploy"]
+    only_deploy = [r.id for r in steps_to_execute(engine.steps(run.id), lambda spec: spec.stage == "deploy")]
+    assert only_deploy == ["deploy"]  # verification (the trigger) will not run: no rollback needed yet
+
+
+def test_on_failure_must_be_known() -> None:
+    with pytest.raises(ValueError, match="on_failure"):
+        StepSpec("x", "s", "X", "t", on_failure="retry")
+
+
+class _SimulatedCrash(BaseException):
+    """Stands in for SIGKILL: nothing after it runs (a BaseException, so the runner does not record a failure)."""
