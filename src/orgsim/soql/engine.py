@@ -789,7 +789,11 @@ def _metadata(plan: _Plan) -> dict[str, Any]:
                 columns.append(
                     {
                         "aggregate": True,
-                        "apexType": {"int": "Integer", "double": "Double"}.get(column.type, "String"),
+                        "apexType": (
+                            column.argument.field.apex_type
+                            if column.function in ("MIN", "MAX") and column.argument
+                            else {"int": "Integer", "double": "Double"}[column.type]
+                        ),
                         "booleanType": False,
                         "columnName": column.column,
                         "custom": False,
@@ -798,7 +802,7 @@ def _metadata(plan: _Plan) -> dict[str, Any]:
                         "insertable": False,
                         "joinColumns": [],
                         "numberType": number,
-                        "textType": not number,
+                        "textType": _category(column.type) in ("text", "id"),
                         "updatable": False,
                     }
                 )
