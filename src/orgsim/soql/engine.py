@@ -101,6 +101,7 @@ class Hop:
 class BoundField:
     hops: tuple[Hop, ...]
     field: FieldDef
+    alias: str | None = None
 
     @property
     def display(self) -> str:
@@ -501,16 +502,33 @@ class _Plan:
                 self.columns.append(bound)
                 continue
             bound_field = self.bind(item)
-            if bound_field.key in seen:
+            if item.alias:
+                if not q.is_aggregate:
+                    raise malformed(self.ctx.soql, item.pos, f"unexpected token: '{item.alias}'")
+                bound_field = BoundField(bound_field.hops, bound_field.field, item.alias)
+            if q.is_aggregate:
+                # AggregateResult columns are flat: two grouped `X.Name` fields need aliases.
+                column = (bound_field.alias or bound_field.field.name).lower()
+                if column in seen:
+                    raise malformed(
+                        self.ctx.soql, item.pos, f"duplicate alias: {bound_field.alias or bound_field.field.name}"
+                    )
+                seen.add(column)
+            elif bound_field.key in seen:
                 raise malformed(self.ctx.soql, item.pos, f"duplicate field selected: {bound_field.display}")
             seen.add(bound_field.key)
             self.columns.append(bound_field)
 
     def _check_grouping(self) -> None:
         grouped = {g.key for g in self.group_by}
-        for path, bound in zip(self.q.select, self.columns, strict=False):
-            if isinstance(bound, BoundField) and bound.key not in grouped:
-                raise malformed(self.ctx.soql, path.pos, f"Field must be grouped or aggregated: {bound.field.name}")
+        for item in self.q.select:
+            if isinstance(item, FieldsFunction):
+                raise malformed(self.ctx.soql, item.pos, "FIELDS() cannot be used in an aggregate query")
+            if isinstance(item, FieldPath):
+                bound = self.bind(item)
+                if bound.key not in grouped:
+                    text = f"Field must be grouped or aggregated: {bound.field.name}"
+                    raise malformed(self.ctx.soql, item.pos, text)
 
     def _bind_order_key(self, key: FieldPath | Aggregate) -> BoundField | BoundAggregate:
         if isinstance(key, Aggregate):
@@ -729,7 +747,7 @@ def _run_aggregate(plan: _Plan, records: list[dict[str, Any]], start: int, stop:
             if isinstance(column, BoundAggregate):
                 row[column.column] = plan._aggregate(column, group)
             else:
-                row[column.field.name] = plan.value(group[0], column) if group else None
+                row[column.alias or column.field.name] = plan.value(group[0], column) if group else None
         shaped.append(row)
     return {"totalSize": len(shaped), "done": True, "records": shaped}
 
@@ -807,7 +825,9 @@ def _metadata(plan: _Plan) -> dict[str, Any]:
                     }
                 )
             else:
-                columns.append(_column(column.field, column.field.name) | {"insertable": False, "updatable": False})
+                name = column.alias or column.field.name
+                flat = {"columnName": name, "displayName": name, "insertable": False, "updatable": False}
+                columns.append(_column(column.field, name) | flat)
     elif not q.count_only:
         columns = _tree_columns(_tree(c for c in plan.columns if isinstance(c, BoundField)), "")
     id_selected = any(isinstance(c, BoundField) and not c.hops and c.field.name == "Id" for c in plan.columns)

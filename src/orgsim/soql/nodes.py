@@ -11,6 +11,7 @@ class FieldPath:
 
     parts: tuple[str, ...]
     pos: int
+    alias: str | None = None  # only in the SELECT list of an aggregate query
 
     @property
     def text(self) -> str:

@@ -177,7 +177,10 @@ class Parser:
             raise malformed(self.soql, token.pos, f"function {token.text} is not supported by orgsim")
         if token.is_word("TYPEOF"):
             raise malformed(self.soql, token.pos, "TYPEOF is not supported by orgsim")
-        return self.field_path()
+        path = self.field_path()
+        if self.tok.kind is Kind.IDENT and self.tok.text.upper() not in RESERVED:
+            path = FieldPath(path.parts, path.pos, alias=self.advance().text)
+        return path
 
     def aggregate(self) -> Aggregate:
         token = self.advance()

@@ -540,3 +540,20 @@ def test_semi_join_and_anti_join_on_reference_fields(org):
 )
 def test_semi_join_errors(org, soql, expected):
     assert expected in error_of(soql, org).message
+
+
+def test_grouped_field_aliases_and_duplicate_flat_names(org):
+    soql = (
+        "SELECT Assignee.Name who, PermissionSet.Name perm, COUNT(Id) FROM PermissionSetAssignment "
+        "GROUP BY Assignee.Name, PermissionSet.Name ORDER BY PermissionSet.Name, Assignee.Name"
+    )
+    rows = execute(soql, org)["records"]
+    assert [(r["who"], r["perm"], r["expr0"]) for r in rows] == [
+        ("Ada Admin", "Elaro_Admin", 1),
+        ("Bob Ops", "Elaro_Admin", 1),
+        ("Bob Ops", "Other_Perms", 1),
+    ]
+    assert [c["columnName"] for c in column_metadata(soql, org)["columnMetadata"]] == ["who", "perm", "expr0"]
+    unaliased = soql.replace(" who,", ",").replace(" perm,", ",")
+    assert "duplicate alias: Name" in error_of(unaliased, org).message
+    assert error_of("SELECT Name n FROM User", org).error_code == "MALFORMED_QUERY"
