@@ -21,7 +21,7 @@ Grammar (keywords, object and field names are case-insensitive)
                   [GROUP BY path {, path} [HAVING condition]] [ORDER BY order {, order}]
                   [LIMIT int] [OFFSET int] [FOR (VIEW | REFERENCE | UPDATE)]
     select_list:= item {, item}
-    item       := path | aggregate | FIELDS(ALL | STANDARD | CUSTOM)
+    item       := path [alias] | aggregate | FIELDS(ALL | STANDARD | CUSTOM)   -- field aliases: aggregate queries
     aggregate  := (COUNT | COUNT_DISTINCT | MIN | MAX | SUM | AVG) ( [path] ) [alias]   -- COUNT() alone
     path       := name {. name}          -- relationship names, then a field: CronJobDetail.Name, Owner.Profile.Name
     condition  := unary {AND unary} | unary {OR unary}   -- mixing AND and OR needs parentheses, as in Salesforce
