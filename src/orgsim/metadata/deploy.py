@@ -264,7 +264,12 @@ def _finish(org: Any, row: Any, end: datetime) -> None:
 
 def _after_success(org: Any, row: Any, outcome: dict[str, Any], end: datetime) -> None:
     if org.scenario.faults.abort_scheduled_jobs_on_deploy:
-        # Salesforce sometimes leaves scheduled jobs aborted after a deploy; the drill expects the Elaro ones gone.
+        # The drill: after the deploy the app's scheduled jobs are gone. "The app's jobs" are the ones the scenario
+        # seeded (not all of them start with "Elaro") plus any other job named Elaro*.
+        for job in org.scenario.scheduled_jobs:
+            trigger = org.scheduled_job_named(job.name)
+            if trigger is not None:
+                org.abort_job(trigger["Id"])
         org.abort_scheduled_jobs("Elaro")
     hook = getattr(org, "after_deploy", None)
     if hook is not None:

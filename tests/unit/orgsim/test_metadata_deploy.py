@@ -423,3 +423,15 @@ def test_rest_deploy_request_rejects_bad_input(org: Org) -> None:
     assert status == 400 and json.loads(raw)[0]["errorCode"] == "INVALID_ZIP"
     status, raw, _ = rest.handle(org, "POST", path, b"{oops", {"content-type": "application/json"})
     assert status == 400 and json.loads(raw)[0]["errorCode"] == "JSON_PARSER_ERROR"
+
+
+def test_abort_on_deploy_removes_the_scenario_jobs_even_without_the_elaro_prefix(make_org: Any) -> None:
+    org = make_org(
+        faults={"abort_scheduled_jobs_on_deploy": True},
+        scheduled_jobs=[{"name": "RetentionEnforcementScheduler", "class_name": "Retention", "cron": "0 0 3 * * ?"}],
+    )
+    org.schedule_job("Unrelated Nightly", "Other", "0 0 4 * * ?")
+    assert org.scheduled_job_named("RetentionEnforcementScheduler") is not None
+    run_to_end(org, deploy.submit(org, make_zip(APP), DeployOptions()))
+    assert org.scheduled_job_named("RetentionEnforcementScheduler") is None
+    assert org.scheduled_job_named("Unrelated Nightly") is not None
