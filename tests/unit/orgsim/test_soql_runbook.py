@@ -368,3 +368,13 @@ def test_runbook_queries_against_the_production_scenario_org(tmp_path):
         assert logs["totalSize"] >= 1
     finally:
         org.close()
+
+
+def test_column_metadata_follows_the_api_of_the_query(org):
+    """`sf data query -t` asks `tooling/query?...&columns=true`: Tooling-only objects must describe there."""
+    meta = column_metadata("SELECT PercentCovered FROM ApexOrgWideCoverage", org, "tooling")
+    assert meta["columnMetadata"][0]["columnName"] == "PercentCovered"
+    assert meta["columnMetadata"][0]["numberType"] is True
+    with pytest.raises(SoqlError) as info:
+        column_metadata("SELECT PercentCovered FROM ApexOrgWideCoverage", org)
+    assert info.value.error_code == "INVALID_TYPE"
