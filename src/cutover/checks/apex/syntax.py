@@ -352,14 +352,22 @@ class _Indexer:
         self._stack.extend((child, owner, unit) for child in reversed(node.named_children))
 
     def note_queried_objects(self, query: Node) -> None:
-        stack = [query]
-        while stack:
-            node = stack.pop()
-            if node.type in ("from_clause", "sobject_return"):
-                for child in node.named_children:
-                    if child.type in ("storage_identifier", "identifier"):
-                        self.model.queried_objects.add(low(child).split()[0] if low(child) else "")
-            stack.extend(node.named_children)
+        """Top-level FROM / RETURNING objects (sub-query FROMs are relationship names, not types)."""
+        for body in query.named_children:
+            if body.type == "soql_query_body":
+                clause = body.child_by_field_name("from_clause")
+                entries = clause.named_children if clause is not None else []
+                # `FROM Account a` wraps the object in a storage_alias
+                entries = [
+                    e.named_children[0] if e.type == "storage_alias" and e.named_children else e for e in entries
+                ]
+            elif body.type == "sosl_query_body":
+                entries = [e for r in body.named_children if r.type == "returning_clause" for e in r.named_children]
+            else:
+                continue
+            for entry in entries:
+                if entry.type in ("storage_identifier", "sobject_return") and entry.named_children:
+                    self.model.queried_objects.add(low(entry.named_children[0]))
 
     def new_unit(
         self, kind: str, name: str, node: Node, owner: TypeDecl, annotations: dict[str, Node], modifiers: set[str]
