@@ -106,6 +106,7 @@ def _check_sarif(log: dict) -> None:
         for key in ("shortDescription", "fullDescription", "help"):
             assert isinstance(rule[key]["text"], str) and rule[key]["text"], (rule["id"], key)
         assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
+        assert 0 < float(rule["properties"]["security-severity"]) <= 10
     for result in run["results"]:
         assert result["ruleId"] in rule_ids
         assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]

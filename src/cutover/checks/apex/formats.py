@@ -9,6 +9,13 @@ from cutover.checks.apex.config import ScanConfig
 from cutover.checks.apex.findings import PARSE_ERROR_HELP, RULES, ScanReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SEVERITY = {
+    "soql-injection": "8.8",
+    "dml-without-crud-check": "6.5",
+    "aura-without-strip": "6.5",
+    "soql-not-enforced": "5.3",
+    "sharing-not-declared": "4.3",
+}
 INFORMATION_URI = "https://github.com/cutover-dev/cutover#apex-security-scanner"
 
 
@@ -47,7 +54,8 @@ def sarif_log(report: ScanReport, config: ScanConfig | None = None) -> dict[str,
             "fullDescription": {"text": rule.full},
             "help": {"text": rule.help, "markdown": rule.help},
             "defaultConfiguration": {"level": rule.level},
-            "properties": {"tags": ["security", "apex", "salesforce"]},
+            # GitHub ranks security alerts by this CVSS-like score (critical >= 9, high >= 7, medium >= 4).
+            "properties": {"tags": ["security", "apex", "salesforce"], "security-severity": SEVERITY[rule.id]},
         }
         for rule in (RULES[r] for r in rule_ids)
     ]
