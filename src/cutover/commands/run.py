@@ -160,7 +160,7 @@ def _progress(fmt: OutputFormat) -> Progress:
 
 
 def _execute(engine: Engine, project: Project, run: RunInfo, select: Any, fmt: OutputFormat) -> None:
-    from cutover.steps import build_executors
+    from cutover.steps import build_executors, missing_executors
     from cutover.steps.registry import StepServices
 
     records = engine.steps(run.id)
@@ -171,12 +171,22 @@ def _execute(engine: Engine, project: Project, run: RunInfo, select: Any, fmt: O
         runbook_path=project.runbook_path,
         change_authors=_rules(project).change_authors,
     )
-    executors = build_executors(project.plan, project.runbook, services, [r.id for r in todo])
+    required = [r.id for r in todo if not r.spec.contingency]
+    contingency = [r.id for r in todo if r.spec.contingency]
+    executors = build_executors(project.plan, project.runbook, services, required, optional=contingency)
+    cannot_roll_back = missing_executors(project.plan, project.runbook, contingency)
     progress = _progress(fmt)
     if fmt == OutputFormat.text:
         done = sum(1 for r in records if r.status in (StepStatus.PASSED, StepStatus.WAIVED, StepStatus.SKIPPED))
         progress.note(
             f"run {run.id} on {run.target_org}: {len(records)} steps, {done} already finished, {len(todo)} to run now"
+        )
+    if cannot_roll_back:
+        err_console().print(
+            "warning: automatic rollback is not available in this version of cutover (no executor for "
+            f"{', '.join(cannot_roll_back)}); if verification fails the run stops and you roll back by hand",
+            markup=False,
+            highlight=False,
         )
     try:
         result = engine.execute(run.id, executors, select=select, progress=progress)
@@ -226,7 +236,14 @@ def run_cmd(
         # Refuse before creating anything when a step that would run has no executor yet.
         pending = [_PendingRecord(spec) for spec in specs]
         services = StepServices(project_dir=project.dir, target_org=project.target_org)
-        build_executors(project.plan, project.runbook, services, [r.id for r in steps_to_execute(pending, select)])
+        todo = steps_to_execute(pending, select)
+        build_executors(
+            project.plan,
+            project.runbook,
+            services,
+            [r.id for r in todo if not r.spec.contingency],
+            optional=[r.id for r in todo if r.spec.contingency],
+        )
         question = f"Start a run of {len(specs)} steps against {project.target_org}?"
     production = bool(getattr(project.runbook.target, "production", False))
     _confirm(question + (" (a production org)" if production else ""), yes or app.yes or not production)

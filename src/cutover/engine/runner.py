@@ -386,7 +386,8 @@ class Engine:
     ) -> RunResult:
         run_id = run.id
         records = self.store.steps(run_id)
-        missing = [r.id for r in steps_to_execute(records, select) if r.id not in executors]
+        # Contingency (rollback) steps may lack an executor: a rollback that cannot run fails the run clearly then.
+        missing = [r.id for r in steps_to_execute(records, select) if r.id not in executors and not r.spec.contingency]
         if missing:
             raise UsageError(f"no executor for step(s): {', '.join(missing)}")
         with self.store.transaction() as tx:
@@ -502,7 +503,11 @@ class Engine:
         progress.note(f"{trigger.id} failed: {reason} — rolling back ({len(contingency)} steps)")
         missing = [r.id for r in contingency if r.status not in DONE_STATUSES and r.id not in executors]
         if missing:
-            return self._fail(run_id, trigger, f"{reason}; cannot roll back: no executor for {', '.join(missing)}")
+            return self._fail(
+                run_id,
+                trigger,
+                f"{reason}; automatic rollback impossible (no executor for {', '.join(missing)}): roll back by hand",
+            )
         for index, record in enumerate(contingency, start=1):
             record = self.store.step(run_id, record.id) or record
             if record.status in DONE_STATUSES:

@@ -108,9 +108,33 @@ def _review_rule(plan_step: Any, runbook: Any) -> SignoffRule | None:
     )
 
 
+#: Verification checks whose failure triggers the automatic rollback (the plan marks the same ones in their titles).
+ROLLBACK_TRIGGER_ACTIONS = frozenset({"sf.verify_tests", "sf.verify_logs", "sf.verify_jobs"})
+
+
+def with_rollback_plan(plan_steps: Sequence[Any], runbook: Any) -> list[Any]:
+    """The plan plus the runbook's rollback contingency steps, when the plan deploys anything."""
+    steps = list(plan_steps)
+    if not any(getattr(p, "stage", None) == "deploy" for p in steps) or any(p.stage == "rollback" for p in steps):
+        return steps
+    from cutover.runbook.plan import build_rollback_plan
+
+    return steps + list(build_rollback_plan(runbook))
+
+
+def _on_failure(plan_step: Any, runbook: Any) -> str:
+    automatic = bool(getattr(getattr(runbook, "rollback", None), "automatic_on_verification_failure", False))
+    triggers = _param(plan_step, "triggers_rollback")
+    if triggers is None:
+        triggers = plan_step.stage == "verify" and plan_step.action in ROLLBACK_TRIGGER_ACTIONS
+    return "rollback" if automatic and triggers else "stop"
+
+
 def plan_to_specs(plan_steps: Sequence[Any], runbook: Any) -> list[StepSpec]:
+    """Engine step specs for a plan. A plan that deploys gets the runbook's rollback steps appended as contingency
+    steps, and the verification checks that trigger the automatic rollback get `on_failure="rollback"`."""
     specs = []
-    for plan_step in plan_steps:
+    for plan_step in with_rollback_plan(plan_steps, runbook):
         params = dict(getattr(plan_step, "params", None) or {})
         specs.append(
             StepSpec(
@@ -122,6 +146,8 @@ def plan_to_specs(plan_steps: Sequence[Any], runbook: Any) -> list[StepSpec]:
                 blocking=bool(getattr(plan_step, "blocking", True)),
                 params=params,
                 signoff=signoff_rule(plan_step, runbook),
+                contingency=plan_step.stage == "rollback",
+                on_failure=_on_failure(plan_step, runbook),
             )
         )
     return specs
@@ -149,12 +175,23 @@ def role_rules(runbook: Any, authors: Iterable[str] = ()) -> RoleRules:
     )
 
 
-def build_executors(plan_steps: Sequence[Any], runbook: Any, services: Any, step_ids: Iterable[str]) -> dict[str, Step]:
-    """Executors for the plan steps in `step_ids`. Raises UsageError naming every action that has none."""
+def build_executors(
+    plan_steps: Sequence[Any],
+    runbook: Any,
+    services: Any,
+    step_ids: Iterable[str],
+    *,
+    optional: Iterable[str] = (),
+) -> dict[str, Step]:
+    """Executors for the plan steps in `step_ids`. Raises UsageError naming every action that has none, except for
+    the ids in `optional` (the rollback contingency: its absence is reported by `missing_executors`, and a rollback
+    that cannot run fails the run with a clear message instead of blocking every run)."""
     from cutover.steps.registry import executor_factory, load_builtin_executors
 
     load_builtin_executors()
-    wanted = set(step_ids)
+    plan_steps = with_rollback_plan(plan_steps, runbook)
+    optional_ids = set(optional)
+    wanted = set(step_ids) | optional_ids
     executors: dict[str, Step] = {}
     missing: dict[str, list[str]] = {}
     for plan_step in plan_steps:
@@ -162,7 +199,8 @@ def build_executors(plan_steps: Sequence[Any], runbook: Any, services: Any, step
             continue
         factory = executor_factory(plan_step.action)
         if factory is None:
-            missing.setdefault(plan_step.action, []).append(plan_step.id)
+            if plan_step.id not in optional_ids:
+                missing.setdefault(plan_step.action, []).append(plan_step.id)
             continue
         executors[plan_step.id] = factory(plan_step, runbook, services)
     unknown = wanted - {p.id for p in plan_steps}
@@ -180,3 +218,16 @@ def build_executors(plan_steps: Sequence[Any], runbook: Any, services: Any, step
             "with --only STAGE,... or --until STAGE",
         )
     return executors
+
+
+def missing_executors(plan_steps: Sequence[Any], runbook: Any, step_ids: Iterable[str]) -> list[str]:
+    """`action (step id)` for each of `step_ids` that no registered executor handles."""
+    from cutover.steps.registry import executor_factory, load_builtin_executors
+
+    load_builtin_executors()
+    wanted = set(step_ids)
+    return [
+        f"{p.action} ({p.id})"
+        for p in with_rollback_plan(plan_steps, runbook)
+        if p.id in wanted and executor_factory(p.action) is None
+    ]

@@ -21,11 +21,23 @@ class SignoffStep:
         if rule is None:
             return StepOutcome.failed(f"{ctx.step.id} has no sign-off rule (roles) in the plan")
         state = evaluate(rule, ctx.signoffs_for())
+        if not state.satisfied and ctx.step.params.get("automatic_on_verification_failure"):
+            trigger = _automatic_rollback_trigger(ctx)
+            if trigger is not None:
+                return StepOutcome.passed(f"automatic rollback: {trigger} failed verification; no approval needed")
         if not state.satisfied:
             return StepOutcome.waiting_signoff(waiting_message(ctx.step, state))
         signed = [s for s in ctx.signoffs_for() if s.by in state.signers]
         who = ", ".join(f"{s.by} ({s.role})" for s in signed)
         return StepOutcome.passed(f"signed by {who}", signers=[{"by": s.by, "role": s.role} for s in signed])
+
+
+def _automatic_rollback_trigger(ctx: StepContext) -> str | None:
+    """The step whose failure started this run's rollback by itself (on_failure=rollback), if that is what happened."""
+    for record in ctx.store.steps(ctx.run_id):
+        if record.spec.on_failure == "rollback" and record.status == "failed":
+            return record.id
+    return None
 
 
 @register_action("signoff")

@@ -24,7 +24,14 @@ def elaro(tmp_path: Path):
 def test_specs_carry_the_plan_and_sign_off_rules(elaro) -> None:
     plan = build_plan(elaro)
     specs = {s.id: s for s in plan_to_specs(plan, elaro)}
-    assert [s.id for s in plan] == list(specs)
+    ids = list(specs)
+    assert ids[: len(plan)] == [s.id for s in plan]
+    rollback = [specs[i] for i in ids[len(plan) :]]
+    assert [s.id for s in rollback][:2] == ["rollback.decide", "rollback.redeploy-backup"]
+    assert all(s.contingency and s.stage == "rollback" for s in rollback)
+    assert not any(specs[i].contingency for i in ids[: len(plan)])
+    triggers = sorted(i for i, s in specs.items() if s.on_failure == "rollback")
+    assert triggers == ["verify.apex-logs", "verify.apex-tests", "verify.scheduled-jobs"]
     assert specs["signoff.security-review"].signoff == SignoffRule(
         roles=("security_reviewer",), min_signers=1, not_author=True, evidence_required=True
     )
@@ -47,18 +54,19 @@ def test_role_rules_turn_exclusive_groups_into_pairs(elaro) -> None:
 
 
 def test_build_executors_names_every_missing_action(elaro, tmp_path: Path) -> None:
+    from dataclasses import replace
+
     plan = build_plan(elaro)
+    signoffs = [p for p in plan if p.action == "signoff"]
+    future = [replace(signoffs[0], id="future.one", action="test.not-yet"), replace(signoffs[1], id="future.two")]
+    future[1] = replace(future[1], action="test.not-yet", stage="later")
     services = StepServices(project_dir=tmp_path, target_org="production")
-    wanted = [p.id for p in plan if p.stage in ("guard", "backup")]
     with pytest.raises(UsageError) as caught:
-        build_executors(plan, elaro, services, wanted)
-    assert caught.value.message == (
-        "no executor for action(s): sf.backup (backup.retrieve); sf.guard (guard.org-identity)"
-    )
-    assert "--only" in caught.value.hint
-    signoffs = [p.id for p in plan if p.action == "signoff"]
-    executors = build_executors(plan, elaro, services, signoffs)
-    assert set(executors) == set(signoffs)
+        build_executors([*signoffs, *future], elaro, services, ["future.one", "future.two", signoffs[0].id])
+    assert caught.value.message == "no executor for action(s): test.not-yet (future.one, future.two)"
+    assert "--only" in caught.value.hint and "later" in caught.value.hint
+    executors = build_executors(plan, elaro, services, [p.id for p in signoffs])
+    assert set(executors) == {p.id for p in signoffs}
 
 
 def test_registry_refuses_silent_replacement() -> None:
@@ -74,3 +82,14 @@ def test_registry_refuses_silent_replacement() -> None:
     finally:
         unregister_action("test.only")
     assert executor_factory("test.only") is None
+
+
+def test_no_rollback_steps_without_a_deploy_and_none_when_rollback_is_manual(tmp_path: Path) -> None:
+    path = tmp_path / "cutover.yaml"
+    path.write_text("target:\n  alias: production\nstages: [preflight]\n", encoding="utf-8")
+    preflight_only = load_runbook(path)
+    assert not any(s.contingency for s in plan_to_specs(build_plan(preflight_only), preflight_only))
+    path.write_text("target:\n  alias: production\nrollback:\n  automatic_on_verification_failure: false\n")
+    manual = load_runbook(path)
+    specs = plan_to_specs(build_plan(manual), manual)
+    assert any(s.contingency for s in specs) and all(s.on_failure == "stop" for s in specs)

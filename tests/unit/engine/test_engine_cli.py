@@ -98,7 +98,13 @@ def test_paused_run_names_the_unblocking_command(tmp_path: Path, capsys: pytest.
     assert not (tmp_path / "side.txt").exists()
 
 
-def test_run_refuses_when_a_step_has_no_executor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_refuses_when_a_step_has_no_executor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cutover.steps import registry
+
+    registry.load_builtin_executors()
+    monkeypatch.delitem(registry._REGISTRY, "sf.backup", raising=False)  # as if the backup stage were not built yet
     write_runbook(tmp_path, STEPS.replace("post_deploy", "backup"), stages="[backup, post_deploy]")
     assert cutover(tmp_path, "run", "--yes") == 2
     err = capsys.readouterr().err

@@ -380,3 +380,37 @@ def test_on_failure_must_be_known() -> None:
 
 class _SimulatedCrash(BaseException):
     """Stands in for SIGKILL: nothing after it runs (a BaseException, so the runner does not record a failure)."""
+
+
+def test_a_rollback_without_executors_fails_the_run_clearly(engine: Engine) -> None:
+    calls: list[str] = []
+    run = engine.create_run("prod", _rollback_plan())
+    steps = {s.id: ScriptedStep(s.id, calls) for s in _rollback_plan() if not s.contingency}
+    steps["verify"] = ScriptedStep("verify", calls, behaviour=lambda ctx: StepOutcome.failed("tests failed"))
+    with pytest.raises(StepFailed, match="automatic rollback impossible") as caught:
+        engine.execute(run.id, steps)
+    assert "rollback.decide" in caught.value.message and "by hand" in caught.value.message
+    assert engine.store.get_run(run.id).state == RunState.FAILED
+
+
+def test_the_rollback_decision_needs_no_approval_when_verification_triggered_it(engine: Engine) -> None:
+    calls: list[str] = []
+    decide = StepSpec(
+        "rollback.decide",
+        "rollback",
+        "Decide to roll back",
+        "signoff",
+        kind="signoff",
+        params={"automatic_on_verification_failure": True},
+        signoff=SignoffRule(("deployment_lead",)),
+        contingency=True,
+    )
+    plan = [StepSpec("verify", "verify", "Verify", "t", on_failure="rollback"), decide]
+    run = engine.create_run("prod", plan)
+    fail = lambda ctx: StepOutcome.failed("coverage 71% < 85%")  # noqa: E731
+    with pytest.raises(StepFailed, match="rolled back"):
+        engine.execute(
+            run.id, {"verify": ScriptedStep("verify", calls, behaviour=fail), "rollback.decide": SignoffStep()}
+        )
+    record = engine.store.step(run.id, "rollback.decide")
+    assert record.status == "passed" and record.detail.startswith("automatic rollback: verify failed verification")
