@@ -99,6 +99,11 @@ def _document(org: Any, job_id: str, validation_id: str | None = None) -> dict[s
 
 def handle(org: Any, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes, str]:
     attach(org)
+    with org.store.lock:  # the server is threaded and the store shares one SQLite connection
+        return _handle(org, method, path, body, headers)
+
+
+def _handle(org: Any, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes, str]:
     try:
         found = _ID_IN_PATH.search(path)
         if method == "GET" and found:

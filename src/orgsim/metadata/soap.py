@@ -107,7 +107,10 @@ def handle(org: Any, body: bytes, headers: Mapping[str, str] | None = None) -> t
                 client=True,
             )
         attach(org)
-        return 200, response(request.operation, operation(org, request))
+        # One lock for the whole operation: the server is threaded and the store shares one SQLite connection.
+        with org.store.lock:
+            result = operation(org, request)
+        return 200, response(request.operation, result)
     except SoapFault as error:
         return error.status, fault(error.code, error.message)
     except Exception:

@@ -281,9 +281,10 @@ def apex_sources(org: Any) -> list[ApexSource]:
     """Every deployed Apex class and trigger with its body, for apexsim."""
     ensure_tables(org)
     sources = []
-    for type_name, kind, suffix in (("ApexClass", "Class", ".cls"), ("ApexTrigger", "Trigger", ".trigger")):
-        for stored in list_components(org, type_name):
-            files = component_files(org, type_name, stored.full_name)
-            body = next((v for p, v in files.items() if p.endswith(suffix)), b"")
-            sources.append(ApexSource(stored.full_name, body.decode("utf-8", errors="replace"), kind, stored.id))
+    with org.store.lock:
+        for type_name, kind, suffix in (("ApexClass", "Class", ".cls"), ("ApexTrigger", "Trigger", ".trigger")):
+            for stored in list_components(org, type_name):
+                files = component_files(org, type_name, stored.full_name)
+                body = next((v for p, v in files.items() if p.endswith(suffix)), b"")
+                sources.append(ApexSource(stored.full_name, body.decode("utf-8", errors="replace"), kind, stored.id))
     return sources
