@@ -18,10 +18,13 @@ Grammar (keywords, object and field names are case-insensitive)
 --------------------------------------------------------------
     query      := SELECT select_list FROM object [alias] [USING SCOPE word] [WHERE condition]
                   [WITH (SECURITY_ENFORCED | USER_MODE | SYSTEM_MODE)]
-                  [GROUP BY path {, path} [HAVING condition]] [ORDER BY order {, order}]
+                  [GROUP BY expr {, expr} [HAVING condition]] [ORDER BY order {, order}]
                   [LIMIT int] [OFFSET int] [FOR (VIEW | REFERENCE | UPDATE)]
     select_list:= item {, item}
-    item       := path [alias] | aggregate | FIELDS(ALL | STANDARD | CUSTOM)   -- field aliases: aggregate queries
+    item       := expr [alias] | aggregate | FIELDS(ALL | STANDARD | CUSTOM)   -- field aliases: aggregate queries
+    expr       := path | date_function ( path )     -- date functions in SELECT only with GROUP BY
+    date_function := CALENDAR_YEAR | CALENDAR_QUARTER | CALENDAR_MONTH | DAY_IN_MONTH | DAY_IN_WEEK | DAY_IN_YEAR
+                | DAY_ONLY | HOUR_IN_DAY | WEEK_IN_MONTH | WEEK_IN_YEAR | FISCAL_YEAR | FISCAL_QUARTER | FISCAL_MONTH
     aggregate  := (COUNT | COUNT_DISTINCT | MIN | MAX | SUM | AVG) ( [path] ) [alias]   -- COUNT() alone
     path       := name {. name}          -- relationship names, then a field: CronJobDetail.Name, Owner.Profile.Name
     condition  := unary {AND unary} | unary {OR unary}   -- mixing AND and OR needs parentheses, as in Salesforce
@@ -30,12 +33,12 @@ Grammar (keywords, object and field names are case-insensitive)
                 | lhs [NOT] IN ( value {, value} ) | lhs (INCLUDES | EXCLUDES) ( string {, string} )
                 | path [NOT] IN ( SELECT path FROM object [WHERE condition] ... )   -- semi-/anti-join, id
                   or reference fields only, one level deep, WHERE only
-    lhs        := path | aggregate (HAVING only)
+    lhs        := expr | aggregate (HAVING only)
     value      := 'string' | number | TRUE | FALSE | NULL | 2026-11-27 | 2026-11-27T00:00:00Z (or +hh:mm)
                 | date literal: TODAY YESTERDAY TOMORROW {LAST|THIS|NEXT}_{WEEK|MONTH|QUARTER|YEAR}
                   LAST_90_DAYS NEXT_90_DAYS {LAST|NEXT}_N_{DAYS|WEEKS|MONTHS|QUARTERS|YEARS}:n
                   N_{DAYS|WEEKS|MONTHS|QUARTERS|YEARS}_AGO:n (and the _FISCAL_ variants)
-    order      := (path | aggregate) [ASC | DESC] [NULLS (FIRST | LAST)]
+    order      := (expr | aggregate) [ASC | DESC] [NULLS (FIRST | LAST)]
 
 Semantics
 ---------
@@ -51,6 +54,8 @@ Semantics
   "in [today 00:00Z, tomorrow 00:00Z)"; `<` is before the range, `>` after it. Weeks start on Sunday; the
   fiscal year is the calendar year. LAST_N_DAYS:n covers the n previous days and today; NEXT_N_DAYS:n the n
   following days (not today).
+- Date functions work in UTC too (DAY_IN_WEEK: 1 = Sunday; DAY_ONLY yields `YYYY-MM-DD`); in aggregate
+  results an unaliased date function column is an `exprN`, numbered together with the aggregates.
 - ORDER BY defaults to ASC NULLS FIRST; DESC implies NULLS LAST. Text sorts case-insensitively.
 - `COUNT()` answers `totalSize` = number of rows and `records: []`. Aggregates (and GROUP BY) answer
   `AggregateResult` records whose unaliased aggregate columns are `expr0`, `expr1`...; without GROUP BY there is
@@ -62,7 +67,7 @@ Semantics
 
 Not supported (MALFORMED_QUERY naming the feature): child-relationship subqueries `(SELECT ... FROM Contacts)`,
 nested semi-joins, TYPEOF, GROUP BY ROLLUP/CUBE, functions other than the aggregates and FIELDS
-(toLabel, FORMAT, convertCurrency, CALENDAR_YEAR...), bind variables (`:x`, as over REST), OFFSET above 2000.
+(toLabel, FORMAT, convertCurrency, convertTimezone...), bind variables (`:x`, as over REST), OFFSET above 2000.
 Fidelity notes: ApexLog has no CreatedDate/CreatedById (as in real Salesforce; filter on StartTime), so
 `... FROM ApexLog WHERE CreatedDate = TODAY` and `SELECT Message, LogCategory FROM ApexLog` are INVALID_FIELD.
 ScratchOrgInfo exists only in a Dev Hub org (`Schema(dev_hub=True)`), so the CLI's probe gets INVALID_TYPE.

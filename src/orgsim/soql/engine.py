@@ -102,10 +102,19 @@ class BoundField:
     hops: tuple[Hop, ...]
     field: FieldDef
     alias: str | None = None
+    function: str | None = None  # date function applied to the field's value
 
     @property
     def display(self) -> str:
-        return ".".join([h.relationship for h in self.hops] + [self.field.name])
+        path = ".".join([h.relationship for h in self.hops] + [self.field.name])
+        return f"{self.function}({path})" if self.function else path
+
+    @property
+    def type(self) -> str:
+        """Describe type of the value this column yields (date functions yield int, DAY_ONLY a date)."""
+        if self.function is None:
+            return self.field.type
+        return "date" if self.function == "DAY_ONLY" else "int"
 
     @property
     def key(self) -> str:
@@ -262,7 +271,7 @@ def _literal_value(ctx: _Ctx, lit: Literal, f_type: str, f_name: str, op: str) -
                 raise SoqlError("INVALID_QUERY_FILTER_OPERATOR", f"invalid ID field: {value}")
             return value[:15]
         return value.casefold()
-    word = _TYPE_WORDS.get(category, category)
+    word = {"int": "integer", "long": "long"}.get(f_type) or _TYPE_WORDS.get(category, category)
     mismatch = SoqlError(
         "INVALID_FIELD",
         positioned(
@@ -410,7 +419,7 @@ def _semi_join_ids(ctx: _Ctx, semi_join: SemiJoin) -> set[str]:
     plan = _Plan(sub, ctx)
     bound = plan.columns[0]
     assert isinstance(bound, BoundField)
-    if _category(bound.field.type) != "id":
+    if bound.function or _category(bound.field.type) != "id":
         text = f"the field {bound.display} selected in a semi join sub-select must be an id or reference field"
         raise malformed(ctx.soql, semi_join.pos, text)
     records = _matching(plan, ctx.store, ctx.include_deleted)
@@ -418,6 +427,33 @@ def _semi_join_ids(ctx: _Ctx, semi_join: SemiJoin) -> set[str]:
     stop = None if sub.limit is None else start + sub.limit
     values = (_normalize(plan.value(r, bound), "id") for r in records[start:stop])
     return {v for v in values if v}
+
+
+def _date_function(function: str, value: Any) -> Any:
+    """SOQL date functions, evaluated in UTC (orgsim's org time zone). Weeks start on Sunday."""
+    moment = _to_datetime(value)
+    if moment is None:
+        return None
+    day = moment.date()
+    if function == "DAY_ONLY":
+        return day.isoformat()
+    if function == "HOUR_IN_DAY":
+        return moment.hour
+    year_day = day.timetuple().tm_yday
+    results = {
+        "CALENDAR_YEAR": day.year,
+        "FISCAL_YEAR": day.year,
+        "CALENDAR_QUARTER": (day.month - 1) // 3 + 1,
+        "FISCAL_QUARTER": (day.month - 1) // 3 + 1,
+        "CALENDAR_MONTH": day.month,
+        "FISCAL_MONTH": day.month,
+        "DAY_IN_MONTH": day.day,
+        "DAY_IN_WEEK": (day.weekday() + 1) % 7 + 1,
+        "DAY_IN_YEAR": year_day,
+        "WEEK_IN_MONTH": (day.day - 1) // 7 + 1,
+        "WEEK_IN_YEAR": (year_day - 1) // 7 + 1,
+    }
+    return results[function]
 
 
 # --- the compiled query -------------------------------------------------------------------------------------
@@ -461,7 +497,13 @@ class _Plan:
         found = next((f for f in (o.field(last) for o in current) if f is not None), None)
         if found is None:
             raise invalid_field(ctx.soql, path.pos, last, current[0].name)
-        return BoundField(tuple(hops), found)
+        if path.function:
+            allowed = ("datetime",) if path.function == "HOUR_IN_DAY" else ("date", "datetime")
+            if found.type not in allowed:
+                kind = "dateTime" if allowed == ("datetime",) else "date or dateTime"
+                text = f"{path.function}() is only valid on a {kind} field, not on {found.name}"
+                raise SoqlError("INVALID_FIELD", positioned(ctx.soql, path.pos, text))
+        return BoundField(tuple(hops), found, function=path.function)
 
     def _bind_select(self) -> None:
         seen: set[str] = set()
@@ -496,16 +538,24 @@ class _Plan:
                     raise malformed(self.ctx.soql, item.pos, f"duplicate alias: {column}")
                 seen.add(column.lower())
                 bound = BoundAggregate(item.function, argument, column, item.pos)
-                if item.function in ("SUM", "AVG") and argument and _category(argument.field.type) != "number":
+                if item.function in ("SUM", "AVG") and argument and _category(argument.type) != "number":
                     text = f"field {argument.field.name} does not support aggregate operator {item.function}"
                     raise SoqlError("INVALID_FIELD", positioned(self.ctx.soql, item.pos, text))
                 self.columns.append(bound)
                 continue
             bound_field = self.bind(item)
-            if item.alias:
-                if not q.is_aggregate:
-                    raise malformed(self.ctx.soql, item.pos, f"unexpected token: '{item.alias}'")
-                bound_field = BoundField(bound_field.hops, bound_field.field, item.alias)
+            if item.alias and not q.is_aggregate:
+                raise malformed(self.ctx.soql, item.pos, f"unexpected token: '{item.alias}'")
+            if item.function and not q.is_aggregate:
+                text = f"{item.function}() in the SELECT list needs a GROUP BY"
+                raise malformed(self.ctx.soql, item.pos, text)
+            alias = item.alias
+            if item.function and not alias:
+                # Date function columns are expressions: numbered together with the aggregates.
+                alias = f"expr{expr_index}"
+                expr_index += 1
+            if alias:
+                bound_field = BoundField(bound_field.hops, bound_field.field, alias, bound_field.function)
             if q.is_aggregate:
                 # AggregateResult columns are flat: two grouped `X.Name` fields need aliases.
                 column = (bound_field.alias or bound_field.field.name).lower()
@@ -559,8 +609,8 @@ class _Plan:
         if having and bound.key not in {g.key for g in self.group_by}:
             text = f"Field must be grouped or aggregated: {bound.field.name}"
             raise malformed(self.ctx.soql, left.pos, text)
-        test = _comparison_test(self.ctx, cond, bound.field.type, bound.field.name)
-        category = _category(bound.field.type)
+        test = _comparison_test(self.ctx, cond, bound.type, bound.field.name)
+        category = _category(bound.type)
         if having:
             return lambda group: test(_normalize(self.value(group[0], bound), category))
         return lambda record: test(_normalize(self.value(record, bound), category))
@@ -579,7 +629,8 @@ class _Plan:
 
     def value(self, record: dict[str, Any], bound: BoundField) -> Any:
         target = self.follow(record, bound.hops) if bound.hops else (self.obj.name, record)
-        return None if target is None else _field_value(target[1], bound.field)
+        value = None if target is None else _field_value(target[1], bound.field)
+        return _date_function(bound.function, value) if bound.function else value
 
     def _aggregate(self, agg: BoundAggregate, group: list[dict[str, Any]]) -> Any:
         if agg.argument is None:
@@ -588,7 +639,7 @@ class _Plan:
         present = [v for v in values if v is not None]
         if agg.function == "COUNT":
             return len(present)
-        category = _category(agg.argument.field.type)
+        category = _category(agg.argument.type)
         if agg.function == "COUNT_DISTINCT":
             return len({_normalize(v, category) for v in present})
         if not present:
@@ -614,7 +665,7 @@ class _Plan:
 
     def sort(self, rows: list[Any], key_of: Callable[[Any, BoundField | BoundAggregate], Any]) -> list[Any]:
         for bound, descending, nulls_last in reversed(self.order):
-            f_type = bound.type if isinstance(bound, BoundAggregate) else bound.field.type
+            f_type = bound.type
             category = _category(f_type)
             # With reverse=True the null rank is flipped so NULLS FIRST/LAST still holds.
             null_rank = (1 if nulls_last else 0) if not descending else (0 if nulls_last else 1)
@@ -728,7 +779,7 @@ def _run_aggregate(plan: _Plan, records: list[dict[str, Any]], start: int, stop:
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     if plan.group_by:
         for record in records:
-            key = tuple(_normalize(plan.value(record, g), _category(g.field.type)) for g in plan.group_by)
+            key = tuple(_normalize(plan.value(record, g), _category(g.type)) for g in plan.group_by)
             groups.setdefault(key, []).append(record)
     else:
         groups[()] = records  # no GROUP BY: one row, even over no records
@@ -827,6 +878,12 @@ def _metadata(plan: _Plan) -> dict[str, Any]:
             else:
                 name = column.alias or column.field.name
                 flat = {"columnName": name, "displayName": name, "insertable": False, "updatable": False}
+                if column.function:
+                    # The CLI shows function columns under their expression text and renames exprN to it.
+                    flat |= {"aggregate": True, "displayName": column.display, "apexType": "Integer"}
+                    flat |= {"numberType": column.type == "int", "textType": False}
+                    if column.type == "date":
+                        flat["apexType"] = "Date"
                 columns.append(_column(column.field, name) | flat)
     elif not q.count_only:
         columns = _tree_columns(_tree(c for c in plan.columns if isinstance(c, BoundField)), "")

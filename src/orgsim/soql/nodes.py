@@ -12,10 +12,12 @@ class FieldPath:
     parts: tuple[str, ...]
     pos: int
     alias: str | None = None  # only in the SELECT list of an aggregate query
+    function: str | None = None  # a date function applied to the field: CALENDAR_YEAR, DAY_ONLY, ...
 
     @property
     def text(self) -> str:
-        return ".".join(self.parts)
+        path = ".".join(self.parts)
+        return f"{self.function}({path})" if self.function else path
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,12 @@ RESERVED = frozenset(
     }
 )  # fmt: skip
 AGGREGATE_FUNCTIONS = frozenset({"COUNT", "COUNT_DISTINCT", "MIN", "MAX", "SUM", "AVG"})
+DATE_FUNCTIONS = frozenset(
+    {
+        "CALENDAR_YEAR", "CALENDAR_QUARTER", "CALENDAR_MONTH", "DAY_IN_MONTH", "DAY_IN_WEEK", "DAY_IN_YEAR",
+        "DAY_ONLY", "HOUR_IN_DAY", "WEEK_IN_MONTH", "WEEK_IN_YEAR", "FISCAL_YEAR", "FISCAL_QUARTER", "FISCAL_MONTH",
+    }
+)  # fmt: skip
 COMPARISON_OPS = frozenset({"=", "!=", "<>", "<", ">", "<=", ">="})
 MAX_NESTING = 50
 MAX_OFFSET = 2000
@@ -116,10 +122,10 @@ class Parser:
             self.expect_word("BY")
             if self.at_word("ROLLUP", "CUBE"):
                 raise malformed(self.soql, self.tok.pos, "GROUP BY ROLLUP/CUBE is not supported by orgsim")
-            query.group_by.append(self.field_path())
+            query.group_by.append(self.field_expr())
             while self.tok.kind is Kind.COMMA:
                 self.advance()
-                query.group_by.append(self.field_path())
+                query.group_by.append(self.field_expr())
         if self.at_word("HAVING"):
             having_token = self.advance()
             if not query.group_by:
@@ -174,13 +180,27 @@ class Parser:
                 return FieldsFunction(which, token.pos)
             if function in AGGREGATE_FUNCTIONS:
                 return self.aggregate()
-            raise malformed(self.soql, token.pos, f"function {token.text} is not supported by orgsim")
+            if function not in DATE_FUNCTIONS:
+                raise malformed(self.soql, token.pos, f"function {token.text} is not supported by orgsim")
         if token.is_word("TYPEOF"):
             raise malformed(self.soql, token.pos, "TYPEOF is not supported by orgsim")
-        path = self.field_path()
+        path = self.field_expr()
         if self.tok.kind is Kind.IDENT and self.tok.text.upper() not in RESERVED:
-            path = FieldPath(path.parts, path.pos, alias=self.advance().text)
+            path = FieldPath(path.parts, path.pos, alias=self.advance().text, function=path.function)
         return path
+
+    def field_expr(self) -> FieldPath:
+        """A field path, or a date function of one: `CALENDAR_YEAR(CreatedDate)`, `DAY_ONLY(StartTime)`."""
+        token = self.tok
+        if token.kind is Kind.IDENT and self.peek().kind is Kind.LPAREN and token.text.upper() in DATE_FUNCTIONS:
+            self.advance()
+            self.advance()
+            if self.tok.is_word("CONVERTTIMEZONE"):
+                raise malformed(self.soql, self.tok.pos, "convertTimezone() is not supported by orgsim (UTC only)")
+            inner = self.field_path()
+            self.expect(Kind.RPAREN)
+            return FieldPath(inner.parts, token.pos, function=token.text.upper())
+        return self.field_path()
 
     def aggregate(self) -> Aggregate:
         token = self.advance()
@@ -240,7 +260,9 @@ class Parser:
     def comparison(self, *, allow_aggregates: bool) -> Comparison:
         start = self.tok
         left: FieldPath | Aggregate
-        if allow_aggregates and start.kind is Kind.IDENT and self.peek().kind is Kind.LPAREN:
+        if start.kind is Kind.IDENT and self.peek().kind is Kind.LPAREN and start.text.upper() in DATE_FUNCTIONS:
+            left = self.field_expr()
+        elif allow_aggregates and start.kind is Kind.IDENT and self.peek().kind is Kind.LPAREN:
             if start.text.upper() not in AGGREGATE_FUNCTIONS:
                 raise self.unexpected()
             left = self.aggregate()
@@ -328,9 +350,12 @@ class Parser:
     def order_item(self) -> OrderItem:
         key: FieldPath | Aggregate
         if self.tok.kind is Kind.IDENT and self.peek().kind is Kind.LPAREN:
-            if self.tok.text.upper() not in AGGREGATE_FUNCTIONS:
+            if self.tok.text.upper() in DATE_FUNCTIONS:
+                key = self.field_expr()
+            elif self.tok.text.upper() in AGGREGATE_FUNCTIONS:
+                key = self.aggregate()
+            else:
                 raise self.unexpected()
-            key = self.aggregate()
         else:
             key = self.field_path()
         descending = False

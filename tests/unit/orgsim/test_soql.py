@@ -557,3 +557,30 @@ def test_grouped_field_aliases_and_duplicate_flat_names(org):
     unaliased = soql.replace(" who,", ",").replace(" perm,", ",")
     assert "duplicate alias: Name" in error_of(unaliased, org).message
     assert error_of("SELECT Name n FROM User", org).error_code == "MALFORMED_QUERY"
+
+
+# --- date functions ------------------------------------------------------------------------------------------
+def test_date_functions_group_filter_and_order(org):
+    soql = (
+        "SELECT HOUR_IN_DAY(StartTime) hour, COUNT(Id) logs FROM ApexLog WHERE StartTime = LAST_N_DAYS:1 "
+        "GROUP BY HOUR_IN_DAY(StartTime) ORDER BY HOUR_IN_DAY(StartTime) DESC"
+    )
+    rows = execute(soql, org)["records"]
+    assert [(r["hour"], r["logs"]) for r in rows] == [(23, 1), (10, 1), (9, 1)]
+    column = column_metadata(soql, org)["columnMetadata"][0]
+    assert (column["columnName"], column["displayName"], column["aggregate"]) == (
+        "hour",
+        "HOUR_IN_DAY(StartTime)",
+        True,
+    )
+    by_day = execute("SELECT DAY_ONLY(StartTime), COUNT(Id) FROM ApexLog GROUP BY DAY_ONLY(StartTime)", org)
+    assert sorted((r["expr0"], r["expr1"]) for r in by_day["records"]) == [("2026-11-26", 1), ("2026-11-27", 2)]
+    assert execute("SELECT Id FROM ApexLog WHERE DAY_IN_WEEK(StartTime) = 6", org)["totalSize"] == 2  # Friday
+    assert execute("SELECT Id FROM ApexLog WHERE CALENDAR_YEAR(StartTime) = 2026", org)["totalSize"] == 3
+
+
+def test_date_function_errors(org):
+    assert error_of("SELECT Id FROM ApexLog WHERE HOUR_IN_DAY(Status) = 1", org).error_code == "INVALID_FIELD"
+    assert "needs a GROUP BY" in error_of("SELECT CALENDAR_YEAR(StartTime) FROM ApexLog", org).message
+    err = error_of("SELECT Id FROM ApexLog WHERE CALENDAR_MONTH(StartTime) = '11'", org)
+    assert "must be of type integer" in err.message
