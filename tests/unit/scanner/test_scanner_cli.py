@@ -272,3 +272,19 @@ def test_sharing_is_inherited_from_a_parent_in_another_file(tmp_path: Path) -> N
     assert "fflib_sobjectdomain is not among the scanned files" in report.findings[0].message
     alone = scan_paths([tmp_path / "Leaf.cls"], root=tmp_path)
     assert [f.file for f in alone.findings] == ["Leaf.cls"]
+
+
+def test_injection_message_names_the_variable_and_its_origin() -> None:
+    source = """public with sharing class Api {
+    public static List<Account> find() {
+        String fw = RestContext.request.params.get('framework');
+        String soql = 'SELECT Id FROM Account WHERE Type = \\'' + fw + '\\' WITH USER_MODE';
+        return Database.query(soql);
+    }
+}
+"""
+    (finding,) = scan_source(source, "Api.cls").findings
+    column = source.splitlines()[3].index("fw") + 1
+    assert (finding.rule, finding.line, finding.column) == ("soql-injection", 4, column)
+    assert "variable 'fw' (from the result of RestContext.request.params.get(), line 3)" in finding.message
+    assert "Database.query (line 5)" in finding.message

@@ -522,7 +522,7 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
             }
         }
         """,
-        [("soql-injection", 8)],
+        [("soql-injection", 9)],  # reported where `fields` is concatenated, naming userFields as the source
     ),
     (
         "Database.getQueryLocator with a concatenated string in a batch start()",

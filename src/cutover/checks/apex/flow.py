@@ -310,7 +310,10 @@ class StringTracer:
                 if current is not None:
                     operands.append(current)
             for operand in reversed(operands):
-                self._trace(operand, unit, owner, before, out, depth + 1)
+                if operand.type == "identifier" and unit is not None and low(operand) in unit.locals:
+                    self._operand_variable(operand, unit, owner, before, out, depth + 1)
+                else:
+                    self._trace(operand, unit, owner, before, out, depth + 1)
         elif kind == "ternary_expression":
             for side in ("consequence", "alternative"):
                 child = node.child_by_field_name(side)
@@ -339,6 +342,22 @@ class StringTracer:
                         self._trace(element, unit, owner, before, out, depth + 1)
         else:
             out.taint(node, f"'{_short(node)}'")
+
+    def _operand_variable(
+        self, node: Node, unit: Unit, owner: TypeDecl, before: int, out: StringParts, depth: int
+    ) -> None:
+        """A local concatenated into the query: report it where it is concatenated, naming where it came from."""
+        inner = StringParts()
+        self._identifier(node, unit, owner, before, inner, depth)
+        out.literals.update(inner.literals)
+        if not inner.taints:
+            return
+        first = inner.taints[min(inner.taints)]
+        if first.node.start_byte == node.start_byte:
+            out.taint(node, first.what)
+            return
+        line, _ = self.model.position(first.node)
+        out.taint(node, f"variable '{text(node)}' (from {first.what}, line {line})")
 
     def _identifier(
         self, node: Node, unit: Unit | None, owner: TypeDecl, before: int, out: StringParts, depth: int
