@@ -46,8 +46,26 @@ def _zip_directory(path: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _compose_object(object_dir: Path) -> bytes | None:
+    """A metadata-format `.object` from a source-format object folder (object-meta.xml + fields/*.field-meta.xml)."""
+    import xml.etree.ElementTree as ET
+
+    main = object_dir / f"{object_dir.name}.object-meta.xml"
+    if not main.is_file():
+        return None
+    namespace = "http://soap.sforce.com/2006/04/metadata"
+    ET.register_namespace("", namespace)
+    root = ET.fromstring(main.read_bytes())
+    for field_file in sorted((object_dir / "fields").glob("*.field-meta.xml")):
+        field = ET.fromstring(field_file.read_bytes())
+        field.tag = f"{{{namespace}}}fields"
+        root.append(field)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root) + b"\n"
+
+
 def _source_to_metadata_dir(path: Path) -> dict[str, bytes]:
-    """Minimal source-format → metadata-format conversion for seeding: classes, triggers and permission sets."""
+    """Minimal source-format → metadata-format conversion for seeding: classes, triggers, permission sets, custom
+    objects with their fields, and LWC/Aura bundles (copied as they are)."""
     files: dict[str, bytes] = {}
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         parts = file.relative_to(path).parts
@@ -57,6 +75,14 @@ def _source_to_metadata_dir(path: Path) -> dict[str, bytes]:
                 if folder == "permissionsets" and name.endswith(".permissionset-meta.xml"):
                     name = name.removesuffix("-meta.xml")
                 files[f"{folder}/{name}"] = file.read_bytes()
+        for folder in ("lwc", "aura"):
+            if folder in parts[:-2] and "__tests__" not in parts:
+                index = parts.index(folder)
+                files["/".join(parts[index:])] = file.read_bytes()
+    for object_dir in sorted(p for p in path.rglob("objects/*") if p.is_dir()):
+        composed = _compose_object(object_dir)
+        if composed is not None:
+            files[f"objects/{object_dir.name}.object"] = composed
     return files
 
 

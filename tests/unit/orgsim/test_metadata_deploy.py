@@ -435,3 +435,17 @@ def test_abort_on_deploy_removes_the_scenario_jobs_even_without_the_elaro_prefix
     run_to_end(org, deploy.submit(org, make_zip(APP), DeployOptions()))
     assert org.scheduled_job_named("RetentionEnforcementScheduler") is None
     assert org.scheduled_job_named("Unrelated Nightly") is not None
+
+
+def test_seed_metadata_converts_a_source_format_project(org: Org) -> None:
+    source = Path(__file__).resolve().parents[2] / "fixtures" / "sfdx_mini" / "force-app"
+    stored = seed_metadata(org, source)
+    assert sorted(stored) == [
+        ("ApexClass", "ElaroGreeter"),
+        ("ApexClass", "ElaroGreeterTest"),
+        ("ApexClass", "ElaroNightlyJob"),
+        ("CustomObject", "Compliance_Gap__c"),
+        ("PermissionSet", "Elaro_Admin"),
+    ]
+    assert org.schema.field("Compliance_Gap__c", "Severity__c") is not None
+    assert [r["Label"] for r in org.store.list("PermissionSet")] == ["Elaro Admin"]
