@@ -74,6 +74,12 @@ def apex(
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     report = scan_paths(resolved, config, root=project_dir)
+    if report.files == 0:
+        err_console().print(
+            f"cutover: warning: no .cls or .trigger files in {', '.join(str(p) for p in paths)}",
+            markup=False,
+            highlight=False,
+        )
     if output_format is OutputFormat.json:
         rendered = render_json(report)
     elif output_format is OutputFormat.sarif:

@@ -288,3 +288,11 @@ def test_injection_message_names_the_variable_and_its_origin() -> None:
     assert (finding.rule, finding.line, finding.column) == ("soql-injection", 4, column)
     assert "variable 'fw' (from the result of RestContext.request.params.get(), line 3)" in finding.message
     assert "Database.query (line 5)" in finding.message
+
+
+def test_non_apex_files_are_skipped_with_a_warning(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "README.md").write_text("SELECT Id FROM Account; insert x;\n", encoding="utf-8")
+    assert main(["-C", str(project), "scan", "apex", "README.md", "-f", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["files"] == 0
+    assert "warning: no .cls or .trigger files in README.md" in captured.err

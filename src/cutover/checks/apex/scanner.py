@@ -82,14 +82,15 @@ class _Collected:
 
 
 def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Apex files under `paths`, sorted, each once. A file named explicitly is scanned whatever its suffix."""
+    """Apex files (.cls, .trigger) under `paths`, sorted, each once. Other files named explicitly are skipped, so
+    `cutover scan apex $(git diff --name-only main)` works."""
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise FileNotFoundError(str(raw))
         if path.is_file():
-            candidates: list[Path] = [path]
+            candidates: list[Path] = [path] if path.name.lower().endswith(APEX_SUFFIXES) else []
         else:
             candidates = []
             for folder, subfolders, files in os.walk(path):
