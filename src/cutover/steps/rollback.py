@@ -1,0 +1,451 @@
+"""The rollback stage (seed "Rollback Procedure > Quick Rollback (Option 1)"), plus what the seed leaves behind.
+
+- `sf.rollback` redeploys the backup the run took before deploying (`backup.json` evidence of the backup step: a
+  metadata-format folder with its package.xml, the archive and its SHA-256). The archive is checked against the
+  recorded SHA-256 first; if the folder is gone it is unpacked from the archive. The deploy is
+  `sf project deploy start --metadata-dir <backup> --test-level RunLocalTests`, started `--async` so the job id is
+  recorded before waiting (a resumed run re-attaches with `deploy report` instead of deploying twice).
+- `sf.rollback_destructive` deletes what the release *added* (the backup's `added_by_release`: components of the
+  release manifest that the org did not have before). A redeploy of the backup cannot do that, which is why the
+  seed's manual procedure leaves new classes behind. It deploys a metadata-format folder holding an empty
+  package.xml and `destructiveChanges.xml` (the form a `--metadata-dir` deploy understands; it needs no SFDX project
+  and does not depend on the release's source still being on disk, unlike `--manifest --post-destructive-changes`,
+  which resolves components from the project). `--ignore-warnings` makes a second attempt idempotent: deleting a
+  component that is already gone is only a warning. Deleted Apex is then checked to be gone with a query.
+
+Order: the backup is redeployed *first*, so classes the release changed no longer reference the classes it added;
+only then are those deleted (Salesforce refuses to delete a class another class still references; orgsim does not
+check references, so this order is not proven by the emulator — it follows the platform rule).
+
+Scheduled jobs: Salesforce refuses to deploy or delete a Schedulable class while jobs of it are pending. Runbook jobs
+whose class is about to be replaced are aborted first (the ids and crons are recorded as evidence), and re-created
+afterwards whether the deploy worked or not (the pipx-style transaction: undo what we changed on the way out). Jobs
+whose class is being deleted stay aborted. The contingency's `rollback.scheduled-jobs` step checks them all again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from cutover.engine import StepContext, StepOutcome
+from cutover.steps.registry import StepServices, register_action
+from cutover.steps.verify import (
+    JobProblem,
+    JobSpec,
+    SfFactory,
+    _wait_minutes,
+    job_query,
+    recreate_jobs,
+    step_sf,
+)
+
+MD_NS = "http://soap.sforce.com/2006/04/metadata"
+DEFAULT_API_VERSION = "62.0"
+#: Apex types whose deletion can be confirmed with a plain query on the sObject of the same name.
+APEX_TYPES = ("ApexClass", "ApexTrigger")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The backup the run took (written by the backup step as `backup.json` evidence)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Component:
+    type: str
+    name: str
+
+    @classmethod
+    def parse(cls, raw: Any) -> Component:
+        if isinstance(raw, Mapping):
+            return cls(str(raw.get("type") or raw.get("Type")), str(raw.get("name") or raw.get("fullName")))
+        type_, _, name = str(raw).partition(":")
+        if not name:
+            raise ValueError(f"not a Type:Name component: {raw!r}")
+        return cls(type_, name)
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.name}"
+
+
+@dataclass(frozen=True)
+class BackupRecord:
+    step_id: str
+    folder: Path | None
+    archive: Path | None
+    sha256: str | None
+    components: tuple[Component, ...] = ()
+    added_by_release: tuple[Component, ...] = ()
+    api_version: str | None = None
+
+
+def _first(doc: Mapping[str, Any], *keys: str) -> Any:
+    return next((doc[k] for k in keys if doc.get(k)), None)
+
+
+def parse_backup(doc: Mapping[str, Any], project_dir: Path, step_id: str = "backup") -> BackupRecord:
+    """Read the backup step's evidence; paths may be relative to the project folder."""
+
+    def path(value: Any) -> Path | None:
+        if not value:
+            return None
+        candidate = Path(str(value))
+        return candidate if candidate.is_absolute() else project_dir / candidate
+
+    return BackupRecord(
+        step_id=step_id,
+        folder=path(_first(doc, "metadata_root", "metadata_dir", "folder", "backup_dir")),
+        archive=path(_first(doc, "archive", "archive_path")),
+        sha256=_first(doc, "sha256", "archive_sha256"),
+        components=tuple(Component.parse(c) for c in doc.get("components") or ()),
+        added_by_release=tuple(Component.parse(c) for c in doc.get("added_by_release") or ()),
+        api_version=_first(doc, "api_version", "apiVersion"),
+    )
+
+
+def find_backup(ctx_or_store: Any, run_id: str, project_dir: Path) -> BackupRecord | None:
+    """The newest `backup*.json` evidence of a backup-stage step of the run (None if the run took no backup)."""
+    store = getattr(ctx_or_store, "store", ctx_or_store)
+    stages = {r.id: r.spec.stage for r in store.steps(run_id)}
+    for item in reversed(store.evidence(run_id)):
+        name = str(item["name"])
+        if stages.get(item["step_id"]) == "backup" and name.startswith("backup") and name.endswith(".json"):
+            doc = json.loads((store.cutover_dir / item["relpath"]).read_text(encoding="utf-8"))
+            if isinstance(doc, Mapping):
+                return parse_backup(doc, project_dir, item["step_id"])
+    return None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _package_root(folder: Path) -> Path | None:
+    """The folder holding package.xml: the backup folder itself, or the one folder inside it that has it."""
+    if (folder / "package.xml").is_file():
+        return folder
+    found = sorted(p.parent for p in folder.rglob("package.xml") if "destructive" not in p.name.lower())
+    return found[0] if found else None
+
+
+def restore_folder(backup: BackupRecord, work_dir: Path) -> Path:
+    """The metadata-format folder to deploy, after checking the archive's SHA-256; unpacks the archive if needed."""
+    if backup.archive is not None and backup.archive.is_file() and backup.sha256:
+        actual = sha256_file(backup.archive)
+        if actual != backup.sha256:
+            raise RollbackProblem(
+                f"backup archive {backup.archive.name} changed since the backup: SHA-256 {actual[:12]}, "
+                f"recorded {backup.sha256[:12]}"
+            )
+    if backup.folder is not None and backup.folder.is_dir():
+        root = _package_root(backup.folder)
+        if root is not None:
+            return root
+    if backup.archive is not None and backup.archive.is_file():
+        target = work_dir / "backup"
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(backup.archive) as archive:
+            archive.extractall(target, filter="data")
+        root = _package_root(target)
+        if root is not None:
+            return root
+    raise RollbackProblem(
+        f"the backup is not there any more: neither {backup.folder} nor {backup.archive} holds a package.xml"
+    )
+
+
+class RollbackProblem(Exception):
+    """Something the rollback cannot proceed without (reported as the step's failure detail)."""
+
+
+def manifest_components(package_xml: Path) -> list[Component]:
+    root = ET.parse(package_xml).getroot()
+    out = []
+    for types in root.findall(f"{{{MD_NS}}}types"):
+        name = types.findtext(f"{{{MD_NS}}}name") or ""
+        out += [Component(name, m.text or "") for m in types.findall(f"{{{MD_NS}}}members") if m.text]
+    return out
+
+
+def package_xml(components: Sequence[Component], api_version: str = DEFAULT_API_VERSION) -> str:
+    """A package.xml (or destructiveChanges.xml) listing `components`, grouped by type, both sorted."""
+    by_type: dict[str, list[str]] = {}
+    for component in components:
+        by_type.setdefault(component.type, []).append(component.name)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<Package xmlns="{MD_NS}">']
+    for type_name in sorted(by_type):
+        lines.append("    <types>")
+        lines += [f"        <members>{escape(m)}</members>" for m in sorted(set(by_type[type_name]))]
+        lines.append(f"        <name>{escape(type_name)}</name>")
+        lines.append("    </types>")
+    lines += [f"    <version>{escape(api_version)}</version>", "</Package>"]
+    return "\n".join(lines) + "\n"
+
+
+def write_destructive_folder(folder: Path, components: Sequence[Component], api_version: str) -> Path:
+    """A metadata-format deploy folder that only deletes: empty package.xml + destructiveChanges.xml."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "package.xml").write_text(package_xml([], api_version), encoding="utf-8")
+    (folder / "destructiveChanges.xml").write_text(package_xml(components, api_version), encoding="utf-8")
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Deploy with the job id recorded before waiting
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def deploy_and_wait(ctx: StepContext, sf: Any, alias: str, folder: Path, *, test_level: str, wait: int) -> Any:
+    """Start a metadata-format deploy `--async`, record its id, then poll it to the end."""
+    queued = sf.deploy_start(alias, metadata_dir=folder, test_level=test_level, ignore_warnings=True, async_=True)
+    ctx.set_external_id("deploy_id", queued.id)
+    return wait_for_deploy(ctx, sf, alias, queued.id, wait=wait)
+
+
+def wait_for_deploy(ctx: StepContext, sf: Any, alias: str, deploy_id: str, *, wait: int) -> Any:
+    """`deploy report` until the job is done (the validate/deploy steps' poller: live progress, status events)."""
+    from cutover.steps.validate import record_report
+    from cutover.steps.validate import wait_for_deploy as poll
+
+    result = poll(ctx, sf, alias, deploy_id, label="rollback deploy", timeout_s=wait * 60.0)
+    record_report(ctx, sf, "rollback-deploy-result.json")
+    return result
+
+
+def _deploy_outcome(result: Any, what: str) -> str | None:
+    """None when the deploy succeeded, else one line on why not."""
+    if result.succeeded:
+        return None
+    from cutover.sf import describe_deploy_failure
+
+    return describe_deploy_failure(result, what=what)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Scheduled jobs that would block a deploy
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def jobs_on_classes(jobs: Sequence[JobSpec], components: Sequence[Component]) -> list[JobSpec]:
+    classes = {c.name.lower() for c in components if c.type == "ApexClass"}
+    return [job for job in jobs if job.class_name and job.class_name.lower() in classes]
+
+
+def abort_jobs(ctx: StepContext, sf: Any, alias: str, jobs: Sequence[JobSpec], *, why: str) -> list[JobSpec]:
+    """Abort the live triggers of `jobs` (one `sf apex run`); returns the jobs that had any."""
+    if not jobs:
+        return []
+    from cutover.steps.verify import _apex_string, _trigger_name
+
+    rows = sf.data_query(alias, job_query(jobs)).rows()
+    live = [(job, row) for job in jobs for row in rows if job.owns(_trigger_name(row))]
+    if not live:
+        return []
+    script = "// Written by cutover: abort scheduled jobs so their classes can be deployed or deleted.\n" + "".join(
+        f"System.abortJob({_apex_string(str(row['Id']))}); // {_trigger_name(row)}\n" for _, row in live
+    )
+    evidence = ctx.record_evidence("abort-jobs.apex", script)
+    aborted = list(dict.fromkeys(job for job, _ in live))
+    ctx.set_external_id("aborted_jobs", [job.name for job in aborted])
+    ctx.event("scheduled_jobs.abort", jobs=[j.name for j in aborted], reason=why, script=evidence.relpath)
+    sf.apex_run(alias, evidence.path)
+    return aborted
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RedeployBackupStep:
+    """Quick Rollback (Option 1): deploy the backup back to the org."""
+
+    alias: str
+    make_sf: SfFactory
+    project_dir: Path
+    test_level: str = "RunLocalTests"
+    wait_minutes: int = 33
+    jobs: Sequence[JobSpec] = field(default_factory=tuple)
+    idempotent: bool = True  # redeploying the same backup twice leaves the org the same
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        backup = find_backup(ctx, ctx.run_id, self.project_dir)
+        if backup is None:
+            return StepOutcome.failed(f"run {ctx.run_id} recorded no backup (backup.json); nothing to redeploy")
+        try:
+            folder = restore_folder(backup, ctx.store.run_dir(ctx.run_id) / "rollback")
+        except RollbackProblem as exc:
+            return StepOutcome.failed(str(exc))
+        components = manifest_components(folder / "package.xml")
+        ctx.record_evidence(
+            "rollback-plan.json",
+            {
+                "backup_folder": str(folder),
+                "archive": str(backup.archive),
+                "sha256": backup.sha256,
+                "restore": [str(c) for c in components],
+            },
+        )
+        if not components:
+            return StepOutcome.passed("the backup holds no components: nothing to restore", restored=[])
+        with self.make_sf(ctx) as sf:
+            blocking = jobs_on_classes(self.jobs, components)
+            aborted = abort_jobs(ctx, sf, self.alias, blocking, why="redeploy of the backup")
+            try:
+                result = deploy_and_wait(
+                    ctx, sf, self.alias, folder, test_level=self.test_level, wait=self.wait_minutes
+                )
+            finally:
+                self._recreate(ctx, sf, aborted)
+        return self._judge(result, components, aborted)
+
+    def reattach(self, ctx: StepContext, external_ids: Mapping[str, Any]) -> StepOutcome:
+        aborted_names = set(external_ids.get("aborted_jobs") or ())
+        aborted = [job for job in self.jobs if job.name in aborted_names]
+        if not external_ids.get("deploy_id"):  # crashed after aborting jobs, before deploying: start again
+            with self.make_sf(ctx) as sf:
+                self._recreate(ctx, sf, aborted)
+            return self.run(ctx)
+        with self.make_sf(ctx) as sf:
+            try:
+                result = wait_for_deploy(ctx, sf, self.alias, str(external_ids["deploy_id"]), wait=self.wait_minutes)
+            finally:
+                self._recreate(ctx, sf, aborted)
+        backup = find_backup(ctx, ctx.run_id, self.project_dir)
+        return self._judge(result, list(backup.components) if backup else [], aborted)
+
+    def _recreate(self, ctx: StepContext, sf: Any, aborted: Sequence[JobSpec]) -> None:
+        if aborted:
+            problems = [JobProblem(job, "aborted for the rollback") for job in aborted]
+            recreate_jobs(ctx, sf, self.alias, problems, why="aborted so the backup could be deployed")
+
+    def _judge(self, result: Any, components: Sequence[Component], aborted: Sequence[JobSpec]) -> StepOutcome:
+        problem = _deploy_outcome(result, "rollback deploy")
+        data = {
+            "deploy_id": result.id,
+            "restored": [str(c) for c in components],
+            "jobs_rescheduled": [j.name for j in aborted],
+        }
+        if problem:
+            return StepOutcome.failed(problem, **data)
+        names = ", ".join(c.name for c in components[:6]) + (" …" if len(components) > 6 else "")
+        jobs = f"; re-scheduled {', '.join(j.name for j in aborted)}" if aborted else ""
+        return StepOutcome.passed(
+            f"restored {len(components)} component(s) from the backup ({names}), deploy {result.id}{jobs}", **data
+        )
+
+
+@dataclass
+class RemoveAddedStep:
+    """Delete what the release added: what a redeploy of the backup leaves behind."""
+
+    alias: str
+    make_sf: SfFactory
+    project_dir: Path
+    test_level: str = "RunLocalTests"
+    wait_minutes: int = 33
+    jobs: Sequence[JobSpec] = field(default_factory=tuple)
+    idempotent: bool = True  # --ignore-warnings: deleting what is already gone is a warning, not a failure
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        backup = find_backup(ctx, ctx.run_id, self.project_dir)
+        if backup is None:
+            return StepOutcome.failed(f"run {ctx.run_id} recorded no backup, so what the release added is unknown")
+        added = list(backup.added_by_release)
+        if not added:
+            return StepOutcome.passed("the release added no components: nothing to delete", removed=[])
+        folder = write_destructive_folder(
+            ctx.store.run_dir(ctx.run_id) / "rollback" / "remove-added",
+            added,
+            backup.api_version or DEFAULT_API_VERSION,
+        )
+        ctx.record_file("destructiveChanges.xml", folder / "destructiveChanges.xml")
+        with self.make_sf(ctx) as sf:
+            # Their class is going away: these jobs are aborted and stay so (re-creating them would fail anyway).
+            abort_jobs(ctx, sf, self.alias, jobs_on_classes(self.jobs, added), why="their class is being deleted")
+            result = deploy_and_wait(ctx, sf, self.alias, folder, test_level=self.test_level, wait=self.wait_minutes)
+            return self._judge(ctx, sf, result, added)
+
+    def reattach(self, ctx: StepContext, external_ids: Mapping[str, Any]) -> StepOutcome:
+        if not external_ids.get("deploy_id"):
+            return self.run(ctx)
+        backup = find_backup(ctx, ctx.run_id, self.project_dir)
+        with self.make_sf(ctx) as sf:
+            result = wait_for_deploy(ctx, sf, self.alias, str(external_ids["deploy_id"]), wait=self.wait_minutes)
+            return self._judge(ctx, sf, result, list(backup.added_by_release) if backup else [])
+
+    def _judge(self, ctx: StepContext, sf: Any, result: Any, added: Sequence[Component]) -> StepOutcome:
+        problem = _deploy_outcome(result, "destructive deploy")
+        data = {"deploy_id": result.id, "removed": [str(c) for c in added]}
+        if problem:
+            return StepOutcome.failed(problem, **data)
+        still_there = still_present(sf, self.alias, added)
+        if still_there:
+            return StepOutcome.failed(
+                f"deploy {result.id} succeeded but these are still in the org: {', '.join(still_there)}", **data
+            )
+        names = ", ".join(str(c) for c in added[:6]) + (" …" if len(added) > 6 else "")
+        return StepOutcome.passed(f"deleted {len(added)} component(s) the release added ({names})", **data)
+
+
+def still_present(sf: Any, alias: str, components: Sequence[Component]) -> list[str]:
+    """Deleted Apex that a query still finds (one query per Apex type)."""
+    left = []
+    for type_name in APEX_TYPES:
+        names = sorted({c.name for c in components if c.type == type_name})
+        if not names:
+            continue
+        quoted = ", ".join("'" + n.replace("'", "\\'") + "'" for n in names)
+        rows = sf.data_query(alias, f"SELECT Id, Name FROM {type_name} WHERE Name IN ({quoted})").rows()
+        left += [f"{type_name}:{row.get('Name')}" for row in rows]
+    return left
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Registration
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _jobs(runbook: Any) -> tuple[JobSpec, ...]:
+    return tuple(
+        JobSpec.from_params(job.model_dump(by_alias=True)) for job in getattr(runbook, "scheduled_jobs", None) or ()
+    )
+
+
+@register_action("sf.rollback")
+def _rollback(plan_step: Any, runbook: Any, services: StepServices) -> RedeployBackupStep:
+    params = getattr(plan_step, "params", None) or {}
+    return RedeployBackupStep(
+        alias=services.target_org,
+        make_sf=step_sf(runbook, services),
+        project_dir=services.project_dir,
+        test_level=str(params.get("test_level") or "RunLocalTests"),
+        wait_minutes=_wait_minutes(runbook),
+        jobs=_jobs(runbook),
+    )
+
+
+@register_action("sf.rollback_destructive")
+def _rollback_destructive(plan_step: Any, runbook: Any, services: StepServices) -> RemoveAddedStep:
+    params = getattr(plan_step, "params", None) or {}
+    return RemoveAddedStep(
+        alias=services.target_org,
+        make_sf=step_sf(runbook, services),
+        project_dir=services.project_dir,
+        test_level=str(params.get("test_level") or "RunLocalTests"),
+        wait_minutes=_wait_minutes(runbook),
+        jobs=_jobs(runbook),
+    )
