@@ -273,6 +273,8 @@ class _PendingRecord:
 def resume_cmd(
     ctx: typer.Context,
     run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id or unique prefix (default: latest)."),
+    only: str | None = typer.Option(None, "--only", metavar="STAGE,...", help="Run only these stages."),
+    until: str | None = typer.Option(None, "--until", metavar="STAGE", help="Stop after this stage."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
 ) -> None:
     """Continue a run from its first unfinished step (finished steps are never executed again)."""
@@ -287,7 +289,7 @@ def resume_cmd(
     project = load_project(app.project_dir, run.target_org)
     _check_runbook_unchanged(run, project)
     _check_same_commit(run, project)
-    _execute(engine, project, run, None, fmt)
+    _execute(engine, project, run, _selector(project, only, until) if only or until else None, fmt)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -420,6 +422,12 @@ def _run_for_change(engine: Engine, run_id: str | None, project: Project | None)
     return engine.resolve_run(None)
 
 
+def _failed_run(engine: Engine, org: str) -> RunInfo | None:
+    """The org's latest run if it failed: sign-offs given to fix it belong to it (then retry and resume)."""
+    runs = engine.runs(org)
+    return runs[-1] if runs and runs[-1].state == RunState.FAILED else None
+
+
 def _follow_up_run(engine: Engine, org: str, step: str) -> RunInfo | None:
     """The org's latest run if it succeeded with this step's (non-blocking) sign-off still open."""
     runs = engine.runs(org)
@@ -460,7 +468,11 @@ def signoff_cmd(
 
             find_runbook(app.project_dir)  # raises the loader's clear "no cutover.yaml" error
             raise UsageError("no runbook")  # pragma: no cover - find_runbook raised
-        run = engine.open_run(project.target_org) or _follow_up_run(engine, project.target_org, step)
+        run = (
+            engine.open_run(project.target_org)
+            or _failed_run(engine, project.target_org)
+            or _follow_up_run(engine, project.target_org, step)
+        )
         if run is None:  # sign-offs may come before the run starts: they attach to a planned run
             from cutover.steps import git_head, plan_to_specs
 
@@ -488,6 +500,8 @@ def signoff_cmd(
     )
     if run.state == RunState.PAUSED:
         out_console().print(f"continue with: cutover resume {run.id}", markup=False)
+    elif run.state == RunState.FAILED and record.status == StepStatus.FAILED:
+        out_console().print(f"then: cutover retry {step_id} && cutover resume {run.id}", markup=False)
 
 
 def waive_cmd(

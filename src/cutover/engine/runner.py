@@ -230,7 +230,8 @@ class Engine:
         record = self._step(run_id, step_id)
         # A finished run still accepts its open follow-up sign-offs (e.g. the first-week checklist).
         follow_up = run.state == RunState.SUCCEEDED and record.status == StepStatus.WAITING_SIGNOFF
-        if run.state not in OPEN_RUN_STATES and not follow_up:
+        # A failed run still collects sign-offs (e.g. the review approvals a failed review gate asked for).
+        if run.state not in OPEN_RUN_STATES and run.state != RunState.FAILED and not follow_up:
             raise UsageError(f"run {run_id} is {run.state}; sign-offs attach to an open run")
         if record.status in DONE_STATUSES:
             raise UsageError(f"step {step_id} is already {record.status}")

@@ -211,7 +211,8 @@ def build_executors(
         )
     if missing:
         listed = "; ".join(f"{action} ({', '.join(ids)})" for action, ids in sorted(missing.items()))
-        stages = sorted({p.stage for p in plan_steps if p.id in wanted and p.action in missing})
+        missing_ids = {step_id for ids in missing.values() for step_id in ids}
+        stages = sorted({p.stage for p in plan_steps if p.id in missing_ids})
         raise UsageError(
             f"no executor for action(s): {listed}",
             hint=f"these stages cannot run yet in this version of cutover ({', '.join(stages)}); run the others "
