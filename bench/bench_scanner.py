@@ -24,6 +24,7 @@ def _method(rng: random.Random, i: int) -> str:
     obj = rng.choice(OBJECTS)
     kind = rng.randrange(8)
     if kind == 0:
+        stripped = f"(List<{obj}>) Security.stripInaccessible(AccessType.READABLE, rows).getRecords()"
         return f"""
     @AuraEnabled(cacheable=true)
     public static List<{obj}> list{i}(Id parentId) {{
@@ -35,7 +36,7 @@ def _method(rng: random.Random, i: int) -> str:
             ORDER BY CreatedDate DESC
             LIMIT 200
         ];
-        return {rng.choice(["rows", "(List<" + obj + ">) Security.stripInaccessible(AccessType.READABLE, rows).getRecords()"])};
+        return {rng.choice(["rows", stripped])};
     }}
 """
     if kind == 1:
@@ -149,8 +150,13 @@ def _class(rng: random.Random, n: int) -> tuple[str, str]:
 """
         return f"T{n}.trigger", trigger
     if kind < 0.28:
-        fields = "\n".join(f"    @AuraEnabled public String field{i} {{ get; set; }}" for i in range(rng.randint(3, 25)))
-        return f"Dto{n}.cls", f"public class Dto{n} {{\n{fields}\n    public class Line {{ public Decimal amount; }}\n}}\n"
+        fields = "\n".join(
+            f"    @AuraEnabled public String field{i} {{ get; set; }}" for i in range(rng.randint(3, 25))
+        )
+        return (
+            f"Dto{n}.cls",
+            f"public class Dto{n} {{\n{fields}\n    public class Line {{ public Decimal amount; }}\n}}\n",
+        )
     sharing = rng.choice(["with sharing ", "with sharing ", "inherited sharing ", "without sharing ", ""])
     methods = "".join(_method(rng, i) for i in range(rng.randint(2, 40)))
     header = f"/**\n * Service {n}: generated for the scanner benchmark.\n */\n"
@@ -191,7 +197,10 @@ def main() -> None:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"findings: {len(report.findings)}, parse errors: {len(report.errors)}")
     print(f"with tracemalloc: {elapsed:.2f} s; without: {untraced:.2f} s")
-    print(f"throughput: {report.files / untraced:.0f} files/s, {size / 1e6 / untraced:.2f} MB/s")
+    print(
+        f"throughput: {report.files / untraced:.0f} files/s, {size / 1e6 / untraced:.2f} MB/s, "
+        f"{lines / untraced / 1000:.0f}k lines/s"
+    )
     print(f"peak memory: Python heap {python_peak / 1e6:.1f} MB (tracemalloc), process max RSS {rss_mb:.0f} MB")
 
 

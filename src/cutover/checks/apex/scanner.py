@@ -9,8 +9,9 @@ from pathlib import Path
 
 from cutover.checks.apex.config import ScanConfig
 from cutover.checks.apex.findings import Finding, ScanError, ScanReport
+from cutover.checks.apex.flow import dynamic_query_argument
 from cutover.checks.apex.rules import Hit, inherits_sharing, run_rules
-from cutover.checks.apex.syntax import ApexFile, parse
+from cutover.checks.apex.syntax import ApexFile, invocation_parts, parse
 
 APEX_SUFFIXES = (".cls", ".trigger")
 SKIPPED_FOLDERS = {"node_modules", ".sfdx", ".sf", ".git"}
@@ -112,7 +113,15 @@ def display_path(path: Path, base: Path) -> str:
 
 
 def _scan_one(source: bytes, label: str, config: ScanConfig) -> _FileResult:
-    model = parse(source, label)
+    try:
+        return _rules_on(parse(source, label), label, config)
+    finally:
+        # The per-call caches hold nodes, and nodes hold their tree: let this file's tree go.
+        invocation_parts.cache_clear()
+        dynamic_query_argument.cache_clear()
+
+
+def _rules_on(model: ApexFile, label: str, config: ScanConfig) -> _FileResult:
     result = _FileResult([], _syntax_errors(model), 0, model.sharing_table(), [])
     seen: set[tuple[str, int, int]] = set()
     for hit in run_rules(model, config):
