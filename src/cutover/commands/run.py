@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -329,10 +330,15 @@ def status_cmd(
         lock = doc["lock"]
         state = "STALE (process gone)" if lock["stale"] else "active"
         console.print(f"  lock: pid {lock['pid']} on {escape(lock['host'])} since {lock['since']} ({state})")
+    # Piped output is not wrapped at 80 columns; on a narrow terminal the title gives way to the detail.
+    if not console.is_terminal:
+        console = Console(width=200, highlight=False)
+    with_title = console.width >= 120
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("step", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("title", overflow="fold")
+    if with_title:
+        table.add_column("title", overflow="fold", max_width=50)
     table.add_column("detail", overflow="fold")
     for step in doc["steps"]:
         style = _STATUS_STYLE.get(step["status"], "")
@@ -341,12 +347,14 @@ def status_cmd(
             detail = (
                 (detail + " ").lstrip() + "[" + ", ".join(f"{s['by']} ({s['role']})" for s in step["signoffs"]) + "]"
             )
-        table.add_row(
-            escape(step["id"]),
-            f"[{style}]{step['status']}[/{style}]" if style else step["status"],
-            escape(step["title"]),
-            escape(detail),
-        )
+        shown = step["status"]
+        if step.get("contingency") and shown == "pending":
+            shown, style = "standby", "dim"  # a rollback step: runs only if a rollback is triggered
+        cells = [escape(step["id"]), f"[{style}]{shown}[/{style}]" if style else shown]
+        if with_title:
+            cells.append(escape(step["title"]))
+        cells.append(escape(detail))
+        table.add_row(*cells)
     console.print(table)
     if doc.get("head_hash"):
         console.print(f"[dim]audit head: {doc['head_hash']}[/dim]")

@@ -183,6 +183,10 @@ class Engine:
                 "finished": record.finished,
                 "evidence": evidence_counts.get(record.id, 0),
             }
+            if record.spec.contingency:
+                item["contingency"] = True  # runs only if a rollback is triggered
+            if record.spec.on_failure != "stop":
+                item["on_failure"] = record.spec.on_failure
             if record.external_ids:
                 item["external_ids"] = dict(record.external_ids)
             step_signoffs = [s for s in signoffs if s.step_id == record.id]
