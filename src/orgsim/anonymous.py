@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from orgsim import cron, soql_bridge
+from orgsim.ids import is_valid_id
 from orgsim.wire import Request, Response, SalesforceApiError, SoapFault, json_response
 
 if TYPE_CHECKING:
@@ -282,12 +283,37 @@ class Interpreter:
             dotted.append(self.next())
         if self.at("("):
             return self.call(dotted, execute=execute)
+        if lowered not in self.variables and len(dotted) == 2:
+            # `ElaroAuditTrailPoller.JOB_NAME`: a static constant of a deployed class.
+            return self.class_constant(dotted[0], dotted[1]) if execute else None
         if lowered not in self.variables and execute:
             raise ApexCompileError(f"Variable does not exist: {token.text}", token.line, token.column)
         value = self.variables.get(lowered)
         for member in dotted[1:]:
             value = _field(value, member) if execute else None
         return value
+
+    def class_constant(self, class_token: Token, name_token: Token) -> Any:
+        body = _class_body(self.org, class_token.text)
+        if body is None:
+            raise ApexCompileError(f"Variable does not exist: {class_token.text}", class_token.line, class_token.column)
+        found = re.search(
+            rf"\bstatic\s+final\s+(?:String|Integer|Long|Decimal)\s+{re.escape(name_token.text)}\s*=\s*"
+            r"('(?:\\.|[^'\\])*'|-?\d+(?:\.\d+)?)\s*;",
+            body,
+            re.IGNORECASE,
+        )
+        if found is None:
+            raise ApexCompileError(
+                f"orgsim can only read static final String/number constants; {class_token.text}.{name_token.text} "
+                "is not one",
+                name_token.line,
+                name_token.column,
+            )
+        literal = found.group(1)
+        if literal.startswith("'"):
+            return _unquote(literal)
+        return float(literal) if "." in literal else int(literal)
 
     def member_access(self, value: Any, *, execute: bool) -> Any:
         while self.at("["):
@@ -337,8 +363,10 @@ class Interpreter:
                     "Method does not exist or incorrect signature: System.abortJob", first.line, first.column
                 )
             job_id = arguments[0]
-            if not isinstance(job_id, str) or not self.org.abort_job(job_id):
+            if not isinstance(job_id, str) or not is_valid_id(job_id):
                 raise ApexRuntimeError(f"System.StringException: Invalid id: {job_id}", first.line)
+            # Aborting a job that is already gone is harmless, so re-running a clean-up script stays safe.
+            self.org.abort_job(job_id)
             return None
         if len(arguments) != 3 or not isinstance(arguments[2], ApexObject):
             raise ApexCompileError(
@@ -395,6 +423,21 @@ def _apex_string(value: Any) -> str:
     if isinstance(value, ApexObject):
         return f"{value.class_name}:[]"
     return str(value)
+
+
+def _class_body(org: Org, class_name: str) -> str | None:
+    """Source of the deployed Apex class `class_name`, if the org has one."""
+    for record in org.store.list("ApexClass"):
+        if str(record.get("Name", "")).lower() == class_name.lower() and record.get("Body"):
+            return str(record["Body"])
+    try:
+        from orgsim.metadata.store import apex_sources
+    except ImportError:
+        return None
+    for source in apex_sources(org):
+        if source.name.lower() == class_name.lower() and source.kind == "Class":
+            return source.body
+    return None
 
 
 def _deployed_class(org: Org, class_name: str) -> bool:

@@ -84,8 +84,23 @@ def test_unsupported_statements_are_reported_not_ignored(org: Org) -> None:
 def test_bad_cron_and_bad_abort_are_runtime_errors(org: Org) -> None:
     result = execute(org, "System.schedule('Nightly', '0 0 25 * * ?', new RetentionEnforcementScheduler());")
     assert result.compiled and not result.success and "out of range" in (result.exception_message or "")
-    result = execute(org, "System.abortJob('08e000000000000AAA');")
-    assert not result.success and result.exception_message == "System.StringException: Invalid id: 08e000000000000AAA"
+    result = execute(org, "System.abortJob('not-an-id');")
+    assert not result.success and result.exception_message == "System.StringException: Invalid id: not-an-id"
+    # A well-formed id of a job that is already gone: nothing to do, no error (clean-up scripts can be re-run).
+    assert execute(org, "System.abortJob('08e000000000000AAA');").success
+
+
+def test_static_constants_of_deployed_classes(tmp_path: Path) -> None:
+    body = "public class ElaroAuditTrailPoller implements Schedulable {\n"
+    body += "  public static final String JOB_NAME = 'ElaroAuditTrailPoller';\n  public static final Integer N = 4;\n}"
+    org = Org(tmp_path / "org", {"records": {"ApexClass": [{"Name": "ElaroAuditTrailPoller", "Body": body}]}})
+    script = "System.schedule(ElaroAuditTrailPoller.JOB_NAME + ' ' + ElaroAuditTrailPoller.N, '0 0 * * * ?', "
+    script += "new ElaroAuditTrailPoller());"
+    result = execute(org, script)
+    assert result.success, result
+    assert job_names(org) == ["ElaroAuditTrailPoller 4"]
+    missing = execute(org, "System.debug(ElaroAuditTrailPoller.NOPE);")
+    assert not missing.compiled and "ElaroAuditTrailPoller.NOPE is not one" in (missing.compile_problem or "")
 
 
 def test_syntax_errors_point_at_the_token(org: Org) -> None:
