@@ -726,7 +726,8 @@ def status(org: Any, job_id: str, include_details: bool = True) -> dict[str, Any
         state_detail = "Running Test" if fraction >= 0.5 and tests_total else "Processing Type: ApexClass"
     elif outcome and done:
         errors = outcome["numberComponentErrors"]
-        deployed = 0 if state == "Failed" and errors else components_total - errors
+        # A deploy refused as a whole (errorMessage) or canceled deployed nothing; otherwise what compiled counts.
+        deployed = 0 if state == "Canceled" or outcome.get("errorMessage") else components_total - errors
         tests_done = tests_total
         test_errors = outcome["numberTestErrors"]
     success = state in ("Succeeded", "SucceededPartial")

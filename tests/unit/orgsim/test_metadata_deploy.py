@@ -152,6 +152,7 @@ def test_component_failure_rolls_back_everything(make_org: Any) -> None:
     job = deploy.submit(org, make_zip(APP), DeployOptions(test_level="RunLocalTests"))
     result = run_to_end(org, job)
     assert result["status"] == "Failed" and result["numberComponentErrors"] == 1
+    assert (result["numberComponentsDeployed"], result["numberComponentsTotal"]) == (1, 2)  # compiled, rolled back
     failure = result["details"]["componentFailures"][0]
     assert (failure["fullName"], failure["problem"], failure["lineNumber"]) == (
         "GapService",
