@@ -1,0 +1,182 @@
+"""Rollback decisions: the backup record, the destructive package, job handling, and the deploy calls made."""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_verify_steps import FakeSf, make_ctx, session_of
+
+from cutover.engine import Engine, StepContext, StepStatus
+from cutover.sf.results import parse_deploy_result
+from cutover.steps.rollback import (
+    Component,
+    RedeployBackupStep,
+    RemoveAddedStep,
+    RollbackProblem,
+    jobs_on_classes,
+    manifest_components,
+    package_xml,
+    parse_backup,
+    restore_folder,
+)
+from cutover.steps.verify import JobSpec
+
+JOBS = (JobSpec("RetentionEnforcementScheduler", "RetentionEnforcementScheduler", ("0 0 2 * * ?",)),)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = Engine(tmp_path)
+    yield eng
+    eng.close()
+
+
+def deploy(status: str = "Succeeded", *, deploy_id: str = "0Af000000000001AAA", failures: list | None = None) -> Any:
+    done = status != "Queued"
+    return parse_deploy_result(
+        {
+            "id": deploy_id,
+            "status": status,
+            "done": done,
+            "success": status == "Succeeded",
+            "details": {"componentFailures": failures or [], "componentSuccesses": []},
+        }
+    )
+
+
+def write_backup(project: Path, components: list[tuple[str, str]]) -> dict[str, Any]:
+    """A metadata-format backup like the backup step writes: folder + tar.gz + backup.json document."""
+    folder = project / "backups" / "production-backup-20261127-170000"
+    root = folder / "unpackaged"
+    (root / "classes").mkdir(parents=True)
+    (root / "package.xml").write_text(package_xml([Component(t, n) for t, n in components]))
+    for _, name in components:
+        (root / "classes" / f"{name}.cls").write_text(f"public class {name} {{ /* before the release */ }}")
+    archive = folder.with_name(folder.name + ".tar.gz")
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=folder.name)
+    return {
+        "verified": True,
+        "format": "metadata",
+        "folder": folder.relative_to(project).as_posix(),
+        "metadata_root": root.relative_to(project).as_posix(),
+        "archive": archive.relative_to(project).as_posix(),
+        "sha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
+        "components": [{"type": t, "name": n} for t, n in components],
+        "added_by_release": [{"type": "ApexClass", "name": "ReleaseX"}, {"type": "ApexClass", "name": "ReleaseXTest"}],
+    }
+
+
+def rollback_ctx(engine: Engine, step_id: str, backup_doc: dict[str, Any]) -> StepContext:
+    stages = {"backup.retrieve": "backup", "deploy.quick": "deploy", step_id: "rollback"}
+    ctx = make_ctx(engine, step_id, stages=stages)
+    backup_ctx = StepContext(
+        store=engine.store, record=engine.store.step(ctx.run_id, "backup.retrieve"), project_dir=engine.project_dir
+    )
+    backup_ctx.record_evidence("backup.json", backup_doc)
+    return ctx
+
+
+def test_backup_record_reads_the_backup_steps_document(tmp_path: Path) -> None:
+    doc = write_backup(tmp_path, [("ApexClass", "ElaroLogger")])
+    record = parse_backup(doc, tmp_path)
+    assert record.folder == tmp_path / doc["metadata_root"]
+    assert record.components == (Component("ApexClass", "ElaroLogger"),)
+    assert [str(c) for c in record.added_by_release] == ["ApexClass:ReleaseX", "ApexClass:ReleaseXTest"]
+    assert Component.parse("ApexTrigger:T1") == Component("ApexTrigger", "T1")
+
+
+def test_restore_folder_checks_the_archive_and_unpacks_it_when_the_folder_is_gone(tmp_path: Path) -> None:
+    doc = write_backup(tmp_path, [("ApexClass", "ElaroLogger")])
+    record = parse_backup(doc, tmp_path)
+    assert restore_folder(record, tmp_path / "work") == record.folder
+    import shutil
+
+    shutil.rmtree(tmp_path / doc["folder"])
+    unpacked = restore_folder(record, tmp_path / "work")
+    assert (unpacked / "package.xml").is_file() and (unpacked / "classes" / "ElaroLogger.cls").is_file()
+    assert manifest_components(unpacked / "package.xml") == [Component("ApexClass", "ElaroLogger")]
+    tampered = parse_backup({**doc, "sha256": "0" * 64}, tmp_path)
+    with pytest.raises(RollbackProblem, match="changed since the backup"):
+        restore_folder(tampered, tmp_path / "work2")
+
+
+def test_jobs_on_classes_are_the_ones_whose_class_is_redeployed_or_deleted() -> None:
+    components = [Component("ApexClass", "retentionenforcementscheduler"), Component("ApexTrigger", "X")]
+    assert jobs_on_classes(JOBS, components) == list(JOBS)
+    assert jobs_on_classes(JOBS, [Component("ApexClass", "ElaroLogger")]) == []
+
+
+def test_remove_added_deploys_only_a_destructive_package_and_checks_the_classes_are_gone(engine: Engine) -> None:
+    ctx = rollback_ctx(
+        engine, "rollback.remove-added", write_backup(engine.project_dir, [("ApexClass", "ElaroLogger")])
+    )
+    fake = FakeSf(queries=[lambda soql: [], lambda soql: []], deploys=[deploy("Queued"), deploy()])
+    outcome = RemoveAddedStep("prod", session_of(fake), engine.project_dir, jobs=JOBS).run(ctx)
+    assert outcome.status == StepStatus.PASSED, outcome.detail
+    assert "deleted 2 component(s)" in outcome.detail and "ApexClass:ReleaseX" in outcome.detail
+    kinds = [c[0] for c in fake.calls]
+    assert kinds == ["deploy_start", "deploy_report", "query"]  # no job touches ReleaseX: no abort query
+    folder = Path(fake.calls[0][1]["metadata_dir"])
+    assert fake.calls[0][1]["async_"] is True and fake.calls[0][1]["ignore_warnings"] is True
+    assert "<types>" not in (folder / "package.xml").read_text()
+    destructive = (folder / "destructiveChanges.xml").read_text()
+    assert "<members>ReleaseX</members>" in destructive and "<members>ReleaseXTest</members>" in destructive
+    assert "ElaroLogger" not in destructive
+    assert engine.store.step(ctx.run_id, ctx.step.id).external_ids["deploy_id"] == "0Af000000000001AAA"
+    assert "WHERE Name IN ('ReleaseX', 'ReleaseXTest')" in fake.calls[2][1]
+
+
+def test_remove_added_fails_when_a_deleted_class_is_still_there(engine: Engine) -> None:
+    ctx = rollback_ctx(
+        engine, "rollback.remove-added", write_backup(engine.project_dir, [("ApexClass", "ElaroLogger")])
+    )
+    fake = FakeSf(queries=[lambda soql: [{"Id": "01p1", "Name": "ReleaseX"}]], deploys=[deploy("Queued"), deploy()])
+    outcome = RemoveAddedStep("prod", session_of(fake), engine.project_dir).run(ctx)
+    assert outcome.status == StepStatus.FAILED and "still in the org: ApexClass:ReleaseX" in outcome.detail
+
+
+def test_redeploy_aborts_jobs_of_restored_classes_and_reschedules_them_even_if_the_deploy_fails(
+    engine: Engine,
+) -> None:
+    doc = write_backup(engine.project_dir, [("ApexClass", "RetentionEnforcementScheduler")])
+    ctx = rollback_ctx(engine, "rollback.redeploy-backup", doc)
+    live = [{"Id": "08e000000000001AAA", "CronJobDetail": {"Name": "RetentionEnforcementScheduler"}}]
+    failure = {
+        "componentType": "ApexClass",
+        "fullName": "RetentionEnforcementScheduler",
+        "problem": "boom",
+        "problemType": "Error",
+        "success": False,
+        "fileName": "classes/RetentionEnforcementScheduler.cls",
+    }
+    fake = FakeSf(queries=[lambda soql: live], deploys=[deploy("Queued"), deploy("Failed", failures=[failure])])
+    outcome = RedeployBackupStep("prod", session_of(fake), engine.project_dir, jobs=JOBS).run(ctx)
+    assert outcome.status == StepStatus.FAILED and "boom" in outcome.detail
+    assert [c[0] for c in fake.calls] == ["query", "apex_run", "deploy_start", "deploy_report", "apex_run"]
+    assert "System.abortJob('08e000000000001AAA');" in fake.scripts[0]
+    assert "System.schedule('RetentionEnforcementScheduler', '0 0 2 * * ?'" in fake.scripts[1]
+    assert fake.calls[2][1]["metadata_dir"] == engine.project_dir / doc["metadata_root"]
+    assert fake.calls[2][1]["test_level"] == "RunLocalTests"
+
+
+def test_redeploy_passes_and_says_what_it_restored(engine: Engine) -> None:
+    ctx = rollback_ctx(
+        engine, "rollback.redeploy-backup", write_backup(engine.project_dir, [("ApexClass", "ElaroLogger")])
+    )
+    fake = FakeSf(queries=[lambda soql: []], deploys=[deploy("Queued"), deploy()])
+    outcome = RedeployBackupStep("prod", session_of(fake), engine.project_dir, jobs=JOBS).run(ctx)
+    assert outcome.status == StepStatus.PASSED, outcome.detail
+    assert "restored 1 component(s) from the backup (ElaroLogger)" in outcome.detail
+    assert [c[0] for c in fake.calls] == ["deploy_start", "deploy_report"]
+
+
+def test_rollback_without_a_backup_fails_clearly(engine: Engine) -> None:
+    ctx = make_ctx(engine, "rollback.redeploy-backup", stages={"rollback.redeploy-backup": "rollback"})
+    outcome = RedeployBackupStep("prod", session_of(FakeSf()), engine.project_dir).run(ctx)
+    assert outcome.status == StepStatus.FAILED and "recorded no backup" in outcome.detail
