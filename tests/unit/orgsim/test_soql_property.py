@@ -34,6 +34,7 @@ TOKENS = [
     "TimesTriggered", "Foo__c", "Nope", "TODAY", "LAST_N_DAYS", ":", "5", "-1", "2.5", "1e400", "2026-11-27",
     "2026-11-27T00:00:00Z", "2026-13-40", "'Elaro%'", "'x\\'y'", "'unterminated", "'\\q'", "null", "true", "(", ")",
     ",", ".", "=", "!=", "<>", "<", ">=", "%", '"', "\\", "\n", "\u00e9", "ORDER BY", "GROUP BY",
+    "DAY_ONLY", "HOUR_IN_DAY", "CALENDAR_YEAR", "IN (SELECT Id FROM CronJobDetail)", "n", "COUNT(Id)",
 ]  # fmt: skip
 
 token_soup = st.lists(st.sampled_from(TOKENS), max_size=25).map(" ".join)
@@ -66,7 +67,11 @@ def test_random_where_clauses_on_a_valid_prefix(where: str, order: str) -> None:
     _only_soql_errors(f"SELECT Id, CronJobDetail.Name FROM CronTrigger WHERE {where}{order}", "rest")
 
 
-FIELDS = ["Id", "State", "NextFireTime", "TimesTriggered", "CronJobDetailId", "CronJobDetail.Name", "Nope"]
+FIELDS = [
+    "Id", "State", "NextFireTime", "TimesTriggered", "CronJobDetailId", "CronJobDetail.Name", "Nope",
+    "HOUR_IN_DAY(NextFireTime)", "DAY_ONLY(NextFireTime)",
+]  # fmt: skip
+SEMI_JOIN = "(SELECT Id FROM CronJobDetail WHERE Name LIKE 'E%')"
 LITERALS = [
     "'WAITING'", "'Elaro%'", "'08e000000000001AAA'", "'bad id'", "3", "2.5", "-1", "true", "null", "TODAY",
     "LAST_N_DAYS:3", "NEXT_N_WEEKS:2", "THIS_YEAR", "2026-11-27", "2026-11-27T12:00:00Z", "2026-11-27T12:00:00+05:30",
@@ -93,6 +98,8 @@ def structured_queries(draw: st.DrawFn) -> str:
         op = draw(st.sampled_from(OPERATORS))
         values = draw(st.lists(st.sampled_from(LITERALS), min_size=1, max_size=3))
         value = f"({', '.join(values)})" if "IN" in op else values[0]
+        if "IN" in op and draw(st.integers(0, 3)) == 0:
+            value = SEMI_JOIN
         conditions.append(("NOT " if draw(st.booleans()) else "") + f"{field} {op} {value}")
     where = f" WHERE {draw(st.sampled_from([' AND ', ' OR '])).join(conditions)}" if conditions else ""
     group = " GROUP BY State" if "State" in select and any("(" in s for s in select) else ""
