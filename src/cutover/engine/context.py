@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,17 +143,30 @@ class StepContext:
         full_env = {**os.environ, **(env or {})}
         started = time.monotonic()
         self.event("command.started", name=name, command=shown, cwd=str(cwd or self.project_dir), timeout=timeout)
-        proc = subprocess.Popen(
-            argv,
-            shell=isinstance(argv, str),
-            cwd=cwd or self.project_dir,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # so a timeout or interruption can stop the whole tree
-            preexec_fn=_die_with_parent,
-        )
+        try:
+            proc = subprocess.Popen(
+                argv,
+                shell=isinstance(argv, str),
+                cwd=cwd or self.project_dir,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # so a timeout or interruption can stop the whole tree
+                preexec_fn=_die_with_parent,
+            )
+        except OSError as exc:  # no such program or folder: a result like the shell's "command not found"
+            message = redact(f"cannot run {shown}: {exc.strerror or exc}\n")
+            stderr_evidence = self.record_evidence(f"{name}.stderr.txt", message)
+            self.event("command.finished", name=name, command=shown, returncode=127, error=message.strip())
+            return CommandResult(
+                argv=tuple(argv) if isinstance(argv, list) else argv,
+                returncode=127,
+                stdout="",
+                stderr=message,
+                duration=time.monotonic() - started,
+                evidence=(stderr_evidence,),
+            )
         out: list[bytes] = []
         err: list[bytes] = []
         readers = [
@@ -203,7 +217,8 @@ class StepContext:
     def _pump(self, stream: Any, sink: list[bytes]) -> None:
         for line in iter(stream.readline, b""):
             sink.append(line)
-            self.progress.update(line.decode("utf-8", errors="replace"))
+            with suppress(Exception):  # a display problem must never lose the command's output
+                self.progress.update(line.decode("utf-8", errors="replace"))
         stream.close()
 
 

@@ -414,3 +414,18 @@ def test_the_rollback_decision_needs_no_approval_when_verification_triggered_it(
         )
     record = engine.store.step(run.id, "rollback.decide")
     assert record.status == "passed" and record.detail.startswith("automatic rollback: verify failed verification")
+
+
+def test_a_missing_program_is_a_failed_command_not_a_crash(engine: Engine, tmp_path) -> None:
+    run = engine.create_run("prod", specs("a"))
+    results = []
+
+    def command(ctx: StepContext) -> StepOutcome:
+        results.append(ctx.run_command(["no-such-program-xyz", "--flag"]))
+        return StepOutcome.passed()
+
+    engine.execute(run.id, {"a": ScriptedStep("a", [], behaviour=command)})
+    [result] = results
+    assert result.returncode == 127 and not result.ok
+    assert "cannot run no-such-program-xyz --flag" in result.stderr
+    assert [e["name"] for e in engine.store.evidence(run.id, "a")] == ["command.stderr.txt"]
