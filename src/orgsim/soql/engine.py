@@ -337,24 +337,60 @@ def _scalar_test(op: str, expected: Any) -> Callable[[Any], bool]:
     return tests[op]
 
 
-def _like_regex(raw: str) -> re.Pattern[str]:
-    out: list[str] = []
-    i = 0
+_ANY_RUN = object()  # LIKE's %
+_ANY_ONE = object()  # LIKE's _
+
+
+def _like_pattern(raw: str) -> list[Any]:
+    """LIKE pattern tokens from the literal's source text: casefolded characters and the two wildcards;
+    `\\%` and `\\_` stay literal."""
+    tokens: list[Any] = []
     escapes = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}
+    i = 0
     while i < len(raw):
         ch = raw[i]
         if ch == "\\" and i + 1 < len(raw):
             nxt = raw[i + 1]
             if nxt == "u" and i + 5 < len(raw):
-                out.append(re.escape(chr(int(raw[i + 2 : i + 6], 16))))
+                tokens.extend(chr(int(raw[i + 2 : i + 6], 16)).casefold())
                 i += 6
                 continue
-            out.append(re.escape(escapes.get(nxt, nxt)))
+            tokens.extend(escapes.get(nxt, nxt).casefold())
             i += 2
             continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        if ch == "%":
+            if not tokens or tokens[-1] is not _ANY_RUN:
+                tokens.append(_ANY_RUN)
+        elif ch == "_":
+            tokens.append(_ANY_ONE)
+        else:
+            tokens.extend(ch.casefold())
         i += 1
-    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+    return tokens
+
+
+def _like_match(tokens: list[Any], text: str) -> bool:
+    """Wildcard matching with one backtrack point: O(len(text) x len(tokens)) whatever the pattern, so a
+    hostile `%a%a%a...` cannot stall the server the way a backtracking regex would."""
+    t = p = 0
+    star, mark = -1, 0
+    while t < len(text):
+        token = tokens[p] if p < len(tokens) else None
+        if token is _ANY_RUN:
+            star, mark = p, t
+            p += 1
+        elif token is not None and (token is _ANY_ONE or token == text[t]):
+            t += 1
+            p += 1
+        elif star != -1:
+            p = star + 1
+            mark += 1
+            t = mark
+        else:
+            return False
+    while p < len(tokens) and tokens[p] is _ANY_RUN:
+        p += 1
+    return p == len(tokens)
 
 
 def _comparison_test(ctx: _Ctx, cmp: Comparison, f_type: str, f_name: str) -> Callable[[Any], bool]:
@@ -373,8 +409,8 @@ def _comparison_test(ctx: _Ctx, cmp: Comparison, f_type: str, f_name: str) -> Ca
         if cmp.right.kind != "string":
             _literal_value(ctx, cmp.right, f_type, f_name, op)  # raises the type mismatch
             return lambda v: False
-        pattern = _like_regex(cmp.right.text)
-        return lambda v: v is not None and pattern.fullmatch(v) is not None
+        pattern = _like_pattern(cmp.right.text)
+        return lambda v: v is not None and _like_match(pattern, v)
     if op in ("INCLUDES", "EXCLUDES"):
         if f_type != "multipicklist":
             raise SoqlError(

@@ -584,3 +584,11 @@ def test_date_function_errors(org):
     assert "needs a GROUP BY" in error_of("SELECT CALENDAR_YEAR(StartTime) FROM ApexLog", org).message
     err = error_of("SELECT Id FROM ApexLog WHERE CALENDAR_MONTH(StartTime) = '11'", org)
     assert "must be of type integer" in err.message
+
+
+def test_hostile_like_pattern_does_not_backtrack(org):
+    # A backtracking regex needs ages for this; the wildcard matcher is linear in pattern x text.
+    org.add("Elaro_Audit_Log__c", {"Id": "a02000000000009AAA", "Name": "AL-9", "Event__c": "a" * 3000})
+    soql = "SELECT Name FROM Elaro_Audit_Log__c WHERE Event__c LIKE '" + "%a" * 40 + "%b'"
+    assert execute(soql, org)["totalSize"] == 0
+    assert names(execute("SELECT Name FROM Elaro_Audit_Log__c WHERE Event__c LIKE '%a%a%'", org)) == ["AL-9"]

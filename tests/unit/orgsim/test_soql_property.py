@@ -125,3 +125,25 @@ def test_structured_queries_answer_consistently_or_fail_with_salesforce_codes(so
     else:
         assert result["totalSize"] == len(result["records"])
         assert all("attributes" in record for record in result["records"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(pattern=st.text(alphabet="aB%_\\", max_size=8), text=st.text(alphabet="abB%_", max_size=10))
+def test_like_matcher_agrees_with_a_regex_translation(pattern: str, text: str) -> None:
+    import re
+
+    from orgsim.soql.engine import _like_match, _like_pattern
+
+    if pattern.endswith("\\") and not pattern.endswith("\\\\"):
+        pattern = pattern[:-1]
+    regex, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            regex.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        regex.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
+    expected = re.fullmatch("".join(regex), text, re.IGNORECASE | re.DOTALL) is not None
+    assert _like_match(_like_pattern(pattern), text.casefold()) == expected
