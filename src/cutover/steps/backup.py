@@ -1,0 +1,316 @@
+"""`sf.backup`: seed "1. Backup Current Production State" — retrieve, verify, archive, checksum.
+
+1. What the release deploys: the release manifest's members; a wildcard (`*`) is expanded from the project's
+   source with `sf project generate manifest --source-dir` (the CLI's own resolver, so every metadata type it knows
+   is named the way the org names it).
+2. `sf project retrieve start --manifest <release manifest> --target-metadata-dir backups/production-backup-<UTC>
+   --unzip`. **Metadata format on purpose**: it needs no SFDX project layout, keeps the org's files exactly as the
+   Metadata API gave them (with the org's own package.xml), and can be redeployed as it is with
+   `sf project deploy start --metadata-dir` — the rollback. Source format would write into the project tree and
+   mix the backup with the release's own files.
+3. Verify: the retrieve succeeded, every `fileProperties` entry has its file on disk (count checked), and every
+   release component the org does not have is recorded as `added_by_release` — the redeploy of a backup cannot
+   remove those, so the rollback deletes them.
+4. `tar -czf backups/production-backup-<UTC>.tar.gz`, its SHA-256 (also in a `.sha256` file beside it, `sha256sum
+   -c` format), and `backup.json` (folder, archive, sha256, components, added_by_release) beside the archive and
+   as evidence.
+
+Idempotent on resume: a `backup.json` in this step's evidence whose archive still exists with the same SHA-256 is
+reused (no second retrieve).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cutover.engine import StepContext, StepOutcome
+from cutover.sf import RetrieveResult, SfCli
+from cutover.steps._sf import sf_session
+from cutover.steps.registry import StepServices, register_action
+
+MD_NS = "{http://soap.sforce.com/2006/04/metadata}"
+# Types retrieved inside another type's file in metadata format: (child type, parent type).
+CHILD_TYPES = {
+    "CustomField": "CustomObject",
+    "ListView": "CustomObject",
+    "ValidationRule": "CustomObject",
+    "RecordType": "CustomObject",
+    "WebLink": "CustomObject",
+    "FieldSet": "CustomObject",
+    "BusinessProcess": "CustomObject",
+    "CompactLayout": "CustomObject",
+}
+# The XML element under which a child type sits in its parent's file.
+CHILD_ELEMENTS = {
+    "CustomField": "fields",
+    "ListView": "listViews",
+    "ValidationRule": "validationRules",
+    "RecordType": "recordTypes",
+    "WebLink": "webLinks",
+    "FieldSet": "fieldSets",
+    "BusinessProcess": "businessProcesses",
+    "CompactLayout": "compactLayouts",
+}
+
+Component = tuple[str, str]  # (metadata type, full name)
+
+
+def read_manifest(path: Path) -> dict[str, list[str]]:
+    """package.xml → {type: [members]} (in file order)."""
+    root = ET.parse(path).getroot()
+    out: dict[str, list[str]] = {}
+    for types in root.iter(f"{MD_NS}types"):
+        name = (types.findtext(f"{MD_NS}name") or "").strip()
+        members = [(m.text or "").strip() for m in types.findall(f"{MD_NS}members")]
+        if name:
+            out.setdefault(name, []).extend(m for m in members if m)
+    return out
+
+
+def manifest_version(path: Path) -> str | None:
+    try:
+        return (ET.parse(path).getroot().findtext(f"{MD_NS}version") or "").strip() or None
+    except (OSError, ET.ParseError):
+        return None
+
+
+def release_components(manifest: dict[str, list[str]], from_source: dict[str, list[str]]) -> list[Component]:
+    """The components a deploy of `manifest` sends: explicit members as named; `*` = every one in the source."""
+    found: set[Component] = set()
+    for type_name, members in manifest.items():
+        for member in members:
+            if member == "*":
+                found.update((type_name, m) for m in from_source.get(type_name, []))
+            else:
+                found.add((type_name, member))
+    return sorted(found)
+
+
+@dataclass
+class BackupCheck:
+    """The verification of a retrieved backup folder."""
+
+    root: Path | None
+    expected_files: int
+    present_files: int
+    missing_files: list[str] = field(default_factory=list)
+    in_org: list[Component] = field(default_factory=list)
+    added_by_release: list[Component] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.root is not None and not self.missing_files and self.present_files == self.expected_files
+
+
+def metadata_root(folder: Path) -> Path | None:
+    """The folder holding the retrieved package.xml (`--unzip` nests it as <dir>/unpackaged/unpackaged/)."""
+    candidates = sorted(folder.rglob("package.xml"), key=lambda p: len(p.parts))
+    return candidates[0].parent if candidates else None
+
+
+def _strip_prefix(file_name: str) -> str:
+    parts = Path(file_name).parts
+    return Path(*parts[1:]).as_posix() if len(parts) > 1 and parts[0] == "unpackaged" else file_name
+
+
+def _child_present(root: Path, parent_file: str | None, child_type: str, child_name: str) -> bool:
+    """Is `Object.Field` inside the retrieved object file?"""
+    if parent_file is None:
+        return False
+    path = root / _strip_prefix(parent_file)
+    try:
+        tree = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return False
+    short = child_name.split(".", 1)[-1]
+    element = CHILD_ELEMENTS.get(child_type, "")
+    return any((node.findtext(f"{MD_NS}fullName") or "").strip() == short for node in tree.iter(f"{MD_NS}{element}"))
+
+
+def verify_backup(folder: Path, retrieved: RetrieveResult, release: Iterable[Component]) -> BackupCheck:
+    """Files present for every fileProperties row; which release components the org does not have."""
+    root = metadata_root(folder)
+    props = [p for p in retrieved.file_properties if p.type != "Package" and p.file_name]
+    expected = sorted({_strip_prefix(p.file_name) for p in props})
+    missing = [name for name in expected if root is None or not (root / name).exists()]
+    in_org = {(p.type, p.full_name) for p in props}
+    parent_files = {(p.type, p.full_name): p.file_name for p in props}
+    added = []
+    for type_name, name in release:
+        if (type_name, name) in in_org:
+            continue
+        parent_type = CHILD_TYPES.get(type_name)
+        if parent_type and root is not None:
+            parent = parent_files.get((parent_type, name.split(".", 1)[0]))
+            if _child_present(root, parent, type_name, name):
+                in_org.add((type_name, name))
+                continue
+        added.append((type_name, name))
+    return BackupCheck(
+        root=root,
+        expected_files=len(expected),
+        present_files=len(expected) - len(missing),
+        missing_files=missing,
+        in_org=sorted(in_org),
+        added_by_release=added,
+    )
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def archive(folder: Path) -> Path:
+    """`tar -czf <folder>.tar.gz <folder>` (paths inside start with the folder's name), written atomically."""
+    target = folder.with_name(folder.name + ".tar.gz")
+    tmp = target.with_name(f".{target.name}.tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        tar.add(folder, arcname=folder.name)
+    tmp.replace(target)
+    return target
+
+
+def reusable_backup(ctx: StepContext, project_dir: Path) -> dict[str, Any] | None:
+    """A backup this run already made and verified, whose archive is still intact."""
+    for item in reversed(ctx.store.evidence(ctx.run_id, ctx.step.id)):
+        if not str(item["name"]).startswith("backup") or not str(item["name"]).endswith(".json"):
+            continue
+        try:
+            doc = json.loads((ctx.store.cutover_dir / item["relpath"]).read_text())
+        except (OSError, ValueError):
+            continue
+        archive_path = project_dir / str(doc.get("archive", ""))
+        if doc.get("verified") and archive_path.is_file() and sha256_file(archive_path) == doc.get("sha256"):
+            return dict(doc)
+    return None
+
+
+def _components_json(items: Iterable[Component]) -> list[dict[str, str]]:
+    return [{"type": t, "name": n} for t, n in items]
+
+
+class Backup:
+    idempotent = True  # a retrieve changes nothing in the org; a finished backup is found again in the evidence
+
+    def __init__(self, params: dict[str, Any], runbook: Any, services: Any) -> None:
+        self.params = params
+        self.runbook = runbook
+        self.services = services
+        self.alias = services.target_org or runbook.target.alias
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        project = Path(ctx.project_dir)
+        existing = reusable_backup(ctx, project)
+        if existing is not None:
+            return StepOutcome.passed(
+                f"reused this run's verified backup {existing['archive']} (sha256 {existing['sha256'][:12]}…)",
+                archive=existing["archive"],
+                sha256=existing["sha256"],
+            )
+        manifest_rel = self.params.get("manifest") or self.runbook.project.manifest
+        source_dir = self.params.get("source_dir") or self.runbook.project.source_dir
+        backup_dir = project / (self.params.get("backup_dir") or self.runbook.project.backup_dir)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        folder = backup_dir / f"production-backup-{stamp}"
+        with sf_session(ctx, self.services, self.runbook) as sf:
+            release = self._release_components(ctx, sf, project, manifest_rel, source_dir)
+            ctx.progress.update(f"retrieving {len(release)} release component(s) from {self.alias} into {folder.name}")
+            folder.mkdir(parents=True, exist_ok=False)
+            if manifest_rel:
+                retrieved = sf.retrieve_start(
+                    self.alias, manifest=project / manifest_rel, target_metadata_dir=folder, unzip=True, cwd=project
+                )
+            else:
+                retrieved = sf.retrieve_start(
+                    self.alias,
+                    metadata=sorted({f"{t}:{n}" for t, n in release}),
+                    target_metadata_dir=folder,
+                    unzip=True,
+                    cwd=project,
+                )
+        ctx.progress.update("verifying the retrieved files")
+        check = verify_backup(folder, retrieved, release)
+        if not check.ok:
+            shown = ", ".join(check.missing_files[:3]) or "no package.xml in the retrieved folder"
+            return StepOutcome.failed(
+                f"backup incomplete: {check.present_files}/{check.expected_files} retrieved files present "
+                f"(missing: {shown}); nothing deployed",
+                folder=str(folder),
+            )
+        zip_left = folder / "unpackaged.zip"
+        if zip_left.exists():  # the unzipped copy is the backup; keep one form only
+            zip_left.unlink()
+        ctx.progress.update(f"archiving {folder.name}.tar.gz")
+        tarball = archive(folder)
+        digest = sha256_file(tarball)
+        tarball.with_name(tarball.name + ".sha256").write_text(f"{digest}  {tarball.name}\n")
+        doc = {
+            "verified": True,
+            "alias": self.alias,
+            "retrieve_id": retrieved.id,
+            "format": "metadata",
+            "folder": folder.relative_to(project).as_posix(),
+            # The folder holding package.xml: `sf project deploy start --metadata-dir` redeploys it as it is.
+            "metadata_dir": check.root.relative_to(project).as_posix() if check.root else None,
+            "api_version": manifest_version(check.root / "package.xml") if check.root else None,
+            "archive": tarball.relative_to(project).as_posix(),
+            "sha256": digest,
+            "size": tarball.stat().st_size,
+            "created": stamp,
+            "manifest": manifest_rel,
+            "files": check.expected_files,
+            "components": _components_json(check.in_org),
+            "release_components": _components_json(release),
+            "added_by_release": _components_json(check.added_by_release),
+            "redeploy_command": f"sf project deploy start --metadata-dir {check.root.relative_to(project).as_posix()}"
+            f" --target-org {self.alias} --test-level RunLocalTests"
+            if check.root
+            else None,
+        }
+        (backup_dir / f"{folder.name}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        ctx.record_evidence("backup.json", doc)
+        return StepOutcome.passed(
+            f"{doc['archive']} sha256 {digest[:12]}…: {len(check.in_org)} component(s) in {check.expected_files} "
+            f"file(s); {len(check.added_by_release)} release component(s) not in the org yet (added_by_release)",
+            archive=doc["archive"],
+            sha256=digest,
+            added_by_release=len(check.added_by_release),
+        )
+
+    def _release_components(
+        self, ctx: StepContext, sf: SfCli, project: Path, manifest_rel: str | None, source_dir: str
+    ) -> list[Component]:
+        manifest = read_manifest(project / manifest_rel) if manifest_rel else {}
+        needs_source = not manifest or any("*" in members for members in manifest.values())
+        from_source: dict[str, list[str]] = {}
+        if needs_source:
+            ctx.progress.update(f"listing the components in {source_dir}")
+            with tempfile.TemporaryDirectory(prefix="cutover-manifest-") as tmp:
+                generated = sf.generate_manifest(source_dirs=[source_dir], output_dir=tmp, cwd=project)
+                from_source = read_manifest(generated)
+        if not manifest:
+            manifest = {t: ["*"] for t in from_source}
+        components = release_components(manifest, from_source)
+        ctx.record_evidence("release-components.json", _components_json(components))
+        return components
+
+
+@register_action("sf.backup")
+def _backup_factory(plan_step: Any, runbook: Any, services: StepServices) -> Backup:
+    return Backup(dict(plan_step.params or {}), runbook, services)
+
+
+__all__ = ["Backup", "read_manifest", "release_components", "verify_backup"]

@@ -1,0 +1,199 @@
+"""`git.release`: seed "3. Create Deployment Branch" — release branch and annotated tag of the commit being released.
+
+What it does, in order (every git command that changes something is run through `ctx.run_command`, so it is
+evidence):
+1. refuses uncommitted changes to tracked files (they would be deployed but not be in the tag);
+2. `git fetch <remote> <base>` when the remote exists; refuses when the local base branch is behind or has diverged
+   from `<remote>/<base>` (the seed's "git pull" — cutover does not merge for you), and when HEAD is not the tip of
+   the base branch (the run was gated on HEAD, so that is what gets the tag);
+3. creates `release/v<version>` at HEAD (`git branch`, HEAD stays where it is: same commit, no checkout needed);
+4. creates the annotated tag at HEAD;
+5. pushes the branch and the tag to the remote (never `--force`); no remote configured → skipped, not failed.
+
+Idempotent: a branch or tag that already points at HEAD is accepted as done; one that points elsewhere is a
+blocking failure (an existing tag is never moved, an existing branch never reset). `{date}` in the names is the
+run's creation date, so a resume on the next day finds the same names.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cutover.engine import StepContext, StepOutcome
+from cutover.steps.registry import StepServices, register_action
+
+
+class ReleaseRefused(Exception):
+    """A precondition of the release is false (the message says which and what to do)."""
+
+
+@dataclass(frozen=True)
+class ReleaseNames:
+    branch: str
+    tag: str
+    message: str
+
+
+def git(project_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A read-only git query (not evidence: mutating commands go through ctx.run_command)."""
+    return subprocess.run(["git", *args], cwd=project_dir, capture_output=True, text=True, timeout=120, check=False)
+
+
+def rev(project_dir: Path, ref: str) -> str | None:
+    done = git(project_dir, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def tag_object_type(project_dir: Path, tag: str) -> str | None:
+    done = git(project_dir, "cat-file", "-t", f"refs/tags/{tag}")
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def has_remote(project_dir: Path, remote: str) -> bool:
+    done = git(project_dir, "remote")
+    return remote in done.stdout.split()
+
+
+def ahead_behind(project_dir: Path, local: str, upstream: str) -> tuple[int, int]:
+    done = git(project_dir, "rev-list", "--left-right", "--count", f"{local}...{upstream}")
+    ahead, behind = (int(x) for x in done.stdout.split())
+    return ahead, behind
+
+
+class GitRelease:
+    idempotent = True  # every action checks first whether it is already done
+
+    def __init__(self, params: dict[str, Any], runbook: Any, services: Any) -> None:
+        self.params = params
+        self.runbook = runbook
+        self.services = services
+
+    def names(self, ctx: StepContext) -> ReleaseNames:
+        created = None
+        run = ctx.store.get_run(ctx.run_id)
+        if run is not None and run.created:
+            try:
+                created = datetime.fromisoformat(run.created.replace("Z", "+00:00")).astimezone(UTC)
+            except ValueError:
+                created = None
+        release = self.runbook.release
+        return ReleaseNames(release.branch_name(created), release.tag_name(created), release.tag_text(created))
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        project = Path(ctx.project_dir)
+        names = self.names(ctx)
+        try:
+            return self._release(ctx, project, names)
+        except ReleaseRefused as exc:
+            return StepOutcome.failed(str(exc), branch=names.branch, tag=names.tag)
+
+    def _must(self, ctx: StepContext, argv: list[str], name: str, what: str) -> None:
+        result = ctx.run_command(argv, name=name, timeout=300)
+        if not result.ok:
+            why = (result.stderr.strip() or result.stdout.strip()).splitlines()
+            raise ReleaseRefused(f"{what} failed (exit {result.returncode}): {why[-1] if why else 'no output'}")
+
+    def _release(self, ctx: StepContext, project: Path, names: ReleaseNames) -> StepOutcome:
+        release = self.runbook.release
+        base, remote = release.base_branch, release.remote
+        lines: list[str] = []
+        if rev(project, "HEAD") is None:
+            raise ReleaseRefused(f"{project} is not a git repository with a commit")
+        dirty = git(project, "status", "--porcelain", "--untracked-files=no").stdout.strip()
+        if dirty:
+            first = dirty.splitlines()[0].strip()
+            raise ReleaseRefused(
+                f"uncommitted changes to tracked files (e.g. {first}): they would be deployed but not be in tag "
+                f"{names.tag}; commit or stash them"
+            )
+        head = rev(project, "HEAD") or ""
+        base_tip = rev(project, f"refs/heads/{base}")
+        if base_tip is None:
+            raise ReleaseRefused(f"base branch {base!r} does not exist locally")
+        remote_exists = has_remote(project, remote)
+        if remote_exists:
+            self._must(ctx, ["git", "fetch", remote, base], "git-fetch", f"git fetch {remote} {base}")
+            upstream = rev(project, f"refs/remotes/{remote}/{base}")
+            if upstream is None:
+                raise ReleaseRefused(f"{remote}/{base} does not exist after fetch")
+            ahead, behind = ahead_behind(project, f"refs/heads/{base}", f"refs/remotes/{remote}/{base}")
+            if behind and ahead:
+                raise ReleaseRefused(
+                    f"{base} has diverged from {remote}/{base} ({ahead} ahead, {behind} behind); reconcile, re-gate "
+                    "and start a new run"
+                )
+            if behind:
+                raise ReleaseRefused(
+                    f"{base} is {behind} commit(s) behind {remote}/{base}: the release would miss them; "
+                    f"`git pull {remote} {base}`, re-gate and start a new run"
+                )
+            if ahead:
+                raise ReleaseRefused(
+                    f"{base} is {ahead} commit(s) ahead of {remote}/{base}: push {base} first, so the released "
+                    "commit is on the shared branch"
+                )
+            lines.append(f"{base} up to date with {remote}/{base}")
+        else:
+            lines.append(f"no remote {remote!r}: fetch and push skipped")
+        if head != base_tip:
+            raise ReleaseRefused(
+                f"HEAD ({head[:12]}) is not the tip of {base} ({base_tip[:12]}): the release branch is cut from "
+                f"an up-to-date {base}; check out {base}"
+            )
+
+        branch_at = rev(project, f"refs/heads/{names.branch}")
+        if branch_at is None:
+            self._must(ctx, ["git", "branch", names.branch, head], "git-branch", f"git branch {names.branch}")
+            lines.append(f"created branch {names.branch}")
+        elif branch_at != head:
+            raise ReleaseRefused(
+                f"branch {names.branch} already exists at {branch_at[:12]}, not at HEAD {head[:12]}; cutover never "
+                "resets a branch (delete or rename it, or change release.version)"
+            )
+        else:
+            lines.append(f"branch {names.branch} already at HEAD")
+
+        tag_at = rev(project, f"refs/tags/{names.tag}")
+        if tag_at is None:
+            self._must(
+                ctx, ["git", "tag", "-a", names.tag, "-m", names.message, head], "git-tag", f"git tag {names.tag}"
+            )
+            lines.append(f"created annotated tag {names.tag}")
+        elif tag_at != head:
+            raise ReleaseRefused(
+                f"tag {names.tag} already exists at {tag_at[:12]}, not at HEAD {head[:12]}; cutover never moves a "
+                "tag (bump release.version)"
+            )
+        elif tag_object_type(project, names.tag) != "tag":
+            raise ReleaseRefused(f"tag {names.tag} exists at HEAD but is lightweight; the release tag is annotated")
+        else:
+            lines.append(f"tag {names.tag} already at HEAD")
+
+        pushed = False
+        if not self.runbook.release.push:
+            lines.append("push disabled (release.push: false)")
+        elif remote_exists:
+            self._must(
+                ctx,
+                ["git", "push", remote, f"refs/heads/{names.branch}", f"refs/tags/{names.tag}"],
+                "git-push",
+                f"git push {remote} {names.branch} {names.tag}",
+            )
+            pushed = True
+            lines.append(f"pushed {names.branch} and {names.tag} to {remote}")
+        ctx.record_evidence(
+            "release.json",
+            {"commit": head, "branch": names.branch, "tag": names.tag, "message": names.message, "pushed": pushed},
+        )
+        return StepOutcome.passed(
+            f"{names.tag} at {head[:12]}: " + "; ".join(lines), commit=head, branch=names.branch, tag=names.tag
+        )
+
+
+@register_action("git.release")
+def _release_factory(plan_step: Any, runbook: Any, services: StepServices) -> GitRelease:
+    return GitRelease(dict(plan_step.params or {}), runbook, services)
