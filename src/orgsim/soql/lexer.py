@@ -77,6 +77,8 @@ def tokenize(soql: str) -> list[Token]:
             m = _NUMBER_RE.match(soql, i)
             if m and m.end() > i and any(c.isdigit() for c in m.group()):
                 text = m.group()
+                if len(text) > 40:
+                    raise malformed(soql, start, f"number literal out of range: '{text[:40]}...'")
                 number: int | float = float(text) if any(c in text for c in ".eE") else int(text)
                 i = m.end()
                 if i < n and (soql[i].isalpha() or soql[i] == "_"):

@@ -592,3 +592,8 @@ def test_hostile_like_pattern_does_not_backtrack(org):
     soql = "SELECT Name FROM Elaro_Audit_Log__c WHERE Event__c LIKE '" + "%a" * 40 + "%b'"
     assert execute(soql, org)["totalSize"] == 0
     assert names(execute("SELECT Name FROM Elaro_Audit_Log__c WHERE Event__c LIKE '%a%a%'", org)) == ["AL-9"]
+
+
+def test_enormous_number_literal_is_malformed_not_internal(org):
+    err = error_of("SELECT Id FROM CronTrigger WHERE TimesTriggered = " + "9" * 5000, org)
+    assert "number literal out of range" in err.message
