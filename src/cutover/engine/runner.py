@@ -341,6 +341,37 @@ class Engine:
             run_id, self.store.events(run_id), cutover_dir=self.cutover_dir, head=self.store.read_head(run_id)
         )
 
+    def request_rollback(self, run_id: str, *, reason: str, by: str | None = None) -> RunInfo:
+        """Ask for the run's contingency (rollback) steps to run on the next `execute` (a manual rollback).
+
+        Allowed for an open, failed or succeeded run that has contingency steps; contingency steps skipped as "not
+        needed" become pending again. The run is left paused; `execute` then runs the rollback and ends it
+        `rolled_back`. Whether a rollback makes sense (was anything deployed?) is the caller's decision.
+        """
+        run = self._run(run_id)
+        if run.state not in OPEN_RUN_STATES and run.state not in (RunState.FAILED, RunState.SUCCEEDED):
+            raise UsageError(f"run {run_id} is {run.state}; only an open, failed or succeeded run can be rolled back")
+        records = [r for r in self.store.steps(run_id) if r.spec.contingency]
+        if not records:
+            raise UsageError(f"run {run_id} has no rollback steps", hint="its plan deployed nothing")
+        self._refuse_if_executing(run, "rollback")
+        with self.store.transaction() as tx:
+            for record in records:
+                if record.status == StepStatus.SKIPPED:
+                    self.store.update_step(tx, run_id, record.id, status=StepStatus.PENDING, detail="", finished=None)
+            self.store.set_run_state(tx, run_id, RunState.PAUSED, note=f"rollback requested: {reason}")
+            tx.append_event(
+                run_id, "rollback.requested", None, {"reason": reason, "by": by, "previous_state": run.state.value}
+            )
+        return self._run(run_id)
+
+    def _requested_rollback(self, run_id: str) -> str | None:
+        """The reason of a pending manual rollback request, if any."""
+        for event in reversed(self.store.events(run_id)):
+            if event.type == "rollback.requested":
+                return str(event.payload.get("reason") or "requested")
+        return None
+
     # -- execution -----------------------------------------------------------------------------------------------------
     def execute(
         self,
@@ -404,6 +435,9 @@ class Engine:
                 None,
                 {"previous_state": run.state.value, "pid": os.getpid(), "host": socket.gethostname()},
             )
+        requested_rollback = self._requested_rollback(run_id)
+        if requested_rollback is not None:
+            return self._rollback(run, None, requested_rollback, executors, progress, cancelled)
         requested_state: RunState | None = None
         nonblocking_failures: list[str] = []
         open_signoffs: list[str] = []
@@ -476,13 +510,15 @@ class Engine:
     def _rollback(
         self,
         run: RunInfo,
-        trigger: StepRecord,
+        trigger: StepRecord | None,
         reason: str,
         executors: Mapping[str, Step],
         progress: Progress,
         cancelled: threading.Event,
     ) -> RunResult:
-        """`trigger` failed and asks for a rollback: run the contingency steps in order, end `rolled_back`.
+        """`trigger` failed and asks for a rollback (or None: a rollback was requested with `request_rollback`): run
+        the contingency steps in order, end `rolled_back`. A triggered rollback raises StepFailed (exit 1: the
+        release did not hold); a requested one that completes returns normally.
 
         Resumable like any execution: a crash or a missing sign-off during the rollback leaves the trigger failed and
         the run open, and the next resume comes back here and continues with the first unfinished contingency step.
@@ -490,6 +526,9 @@ class Engine:
         run_id = run.id
         contingency = [r for r in self.store.steps(run_id) if r.spec.contingency]
         first_time = all(r.status == StepStatus.PENDING for r in contingency)
+        requested = trigger is None
+        why = f"requested: {reason}" if trigger is None else f"{trigger.id} failed"
+        trigger = trigger or contingency[0]  # a requested rollback reports against its first step
         with self.store.transaction() as tx:
             self.store.set_run_state(
                 tx,
@@ -497,7 +536,7 @@ class Engine:
                 RunState.RUNNING,
                 pid=os.getpid(),
                 host=socket.gethostname(),
-                note=f"rolling back: {trigger.id} failed",
+                note=f"rolling back: {why}",
             )
             tx.append_event(
                 run_id,
@@ -505,7 +544,7 @@ class Engine:
                 trigger.id,
                 {"reason": reason, "steps": [r.id for r in contingency]},
             )
-        progress.note(f"{trigger.id} failed: {reason} — rolling back ({len(contingency)} steps)")
+        progress.note(f"{why}: {reason} — rolling back ({len(contingency)} steps)")
         missing = [r.id for r in contingency if r.status not in DONE_STATUSES and r.id not in executors]
         if missing:
             return self._fail(
@@ -538,9 +577,21 @@ class Engine:
                     self.store.update_step(
                         tx, run_id, record.id, status=StepStatus.SKIPPED, detail="not run: the run was rolled back"
                     )
-            message = f"step {trigger.id} ({trigger.spec.title}) failed: {redact(reason)}; the run was rolled back"
+            # What the rollback did, in the words of its automated steps ("restored 3 components ...").
+            did = "; ".join(
+                f"{r.id}: {r.detail}"
+                for r in self.store.steps(run_id)
+                if r.spec.contingency and r.spec.kind == "automated" and r.status == StepStatus.PASSED and r.detail
+            )
+            if requested:
+                message = f"rolled back on request ({redact(reason)})" + (f": {did}" if did else "")
+            else:
+                message = f"step {trigger.id} ({trigger.spec.title}) failed: {redact(reason)}; the run was rolled back"
+                message += f": {did}" if did else ""
             self.store.set_run_state(tx, run_id, RunState.ROLLED_BACK, note=message)
             tx.append_event(run_id, "run.rolled_back", trigger.id, {"message": message})
+        if requested:
+            return RunResult(run_id, RunState.ROLLED_BACK, message)
         raise StepFailed(
             message, hint=f"what ran: cutover status {run_id}; the audit trail: cutover audit log {run_id}"
         )
