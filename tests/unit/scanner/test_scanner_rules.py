@@ -252,6 +252,19 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
         [("dml-without-crud-check", 5)],
     ),
     (
+        "mutually recursive helpers without a guard terminate and do not count",
+        """
+        public with sharing class A {
+            void ping(List<Account> r) { pong(r); update r; }
+            void pong(List<Account> r) { if (r.isEmpty()) { ping(r); } }
+            void guarded(List<Account> r) { outer(); delete r; }
+            void outer() { inner(); }
+            void inner() { ElaroSecurityUtils.validateCRUDAccess('Account', null, 'delete'); outer(); }
+        }
+        """,
+        [("dml-without-crud-check", 2)],
+    ),
+    (
         "a guard in another method does not protect this one",
         """
         public with sharing class A {

@@ -8,7 +8,7 @@
   `List<String>.add(...)` feeding `String.join`, final fields with initialisers, and helper methods in the same file.
 - `RecordTracer`: where records returned by a method come from (a query, a helper, another class's method), and
   whether they went through a strip call or an enforced query on the way.
-- `has_guard_before`: whether a CRUD/FLS guard runs before a DML statement.
+- `GuardFinder`: whether a CRUD/FLS guard runs before a DML statement.
 
 All of this is intra-file and flow-insensitive apart from source order: cheap, predictable, and documented in the
 rule descriptions; it is not a full interprocedural analysis.
@@ -157,7 +157,7 @@ def _access_level_value(node: Node, unit: Unit | None) -> str | None:
     return None
 
 
-def dml_operation(node: Node) -> tuple[str, str | None] | None:
+def dml_operation(node: Node, unit: Unit | None = None) -> tuple[str, str | None] | None:
     """(operation, security mode) for `insert as user x;` or `Database.insert(x, AccessLevel.USER_MODE)`."""
     if node.type == "dml_expression":
         operation = low(next((c for c in node.children if c.type == "dml_type"), None))
@@ -165,7 +165,7 @@ def dml_operation(node: Node) -> tuple[str, str | None] | None:
         return operation, ({"user": "user_mode", "system": "system_mode"}.get(mode or "") if mode else None)
     obj, name = invocation_parts(node)
     if strip_system(obj) == "database" and name in DML_OPERATIONS:
-        return name, access_level(node, None)
+        return name, access_level(node, unit)
     return None
 
 
@@ -199,20 +199,38 @@ def local_methods(invocation: Node, owner: TypeDecl, model: ApexFile) -> list[Un
     return target.methods.get(name, []) if target is not None else []
 
 
-def has_guard_before(unit: Unit, before: int, model: ApexFile, config: ScanConfig, depth: int = 0) -> bool:
-    """A CRUD/FLS guard call earlier in `unit` (source order, up to byte `before`), possibly inside a helper."""
-    for call in unit.invocations:
-        if call.start_byte >= before:
-            break
-        if invocation_parts(call)[1] in DESCRIBE_CHECKS or is_strip_call(call, unit.owner, config):
+class GuardFinder:
+    """Is there a CRUD/FLS guard before a DML statement? Helpers' answers are memoised per file."""
+
+    def __init__(self, model: ApexFile, config: ScanConfig) -> None:
+        self.model = model
+        self.config = config
+        self._helper_guards: dict[int, bool] = {}
+
+    def guard_before(self, unit: Unit, before: int, depth: int = 0) -> bool:
+        """A guard call earlier in `unit` (source order, up to byte `before`), possibly inside a same-file helper."""
+        for call in unit.invocations:
+            if call.start_byte >= before:
+                break
+            if self.is_guard(call, unit.owner):
+                return True
+            if depth < MAX_DEPTH:
+                for helper in local_methods(call, unit.owner, self.model):
+                    if helper is not unit and self._helper_guards_anywhere(helper, depth + 1):
+                        return True
+        return False
+
+    def is_guard(self, call: Node, owner: TypeDecl) -> bool:
+        if invocation_parts(call)[1] in DESCRIBE_CHECKS or is_strip_call(call, owner, self.config):
             return True
-        if matches_method(call, unit.owner, config.guard_methods):
-            return True
-        if depth < MAX_DEPTH:
-            for helper in local_methods(call, unit.owner, model):
-                if helper is not unit and has_guard_before(helper, helper.node.end_byte, model, config, depth + 1):
-                    return True
-    return False
+        return matches_method(call, owner, self.config.guard_methods)
+
+    def _helper_guards_anywhere(self, helper: Unit, depth: int) -> bool:
+        key = id(helper)
+        if key not in self._helper_guards:
+            self._helper_guards[key] = False  # a recursive helper sees "no guard" while it is being looked at
+            self._helper_guards[key] = self.guard_before(helper, helper.node.end_byte, depth)
+        return self._helper_guards[key]
 
 
 def _declared_type(node: Node | None, unit: Unit | None, owner: TypeDecl) -> str:

@@ -33,12 +33,12 @@ from tree_sitter import Node
 
 from cutover.checks.apex.config import ScanConfig
 from cutover.checks.apex.flow import (
+    GuardFinder,
     RecordTracer,
     StringTracer,
     access_level,
     dml_operation,
     dynamic_query_argument,
-    has_guard_before,
     query_mode,
 )
 from cutover.checks.apex.syntax import SHARING_MODIFIERS, ApexFile, TypeDecl, Unit, named_children, text
@@ -158,16 +158,17 @@ def soql_not_enforced(model: ApexFile, units: list[Unit], config: ScanConfig) ->
 
 def dml_without_crud_check(model: ApexFile, units: list[Unit], config: ScanConfig) -> Iterator[Hit]:
     guards = ", ".join(f"{g}()" for g in config.guard_methods) or "a guard method"
+    finder = GuardFinder(model, config)
     for unit in units:
         sites = list(unit.dml) + [c for c in unit.invocations if dml_operation(c) is not None]
         for site in sorted(sites, key=lambda n: n.start_byte):
-            found = dml_operation(site)
+            found = dml_operation(site, unit)
             if found is None:
                 continue
             operation, mode = found
             if mode == "user_mode":
                 continue
-            if has_guard_before(unit, site.end_byte, model, config):
+            if finder.guard_before(unit, site.end_byte):
                 continue
             shown = operation if site.type == "dml_expression" else f"Database.{operation}"
             message = (
