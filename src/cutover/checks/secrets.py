@@ -12,10 +12,10 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -85,30 +85,57 @@ def _scan_one(path: str) -> list[tuple[int, str, str]]:
         return []
 
 
-def _scan_many_in_worker(args: tuple[dict[str, Any], list[str]]) -> list[list[tuple[int, str, str]]]:
-    from detect_secrets.settings import transient_settings
-
-    config, paths = args
-    with transient_settings(config):
-        return [_scan_one(path) for path in paths]
-
-
 def _scan_paths(config: dict[str, Any], paths: list[str]) -> list[list[tuple[int, str, str]]]:
+    """Scan `paths` with detect-secrets; many files are split over worker processes (detect-secrets is pure Python
+    and CPU-bound: 5-25 ms per file). Workers are plain `python -m cutover.checks.secrets` subprocesses, not
+    multiprocessing, so they work from any thread and whatever the main module is."""
     from detect_secrets.settings import transient_settings
 
-    workers = min(os.cpu_count() or 1, 4)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = min(cores, 8)
     if len(paths) < PARALLEL_THRESHOLD or workers < 2:
         with _SETTINGS_LOCK, transient_settings(config):
             return [_scan_one(path) for path in paths]
     chunks = [paths[i::workers] for i in range(workers)]
-    # forkserver, not fork: we may be called from a thread of the preflight pool.
-    with get_context("forkserver").Pool(workers) as pool:
-        parts = pool.map(_scan_many_in_worker, [(config, chunk) for chunk in chunks])
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cutover.checks.secrets"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in chunks
+    ]
+    try:
+        # Feed every worker first, then collect: they scan at the same time.
+        for proc, chunk in zip(procs, chunks, strict=True):
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps({"config": config, "paths": chunk}).encode("utf-8"))
+            proc.stdin.close()
+        answers = [(proc.stdout.read(), proc.stderr.read()) for proc in procs]  # type: ignore[union-attr]
+        for proc in procs:
+            proc.wait()
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
     results: list[list[tuple[int, str, str]]] = [[] for _ in paths]
-    for worker_index, part in enumerate(parts):
-        for offset, found in enumerate(part):
-            results[worker_index + offset * workers] = found
+    for worker_index, (proc, (out, err)) in enumerate(zip(procs, answers, strict=True)):
+        if proc.returncode != 0:
+            raise RuntimeError(f"secrets scan worker failed: {err.decode('utf-8', 'replace').strip()[-500:]}")
+        for offset, found in enumerate(json.loads(out)):
+            results[worker_index + offset * workers] = [tuple(item) for item in found]
     return results
+
+
+def _worker_main() -> None:
+    """`python -m cutover.checks.secrets`: scan the paths given as JSON on stdin; print findings as JSON."""
+    from detect_secrets.settings import transient_settings
+
+    request = json.loads(sys.stdin.buffer.read())
+    with transient_settings(request["config"]):
+        found = [_scan_one(path) for path in request["paths"]]
+    sys.stdout.write(json.dumps(found))
 
 
 def _load_cache(cache_path: Path | None, settings_key: str) -> dict[str, Any]:
@@ -250,3 +277,7 @@ def check_secrets(
         f"{len(scan.findings)} possible secret(s): {listed}{more}; remove them, or audit them into .secrets.baseline",
         evidence,
     )
+
+
+if __name__ == "__main__":
+    _worker_main()

@@ -77,3 +77,18 @@ def test_incremental_scan_only_rescans_changed_files(tmp_path: Path):
 def test_not_a_git_repo(tmp_path: Path):
     result = check_secrets("g", "t", tmp_path)
     assert result.status == GateStatus.FAILED and "not a git repository" in result.detail
+
+
+def test_worker_processes_find_the_same_as_one_process(tmp_path: Path, monkeypatch):
+    from cutover.checks import secrets
+
+    repo = _repo(tmp_path)
+    for i in range(6):
+        write(repo, f"classes/Gen{i}.cls", f"public class Gen{i} {{ String token = 'x{i}Q9#kLm2vP7rT'; }}\n")
+    commit(repo, "more")
+    single = scan_repository(repo)
+    monkeypatch.setattr(secrets, "PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(secrets.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    parallel = scan_repository(repo)
+    assert parallel.findings == single.findings
+    assert len(parallel.findings) >= 2
