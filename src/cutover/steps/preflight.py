@@ -638,6 +638,7 @@ def record_preflight(project_dir: Path, runbook: Any, runbook_path: Path, report
     from dataclasses import replace
 
     from cutover.engine import Engine, RunState, StepContext, StepStatus
+    from cutover.engine.store import utc_now
     from cutover.steps import plan_to_specs
 
     _, plan = preflight_gates(runbook)
@@ -680,7 +681,7 @@ def record_preflight(project_dir: Path, runbook: Any, runbook_path: Path, report
                 {"name": e.name, "sha256": e.sha256, "bytes": e.size, "path": f".cutover/{e.relpath}"} for e in stored
             )
             status = StepStatus(gate.status.value)
-            now = datetime.now(UTC).isoformat(timespec="seconds")
+            now = utc_now()
             with engine.store.transaction() as tx:
                 engine.store.update_step(
                     tx,
