@@ -55,8 +55,7 @@ def apex(
 
     Rules: soql-not-enforced, dml-without-crud-check, aura-without-strip, soql-injection, sharing-not-declared.
 
-    Silence a rule with @SuppressWarnings('cutover:RULE') on a class or method, or `// cutover:ignore RULE`
-    on the line.
+    Silence a rule: @SuppressWarnings('cutover:RULE') on a class/method, or `// cutover:ignore RULE` on the line.
 
     Exit status: 0 no findings, 1 findings, 2 usage error.
     """
