@@ -18,66 +18,26 @@ from __future__ import annotations
 
 import json
 import logging
-import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from orgsim import apexsim
 from orgsim.ids import new_id
 from orgsim.metadata import store as md
-from orgsim.metadata.package import Component, Package, read_zip
-from orgsim.metadata.xml import NIL, SoapFault, boolean, text, texts
+from orgsim.metadata.package import read_zip
+from orgsim.metadata.plan import APEX_TYPES as APEX_TYPES  # re-exported for callers of this module
+from orgsim.metadata.plan import PENDING_JOBS_PROBLEM as PENDING_JOBS_PROBLEM
+from orgsim.metadata.plan import REQUIRED_ORG_COVERAGE as REQUIRED_ORG_COVERAGE
+from orgsim.metadata.plan import TEST_LEVELS as TEST_LEVELS
+from orgsim.metadata.plan import DeployOptions, plan_deploy
+from orgsim.metadata.xml import NIL, SoapFault
 from orgsim.store import parse_datetime
 
 log = logging.getLogger("orgsim.metadata")
 
 DONE_STATUSES = ("Succeeded", "SucceededPartial", "Failed", "Canceled")
 RUNNING_STATUSES = ("Pending", "InProgress", "Canceling")
-TEST_LEVELS = ("NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg")
 QUICK_DEPLOY_WINDOW = timedelta(days=10)
-REQUIRED_ORG_COVERAGE = 75
-PENDING_JOB_STATUSES = ("Queued", "Holding", "Preparing", "Processing")
-PENDING_JOBS_PROBLEM = "This schedulable class has jobs pending or in progress"
-APEX_TYPES = ("ApexClass", "ApexTrigger")
-
-
-@dataclass
-class DeployOptions:
-    check_only: bool = False
-    ignore_warnings: bool = False
-    rollback_on_error: bool = True
-    test_level: str | None = None
-    run_tests: list[str] = field(default_factory=list)
-    purge_on_delete: bool = False
-    single_package: bool = False
-    allow_missing_files: bool = False
-    auto_update_package: bool = False
-    perform_retrieve: bool = False
-
-    @classmethod
-    def from_element(cls, element: ET.Element | None) -> DeployOptions:
-        if element is None:
-            return cls()
-        test_level = text(element, "testLevel") or None
-        if test_level is not None and test_level not in TEST_LEVELS:
-            raise SoapFault(
-                "sf:INVALID_OPERATION", f"INVALID_OPERATION: testLevel must be one of {', '.join(TEST_LEVELS)}"
-            )
-        if test_level is None and boolean(element, "runAllTests"):
-            test_level = "RunAllTestsInOrg"
-        return cls(
-            check_only=boolean(element, "checkOnly"),
-            ignore_warnings=boolean(element, "ignoreWarnings"),
-            rollback_on_error=boolean(element, "rollbackOnError", True),
-            test_level=test_level,
-            run_tests=texts(element, "runTests"),
-            purge_on_delete=boolean(element, "purgeOnDelete"),
-            single_package=boolean(element, "singlePackage"),
-            allow_missing_files=boolean(element, "allowMissingFiles"),
-            auto_update_package=boolean(element, "autoUpdatePackage"),
-            perform_retrieve=boolean(element, "performRetrieve"),
-        )
 
 
 # -- time helpers ---------------------------------------------------------------------------------------------------
@@ -95,10 +55,6 @@ def _duration(org: Any, row: Any) -> timedelta:
     durations = org.scenario.durations
     seconds = durations.validate_seconds if row["check_only"] else durations.deploy_seconds
     return timedelta(seconds=float(seconds))
-
-
-def _is_production(org: Any) -> bool:
-    return not org.scenario.org.sandbox
 
 
 # -- submitting -----------------------------------------------------------------------------------------------------
@@ -210,7 +166,9 @@ def advance(org: Any) -> None:
                 start = max(_when(row["created"]), previous_end) if previous_end else _when(row["created"])
                 start = min(start, now)
                 try:
-                    outcome = _plan(org, row)
+                    validation = _row(org, row["validation_id"]) if row["validation_id"] else None
+                    validated = json.loads(validation["outcome"] or "{}") if validation is not None else None
+                    outcome = plan_deploy(org, row, validated)
                 except Exception:
                     log.exception("orgsim could not plan deploy %s", row["id"])
                     outcome = _internal_error_outcome()
@@ -297,406 +255,6 @@ def _apply(org: Any, row: Any, outcome: dict[str, Any], now_text: str) -> None:
             md.save_component(org, component, now_text)
     for type_name, full_name in plan["deletes_post"]:
         md.delete_component(org, type_name, full_name)
-
-
-# -- planning: what the deploy would do and whether it succeeds ----------------------------------------------------
-
-
-def _message(
-    component_type: str,
-    file_name: str,
-    full_name: str,
-    *,
-    created_date: str,
-    success: bool = True,
-    changed: bool = False,
-    created: bool = False,
-    deleted: bool = False,
-    component_id: str | None = None,
-    problem: str | None = None,
-    problem_type: str | None = None,
-    line: int | None = None,
-    column: int | None = None,
-) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "changed": changed,
-        "columnNumber": column,
-        "componentType": component_type,
-        "created": created,
-        "createdDate": created_date,
-        "deleted": deleted,
-        "fileName": file_name,
-        "fullName": full_name,
-        "id": component_id,
-        "lineNumber": line,
-        "problem": problem,
-        "problemType": problem_type,
-        "success": success,
-    }
-    return message
-
-
-def _scheduled_classes(org: Any) -> set[str]:
-    """15-character ids of Apex classes with scheduled jobs pending or in progress."""
-    ids = set()
-    for job in org.store.list("AsyncApexJob"):
-        if (
-            job.get("JobType") == "ScheduledApex"
-            and job.get("Status") in PENDING_JOB_STATUSES
-            and job.get("ApexClassId")
-        ):
-            ids.add(str(job["ApexClassId"])[:15])
-    return ids
-
-
-def _brace_problem(source: str) -> tuple[str, int] | None:
-    """A compile error for unbalanced braces (the one syntax check orgsim makes), with its line."""
-    code = apexsim.blank_comments_and_strings(source)
-    depth = 0
-    line = 1
-    for ch in code:
-        if ch == "\n":
-            line += 1
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth < 0:
-                return "Unexpected token '}'.", line
-    if depth > 0:
-        return "Missing '}' at '<EOF>'", line
-    return None
-
-
-def _selected_components(package: Package, options: DeployOptions) -> tuple[list[Component], list[dict[str, str]]]:
-    """Components package.xml names (wildcards included) and the names it lists that the zip lacks."""
-    selected: list[Component] = []
-    missing: list[dict[str, str]] = []
-    for type_name, members in package.manifest.types.items():
-        in_zip = [c for c in package.components if c.type == type_name]
-        if "*" in members:
-            selected.extend(in_zip)
-        for member in members:
-            if member == "*":
-                continue
-            found = next((c for c in in_zip if c.full_name == member), None)
-            if found is not None:
-                if found not in selected:
-                    selected.append(found)
-            elif not options.allow_missing_files and type_name not in (
-                "CustomField",
-                "ListView",
-                "RecordType",
-                "ValidationRule",
-                "WebLink",
-                "CompactLayout",
-                "FieldSet",
-                "BusinessProcess",
-            ):
-                # Child types (fields, list views, ...) travel inside their parent's file in metadata format.
-                missing.append({"type": type_name, "name": member})
-    return selected, missing
-
-
-def _plan(org: Any, row: Any) -> dict[str, Any]:
-    options = DeployOptions(**json.loads(row["options"]))
-    created = row["created"]
-    package = read_zip(bytes(row["zip"]))
-    prefix = package.prefix
-    successes: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
-    upserts: list[list[str]] = []
-    deletes_pre: list[list[str]] = []
-    deletes_post: list[list[str]] = []
-    blocked_ids = set() if org.scenario.settings.allow_deploy_with_pending_jobs else _scheduled_classes(org)
-    injected = {(f.type, f.name.lower()): f for f in org.scenario.faults.component_failures}
-
-    selected, missing = _selected_components(package, options)
-    for item in missing:
-        failures.append(
-            _message(
-                item["type"],
-                f"{prefix}package.xml",
-                item["name"],
-                created_date=created,
-                success=False,
-                problem_type="Error",
-                problem=f"An object '{item['name']}' of type {item['type']} was named in package.xml,"
-                " but was not found in zipped directory",
-            )
-        )
-
-    for component in selected:
-        file_name = prefix + component.main_file
-        existing = md.get_component(org, component.type, component.full_name)
-        problem: tuple[str, int | None, int | None] | None = None
-        fault = injected.get((component.type, component.full_name.lower()))
-        if fault is not None:
-            problem = (fault.problem, fault.line, fault.column)
-        elif component.type in APEX_TYPES:
-            source = component.files.get(component.main_file, b"").decode("utf-8", errors="replace")
-            braces = _brace_problem(source)
-            if braces is not None:
-                problem = (braces[0], braces[1], 1)
-        if problem is None and existing is not None and existing.id[:15] in blocked_ids:
-            problem = (PENDING_JOBS_PROBLEM, None, None)
-        if problem is not None:
-            failures.append(
-                _message(
-                    component.type,
-                    file_name,
-                    component.full_name,
-                    created_date=created,
-                    success=False,
-                    problem=problem[0],
-                    problem_type="Error",
-                    line=problem[1],
-                    column=problem[2],
-                    component_id=existing.id if existing else None,
-                )
-            )
-            continue
-        changed = existing is None or md.component_files(org, component.type, existing.full_name) != component.files
-        successes.append(
-            _message(
-                component.type,
-                file_name,
-                component.full_name,
-                created_date=created,
-                changed=changed,
-                created=existing is None,
-                component_id=existing.id if existing else None,
-            )
-        )
-        upserts.append([component.type, component.full_name])
-
-    for manifest_name, manifest in package.destructive.items():
-        target = deletes_pre if manifest_name == "destructiveChangesPre.xml" else deletes_post
-        for type_name, full_name in manifest.members():
-            existing = md.get_component(org, type_name, full_name)
-            being_added = any(t == type_name and n.lower() == full_name.lower() for t, n in upserts)
-            if existing is None and not (being_added and target is deletes_post):
-                warning = _message(
-                    type_name,
-                    f"{prefix}{manifest_name}",
-                    full_name,
-                    created_date=created,
-                    success=options.ignore_warnings,
-                    problem_type="Warning",
-                    problem=f"No {type_name} named: {full_name} found",
-                )
-                (successes if options.ignore_warnings else failures).append(warning)
-                continue
-            if existing is not None and existing.id[:15] in blocked_ids:
-                failures.append(
-                    _message(
-                        type_name,
-                        f"{prefix}{manifest_name}",
-                        full_name,
-                        created_date=created,
-                        success=False,
-                        problem=PENDING_JOBS_PROBLEM,
-                        problem_type="Error",
-                        component_id=existing.id,
-                    )
-                )
-                continue
-            successes.append(
-                _message(
-                    type_name,
-                    f"{prefix}{manifest_name}",
-                    full_name,
-                    created_date=created,
-                    changed=True,
-                    deleted=True,
-                    component_id=existing.id if existing else None,
-                )
-            )
-            target.append([type_name, existing.full_name if existing else full_name])
-
-    successes.insert(0, _message("", f"{prefix}package.xml", "package.xml", created_date=created, changed=True))
-    errors = [f for f in failures if f["problemType"] == "Error" or not options.ignore_warnings]
-    outcome: dict[str, Any] = {
-        "status": "Succeeded",
-        "errorMessage": None,
-        "errorStatusCode": None,
-        "componentSuccesses": successes,
-        "componentFailures": failures,
-        "runTestResult": None,
-        "tests_ran": False,
-        "test_level": None,
-        "numberComponentsTotal": len(selected)
-        + len(missing)
-        + sum(len(m.members()) for m in package.destructive.values()),
-        "numberComponentErrors": len(errors),
-        "numberTestsTotal": 0,
-        "numberTestErrors": 0,
-        "apply": {"upserts": upserts, "deletes_pre": deletes_pre, "deletes_post": deletes_post},
-    }
-
-    touches_apex = any(t in APEX_TYPES for t, _ in upserts + deletes_pre + deletes_post) or any(
-        c.type in APEX_TYPES for c in selected
-    )
-    level = options.test_level
-    if row["validation_id"]:
-        level = "NoTestRun"  # a quick deploy reuses the validation's test results
-        validation = _row(org, row["validation_id"])
-        validated = json.loads(validation["outcome"] or "{}") if validation is not None else {}
-        outcome["runTestResult"] = validated.get("runTestResult")
-        outcome["numberTestsTotal"] = validated.get("numberTestsTotal", 0)
-        outcome["tests_ran"] = validated.get("tests_ran", False)
-        outcome["test_level"] = validated.get("test_level")
-    elif level is None:
-        level = "RunLocalTests" if _is_production(org) and touches_apex else "NoTestRun"
-    elif level == "NoTestRun" and _is_production(org) and touches_apex:
-        outcome.update(
-            status="Failed",
-            errorStatusCode="INVALID_OPERATION",
-            errorMessage="INVALID_OPERATION: testLevel of NoTestRun cannot be used in production organizations",
-        )
-        return outcome
-
-    if errors:
-        if options.rollback_on_error or not upserts:
-            outcome["status"] = "Failed"
-            return outcome
-        outcome["status"] = "SucceededPartial"
-
-    if row["validation_id"] or level == "NoTestRun":
-        return outcome
-
-    sources = _sources_after(org, package, upserts, deletes_pre + deletes_post)
-    try:
-        run = apexsim.simulate(sources, org.scenario, level=level, tests=options.run_tests)
-    except apexsim.UnknownTestError as error:
-        outcome.update(status="Failed", errorStatusCode="INVALID_INPUT", errorMessage=str(error))
-        return outcome
-    warnings = _coverage_warnings(run, level, upserts)
-    outcome["runTestResult"] = run_test_result(run, warnings)
-    outcome["tests_ran"] = True
-    outcome["test_level"] = level
-    outcome["numberTestsTotal"] = run.num_tests
-    outcome["numberTestErrors"] = len(run.failures)
-    if run.failures or warnings:
-        outcome["status"] = "Failed"
-    return outcome
-
-
-def _sources_after(
-    org: Any, package: Package, upserts: list[list[str]], deletes: list[list[str]]
-) -> list[apexsim.ApexSource]:
-    """The org's Apex as it would be once this deploy is applied (tests run against that)."""
-    by_key = {(("ApexClass" if s.kind == "Class" else "ApexTrigger"), s.name.lower()): s for s in md.apex_sources(org)}
-    for type_name, full_name in deletes:
-        by_key.pop((type_name, full_name.lower()), None)
-    for type_name, full_name in upserts:
-        if type_name not in APEX_TYPES:
-            continue
-        component = package.component(type_name, full_name)
-        if component is None:
-            continue
-        existing = by_key.get((type_name, full_name.lower()))
-        body = component.files.get(component.main_file, b"").decode("utf-8", errors="replace")
-        kind = "Class" if type_name == "ApexClass" else "Trigger"
-        by_key[(type_name, full_name.lower())] = apexsim.ApexSource(
-            full_name, body, kind, existing.id if existing else new_id("01p" if kind == "Class" else "01q")
-        )
-    return list(by_key.values())
-
-
-def _coverage_warnings(run: apexsim.SimulatedRun, level: str, upserts: list[list[str]]) -> list[dict[str, Any]]:
-    warnings: list[dict[str, Any]] = []
-    if level in ("RunLocalTests", "RunAllTestsInOrg"):
-        pct = run.org_wide_percent
-        if pct < REQUIRED_ORG_COVERAGE:
-            warnings.append(
-                {
-                    "id": "",
-                    "message": f"Average test coverage across all Apex Classes and Triggers is "
-                    f"{int(pct)}%, at least {REQUIRED_ORG_COVERAGE}% test coverage is required.",
-                    "name": NIL,
-                    "namespace": NIL,
-                }
-            )
-        for cov in run.coverage:
-            if cov.kind == "Trigger" and cov.num_locations and cov.percent == 0:
-                warnings.append(
-                    {
-                        "id": cov.id,
-                        "message": "Test coverage of selected Apex Trigger is 0%, at least 1% "
-                        "test coverage is required",
-                        "name": cov.name,
-                        "namespace": NIL,
-                    }
-                )
-    elif level == "RunSpecifiedTests":
-        deployed = {n.lower() for t, n in upserts if t in APEX_TYPES}
-        measured = {c.name.lower(): c for c in run.coverage}
-        for name in sorted(deployed):
-            cov = measured.get(name)
-            pct = cov.percent if cov is not None else 0.0
-            if cov is not None and not cov.lines:
-                continue
-            if pct < REQUIRED_ORG_COVERAGE:
-                kind = "Apex Trigger" if cov is not None and cov.kind == "Trigger" else "Apex Class"
-                warnings.append(
-                    {
-                        "id": cov.id if cov else "",
-                        "message": f"Test coverage of selected {kind} is "
-                        f"{int(pct)}%, at least {REQUIRED_ORG_COVERAGE}% test coverage is required",
-                        "name": cov.name if cov else name,
-                        "namespace": NIL,
-                    }
-                )
-    return warnings
-
-
-def run_test_result(run: apexsim.SimulatedRun, warnings: list[dict[str, Any]]) -> dict[str, Any]:
-    """A Metadata API RunTestsResult for a simulated run."""
-    return {
-        "codeCoverage": [
-            {
-                "id": cov.id,
-                "locationsNotCovered": [
-                    {"column": 0, "line": line, "numExecutions": 0, "time": -1.0} for line in cov.uncovered
-                ],
-                "name": cov.name,
-                "namespace": NIL,
-                "numLocations": cov.num_locations,
-                "numLocationsNotCovered": cov.num_not_covered,
-                "type": cov.kind,
-            }
-            for cov in run.coverage
-        ],
-        "codeCoverageWarnings": warnings,
-        "failures": [
-            {
-                "id": t.class_id,
-                "message": t.message,
-                "methodName": t.method,
-                "name": t.class_name,
-                "namespace": NIL,
-                "packageName": t.class_name,
-                "stackTrace": t.stack_trace,
-                "time": float(t.run_time_ms),
-                "type": "Class",
-            }
-            for t in run.failures
-        ],
-        "numFailures": len(run.failures),
-        "numTestsRun": run.num_tests,
-        "successes": [
-            {
-                "id": t.class_id,
-                "methodName": t.method,
-                "name": t.class_name,
-                "namespace": NIL,
-                "time": float(t.run_time_ms),
-            }
-            for t in run.successes
-        ],
-        "totalTime": float(run.total_time_ms),
-    }
 
 
 # -- status ---------------------------------------------------------------------------------------------------------
