@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import ScriptedStep, specs
+from engine_helpers import ScriptedStep, specs
 
 from cutover.cli import main
 from cutover.engine import Engine, StepOutcome

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import write_runbook
+from engine_helpers import write_runbook
 
 from cutover.cli import main
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import write_runbook
+from engine_helpers import write_runbook
 
 HERE = Path(__file__).parent
 CUTOVER = [sys.executable, "-c", "import sys; from cutover.cli import main; sys.exit(main(sys.argv[1:]))"]

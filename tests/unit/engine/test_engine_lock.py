@@ -94,7 +94,7 @@ def test_lock_cli_status_and_break(tmp_path: Path, dead_pid: int, live_pid: int,
 
 
 def test_execute_refuses_while_locked_and_leaves_the_run_untouched(tmp_path: Path, live_pid: int) -> None:
-    from conftest import ScriptedStep, specs
+    from engine_helpers import ScriptedStep, specs
 
     engine = Engine(tmp_path)
     run = engine.create_run("prod", specs("a"))
@@ -107,7 +107,7 @@ def test_execute_refuses_while_locked_and_leaves_the_run_untouched(tmp_path: Pat
 
 
 def test_lock_broken_while_running_stops_before_the_next_step(engine: Engine) -> None:
-    from conftest import ScriptedStep, specs
+    from engine_helpers import ScriptedStep, specs
 
     from cutover.engine import StepOutcome
 

@@ -7,7 +7,7 @@ import os
 import signal
 
 import pytest
-from conftest import ScriptedStep, specs
+from engine_helpers import ScriptedStep, specs
 
 from cutover.engine import Engine, Interrupted, RunState, SignoffRule, StepContext, StepOutcome, StepSpec
 from cutover.engine.runner import steps_to_execute
