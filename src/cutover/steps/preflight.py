@@ -47,14 +47,13 @@ GATE_ACTIONS = (
 )
 SIGNOFF_ACTION = "signoff"
 
-#: Project commands in the order the seed lists them; `test_unit` runs last because the LWC coverage gate reads the
-#: summary it writes.
+#: The runbook's `project.commands` keys (the LWC coverage gate runs `test_unit` itself, for the summary it writes).
 COMMAND_KEYS = ("test_all", "lint", "fmt_check", "test_unit")
 
 
 @dataclass(frozen=True)
 class GateSpec:
-    """A preflight step as preflight needs it (a PlanStep from the plan, or the built-in catalogue)."""
+    """A preflight step of the plan, as preflight needs it."""
 
     id: str
     title: str
@@ -351,14 +350,8 @@ def _gate_window(spec: GateSpec, ctx: PreflightContext) -> GateResult:
     result = window_checks.check_window(spec.id, spec.title, window, ctx.at, approvers=approvers)
     if result.status == GateStatus.WAITING_SIGNOFF:
         if not config.enforce:
-            return GateResult(
-                spec.id,
-                spec.title,
-                GateStatus.PASSED,
-                False,
-                result.detail + " (window.enforce: false)",
-                result.evidence,
-            )
+            detail = result.detail.split("; needs")[0] + " (not enforced: window.enforce is false)"
+            return GateResult(spec.id, spec.title, GateStatus.SKIPPED, False, detail, result.evidence)
         return GateResult(
             spec.id,
             spec.title,
@@ -464,7 +457,9 @@ def evaluate_gate(spec: GateSpec, ctx: PreflightContext) -> GateResult:
         result = function(spec, ctx)
     except Exception as exc:  # one broken gate must not hide the others' results
         return failed(spec.id, spec.title, f"internal error: {type(exc).__name__}: {exc}", blocking=spec.blocking)
-    blocking = spec.blocking and result.blocking if spec.action in ("gate.coverage", "gate.window") else spec.blocking
+    # A coverage gate that cannot be measured yet (Apex before validation) only informs; everything else blocks as
+    # the plan says.
+    blocking = spec.blocking and result.blocking if spec.action == "gate.coverage" else spec.blocking
     return result.with_identity(spec.id, spec.title, blocking)
 
 
@@ -587,10 +582,6 @@ def run_preflight(
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _open_run(engine: Any, alias: str) -> Any:
-    return engine.open_run(alias)
-
-
 def signoff_view(project_dir: Path, runbook: Any) -> SignoffView:
     """Sign-offs and waivers from the org's open run (none when there is no run or no state yet)."""
     if not (Path(project_dir) / ".cutover" / "state.db").exists():
@@ -599,7 +590,7 @@ def signoff_view(project_dir: Path, runbook: Any) -> SignoffView:
 
     engine = Engine(project_dir)
     try:
-        run = _open_run(engine, runbook.target.alias)
+        run = engine.open_run(runbook.target.alias)
         if run is None:
             return SignoffView()
         signoffs: dict[str, list[Any]] = {}
@@ -645,7 +636,7 @@ def record_preflight(project_dir: Path, runbook: Any, runbook_path: Path, report
     engine = Engine(project_dir)
     try:
         alias = runbook.target.alias
-        run = _open_run(engine, alias)
+        run = engine.open_run(alias)
         if run is None:
             run = engine.create_run(
                 alias,
