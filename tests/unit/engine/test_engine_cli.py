@@ -180,3 +180,15 @@ def test_resume_refuses_when_the_commit_changed(tmp_path: Path, capsys: pytest.C
     assert cutover(tmp_path, "resume") == 2
     assert "was created for" in capsys.readouterr().err
     assert cutover(tmp_path, "run", "--yes") == 2
+
+
+def test_a_production_run_needs_confirmation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_runbook(tmp_path, STEPS)
+    path = tmp_path / "cutover.yaml"
+    path.write_text(path.read_text().replace("production: false", "production: true"))
+    assert cutover(tmp_path, "run") == 2  # stdin is not a terminal here: no silent yes
+    err = capsys.readouterr().err
+    assert "needs confirmation" in err and "--yes" in err
+    assert not (tmp_path / "side.txt").exists()
+    assert main(["-C", str(tmp_path), "--yes", "run"]) == 0  # the global --yes works too
+    assert (tmp_path / "side.txt").read_text() == "line\nsecond\n"
