@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
+from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from orgsim import soql_bridge
 from orgsim.store import format_datetime, parse_datetime
@@ -83,6 +85,27 @@ def userinfo(request: Request) -> Response:
             },
         }
     )
+
+
+def single_access(request: Request) -> Response:
+    """`sf org open --url-only`: a one-time frontdoor link (never the access token itself)."""
+    otp = uuid.uuid4().hex
+    redirect = request.arg("redirect_uri")
+    uri = f"{_instance_url(request)}/secur/frontdoor.jsp?otp={otp}"
+    if redirect:
+        uri += f"&startURL={quote(redirect, safe='')}"
+    return json_response({"frontdoor_uri": uri})
+
+
+def frontdoor(request: Request) -> Response:
+    """What a browser sees at the frontdoor link: orgsim has no UI, so say so plainly."""
+    identity = request.org.scenario.org
+    page = (
+        "<!DOCTYPE html><html><head><title>orgsim</title></head><body>"
+        f"<h1>{escape(identity.org_name)}</h1><p>orgsim emulates this org's APIs for the sf CLI; it has no web UI.</p>"
+        f"<p>Org id {escape(identity.org_id)}, user {escape(identity.username)}.</p></body></html>"
+    )
+    return Response(status=200, body=page.encode(), content_type="text/html;charset=UTF-8")
 
 
 def versions(request: Request) -> Response:

@@ -258,13 +258,15 @@ def load_scenario(path: Path | str) -> Scenario:
 
 
 def resolve_scenario(scenario: Scenario | Path | str | dict[str, Any] | None) -> Scenario:
-    """Accept a Scenario, a path to YAML, a mapping or None (defaults)."""
+    """Accept a Scenario, a path to YAML, a built-in name ('production', 'sandbox'), a mapping or None (defaults)."""
     if isinstance(scenario, Scenario):
         return scenario
     if scenario is None:
         return Scenario()
     if isinstance(scenario, dict):
         return scenario_from_dict(scenario)
+    if isinstance(scenario, str) and not Path(scenario).exists() and builtin_scenario_path(scenario).exists():
+        return load_scenario(builtin_scenario_path(scenario))
     return load_scenario(scenario)
 
 

@@ -82,6 +82,8 @@ def _soap_other(request: Request) -> Response:
 ROUTES: list[Route] = [
     _route("GET POST", r"/__orgsim/(?P<action>\w+)", "control", control.handle, kind="control"),
     _route("GET POST", r"/services/oauth2/userinfo", "userinfo", rest.userinfo),
+    _route("GET", r"/services/oauth2/singleaccess", "singleaccess", rest.single_access),
+    _route("GET", r"/secur/frontdoor\.jsp", "frontdoor", rest.frontdoor, kind="public"),
     _route("GET", r"/services/data", "versions", rest.versions, kind="public"),
     _route("GET", V, "resources", rest.resources),
     _route("GET", V + r"/limits", "limits", rest.limits),

@@ -21,6 +21,11 @@ def test_login_and_org_display(production_org: OrgsimServer, sf_bin: Path, sf_ho
     assert result["connectedStatus"] == "Connected"
     assert result["apiVersion"] == "62.0"
     assert production_org.token not in run.stdout
+    # Runbook step 2: `sf org open --url-only` gets a one-time frontdoor link, not the session token.
+    opened = run_sf(sf_bin, ["org", "open", "--url-only", "--target-org", "production"], sf_home)
+    assert opened.returncode == 0, opened
+    assert opened.json["result"]["url"].startswith(f"{production_org.url}/secur/frontdoor.jsp?otp=")
+    assert production_org.token not in opened.stdout
 
 
 def test_wrong_token_is_refused(orgsim_factory, sf_bin: Path, sf_home: Path) -> None:

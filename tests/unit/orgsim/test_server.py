@@ -72,6 +72,14 @@ def test_versions_and_identity(org: Org) -> None:
     assert user["Username"] == org.username
 
 
+def test_frontdoor_link_and_page(org: Org) -> None:
+    link = body_of(call(org, "GET", "/services/oauth2/singleaccess?redirect_uri=/lightning/setup", host="127.0.0.1:9"))
+    assert link["frontdoor_uri"].startswith("http://127.0.0.1:9/secur/frontdoor.jsp?otp=")
+    assert "startURL=%2Flightning%2Fsetup" in link["frontdoor_uri"] and org.access_token not in link["frontdoor_uri"]
+    page = call(org, "GET", "/secur/frontdoor.jsp?otp=x", token=None)
+    assert page.status == 200 and b"no web UI" in page.body and page.content_type.startswith("text/html")
+
+
 def test_query_errors_are_salesforce_errors(org: Org) -> None:
     response = call(org, "GET", f"{V}/query?q=SELECT+Id+FROM+ScratchOrgInfo+limit+1")
     assert response.status == 400
