@@ -39,7 +39,7 @@ edits = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, database=None)  # no .hypothesis/ folder in the tree
 @given(edits)
 def test_random_edits_never_crash(changes: list[tuple[int, int, str]]) -> None:
     text = SAMPLE
