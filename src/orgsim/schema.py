@@ -576,6 +576,31 @@ def _id_field() -> FieldDef:
     return FieldDef(name="Id", type="id", nillable=False, label="Id")
 
 
+# Salesforce's own names for child relationships whose name is not simply the child's plural.
+_CHILD_RELATIONSHIP_NAMES = {
+    ("PermissionSetAssignment", "PermissionSetId"): "Assignments",
+    ("PermissionSetAssignment", "AssigneeId"): "PermissionSetAssignments",
+    ("PermissionSetAssignment", "PermissionSetGroupId"): "Assignments",
+    ("ApexTestQueueItem", "ParentJobId"): "ApexTestQueueItems",
+    ("AsyncApexJob", "ParentJobId"): "ChildJobs",
+}
+_NO_CHILD_RELATIONSHIP = frozenset({"CreatedById", "LastModifiedById", "OwnerId"})
+
+
+def _plural(name: str) -> str:
+    if name.endswith("y") and not name.endswith(("ay", "ey", "oy", "uy")):
+        return name[:-1] + "ies"
+    if name.endswith(("s", "x", "ch", "sh")):
+        return name + "es"
+    return name + "s"
+
+
+def _default_child_name(child: ObjectDef, fk: FieldDef) -> str:
+    if fk.custom or child.custom:
+        return _plural(child.name.removesuffix("__c")) + "__r"
+    return _plural(child.name)
+
+
 class SchemaError(ValueError):
     """A custom object or field definition that cannot be registered (bad name or type)."""
 
@@ -689,6 +714,31 @@ class Schema:
     def relationship_field(self, sobject: str, name: str) -> FieldDef | None:
         obj = self.get_object(sobject)
         return obj.relationship(name) if obj else None
+
+    def child_relationships(self, sobject: str) -> dict[str, tuple[str, str, str]]:
+        """Child relationships of `sobject` for subqueries: lower-case name → (name, child sobject, foreign-key
+        field), e.g. `child_relationships("PermissionSet")["assignments"] ==
+        ("Assignments", "PermissionSetAssignment", "PermissionSetId")`.
+
+        Names follow Salesforce where orgsim knows them (`_CHILD_RELATIONSHIP_NAMES`); otherwise the child's
+        plural (`CronTriggers`), and for custom lookups `<Child without __c>s__r`. Audit and owner lookups
+        (CreatedBy, LastModifiedBy, Owner) give no child relationship, so User is not swamped by them.
+        """
+        target = self.get_object(sobject)
+        if target is None:
+            return {}
+        with self._lock:
+            objects = list(self._objects.values())
+        found: dict[str, tuple[str, str, str]] = {}
+        for child in objects:
+            for f in child.fields.values():
+                if f.type != "reference" or f.name in _NO_CHILD_RELATIONSHIP:
+                    continue
+                if target.name.lower() not in (t.lower() for t in f.reference_to):
+                    continue
+                name = _CHILD_RELATIONSHIP_NAMES.get((child.name, f.name)) or _default_child_name(child, f)
+                found.setdefault(name.lower(), (name, child.name, f.name))
+        return found
 
     def key_prefix(self, sobject: str) -> str | None:
         obj = self.get_object(sobject)

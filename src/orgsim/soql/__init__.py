@@ -22,6 +22,7 @@ Grammar (keywords, object and field names are case-insensitive)
                   [LIMIT int] [OFFSET int] [FOR (VIEW | REFERENCE | UPDATE)]
     select_list:= item {, item}
     item       := expr [alias] | aggregate | FIELDS(ALL | STANDARD | CUSTOM)   -- field aliases: aggregate queries
+                | ( SELECT ... FROM child_relationship [WHERE] [ORDER BY] [LIMIT] [OFFSET] )   -- one level
     expr       := path | date_function ( path )     -- date functions in SELECT only with GROUP BY
     date_function := CALENDAR_YEAR | CALENDAR_QUARTER | CALENDAR_MONTH | DAY_IN_MONTH | DAY_IN_WEEK | DAY_IN_YEAR
                 | DAY_ONLY | HOUR_IN_DAY | WEEK_IN_MONTH | WEEK_IN_YEAR | FISCAL_YEAR | FISCAL_QUARTER | FISCAL_MONTH
@@ -65,9 +66,13 @@ Semantics
   accepted and ignored: orgsim has one all-powerful user and no sharing.
 - All rows come back in one page (`done: true`, no `nextRecordsUrl`); paging is the HTTP layer's business.
 
-Not supported (MALFORMED_QUERY naming the feature): child-relationship subqueries `(SELECT ... FROM Contacts)`,
-nested semi-joins, TYPEOF, GROUP BY ROLLUP/CUBE, functions other than the aggregates and FIELDS
-(toLabel, FORMAT, convertCurrency, convertTimezone...), bind variables (`:x`, as over REST), OFFSET above 2000.
+- A child-relationship subquery (`(SELECT Assignee.Name FROM Assignments)`) answers, per parent,
+  `{"totalSize", "done", "records"}` or null when the parent has no children; names come from
+  `Schema.child_relationships`.
+
+Not supported (MALFORMED_QUERY naming the feature): nested subqueries and semi-joins, TYPEOF, GROUP BY
+ROLLUP/CUBE, functions other than the aggregates, date functions and FIELDS (toLabel, FORMAT, convertCurrency,
+convertTimezone...), bind variables (`:x`, as over REST), OFFSET above 2000.
 Fidelity notes: ApexLog has no CreatedDate/CreatedById (as in real Salesforce; filter on StartTime), so
 `... FROM ApexLog WHERE CreatedDate = TODAY` and `SELECT Message, LogCategory FROM ApexLog` are INVALID_FIELD.
 ScratchOrgInfo exists only in a Dev Hub org (`Schema(dev_hub=True)`), so the CLI's probe gets INVALID_TYPE.

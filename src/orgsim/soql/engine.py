@@ -11,10 +11,19 @@ from typing import Any, Protocol, runtime_checkable
 
 from orgsim.schema import FieldDef, ObjectDef, Schema
 from orgsim.soql.dates import date_range
-from orgsim.soql.errors import SoqlError, invalid_field, invalid_relationship, invalid_type, malformed, positioned
+from orgsim.soql.errors import (
+    INVALID_RELATIONSHIP_HINT,
+    SoqlError,
+    invalid_field,
+    invalid_relationship,
+    invalid_type,
+    malformed,
+    positioned,
+)
 from orgsim.soql.nodes import (
     Aggregate,
     BoolOp,
+    ChildQuery,
     Comparison,
     Condition,
     FieldPath,
@@ -119,6 +128,32 @@ class BoundField:
     @property
     def key(self) -> str:
         return self.display.lower()
+
+
+@dataclass
+class BoundChild:
+    """A child-relationship subquery column: its plan over the child object, and the child rows per parent
+    id, indexed on first use."""
+
+    relationship: str
+    fk_field: str
+    plan: _Plan
+    by_parent: dict[str, list[dict[str, Any]]] | None = None
+
+    def rows_for(self, parent_id: Any) -> list[dict[str, Any]]:
+        if self.by_parent is None:
+            self.by_parent = {}
+            ctx = self.plan.ctx
+            for record in _matching(self.plan, ctx.store, ctx.include_deleted):
+                fk = _raw(record, self.fk_field)
+                if isinstance(fk, str) and fk:
+                    self.by_parent.setdefault(fk[:15], []).append(record)
+        if not isinstance(parent_id, str):
+            return []
+        rows = list(self.by_parent.get(parent_id[:15], []))
+        self.plan.sort(rows, lambda r, b: self.plan.value(r, b))
+        start = self.plan.q.offset or 0
+        return rows[start : None if self.plan.q.limit is None else start + self.plan.q.limit]
 
 
 @dataclass(frozen=True)
@@ -494,14 +529,14 @@ def _date_function(function: str, value: Any) -> Any:
 
 # --- the compiled query -------------------------------------------------------------------------------------
 class _Plan:
-    def __init__(self, query: Query, ctx: _Ctx) -> None:
+    def __init__(self, query: Query, ctx: _Ctx, obj: ObjectDef | None = None) -> None:
         self.q = query
         self.ctx = ctx
-        obj = ctx.schema.get_object(query.sobject, ctx.api)
+        obj = obj or ctx.schema.get_object(query.sobject, ctx.api)
         if obj is None:
             raise invalid_type(ctx.soql, query.sobject_pos, query.sobject)
         self.obj = obj
-        self.columns: list[BoundField | BoundAggregate] = []
+        self.columns: list[BoundField | BoundAggregate | BoundChild] = []
         self._bind_select()
         self.where = self._compile(query.where, having=False) if query.where else None
         self.group_by = [self.bind(p) for p in query.group_by]
@@ -553,6 +588,13 @@ class _Plan:
                 raise malformed(self.ctx.soql, q.select[0].pos, "COUNT() cannot be used with GROUP BY")
             return
         for item in q.select:
+            if isinstance(item, ChildQuery):
+                child = self._bind_child(item)
+                if child.relationship.lower() in seen:
+                    raise malformed(self.ctx.soql, item.pos, f"duplicate field selected: {child.relationship}")
+                seen.add(child.relationship.lower())
+                self.columns.append(child)
+                continue
             if isinstance(item, FieldsFunction):
                 if item.which != "STANDARD" and (q.limit is None or q.limit > FIELDS_FUNCTION_MAX_LIMIT):
                     text = f"The SOQL FIELDS function must have a LIMIT of at most {FIELDS_FUNCTION_MAX_LIMIT}"
@@ -604,6 +646,23 @@ class _Plan:
                 raise malformed(self.ctx.soql, item.pos, f"duplicate field selected: {bound_field.display}")
             seen.add(bound_field.key)
             self.columns.append(bound_field)
+
+    def _bind_child(self, item: ChildQuery) -> BoundChild:
+        ctx, sub = self.ctx, item.query
+        if self.q.is_aggregate:
+            raise malformed(ctx.soql, item.pos, "child relationship subqueries are not allowed in aggregate queries")
+        found = ctx.schema.child_relationships(self.obj.name).get(sub.sobject.lower())
+        child_obj = ctx.schema.get_object(found[1]) if found else None
+        if found is None or child_obj is None:
+            text = (
+                f"Didn't understand relationship '{sub.sobject}' in FROM part of query call. "
+                f"{INVALID_RELATIONSHIP_HINT}"
+            )
+            raise SoqlError("INVALID_TYPE", positioned(ctx.soql, sub.sobject_pos, text))
+        plan = _Plan(sub, ctx, child_obj)
+        if sub.count_only or sub.is_aggregate:
+            raise malformed(ctx.soql, item.pos, "aggregate functions are not allowed in a child relationship subquery")
+        return BoundChild(found[0], found[2], plan)
 
     def _check_grouping(self) -> None:
         grouped = {g.key for g in self.group_by}
@@ -727,10 +786,13 @@ def _attributes(ctx: _Ctx, sobject: str, record: dict[str, Any]) -> dict[str, An
     return attributes
 
 
-def _tree(columns: Iterable[BoundField]) -> dict[str, Any]:
+def _tree(columns: Iterable[BoundField | BoundChild]) -> dict[str, Any]:
     """Selected fields as a nested dict: leaf → FieldDef, relationship → (Hop, subtree); select order kept."""
     root: dict[str, Any] = {}
     for bound in columns:
+        if isinstance(bound, BoundChild):
+            root[bound.relationship] = bound
+            continue
         node = root
         for hop in bound.hops:
             entry = node.get(hop.relationship)
@@ -747,6 +809,13 @@ def _shape(plan: _Plan, sobject: str, record: dict[str, Any], tree: dict[str, An
     for key, node in tree.items():
         if isinstance(node, FieldDef):
             out[key] = _field_value(record, node)
+            continue
+        if isinstance(node, BoundChild):
+            rows = node.rows_for(_raw(record, "Id"))
+            child_tree = _tree(c for c in node.plan.columns if isinstance(c, BoundField | BoundChild))
+            shaped = [_shape(node.plan, node.plan.obj.name, row, child_tree) for row in rows]
+            # Salesforce answers null, not an empty list, for a parent without children.
+            out[key] = {"totalSize": len(shaped), "done": True, "records": shaped} if shaped else None
             continue
         hop, subtree = node
         fk = _raw(record, hop.fk_field)
@@ -806,7 +875,7 @@ def _run(plan: _Plan, store: Any, include_deleted: bool) -> dict[str, Any]:
     if q.is_aggregate:
         return _run_aggregate(plan, records, start, stop)
     plan.sort(records, lambda r, b: plan.value(r, b))
-    tree = _tree(c for c in plan.columns if isinstance(c, BoundField))
+    tree = _tree(c for c in plan.columns if isinstance(c, BoundField | BoundChild))
     shaped = [_shape(plan, plan.obj.name, r, tree) for r in records[start:stop]]
     return {"totalSize": len(shaped), "done": True, "records": shaped}
 
@@ -863,6 +932,25 @@ def _tree_columns(tree: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
         display = f"{prefix}{key}"
         if isinstance(node, FieldDef):
             columns.append(_column(node, display))
+            continue
+        if isinstance(node, BoundChild):
+            child_tree = _tree(c for c in node.plan.columns if isinstance(c, BoundField | BoundChild))
+            columns.append(
+                {
+                    "aggregate": True,
+                    "apexType": None,
+                    "booleanType": False,
+                    "columnName": node.relationship,
+                    "custom": node.relationship.endswith("__r"),
+                    "displayName": display,
+                    "foreignKeyName": None,
+                    "insertable": False,
+                    "joinColumns": _tree_columns(child_tree, ""),
+                    "numberType": False,
+                    "textType": False,
+                    "updatable": False,
+                }
+            )
             continue
         hop, subtree = node
         columns.append(
@@ -922,7 +1010,7 @@ def _metadata(plan: _Plan) -> dict[str, Any]:
                         flat["apexType"] = "Date"
                 columns.append(_column(column.field, name) | flat)
     elif not q.count_only:
-        columns = _tree_columns(_tree(c for c in plan.columns if isinstance(c, BoundField)), "")
+        columns = _tree_columns(_tree(c for c in plan.columns if isinstance(c, BoundField | BoundChild)), "")
     id_selected = any(isinstance(c, BoundField) and not c.hops and c.field.name == "Id" for c in plan.columns)
     return {
         "columnMetadata": columns,

@@ -42,7 +42,16 @@ class FieldsFunction:
     pos: int
 
 
-SelectItem = FieldPath | Aggregate | FieldsFunction
+@dataclass(frozen=True)
+class ChildQuery:
+    """`(SELECT Assignee.Name FROM Assignments WHERE ...)` in a SELECT list: `query.sobject` names a child
+    relationship of the outer object, not an sobject."""
+
+    query: Query
+    pos: int
+
+
+SelectItem = FieldPath | Aggregate | FieldsFunction | ChildQuery
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from orgsim.soql.lexer import Kind, Token, tokenize
 from orgsim.soql.nodes import (
     Aggregate,
     BoolOp,
+    ChildQuery,
     Comparison,
     Condition,
     FieldPath,
@@ -169,7 +170,16 @@ class Parser:
     def select_item(self) -> SelectItem:
         token = self.tok
         if token.kind is Kind.LPAREN:
-            raise malformed(self.soql, token.pos, "child relationship subqueries are not supported by orgsim")
+            if not self.peek().is_word("SELECT") or self.in_subquery:
+                raise self.unexpected(self.peek() if not self.in_subquery else token)
+            self.advance()
+            self.in_subquery = True
+            try:
+                child = self.query()
+            finally:
+                self.in_subquery = False
+            self.expect(Kind.RPAREN)
+            return ChildQuery(child, token.pos)
         if token.kind is Kind.IDENT and self.peek().kind is Kind.LPAREN:
             function = token.text.upper()
             if function == "FIELDS":

@@ -137,3 +137,24 @@ def test_describe_lists_fields_with_references():
     assert described["keyPrefix"] == "0Pa"
     with pytest.raises(KeyError):
         Schema().describe("Nope")
+
+
+def test_child_relationships_use_salesforce_names_and_skip_audit_lookups():
+    schema = Schema()
+    schema.add_custom_object("Compliance_Gap__c")
+    schema.add_custom_object("Gap_Note__c", {"Gap__c": "MasterDetail:Compliance_Gap__c"})
+    assert schema.child_relationships("permissionset")["assignments"] == (
+        "Assignments",
+        "PermissionSetAssignment",
+        "PermissionSetId",
+    )
+    users = schema.child_relationships("User")
+    assert users["permissionsetassignments"][1:] == ("PermissionSetAssignment", "AssigneeId")
+    assert "crontriggers" not in users  # CronTrigger.OwnerId / CreatedById give none
+    assert schema.child_relationships("CronJobDetail")["crontriggers"] == (
+        "CronTriggers",
+        "CronTrigger",
+        "CronJobDetailId",
+    )
+    assert schema.child_relationships("Compliance_Gap__c")["gap_notes__r"][1:] == ("Gap_Note__c", "Gap__c")
+    assert schema.child_relationships("Nope") == {}

@@ -154,10 +154,9 @@ def test_bind_variables_are_apex_only(org):
     assert "Bind variables only allowed in Apex code" in err.message
 
 
-def test_subqueries_are_reported_as_unsupported(org):
-    err = error_of("SELECT Id, (SELECT Id FROM Contacts) FROM Account", org)
+def test_nested_child_subqueries_are_rejected(org):
+    err = error_of("SELECT Id, (SELECT Id, (SELECT Id FROM X) FROM Contacts) FROM Account", org)
     assert err.error_code == "MALFORMED_QUERY"
-    assert "not supported by orgsim" in err.message
 
 
 def test_unknown_character_is_malformed(org):
@@ -597,3 +596,36 @@ def test_hostile_like_pattern_does_not_backtrack(org):
 def test_enormous_number_literal_is_malformed_not_internal(org):
     err = error_of("SELECT Id FROM CronTrigger WHERE TimesTriggered = " + "9" * 5000, org)
     assert "number literal out of range" in err.message
+
+
+# --- child relationship subqueries ---------------------------------------------------------------------------
+def test_child_subquery_nests_children_per_parent(org):
+    soql = (
+        "SELECT Name, (SELECT Assignee.Name FROM Assignments ORDER BY Assignee.Name DESC) FROM PermissionSet "
+        "ORDER BY Name"
+    )
+    records = execute(soql, org)["records"]
+    admin, other = records
+    assert list(admin) == ["attributes", "Name", "Assignments"]
+    assert admin["Assignments"]["totalSize"] == 2 and admin["Assignments"]["done"] is True
+    assert [r["Assignee"]["Name"] for r in admin["Assignments"]["records"]] == ["Bob Ops", "Ada Admin"]
+    assert admin["Assignments"]["records"][0]["attributes"]["type"] == "PermissionSetAssignment"
+    assert [r["Assignee"]["Name"] for r in other["Assignments"]["records"]] == ["Bob Ops"]
+    filtered = execute(
+        "SELECT Name, (SELECT Id FROM Assignments WHERE Assignee.Name = 'nobody') FROM PermissionSet", org
+    )
+    assert [r["Assignments"] for r in filtered["records"]] == [None, None]  # no children: null, as Salesforce
+
+
+def test_child_subquery_column_metadata_is_an_aggregate_column_with_join_columns(org):
+    meta = column_metadata("SELECT Name, (SELECT Id, Assignee.Name FROM Assignments) FROM PermissionSet", org)
+    child = meta["columnMetadata"][1]
+    assert (child["columnName"], child["aggregate"]) == ("Assignments", True)
+    assert [c["columnName"] for c in child["joinColumns"]] == ["Id", "Assignee"]
+
+
+def test_child_subquery_errors(org):
+    err = error_of("SELECT Name, (SELECT Id FROM Nope) FROM PermissionSet", org)
+    assert err.error_code == "INVALID_TYPE" and "Didn't understand relationship 'Nope'" in err.message
+    assert error_of("SELECT Name, (SELECT Nope FROM Assignments) FROM PermissionSet", org).error_code == "INVALID_FIELD"
+    assert "not allowed" in error_of("SELECT Name, (SELECT COUNT() FROM Assignments) FROM PermissionSet", org).message
