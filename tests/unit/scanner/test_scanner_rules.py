@@ -438,6 +438,30 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
         """,
         [("soql-not-enforced", 4), ("aura-without-strip", 4)],
     ),
+    (
+        "aura method filling a list in a loop over an unenforced query; the same over a stripped list is fine",
+        """
+        public with sharing class A {
+            @AuraEnabled
+            public static List<Account> big() {
+                List<Account> result = new List<Account>();
+                for (Account a : [SELECT Id, AnnualRevenue FROM Account]) {
+                    if (a.AnnualRevenue > 1000) { result.add(a); }
+                }
+                return result;
+            }
+            @AuraEnabled
+            public static List<Account> bigSafe() {
+                List<Account> result = new List<Account>();
+                List<Account> rows = Security.stripInaccessible(AccessType.READABLE, [SELECT Id FROM Account])
+                    .getRecords();
+                for (Account a : rows) { result.add(a); }
+                return result;
+            }
+        }
+        """,
+        [("soql-not-enforced", 5), ("aura-without-strip", 8), ("soql-not-enforced", 13)],
+    ),
     # --- soql-injection -----------------------------------------------------------------------------------------
     (
         "string parameter concatenated into Database.query",
@@ -564,6 +588,21 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
         }
         """,
         [("soql-injection", 5)],
+    ),
+    (
+        "a loop variable over a caller's list is as unsafe as the list; over Ids it is safe",
+        """
+        public with sharing class A {
+            List<SObject> pick(List<String> fields, Set<Id> ids) {
+                String q = 'SELECT Id';
+                for (String f : fields) { q += ', ' + f; }
+                q += ' FROM Account WHERE Id IN (';
+                for (Id i : ids) { q += '\\'' + i + '\\','; }
+                return Database.query(q.removeEnd(',') + ') WITH USER_MODE');
+            }
+        }
+        """,
+        [("soql-injection", 4)],
     ),
     # --- sharing-not-declared -----------------------------------------------------------------------------------
     (

@@ -4,8 +4,9 @@
 - `dynamic_query_argument` / `access_level`: dynamic SOQL calls and their AccessLevel argument.
 - `StringTracer`: what a query string is made of (its literal text, and the values concatenated into it that are
   neither literals, escaped, nor of a safe type). It follows simple assignments and `+=` to local variables that
-  happen earlier in the same method (all branches count: a variable is unsafe if any earlier assignment is),
-  `List<String>.add(...)` feeding `String.join`, final fields with initialisers, and helper methods in the same file.
+  happen earlier in the same method (all branches count: a variable is unsafe if any earlier assignment is), loop
+  variables (as unsafe as what they iterate), `List<String>.add(...)` feeding `String.join`, final fields with
+  initialisers, and helper methods in the same file.
 - `RecordTracer`: where records returned by a method come from (a query, a helper, another class's method), and
   whether they went through a strip call or an enforced query on the way.
 - `GuardFinder`: whether a CRUD/FLS guard runs before a DML statement.
@@ -388,7 +389,9 @@ class StringTracer:
             adds = [
                 call
                 for call in unit.invocations
-                if call.start_byte < before and invocation_parts(call) == (name, "add") and arguments(call)
+                if call.start_byte < before
+                and invocation_parts(call) in ((name, "add"), (name, "addall"))
+                and arguments(call)
             ]
             key = (id(unit), name)
             if key in self._in_progress:
@@ -563,11 +566,19 @@ class RecordTracer:
             return []
         self._in_progress.add(key)
         try:
+            feeds = [(a.value, a.start) for a in unit.assignments.get(name, []) if a.start < before]
+            # Records put into a collection: rows.add(r), rows.addAll(list), byId.put(id, r).
+            feeds += [
+                (arguments(call)[-1], call.start_byte)
+                for call in unit.invocations
+                if call.start_byte < before
+                and invocation_parts(call) in ((name, "add"), (name, "addall"), (name, "put"))
+                and arguments(call)
+            ]
             found = {
                 source.node.start_byte: source
-                for a in unit.assignments.get(name, [])
-                if a.start < before
-                for source in self.sources(a.value, unit, a.start, depth + 1)
+                for value, start in feeds
+                for source in self.sources(value, unit, start, depth + 1)
             }
         finally:
             self._in_progress.discard(key)

@@ -12,8 +12,9 @@ Exact semantics (also in RULES' full descriptions, which SARIF consumers show):
   to a method of the same file counts when that method (up to 4 hops) contains a guard. A guard protects every
   later DML in the body, whatever object it names: the rule checks that someone thought about CRUD/FLS here, not
   that the checked object matches.
-- aura-without-strip: in @AuraEnabled methods, each `return` expression is traced back through locals, casts,
-  collection accessors and same-file helpers. A source is an unenforced query (always reported) or a call into code
+- aura-without-strip: in @AuraEnabled methods, each `return` expression is traced back through locals (their
+  assignments, loop variables, and records added with add/addAll/put), casts, collection accessors and same-file
+  helpers. A source is an unenforced query (always reported) or a call into code
   this scanner cannot see (reported when the declared return type holds records: SObject, `__c`/`__x` types,
   standard objects, or objects this file queries). A strip call taking the variable before the return, a strip
   call in the expression, or an enforced query clears it. Parameters and fields are not traced.

@@ -343,6 +343,9 @@ class _Indexer:
                 name = low(node.child_by_field_name("name"))
                 if name:
                     unit.locals[name] = type_name(node.child_by_field_name("type"))
+                    iterated = node.child_by_field_name("value") if kind == "enhanced_for_statement" else None
+                    if iterated is not None:  # `for (Account a : rows)`: a holds what rows holds
+                        unit.assignments.setdefault(name, []).append(Assignment(node.start_byte, "=", iterated))
             elif kind == "assignment_expression":
                 self.assignment(node, unit)
         self.visit_children(node, owner, unit)
