@@ -7,12 +7,14 @@ from collections.abc import Callable
 
 import typer
 
-from cutover.commands import explain, preflight, run, runbook_cmds, scan
+from cutover.commands import explain, preflight, rollback, run, runbook_cmds, scan, target
 
 REGISTRARS: list[Callable[[typer.Typer], None]] = [
     runbook_cmds.register,  # init, plan
     preflight.register,  # preflight
     run.register,  # run, resume, status, signoff, waive, audit, lock
+    rollback.register,  # rollback
     explain.register,  # explain
     scan.register,  # scan apex
+    target.register,  # target pin
 ]
