@@ -1,0 +1,158 @@
+"""sf.quick_deploy: promotes this run's validated job, records the deploy id before polling, never deploys twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cutover.engine import Engine, StepContext, StepSpec, StepStatus
+from cutover.runbook import parse_runbook
+from cutover.sf import SfCommandFailed
+from cutover.sf.results import DeployResult, parse_deploy_result
+from cutover.steps._sf import _Binding
+from cutover.steps.deploy import QuickDeploy, earlier_deploy_ids, validated_job
+from cutover.steps.registry import StepServices
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sf"
+VALIDATION_ID = "0Af5g00000ElaVAL1AAA"
+
+
+def deploy_fixture(name: str) -> DeployResult:
+    return parse_deploy_result(json.loads((FIXTURES / name).read_text())["result"])
+
+
+QUICK_OK = deploy_fixture("deploy_quick_success.json")
+QUEUED = replace(deploy_fixture("deploy_async_queued.json"), id=QUICK_OK.id)
+FAILED = replace(deploy_fixture("deploy_failed_components.json"), id=QUICK_OK.id)
+RUNBOOK = parse_runbook("target:\n  alias: production\n")
+
+
+@dataclass
+class FakeSf:
+    reports: list[Any]
+    quick_error: Exception | None = None
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    ids_seen_at_first_report: dict[str, Any] | None = None
+    _cutover_binding: _Binding = field(default_factory=_Binding)
+
+    def deploy_quick(self, alias: str, job_id: str, **kwargs: Any) -> DeployResult:
+        self.calls.append(("deploy_quick", job_id))
+        if self.quick_error is not None:
+            raise self.quick_error
+        assert kwargs.get("async_") is True
+        return QUEUED
+
+    def deploy_report(self, alias: str, job_id: str, **_: Any) -> DeployResult:
+        self.calls.append(("deploy_report", job_id))
+        if self.ids_seen_at_first_report is None:
+            ctx = self._cutover_binding.ctx
+            assert ctx is not None
+            self.ids_seen_at_first_report = dict(ctx.store.step(ctx.run_id, ctx.step.id).external_ids)
+        return self.reports.pop(0) if len(self.reports) > 1 else self.reports[0]
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = Engine(tmp_path)
+    yield eng
+    eng.close()
+
+
+def make_ctx(engine: Engine, *, validation: StepStatus | None = StepStatus.PASSED) -> StepContext:
+    specs = [StepSpec(id="deploy.quick", stage="deploy", title="deploy", action="sf.quick_deploy")]
+    if validation is not None:
+        specs.insert(0, StepSpec(id="validate.dry-run", stage="validate", title="v", action="sf.validate"))
+    run = engine.create_run("production", specs)
+    if validation is not None:
+        with engine.store.transaction() as tx:
+            engine.store.update_step(
+                tx, run.id, "validate.dry-run", status=validation, external_ids={"validation_id": VALIDATION_ID}
+            )
+    return StepContext(
+        store=engine.store, record=engine.store.step(run.id, "deploy.quick"), project_dir=engine.project_dir
+    )
+
+
+def make_step(engine: Engine, fake: FakeSf) -> QuickDeploy:
+    services = StepServices(project_dir=engine.project_dir, target_org="production")
+    services.extras["sf"] = fake
+    step = QuickDeploy({}, RUNBOOK, services)
+    step.interval_s = 0
+    return step
+
+
+def test_quick_deploys_the_validated_job_and_records_the_deploy_id_first(engine: Engine) -> None:
+    running = replace(QUICK_OK, status="InProgress", done=False)
+    fake = FakeSf(reports=[running, QUICK_OK])
+    ctx = make_ctx(engine)
+    outcome = make_step(engine, fake).run(ctx)
+    assert outcome.status == StepStatus.PASSED, outcome.detail
+    assert fake.calls[0] == ("deploy_quick", VALIDATION_ID)
+    assert fake.ids_seen_at_first_report is not None and fake.ids_seen_at_first_report["deploy_id"] == QUICK_OK.id
+    assert outcome.detail.startswith("Succeeded:") and VALIDATION_ID in outcome.detail
+    assert earlier_deploy_ids(ctx) == [QUICK_OK.id]
+
+
+def test_failed_deploy_is_a_blocking_failure_naming_the_component(engine: Engine) -> None:
+    outcome = make_step(engine, FakeSf(reports=[FAILED])).run(make_ctx(engine))
+    assert outcome.status == StepStatus.FAILED
+    assert FAILED.failures[0].name in outcome.detail and "Failed" in outcome.detail
+
+
+def test_no_passed_validation_means_nothing_is_submitted(engine: Engine) -> None:
+    fake = FakeSf(reports=[QUICK_OK])
+    outcome = make_step(engine, fake).run(make_ctx(engine, validation=StepStatus.FAILED))
+    assert outcome.status == StepStatus.FAILED and "nothing to quick-deploy" in outcome.detail
+    assert fake.calls == []
+    other = Engine(engine.project_dir / "other")
+    try:
+        assert validated_job(make_ctx(other, validation=None))[0] is None
+    finally:
+        other.close()
+
+
+def test_expired_validation_asks_for_a_new_validation(engine: Engine) -> None:
+    error = SfCommandFailed("No deployment found for ID ... (CannotQuickDeployError)", name="CannotQuickDeployError")
+    fake = FakeSf(reports=[QUICK_OK], quick_error=error)
+    outcome = make_step(engine, fake).run(make_ctx(engine))
+    assert outcome.status == StepStatus.FAILED
+    assert "can no longer be quick-deployed" in outcome.detail and "cutover retry validate.dry-run" in outcome.detail
+    assert [c[0] for c in fake.calls] == ["deploy_quick"]
+
+
+def test_reattach_polls_the_recorded_deploy_and_never_submits(engine: Engine) -> None:
+    fake = FakeSf(reports=[QUICK_OK])
+    ids = {"deploy_id": QUICK_OK.id, "validation_id": VALIDATION_ID}
+    outcome = make_step(engine, fake).reattach(make_ctx(engine), ids)
+    assert outcome.status == StepStatus.PASSED
+    assert all(name == "deploy_report" for name, _ in fake.calls) and fake.calls
+
+
+def test_a_retried_step_adopts_the_deploy_an_earlier_attempt_submitted(engine: Engine) -> None:
+    ctx = make_ctx(engine)
+    ctx.set_external_id("deploy_id", QUICK_OK.id)  # attempt 1 submitted, then crashed
+    with engine.store.transaction() as tx:
+        engine.store.update_step(tx, ctx.run_id, "deploy.quick", status=StepStatus.RUNNING)
+    engine.retry(ctx.run_id, "deploy.quick")  # clears the step's ids; the audit log keeps them
+    assert engine.store.step(ctx.run_id, "deploy.quick").external_ids == {}
+    fresh = StepContext(
+        store=engine.store, record=engine.store.step(ctx.run_id, "deploy.quick"), project_dir=ctx.project_dir
+    )
+    fake = FakeSf(reports=[QUICK_OK])
+    outcome = make_step(engine, fake).run(fresh)
+    assert outcome.status == StepStatus.PASSED
+    assert "deploy_quick" not in [name for name, _ in fake.calls]
+
+
+def test_an_earlier_failed_deploy_allows_a_new_submission(engine: Engine) -> None:
+    ctx = make_ctx(engine)
+    ctx.set_external_id("deploy_id", "0Af5g00000ElaOLD1AAA")
+    fake = FakeSf(reports=[FAILED, QUICK_OK])
+    outcome = make_step(engine, fake).run(ctx)
+    assert outcome.status == StepStatus.PASSED
+    assert [name for name, _ in fake.calls][:2] == ["deploy_report", "deploy_quick"]

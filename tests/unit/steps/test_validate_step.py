@@ -1,0 +1,196 @@
+"""sf.validate: the seed's Validation Criteria over recorded sf shapes, and the submit → record id → poll order."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cutover.engine import Engine, Progress, StepContext, StepSpec, StepStatus
+from cutover.runbook import parse_runbook
+from cutover.sf import SfApiError
+from cutover.sf.results import DeployResult, parse_deploy_result
+from cutover.steps._sf import _Binding
+from cutover.steps.registry import StepServices
+from cutover.steps.validate import (
+    Validate,
+    criteria_table,
+    describe_progress,
+    failure_reasons,
+    summary_line,
+    validation_criteria,
+)
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sf"
+
+
+def deploy_fixture(name: str) -> DeployResult:
+    return parse_deploy_result(json.loads((FIXTURES / name).read_text())["result"])
+
+
+SUCCESS = deploy_fixture("validate_success_runlocaltests.json")
+FAILED_TESTS = deploy_fixture("deploy_dryrun_failed_tests_legacy.json")
+FAILED_COMPONENTS = deploy_fixture("deploy_failed_components.json")
+QUEUED = deploy_fixture("deploy_async_queued.json")
+
+
+@dataclass
+class RecordingProgress(Progress):
+    lines: list[str] = field(default_factory=list)
+
+    def update(self, text: str) -> None:
+        self.lines.append(text)
+
+
+@dataclass
+class FakeSf:
+    """The SfCli methods validate uses; `reports` are answered in order (the last one repeats)."""
+
+    reports: list[Any]
+    ctx: StepContext | None = None
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    ids_seen_at_first_report: dict[str, Any] | None = None
+    _cutover_binding: _Binding = field(default_factory=_Binding)
+
+    def deploy_start(self, alias: str, **kwargs: Any) -> DeployResult:
+        self.calls.append(("deploy_start", kwargs))
+        return QUEUED
+
+    def deploy_report(self, alias: str, job_id: str, **_: Any) -> DeployResult:
+        self.calls.append(("deploy_report", job_id))
+        if self.ids_seen_at_first_report is None:
+            ctx = self._cutover_binding.ctx
+            assert ctx is not None
+            self.ids_seen_at_first_report = dict(ctx.store.step(ctx.run_id, ctx.step.id).external_ids)
+        answer = self.reports.pop(0) if len(self.reports) > 1 else self.reports[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+RUNBOOK = parse_runbook("target:\n  alias: production\nthresholds:\n  apex_coverage: 85\n")
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = Engine(tmp_path)
+    yield eng
+    eng.close()
+
+
+def make_ctx(engine: Engine, progress: Progress | None = None) -> StepContext:
+    run = engine.create_run(
+        "production", [StepSpec(id="validate.dry-run", stage="validate", title="v", action="sf.validate")]
+    )
+    record = engine.store.step(run.id, "validate.dry-run")
+    return StepContext(store=engine.store, record=record, project_dir=engine.project_dir, progress=progress)
+
+
+def make_step(engine: Engine, fake: FakeSf) -> Validate:
+    services = StepServices(project_dir=engine.project_dir, target_org="production")
+    services.extras["sf"] = fake
+    step = Validate({"manifest": "manifest/package.xml", "test_level": "RunLocalTests"}, RUNBOOK, services)
+    step.interval_s = 0
+    return step
+
+
+# -- criteria ---------------------------------------------------------------------------------------------------------
+def test_successful_validation_meets_every_criterion() -> None:
+    criteria = validation_criteria(SUCCESS, min_coverage=85)
+    assert [c.ok for c in criteria] == [True, True, True, True]
+    coverage = SUCCESS.coverage_pct
+    assert coverage is not None and coverage >= 85
+    line = summary_line(SUCCESS, min_coverage=85)
+    assert line.startswith("Succeeded: ") and f"coverage {coverage:.1f}% ≥ 85%" in line
+    assert f"{SUCCESS.components_deployed}/{SUCCESS.components_total} components" in line
+
+
+def test_coverage_below_the_threshold_fails_only_that_criterion() -> None:
+    coverage = SUCCESS.coverage_pct
+    assert coverage is not None
+    criteria = validation_criteria(SUCCESS, min_coverage=coverage + 0.5)
+    assert [c.name for c in criteria if not c.ok] == ["Code coverage"]
+    assert any("below" in r for r in failure_reasons(SUCCESS, criteria))
+    assert "| Code coverage |" in criteria_table(criteria) and "FAIL" in criteria_table(criteria)
+
+
+def test_failed_test_names_class_method_and_message() -> None:
+    criteria = validation_criteria(FAILED_TESTS, min_coverage=0)
+    failing = {c.name for c in criteria if not c.ok}
+    assert {"Status", "All tests pass"} <= failing
+    first = FAILED_TESTS.test_failures[0]
+    reasons = failure_reasons(FAILED_TESTS, criteria)
+    assert any(f"test {first.full_name}: " in r and (first.message or "") in r for r in reasons)
+
+
+def test_component_failures_are_listed_with_file_and_line() -> None:
+    criteria = validation_criteria(FAILED_COMPONENTS, min_coverage=85)
+    assert not next(c for c in criteria if c.name == "No component failures").ok
+    comp = FAILED_COMPONENTS.failures[0]
+    reasons = failure_reasons(FAILED_COMPONENTS, criteria)
+    assert reasons[0].startswith(f"{comp.type} {comp.name} (") and f":{comp.line}" in reasons[0]
+
+
+def test_no_tests_run_cannot_prove_the_criteria() -> None:
+    no_tests = replace(SUCCESS, tests=None)
+    criteria = validation_criteria(no_tests, min_coverage=85)
+    assert {c.name for c in criteria if not c.ok} == {"All tests pass", "Code coverage"}
+
+
+def test_progress_line_shows_components_and_tests() -> None:
+    running = replace(SUCCESS, status="InProgress", components_deployed=3, components_total=9, tests_completed=1)
+    text = describe_progress("validation", running)
+    assert "InProgress" in text and "components 3/9" in text and f"tests 1/{SUCCESS.tests_total}" in text
+
+
+# -- the step ----------------------------------------------------------------------------------------------------------
+def test_run_records_the_job_id_before_polling_and_passes(engine: Engine) -> None:
+    progress = RecordingProgress()
+    running = replace(SUCCESS, status="InProgress", done=False, id=QUEUED.id)
+    fake = FakeSf(reports=[running, replace(SUCCESS, id=QUEUED.id)])
+    ctx = make_ctx(engine, progress)
+    outcome = make_step(engine, fake).run(ctx)
+    assert outcome.status == StepStatus.PASSED, outcome.detail
+    assert fake.calls[0][0] == "deploy_start"
+    kwargs = fake.calls[0][1]
+    assert kwargs["dry_run"] is True and kwargs["async_"] is True and kwargs["test_level"] == "RunLocalTests"
+    assert fake.ids_seen_at_first_report == {"validation_id": QUEUED.id}
+    assert [c for c in fake.calls if c[0] == "deploy_report"] == [("deploy_report", QUEUED.id)] * 2
+    assert outcome.detail.startswith("Succeeded:") and QUEUED.id in outcome.detail
+    assert any("InProgress" in line for line in progress.lines)
+    names = {e["name"] for e in engine.store.evidence(ctx.run_id, ctx.step.id)}
+    assert {"validation-criteria.json", "validation-criteria.md"} <= names
+
+
+def test_failed_validation_is_a_failure_with_the_reasons(engine: Engine) -> None:
+    fake = FakeSf(reports=[replace(FAILED_TESTS, id=QUEUED.id)])
+    outcome = make_step(engine, fake).run(make_ctx(engine))
+    assert outcome.status == StepStatus.FAILED
+    assert FAILED_TESTS.test_failures[0].full_name in outcome.detail
+    assert "cutover retry validate.dry-run" in outcome.detail
+
+
+def test_reattach_polls_the_recorded_job_without_resubmitting(engine: Engine) -> None:
+    fake = FakeSf(reports=[replace(SUCCESS, id="0Af000000000042AAA")])
+    outcome = make_step(engine, fake).reattach(make_ctx(engine), {"validation_id": "0Af000000000042AAA"})
+    assert outcome.status == StepStatus.PASSED
+    assert [c[0] for c in fake.calls] == ["deploy_report"]
+    assert fake.calls[0][1] == "0Af000000000042AAA"
+
+
+def test_a_transient_report_error_is_retried_but_three_in_a_row_end_the_wait(engine: Engine) -> None:
+    blip = SfApiError("INVALID_SESSION_ID-ish blip")
+    fake = FakeSf(reports=[blip, blip, replace(SUCCESS, id=QUEUED.id)])
+    assert make_step(engine, fake).run(make_ctx(engine)).status == StepStatus.PASSED
+
+    other = Engine(engine.project_dir / "other")
+    try:
+        broken = FakeSf(reports=[blip, blip, blip, replace(SUCCESS, id=QUEUED.id)])
+        with pytest.raises(SfApiError):
+            make_step(other, broken).run(make_ctx(other))
+    finally:
+        other.close()
