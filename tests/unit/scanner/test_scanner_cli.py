@@ -296,3 +296,20 @@ def test_non_apex_files_are_skipped_with_a_warning(project: Path, capsys: pytest
     captured = capsys.readouterr()
     assert json.loads(captured.out)["files"] == 0
     assert "warning: no .cls or .trigger files in README.md" in captured.err
+
+
+def test_sarif_uris_are_encoded_and_absolute_paths_become_file_uris() -> None:
+    from cutover.checks.apex import ScanReport
+
+    report = ScanReport(
+        findings=(
+            Finding("force-app/my classes/A.cls", 3, 5, "soql-not-enforced", "m"),
+            Finding("/elsewhere/B.cls", 1, 1, "soql-injection", "m"),
+        ),
+        files=2,
+    )
+    uris = [
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in sarif_log(report)["runs"][0]["results"]
+    ]
+    assert uris == ["force-app/my%20classes/A.cls", "file:///elsewhere/B.cls"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from urllib.parse import quote
 
 from cutover import __version__
 from cutover.checks.apex.config import ScanConfig
@@ -100,7 +102,15 @@ def sarif_log(report: ScanReport, config: ScanConfig | None = None) -> dict[str,
     }
 
 
-def _location(uri: str, line: int, column: int) -> dict[str, object]:
+def _uri(path: str) -> str:
+    """A SARIF artifact URI: relative paths stay relative (percent-encoded), absolute ones become file:// URIs."""
+    if path.startswith("/"):
+        return Path(path).as_uri()
+    return quote(path, safe="/")
+
+
+def _location(path: str, line: int, column: int) -> dict[str, object]:
+    uri = _uri(path)
     region = {"startLine": line, "startColumn": column}
     return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}
 
