@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from conftest import commit, git, write
+from checks_git_helpers import commit, git, write
 
 from cutover.checks.permissions import added_components, check_permission_sets
 from cutover.checks.result import GateStatus

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from conftest import write
+from checks_git_helpers import write
 
 from cutover.checks.docs import check_changelog, check_known_issues, check_readme_version
 from cutover.checks.result import GateStatus

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from conftest import commit, git, write
+from checks_git_helpers import commit, git, write
 
 from cutover.checks.result import GateStatus
 from cutover.checks.reviews import Person, check_reviews, release_commits

@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from conftest import commit, git, write
+from checks_git_helpers import commit, git, write
 
 from cutover.checks.result import GateStatus
 from cutover.checks.secrets import check_secrets, scan_repository

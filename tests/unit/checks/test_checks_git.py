@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from conftest import commit, git, write
+from checks_git_helpers import commit, git, write
 
 from cutover.checks.git import check_clean_tree, check_merge_conflicts, check_up_to_date, previous_release_tag
 from cutover.checks.result import GateStatus
