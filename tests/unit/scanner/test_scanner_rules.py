@@ -641,6 +641,26 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
         """,
         [("sharing-not-declared", 3)],
     ),
+    (
+        "abstract and global classes need a sharing keyword; interfaces, enums and triggers do not",
+        """
+        global abstract class Base { }
+        public interface Greeter { String greet(); }
+        public enum Level { LOW, HIGH }
+        public virtual with sharing class Fine { }
+        """,
+        [("sharing-not-declared", 1)],
+    ),
+    (
+        "an Exception subclass is reported only when it touches records",
+        """
+        public class QuietException extends Exception { }
+        public class LoudException extends Exception {
+            public void log() { insert as user new Audit_Log__c(); }
+        }
+        """,
+        [("sharing-not-declared", 2)],
+    ),
     # --- test classes, suppression ------------------------------------------------------------------------------
     (
         "test classes and test methods are skipped",
