@@ -207,6 +207,16 @@ def test_test_classes_scanned_when_configured() -> None:
     assert [f.rule for f in findings] == ["sharing-not-declared", "dml-without-crud-check"]
 
 
+def test_byte_order_mark_and_crlf_do_not_shift_positions() -> None:
+    source = "\ufeffpublic class A {\r\n    void a() { delete [SELECT Id FROM Account]; }\r\n}\r\n"
+    findings = [(f.rule, f.line, f.column) for f in scan_source(source, "A.cls").findings]
+    assert findings == [
+        ("sharing-not-declared", 1, 14),
+        ("dml-without-crud-check", 2, 16),
+        ("soql-not-enforced", 2, 23),
+    ]
+
+
 def test_columns_count_characters_not_bytes() -> None:
     source = "public with sharing class A { void a() { String s = 'é'; delete [SELECT Id FROM Account]; } }"
     finding = next(f for f in scan_source(source, "A.cls").findings if f.rule == "soql-not-enforced")

@@ -113,6 +113,7 @@ def display_path(path: Path, base: Path) -> str:
 
 
 def _scan_one(source: bytes, label: str, config: ScanConfig) -> _FileResult:
+    source = source.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM (Windows editors) would shift line 1's columns
     try:
         return _rules_on(parse(source, label), label, config)
     finally:
