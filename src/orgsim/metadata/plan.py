@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
@@ -282,6 +283,7 @@ def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> 
             )
             target.append([type_name, existing.full_name if existing else full_name])
 
+    _refuse_referenced_deletions(org, package, upserts, deletes_pre, deletes_post, successes, failures)
     successes.insert(0, _message("", f"{prefix}package.xml", "package.xml", created_date=created, changed=True))
     errors = [f for f in failures if f["problemType"] == "Error" or not options.ignore_warnings]
     outcome: dict[str, Any] = {
@@ -347,6 +349,42 @@ def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> 
     if run.failures or warnings:
         outcome["status"] = "Failed"
     return outcome
+
+
+def _refuse_referenced_deletions(
+    org: Any,
+    package: Package,
+    upserts: list[list[str]],
+    deletes_pre: list[list[str]],
+    deletes_post: list[list[str]],
+    successes: list[dict[str, Any]],
+    failures: list[dict[str, Any]],
+) -> None:
+    """Salesforce refuses to delete an Apex class that Apex remaining in the org still mentions."""
+    deleted_classes = {n.lower() for t, n in deletes_pre + deletes_post if t == "ApexClass"}
+    if not deleted_classes:
+        return
+    remaining = _sources_after(org, package, upserts, deletes_pre + deletes_post)
+    for source in remaining:
+        code = apexsim.blank_comments_and_strings(source.body)
+        for match in re.finditer(r"[A-Za-z_]\w*", code):
+            name = match.group(0).lower()
+            if name not in deleted_classes or name == source.name.lower():
+                continue
+            line = code.count("\n", 0, match.start()) + 1
+            column = match.start() - (code.rfind("\n", 0, match.start()) + 1) + 1
+            kind = "Class" if source.kind == "Class" else "Trigger"
+            problem = (
+                "This apex class is referenced elsewhere in salesforce.com. Remove the usage and try again.: "
+                f"{kind}.{source.name}: line {line}, column {column}"
+            )
+            for target in (deletes_pre, deletes_post):
+                target[:] = [d for d in target if not (d[0] == "ApexClass" and d[1].lower() == name)]
+            for message in [m for m in successes if m["deleted"] and m["fullName"].lower() == name]:
+                successes.remove(message)
+                message.update(success=False, deleted=False, changed=False, problem=problem, problemType="Error")
+                failures.append(message)
+            deleted_classes.discard(name)
 
 
 def _sources_after(

@@ -450,3 +450,22 @@ def test_seed_metadata_converts_a_source_format_project(org: Org) -> None:
     ]
     assert org.schema.field("Compliance_Gap__c", "Severity__c") is not None
     assert [r["Label"] for r in org.store.list("PermissionSet")] == ["Elaro Admin"]
+
+
+def test_deleting_a_class_still_referenced_is_refused(org: Org) -> None:
+    run_to_end(org, deploy.submit(org, make_zip({**APP, "ElaroNightly": JOB}), DeployOptions()))
+    destructive = package_xml({"ApexClass": ["GapService"]}, "62.0")
+    result = run_to_end(
+        org, deploy.submit(org, make_zip({}, extra={"destructiveChangesPost.xml": destructive}), DeployOptions())
+    )
+    assert result["status"] == "Failed"
+    problem = result["details"]["componentFailures"][0]["problem"]
+    assert problem.startswith("This apex class is referenced elsewhere in salesforce.com.")
+    assert "Class.ElaroNightly: line 3" in problem or "Class.GapServiceTest" in problem
+    assert "GapService" in names(org)
+    # Deleting the class together with everything that uses it works.
+    everything = package_xml({"ApexClass": ["GapService", "GapServiceTest", "ElaroNightly"]}, "62.0")
+    result = run_to_end(
+        org, deploy.submit(org, make_zip({}, extra={"destructiveChanges.xml": everything}), DeployOptions())
+    )
+    assert result["status"] == "Succeeded" and names(org) == []
