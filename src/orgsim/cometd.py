@@ -1,19 +1,81 @@
 """A minimal Bayeux (CometD) endpoint so `sf apex get test` can hand-shake, subscribe and connect.
 
-orgsim pushes no streaming events: after the handshake the CLI checks the test run over the Tooling API, and a
-`/meta/connect` simply waits a moment and returns an empty reconnect advice.
+The only topic with events is `/systemTopic/TestResult`: a `/meta/connect` from a client subscribed to it waits
+(long-poll, up to CONNECT_WAIT_SECONDS) for a Tooling test run to complete and then delivers
+`{"sobject": {"Id": "707..."}}`, which makes the CLI read the results at once instead of after its 60 s poll.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from orgsim.store import format_datetime
 from orgsim.wire import Request, Response, json_response
 
-CONNECT_WAIT_SECONDS = 1.0
+if TYPE_CHECKING:
+    from orgsim.org import Org
+
+CONNECT_WAIT_SECONDS = 5.0
+TEST_RESULT_TOPIC = "/systemTopic/TestResult"
+
+
+class _Clients:
+    """Per-client subscriptions and the test runs already announced to each client."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.subscriptions: dict[str, set[str]] = {}
+        self.announced: dict[str, set[str]] = {}
+
+
+def _clients(org: Org) -> _Clients:
+    with org.lock:
+        clients = getattr(org, "_cometd_clients", None)
+        if clients is None:
+            clients = _Clients()
+            org._cometd_clients = clients  # type: ignore[attr-defined]
+        return clients
+
+
+def _completed_runs(org: Org) -> list[str]:
+    return [
+        job["Id"]
+        for job in org.store.list("AsyncApexJob")
+        if job.get("JobType") == "TestRequest" and job.get("Status") in ("Completed", "Failed", "Aborted")
+    ]
+
+
+def _test_result_events(org: Org, client_id: str) -> list[dict[str, Any]]:
+    """Wait briefly for test runs this client has not heard about to finish; one event per finished run."""
+    clients = _clients(org)
+    with clients.lock:
+        if TEST_RESULT_TOPIC not in clients.subscriptions.get(client_id, set()):
+            return []
+    deadline = time.monotonic() + CONNECT_WAIT_SECONDS
+    while True:
+        org.tick()
+        with clients.lock:
+            announced = clients.announced.setdefault(client_id, set())
+            fresh = [run_id for run_id in _completed_runs(org) if run_id not in announced]
+            announced.update(fresh)
+        if fresh or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    return [
+        {
+            "channel": TEST_RESULT_TOPIC,
+            "clientId": client_id,
+            "data": {
+                "event": {"type": "updated", "createdDate": format_datetime(org.now())},
+                "sobject": {"Id": run_id},
+            },
+        }
+        for run_id in fresh
+    ]
 
 
 def _messages(request: Request) -> list[dict[str, Any]]:
@@ -57,9 +119,16 @@ def handle(request: Request) -> Response:
                 )
             )
         elif channel == "/meta/connect":
-            time.sleep(CONNECT_WAIT_SECONDS)
+            events = _test_result_events(request.org, client_id)
+            if not events:
+                time.sleep(0.5)  # an idle long-poll: do not let the client spin
             replies.append(_reply(message, client_id, advice={"interval": 0, "timeout": 110000, "reconnect": "retry"}))
+            replies.extend(events)
         elif channel == "/meta/subscribe":
+            clients = _clients(request.org)
+            with clients.lock:
+                subscribed = clients.subscriptions.setdefault(client_id, set())
+                subscribed.add(str(message.get("subscription")))
             replies.append(_reply(message, client_id, subscription=message.get("subscription")))
         elif channel in ("/meta/unsubscribe", "/meta/disconnect"):
             replies.append(_reply(message, client_id))

@@ -117,3 +117,24 @@ def test_dropped_connection_mid_poll_then_recover_with_get_test(orgsim_factory, 
     get = run_sf(sf_bin, ["apex", "get", "test", "--test-run-id", run_ids[0], "--target-org", "production"], sf_home)
     assert get.returncode == 100, get
     assert get.json["result"]["summary"]["failing"] == 1
+
+
+def test_get_test_waits_for_a_running_test_through_streaming(orgsim_factory, sf_bin: Path, sf_home: Path) -> None:
+    scenario = _scenario_with()
+    scenario["durations"] = {"test_seconds": 6}
+    server: OrgsimServer = orgsim_factory(scenario)
+    login(sf_bin, sf_home, server.url, server.token, alias="production")
+    started = run_sf(
+        sf_bin, ["apex", "run", "test", "--class-names", "ElaroLoggerTest", "--target-org", "production"], sf_home
+    )
+    assert started.returncode == 0, started
+    run_id = started.json["result"]["testRunId"]
+    assert "summary" not in started.json["result"]  # no --wait: the command returns while the run is queued
+    # The run is still in progress: the CLI subscribes to /systemTopic/TestResult and orgsim announces completion
+    # (without that event the CLI would only look again after 60 s).
+    get = run_sf(
+        sf_bin, ["apex", "get", "test", "--test-run-id", run_id, "--target-org", "production"], sf_home, timeout=50
+    )
+    assert get.returncode == 0, get
+    assert get.json["result"]["summary"]["outcome"] == "Passed"
+    assert server.org.call_counts()["cometd"] >= 3  # handshake, subscribe, connect(s)
