@@ -142,6 +142,22 @@ def m002_contingency_steps(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE steps ADD COLUMN on_failure TEXT NOT NULL DEFAULT 'stop'")
 
 
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """An advisory lock between processes (POSIX flock); a no-op where flock does not exist."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -265,14 +281,16 @@ class Store:
         return self.cutover_dir / "runs" / run_id
 
     def write_head(self, run_id: str, head: tuple[int, str]) -> None:
+        """Move the run's HEAD anchor forward to `head` (never backwards, even with several writing processes)."""
         path = self.run_dir(run_id) / "HEAD"
         path.parent.mkdir(parents=True, exist_ok=True)
-        current = self.read_head(run_id)
-        if current and current[0] >= head[0]:  # another process already anchored this or a later event
-            return
-        tmp = path.with_name(f".HEAD.{os.getpid()}.tmp")
-        tmp.write_text(f"{head[0]} {head[1]}\n", encoding="utf-8")
-        os.replace(tmp, path)
+        with _exclusive(path.with_name(".HEAD.lock")):
+            current = self.read_head(run_id)
+            if current and current[0] >= head[0]:  # another process already anchored this or a later event
+                return
+            tmp = path.with_name(f".HEAD.{os.getpid()}.tmp")
+            tmp.write_text(f"{head[0]} {head[1]}\n", encoding="utf-8")
+            os.replace(tmp, path)
 
     def read_head(self, run_id: str) -> tuple[int, str] | None:
         path = self.run_dir(run_id) / "HEAD"

@@ -184,3 +184,36 @@ def test_no_event_is_appended_after_a_truncated_tail(engine: Engine) -> None:
     with pytest.raises(AuditBroken, match="truncated"), engine.store.transaction() as tx:
         tx.append_event(run_id, "note", None, {"text": "after the fact"})
     assert not engine.verify(run_id).ok
+
+
+def _append_events(project: str, run_id: str, writer: int, count: int) -> None:
+    from cutover.engine.store import Store
+
+    store = Store.open(Path(project))
+    for i in range(count):
+        with store.transaction() as tx:
+            tx.append_event(run_id, "concurrent.write", None, {"writer": writer, "i": i})
+    store.close()
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(engine: Engine) -> None:
+    """Sign-offs arrive from other processes while a run executes: every writer appends under BEGIN IMMEDIATE, so
+    sequence numbers never collide and the chain still verifies."""
+    import multiprocessing
+
+    run = engine.create_run("prod", specs("a"))
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_append_events, args=(str(engine.project_dir), run.id, n, 25)) for n in range(3)]
+    for proc in writers:
+        proc.start()
+    for proc in writers:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+    events = engine.events(run.id)
+    assert [e.seq for e in events] == list(range(1, 77))
+    assert sorted((e.payload["writer"], e.payload["i"]) for e in events[1:]) == [
+        (n, i) for n in range(3) for i in range(25)
+    ]
+    report = engine.verify(run.id)
+    assert report.ok, report.problem
+    assert engine.store.read_head(run.id) == (76, events[-1].hash)  # the anchor never moves backwards
