@@ -265,6 +265,22 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
         [("dml-without-crud-check", 2)],
     ),
     (
+        "a private helper called only after guards is covered; a public one, or one also called unguarded, is not",
+        """
+        public with sharing class A {
+            public void save(List<Account> r) { ElaroSecurityUtils.validateCRUDAccess('Account', null, 'u'); write(r); }
+            public void saveToo(List<Account> r) { if (Account.SObjectType.getDescribe().isUpdateable()) { write(r); } }
+            private void write(List<Account> r) { update r; }
+            void writeDefaultPrivate(List<Account> r) { update r; }
+            public void careless(List<Account> r) { writeDefaultPrivate(r); }
+            public void guardedToo(List<Account> r) { ElaroSecurityUtils.validateCRUDAccess('A', null, 'u'); pub(r); }
+            public void pub(List<Account> r) { update r; }
+            private void unused(List<Account> r) { update r; }
+        }
+        """,
+        [("dml-without-crud-check", 5), ("dml-without-crud-check", 8), ("dml-without-crud-check", 9)],
+    ),
+    (
         "a guard in another method does not protect this one",
         """
         public with sharing class A {

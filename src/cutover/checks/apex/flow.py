@@ -207,6 +207,7 @@ class GuardFinder:
         self.model = model
         self.config = config
         self._helper_guards: dict[int, bool] = {}
+        self._callers_guard: dict[int, bool] = {}
 
     def guard_before(self, unit: Unit, before: int, depth: int = 0) -> bool:
         """A guard call earlier in `unit` (source order, up to byte `before`), possibly inside a same-file helper."""
@@ -220,6 +221,29 @@ class GuardFinder:
                     if helper is not unit and self._helper_guards_anywhere(helper, depth + 1):
                         return True
         return False
+
+    def guarded_by_callers(self, unit: Unit, depth: int = 0) -> bool:
+        """A private method whose every call site in this file comes after a guard (in the caller, or the caller's
+        callers) is protected by them. A private method nobody here calls is not."""
+        if not unit.is_private or depth > MAX_DEPTH:
+            return False
+        key = id(unit)
+        if key in self._callers_guard:
+            return self._callers_guard[key]
+        self._callers_guard[key] = False  # recursion through this method proves nothing
+        sites = [
+            (caller, call)
+            for decl in self.model.types
+            for caller in decl.units
+            for call in caller.invocations
+            if caller is not unit and any(m is unit for m in local_methods(call, caller.owner, self.model))
+        ]
+        guarded = bool(sites) and all(
+            self.guard_before(caller, call.start_byte) or self.guarded_by_callers(caller, depth + 1)
+            for caller, call in sites
+        )
+        self._callers_guard[key] = guarded
+        return guarded
 
     def is_guard(self, call: Node, owner: TypeDecl) -> bool:
         if invocation_parts(call)[1] in DESCRIBE_CHECKS or is_strip_call(call, owner, self.config):

@@ -9,9 +9,10 @@ Exact semantics (also in RULES' full descriptions, which SARIF consumers show):
   Sub-queries are covered by their outer query. `WITH SYSTEM_MODE` is reported with its own message.
 - dml-without-crud-check: a DML statement or Database DML call, unless it is `as user` / AccessLevel.USER_MODE, or
   a guard call appears earlier in the same body (or inside the statement, e.g. `insert strip(records);`). A call
-  to a method of the same file counts when that method (up to 4 hops) contains a guard. A guard protects every
-  later DML in the body, whatever object it names: the rule checks that someone thought about CRUD/FLS here, not
-  that the checked object matches.
+  to a method of the same file counts when that method (up to 4 hops) contains a guard. A private method whose
+  every call site in the file follows a guard (in the caller or further up) counts as guarded. A guard protects
+  every later DML in the body, whatever object it names: the rule checks that someone thought about CRUD/FLS
+  here, not that the checked object matches.
 - aura-without-strip: in @AuraEnabled methods, each `return` expression is traced back through locals (their
   assignments, loop variables, and records added with add/addAll/put), casts, collection accessors and same-file
   helpers. A source is an unenforced query (always reported) or a call into code
@@ -169,7 +170,7 @@ def dml_without_crud_check(model: ApexFile, units: list[Unit], config: ScanConfi
             operation, mode = found
             if mode == "user_mode":
                 continue
-            if finder.guard_before(unit, site.end_byte):
+            if finder.guard_before(unit, site.end_byte) or finder.guarded_by_callers(unit):
                 continue
             shown = operation if site.type == "dml_expression" else f"Database.{operation}"
             message = (

@@ -127,6 +127,7 @@ class Unit:
     annotations: dict[str, Node] = field(default_factory=dict)
     suppressions: frozenset[str] = frozenset()
     is_test: bool = False
+    is_private: bool = False  # a method only this class can call (Apex's default access is private)
     return_type: str = ""
     params: dict[str, str] = field(default_factory=dict)
     locals: dict[str, str] = field(default_factory=dict)
@@ -378,6 +379,7 @@ class _Indexer:
         unit = Unit(kind, name, node, owner, annotations=annotations)
         unit.suppressions = owner.suppressions | suppressions_of(annotations)
         unit.is_test = owner.is_test or is_test_member(annotations, modifiers)
+        unit.is_private = kind == "method" and not modifiers & {"public", "global", "protected"}
         owner.units.append(unit)
         if kind in ("method", "constructor"):
             owner.methods.setdefault(name.lower(), []).append(unit)
