@@ -40,7 +40,14 @@ def _serve(args: argparse.Namespace) -> int:
     )
     state = Path(args.state)
     scenario_path = _scenario_arg(args.scenario)
-    org = Org(state, load_scenario(scenario_path) if scenario_path else None)
+    try:
+        org = Org(state, load_scenario(scenario_path) if scenario_path else None)
+    except ScenarioError as error:
+        print(f"orgsim: error: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:  # seeding problems (bad @id reference, metadata seed folder, state of another org)
+        print(f"orgsim: error: {error}", file=sys.stderr)
+        return 2
     try:
         server = OrgsimHTTPServer(org, port=args.port)
     except OSError as error:

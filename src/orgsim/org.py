@@ -54,6 +54,14 @@ class Org:
         self._register_custom_objects()
         if not self.store.get_setting("seeded"):
             self.seed()
+        else:
+            seeded_for = self.store.get_setting("seeded_org_id")
+            if seeded_for and seeded_for != self.org_id:
+                self.store.close()
+                raise ValueError(
+                    f"{self.state_dir} holds org {seeded_for}, not this scenario's {self.org_id}: "
+                    "use another state folder or `orgsim reset --state` it"
+                )
         self._attach_metadata()
 
     # -- identity -----------------------------------------------------------------------------------------------
@@ -238,6 +246,7 @@ class Org:
                     times_triggered=job.times_triggered,
                 )
             self.store.set_setting("seeded", True)
+            self.store.set_setting("seeded_org_id", self.org_id)
             self.store.set_setting("seeded_at", self.now_text())
             if scenario.faults.limits_rising and scenario.faults.limits_rising.start == "immediately":
                 self.store.set_setting("limits_rising_since", self.now_text())

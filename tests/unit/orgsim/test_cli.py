@@ -56,3 +56,13 @@ def test_parse_sf_json_tolerates_a_leading_warning_line() -> None:
     assert parse_sf_json(json.dumps(document)) == document
     assert parse_sf_json("Warning: update available\n" + json.dumps(document, indent=2)) == document
     assert parse_sf_json("") is None and parse_sf_json("not json") is None
+
+
+def test_serve_refuses_a_bad_scenario_or_another_orgs_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("faults: {drop_conection: []}\n")
+    assert run(["serve", "--state", str(tmp_path / "a"), "--scenario", str(bad)]) == 2
+    assert "faults.drop_conection: unknown key" in capsys.readouterr().err
+    Org(tmp_path / "b", "production").close()
+    assert run(["serve", "--state", str(tmp_path / "b"), "--scenario", "sandbox"]) == 2
+    assert "holds org 00D5g00000ELAROEA5" in capsys.readouterr().err
