@@ -525,6 +525,8 @@ class Engine:
         """
         run_id = run.id
         contingency = [r for r in self.store.steps(run_id) if r.spec.contingency]
+        if not contingency and trigger is not None:  # nothing to roll back with: say so, do not claim rolled_back
+            return self._fail(run_id, trigger, f"{reason}; the run has no rollback steps to run")
         first_time = all(r.status == StepStatus.PENDING for r in contingency)
         requested = trigger is None
         why = f"requested: {reason}" if trigger is None else f"{trigger.id} failed"

@@ -90,3 +90,12 @@ def test_a_run_without_rollback_steps_cannot_be_rolled_back(engine: Engine) -> N
     run = engine.create_run("prod", [StepSpec("a", "s", "A", "t")])
     with pytest.raises(UsageError, match="no rollback steps"):
         engine.request_rollback(run.id, reason="x")
+
+
+def test_a_rollback_trigger_without_rollback_steps_fails_the_run_instead_of_claiming_rolled_back(
+    engine: Engine,
+) -> None:
+    run = engine.create_run("prod", PLAN[:2])
+    with pytest.raises(StepFailed, match="no rollback steps to run"):
+        engine.execute(run.id, executors([], verify=StepOutcome.failed("jobs missing")))
+    assert engine.status(run.id)["state"] == "failed"
