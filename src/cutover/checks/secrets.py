@@ -186,13 +186,19 @@ def scan_repository(
     baseline_path: Path | None = None,
     cache_path: Path | None = None,
     files: Iterable[str] | None = None,
+    exclude_dirs: Iterable[str] = (),
 ) -> SecretsScan:
-    """Scan the tracked files of `repo` (or `files`, relative to it) and return findings not in the baseline."""
+    """Scan the tracked files of `repo` (or `files`, relative to it) and return findings not in the baseline.
+
+    Files under a folder named in `exclude_dirs` (at any depth, like `grep --exclude-dir`) are not scanned."""
     baseline = load_baseline(baseline_path)
     config = _settings_config(baseline)
     settings_key = _settings_key(config)
     cache = _load_cache(cache_path, settings_key)
     names = sorted(files) if files is not None else tracked_files(repo)
+    excluded = set(exclude_dirs)
+    if excluded:
+        names = [name for name in names if not excluded.intersection(name.split("/")[:-1])]
     baseline_name = baseline_path.name if baseline_path else None
 
     new_cache: dict[str, Any] = {}
@@ -248,9 +254,10 @@ def check_secrets(
     *,
     baseline_path: Path | None = None,
     cache_path: Path | None = None,
+    exclude_dirs: Iterable[str] = (),
 ) -> GateResult:
     try:
-        scan = scan_repository(repo, baseline_path=baseline_path, cache_path=cache_path)
+        scan = scan_repository(repo, baseline_path=baseline_path, cache_path=cache_path, exclude_dirs=exclude_dirs)
     except subprocess.CalledProcessError:
         return failed(gate_id, title, f"{repo} is not a git repository: cannot list the tracked files")
     except ValueError as exc:

@@ -109,6 +109,9 @@ def preflight(
     only: list[str] = typer.Option([], "--only", metavar="GATE", help="Run only this gate (id or its last part)."),
     record: bool = typer.Option(True, "--record/--no-record", help="Record the results in the org's run."),
     jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, max=16, help="Gates run at once (default: 2-4)."),
+    target_org: str | None = typer.Option(
+        None, "--target-org", "-o", help="Org alias whose run gets the results (default: the runbook's target)."
+    ),
 ) -> None:
     """Run every pre-deployment gate of the runbook (code quality, git, reviews, security, tests, docs, window,
     contacts) and list the sign-offs still needed."""
@@ -119,13 +122,13 @@ def preflight(
     runbook_path = find_runbook(project_dir)
     runbook = load_runbook(runbook_path)
     moment = parse_at(at)
-    view = signoff_view(project_dir, runbook)
+    view = signoff_view(project_dir, runbook, target_org)
     with err_console().status("running preflight gates", spinner="dots"):
         report = run_preflight(
             project_dir, runbook, runbook_path=runbook_path, at=moment, view=view, jobs=jobs, only=only or None
         )
         if record and not only:
-            report = record_preflight(project_dir, runbook, runbook_path, report)
+            report = record_preflight(project_dir, runbook, runbook_path, report, target_org=target_org)
     if not report.gates:
         raise UsageError(
             f"no preflight gate matches {', '.join(only)}" if only else "the runbook has no preflight gates"

@@ -195,7 +195,10 @@ def _gate_secrets(spec: GateSpec, ctx: PreflightContext) -> GateResult:
     baseline_name = _param(spec, "baseline", default=ctx.runbook.security.secrets.baseline)
     baseline = ctx.project_dir / baseline_name if baseline_name else None
     cache = (ctx.cache_dir / "secrets.json") if ctx.cache_dir else None
-    return secret_checks.check_secrets(spec.id, spec.title, ctx.project_dir, baseline_path=baseline, cache_path=cache)
+    exclude = _param(spec, "exclude_dirs", default=ctx.runbook.security.secrets.exclude_dirs)
+    return secret_checks.check_secrets(
+        spec.id, spec.title, ctx.project_dir, baseline_path=baseline, cache_path=cache, exclude_dirs=exclude
+    )
 
 
 def scan_config_for(security: Any) -> Any:
@@ -582,7 +585,7 @@ def run_preflight(
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def signoff_view(project_dir: Path, runbook: Any) -> SignoffView:
+def signoff_view(project_dir: Path, runbook: Any, target_org: str | None = None) -> SignoffView:
     """Sign-offs and waivers from the org's open run (none when there is no run or no state yet)."""
     if not (Path(project_dir) / ".cutover" / "state.db").exists():
         return SignoffView()
@@ -590,7 +593,7 @@ def signoff_view(project_dir: Path, runbook: Any) -> SignoffView:
 
     engine = Engine(project_dir)
     try:
-        run = engine.open_run(runbook.target.alias)
+        run = engine.open_run(target_org or runbook.target.alias)
         if run is None:
             return SignoffView()
         signoffs: dict[str, list[Any]] = {}
@@ -620,7 +623,9 @@ def _validation_coverage(engine: Any, run_id: str) -> tuple[float, str] | None:
     return None
 
 
-def record_preflight(project_dir: Path, runbook: Any, runbook_path: Path, report: PreflightReport) -> PreflightReport:
+def record_preflight(
+    project_dir: Path, runbook: Any, runbook_path: Path, report: PreflightReport, *, target_org: str | None = None
+) -> PreflightReport:
     """Write every gate result (status, detail, evidence) into the org's run; create the run when there is none.
 
     Nothing is written into a run planned for another commit or runbook, or one already past preflight: its
@@ -635,13 +640,17 @@ def record_preflight(project_dir: Path, runbook: Any, runbook_path: Path, report
     _, plan = preflight_gates(runbook)
     engine = Engine(project_dir)
     try:
-        alias = runbook.target.alias
+        alias = target_org or runbook.target.alias
         run = engine.open_run(alias)
         if run is None:
+            try:
+                shown_path = Path(runbook_path).resolve().relative_to(Path(project_dir).resolve()).as_posix()
+            except ValueError:
+                shown_path = str(runbook_path)
             run = engine.create_run(
                 alias,
                 plan_to_specs(plan, runbook),
-                runbook_path=str(runbook_path),
+                runbook_path=shown_path,
                 runbook_sha256=report.runbook_sha256,
                 git_head=report.git_head,
             )

@@ -92,3 +92,13 @@ def test_worker_processes_find_the_same_as_one_process(tmp_path: Path, monkeypat
     parallel = scan_repository(repo)
     assert parallel.findings == single.findings
     assert len(parallel.findings) >= 2
+
+
+def test_excluded_folders_are_not_scanned(tmp_path: Path):
+    repo = _repo(tmp_path)
+    write(repo, "backups/old/Leaky.cls", f"String password = '{PASSWORD}';\n")
+    commit(repo, "backup")
+    names = [f.path for f in scan_repository(repo).findings]
+    assert "backups/old/Leaky.cls" in names
+    names = [f.path for f in scan_repository(repo, exclude_dirs=["backups"]).findings]
+    assert "backups/old/Leaky.cls" not in names and "classes/Leaky.cls" in names
