@@ -225,6 +225,10 @@ class Backup:
         backup_dir = project / (self.params.get("backup_dir") or self.runbook.project.backup_dir)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         folder = backup_dir / f"production-backup-{stamp}"
+        suffix = 1
+        while folder.exists() or folder.with_name(folder.name + ".tar.gz").exists():  # a retry within the second
+            suffix += 1
+            folder = backup_dir / f"production-backup-{stamp}-{suffix}"
         with sf_session(ctx, self.services, self.runbook) as sf:
             release = self._release_components(ctx, sf, project, manifest_rel, source_dir)
             ctx.progress.update(f"retrieving {len(release)} release component(s) from {self.alias} into {folder.name}")

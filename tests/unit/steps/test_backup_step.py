@@ -1,0 +1,209 @@
+"""sf.backup: what the release adds, verification of the retrieved folder, archive + SHA-256, reuse on resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cutover.engine import Engine, StepContext, StepSpec, StepStatus
+from cutover.runbook import parse_runbook
+from cutover.sf.results import RetrieveResult, parse_retrieve_result
+from cutover.steps._sf import _Binding
+from cutover.steps.backup import Backup, read_manifest, release_components, verify_backup
+from cutover.steps.registry import StepServices
+
+PACKAGE = """<?xml version="1.0" encoding="UTF-8"?>
+<Package xmlns="http://soap.sforce.com/2006/04/metadata">
+{types}    <version>62.0</version>
+</Package>
+"""
+
+
+def package(types: dict[str, list[str]]) -> str:
+    body = ""
+    for name, members in types.items():
+        body += "    <types>\n" + "".join(f"        <members>{m}</members>\n" for m in members)
+        body += f"        <name>{name}</name>\n    </types>\n"
+    return PACKAGE.format(types=body)
+
+
+RELEASE_MANIFEST = {"ApexClass": ["*"], "CustomObject": ["*"], "CustomField": ["*"], "PermissionSet": ["Elaro_Admin"]}
+SOURCE = {
+    "ApexClass": ["ElaroLogger", "NewController"],
+    "CustomObject": ["Elaro_Audit_Log__c", "New_Object__c"],
+    "CustomField": ["Elaro_Audit_Log__c.Action__c", "Elaro_Audit_Log__c.Severity__c"],
+    "LightningComponentBundle": ["notInTheManifest"],
+}
+OBJECT_FILE = """<?xml version="1.0" encoding="UTF-8"?>
+<CustomObject xmlns="http://soap.sforce.com/2006/04/metadata">
+    <fields><fullName>Action__c</fullName><type>Text</type></fields>
+    <label>Elaro Audit Log</label>
+</CustomObject>
+"""
+# What production has: ElaroLogger, the audit log object (with Action__c only) and the permission set.
+ORG_FILES = {
+    "classes/ElaroLogger.cls": "public class ElaroLogger {}",
+    "classes/ElaroLogger.cls-meta.xml": "<ApexClass/>",
+    "objects/Elaro_Audit_Log__c.object": OBJECT_FILE,
+    "permissionsets/Elaro_Admin.permissionset": "<PermissionSet/>",
+}
+ORG_PROPS = [
+    ("ApexClass", "ElaroLogger", "classes/ElaroLogger.cls"),
+    ("CustomObject", "Elaro_Audit_Log__c", "objects/Elaro_Audit_Log__c.object"),
+    ("PermissionSet", "Elaro_Admin", "permissionsets/Elaro_Admin.permissionset"),
+]
+
+
+def retrieve_doc(props: list[tuple[str, str, str]]) -> RetrieveResult:
+    rows = [{"type": t, "fullName": n, "fileName": f"unpackaged/{f}"} for t, n, f in props]
+    rows.append({"type": "Package", "fullName": "unpackaged/package.xml", "fileName": "unpackaged/package.xml"})
+    return parse_retrieve_result(
+        {"done": True, "id": "09S000000000001AAA", "status": "Succeeded", "success": True, "fileProperties": rows}
+    )
+
+
+def write_org_folder(folder: Path, files: dict[str, str]) -> None:
+    root = folder / "unpackaged" / "unpackaged"  # how `--target-metadata-dir D --unzip` lays it out
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    (root / "package.xml").write_text(package({"ApexClass": ["ElaroLogger"]}))
+
+
+@dataclass
+class FakeSf:
+    files: dict[str, str] = field(default_factory=lambda: dict(ORG_FILES))
+    calls: list[str] = field(default_factory=list)
+    _cutover_binding: _Binding = field(default_factory=_Binding)
+
+    def generate_manifest(self, *, source_dirs: Any, output_dir: Any, cwd: Any, **_: Any) -> Path:
+        self.calls.append("generate_manifest")
+        path = Path(output_dir) / "package.xml"
+        path.write_text(package(SOURCE))
+        return path
+
+    def retrieve_start(self, alias: str, *, target_metadata_dir: Any, unzip: bool, **_: Any) -> RetrieveResult:
+        self.calls.append("retrieve_start")
+        assert unzip
+        write_org_folder(Path(target_metadata_dir), self.files)
+        return retrieve_doc(ORG_PROPS)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "manifest").mkdir()
+    (tmp_path / "manifest" / "package.xml").write_text(package(RELEASE_MANIFEST))
+    return tmp_path
+
+
+@pytest.fixture
+def engine(project: Path) -> Iterator[Engine]:
+    eng = Engine(project)
+    yield eng
+    eng.close()
+
+
+RUNBOOK = parse_runbook("target:\n  alias: production\n")
+
+
+def new_ctx(engine: Engine, run_id: str | None = None) -> StepContext:
+    if run_id is None:
+        run_id = engine.create_run(
+            "production", [StepSpec(id="backup.retrieve", stage="backup", title="b", action="sf.backup")]
+        ).id
+    return StepContext(
+        store=engine.store, record=engine.store.step(run_id, "backup.retrieve"), project_dir=engine.project_dir
+    )
+
+
+def backup_step(engine: Engine, fake: FakeSf) -> Backup:
+    services = StepServices(project_dir=engine.project_dir, target_org="production")
+    services.extras["sf"] = fake
+    return Backup(
+        {"manifest": "manifest/package.xml", "source_dir": "force-app", "backup_dir": "backups"}, RUNBOOK, services
+    )
+
+
+# -- pure decisions -------------------------------------------------------------------------------------------------
+def test_wildcards_expand_from_the_source_and_explicit_members_stay() -> None:
+    components = release_components(RELEASE_MANIFEST, SOURCE)
+    assert ("ApexClass", "NewController") in components and ("PermissionSet", "Elaro_Admin") in components
+    assert ("LightningComponentBundle", "notInTheManifest") not in components  # not deployed: not its business
+
+
+def test_verify_finds_fields_inside_their_object_and_lists_what_the_release_adds(tmp_path: Path) -> None:
+    write_org_folder(tmp_path, ORG_FILES)
+    check = verify_backup(tmp_path, retrieve_doc(ORG_PROPS), release_components(RELEASE_MANIFEST, SOURCE))
+    assert check.ok and check.expected_files == 3 and check.present_files == 3
+    assert check.added_by_release == [
+        ("ApexClass", "NewController"),
+        ("CustomField", "Elaro_Audit_Log__c.Severity__c"),
+        ("CustomObject", "New_Object__c"),
+    ]
+    assert ("CustomField", "Elaro_Audit_Log__c.Action__c") in check.in_org
+
+
+def test_a_missing_retrieved_file_fails_verification(tmp_path: Path) -> None:
+    files = {k: v for k, v in ORG_FILES.items() if not k.startswith("permissionsets/")}
+    write_org_folder(tmp_path, files)
+    check = verify_backup(tmp_path, retrieve_doc(ORG_PROPS), [])
+    assert not check.ok and check.missing_files == ["permissionsets/Elaro_Admin.permissionset"]
+
+
+def test_read_manifest_keeps_types_and_members(project: Path) -> None:
+    assert read_manifest(project / "manifest" / "package.xml") == RELEASE_MANIFEST
+
+
+# -- the step -------------------------------------------------------------------------------------------------------
+def test_backup_archives_checksums_and_records_backup_json(engine: Engine, project: Path) -> None:
+    fake = FakeSf()
+    ctx = new_ctx(engine)
+    outcome = backup_step(engine, fake).run(ctx)
+    assert outcome.status == StepStatus.PASSED, outcome.detail
+    assert fake.calls == ["generate_manifest", "retrieve_start"]
+    evidence = {e["name"]: e for e in engine.store.evidence(ctx.run_id, ctx.step.id)}
+    doc = json.loads((engine.cutover_dir / evidence["backup.json"]["relpath"]).read_text())
+    archive = project / doc["archive"]
+    assert doc["archive"].startswith("backups/production-backup-") and archive.name.endswith(".tar.gz")
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() == doc["sha256"]
+    assert (archive.parent / (archive.name + ".sha256")).read_text() == f"{doc['sha256']}  {archive.name}\n"
+    assert json.loads((project / "backups" / (Path(doc["folder"]).name + ".json")).read_text()) == doc
+    with tarfile.open(archive) as tar:
+        assert any(n.endswith("unpackaged/classes/ElaroLogger.cls") for n in tar.getnames())
+    assert {"type": "ApexClass", "name": "NewController"} in doc["added_by_release"]
+    assert (project / doc["metadata_dir"] / "package.xml").is_file() and doc["api_version"] == "62.0"
+    assert "3 release component(s) not in the org yet" in outcome.detail
+
+
+def test_resume_reuses_the_verified_backup_without_retrieving_again(engine: Engine) -> None:
+    first = new_ctx(engine)
+    assert backup_step(engine, FakeSf()).run(first).status == StepStatus.PASSED
+    fake = FakeSf()
+    again = backup_step(engine, fake).run(new_ctx(engine, first.run_id))
+    assert again.status == StepStatus.PASSED and again.detail.startswith("reused")
+    assert fake.calls == []
+
+
+def test_a_tampered_archive_is_not_reused(engine: Engine, project: Path) -> None:
+    first = new_ctx(engine)
+    assert backup_step(engine, FakeSf()).run(first).status == StepStatus.PASSED
+    archive = next((project / "backups").glob("*.tar.gz"))
+    archive.write_bytes(archive.read_bytes() + b"x")
+    fake = FakeSf()
+    again = backup_step(engine, fake).run(new_ctx(engine, first.run_id))
+    assert again.status == StepStatus.PASSED and "retrieve_start" in fake.calls
+    assert len(list((project / "backups").glob("*.tar.gz"))) == 2
+
+
+def test_an_incomplete_retrieve_fails_and_archives_nothing(engine: Engine, project: Path) -> None:
+    fake = FakeSf(files={k: v for k, v in ORG_FILES.items() if "ElaroLogger.cls" not in k})
+    outcome = backup_step(engine, fake).run(new_ctx(engine))
+    assert outcome.status == StepStatus.FAILED and "backup incomplete: 2/3" in outcome.detail
+    assert list((project / "backups").glob("*.tar.gz")) == []
