@@ -607,12 +607,16 @@ def audit_verify_cmd(
 def audit_log_cmd(
     ctx: typer.Context,
     run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id (default: latest)."),
+    step: str | None = typer.Option(None, "--step", metavar="STEP", help="Only the events of this step."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
 ) -> None:
     """Print a run's event log."""
     engine = Engine(app_context(ctx).project_dir)
     run = engine.resolve_run(run_id)
     events = engine.events(run.id)
+    if step:
+        step_id = _resolve_step(engine, run, step)
+        events = [e for e in events if e.step_id == step_id]
     if fmt == OutputFormat.json:
         typer.echo(
             json.dumps(
@@ -639,6 +643,50 @@ def audit_log_cmd(
             payload = payload[:157] + "..."
         step = f" {event.step_id}" if event.step_id else ""
         console.print(f"#{event.seq:<4} {event.at} {event.type}{step} {payload}", markup=False, highlight=False)
+
+
+def audit_evidence_cmd(
+    ctx: typer.Context,
+    run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id (default: latest)."),
+    step: str | None = typer.Option(None, "--step", metavar="STEP", help="Only the evidence of this step."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
+) -> None:
+    """List a run's evidence files with their SHA-256, and whether each still matches."""
+    from cutover.engine.chain import sha256_file
+
+    engine = Engine(app_context(ctx).project_dir)
+    run = engine.resolve_run(run_id)
+    step_id = _resolve_step(engine, run, step) if step else None
+    rows = []
+    for item in engine.store.evidence(run.id, step_id):
+        path = engine.cutover_dir / item["relpath"]
+        state = "missing" if not path.is_file() else ("ok" if sha256_file(path) == item["sha256"] else "MODIFIED")
+        rows.append(
+            {
+                "step_id": item["step_id"],
+                "name": item["name"],
+                "path": f".cutover/{item['relpath']}",
+                "sha256": item["sha256"],
+                "size": item["size"],
+                "created": item["created"],
+                "state": state,
+            }
+        )
+    if fmt == OutputFormat.json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            out_console().print(
+                f"{row['state']:<8} {row['sha256'][:16]}  {row['size']:>9}  {row['path']}", markup=False
+            )
+        if not rows:
+            out_console().print("no evidence recorded", markup=False)
+    bad = [row for row in rows if row["state"] != "ok"]
+    if bad:
+        raise AuditBroken(
+            f"{len(bad)} evidence file(s) no longer match their recorded SHA-256: {bad[0]['path']} ({bad[0]['state']})",
+            hint=f"cutover audit verify {run.id}",
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -731,6 +779,7 @@ def register(app: typer.Typer) -> None:
     audit = typer.Typer(help="Verify and print the tamper-evident event log.", no_args_is_help=True)
     audit.command("verify")(audit_verify_cmd)
     audit.command("log")(audit_log_cmd)
+    audit.command("evidence")(audit_evidence_cmd)
     app.add_typer(audit, name="audit")
 
     lock = typer.Typer(help="One run per target org: see and break locks.", no_args_is_help=True)

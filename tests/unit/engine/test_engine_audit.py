@@ -217,3 +217,17 @@ def test_concurrent_writers_keep_one_unbroken_chain(engine: Engine) -> None:
     report = engine.verify(run.id)
     assert report.ok, report.problem
     assert engine.store.read_head(run.id) == (76, events[-1].hash)  # the anchor never moves backwards
+
+
+def test_audit_evidence_and_log_cli(tmp_path: Path, engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = _finished_run(engine)
+    assert main(["-C", str(tmp_path), "audit", "evidence", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["step_id"], r["name"], r["state"]) for r in rows] == [("b", "result.json", "ok"), ("b", "log.txt", "ok")]
+    assert main(["-C", str(tmp_path), "audit", "log", "--step", "b", "--format", "json"]) == 0
+    types = [e["type"] for e in json.loads(capsys.readouterr().out)]
+    assert types == ["step.started", "evidence.recorded", "evidence.recorded", "step.finished"]
+    (tmp_path / rows[1]["path"]).write_text("rewritten\n")
+    assert main(["-C", str(tmp_path), "audit", "evidence", run_id]) == 1
+    captured = capsys.readouterr()
+    assert "MODIFIED" in captured.out and "log.txt (MODIFIED)" in captured.err

@@ -19,6 +19,7 @@ COMMANDS = [
     ["abort"],
     ["audit", "verify"],
     ["audit", "log"],
+    ["audit", "evidence"],
     ["lock", "status"],
     ["lock", "break"],
 ]
