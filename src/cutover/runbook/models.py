@@ -597,9 +597,11 @@ class VerifyConfig(_Model):
     run_tests: bool = True
     test_level: TestLevel = "RunLocalTests"
     log_watch: Duration = "30m"  # "Check Debug Logs (First 30 minutes)"
+    # The seed filters `Status = 'Failure' AND CreatedDate = TODAY`, which a real org rejects: ApexLog has no
+    # CreatedDate (it has StartTime), and Status holds 'Success' or the exception text, never 'Failure'.
     apex_log_query: str = (
         "SELECT Id, Request, Operation, Status, DurationMilliseconds FROM ApexLog "
-        "WHERE Status = 'Failure' AND CreatedDate = TODAY ORDER BY CreatedDate DESC LIMIT 10"
+        "WHERE Status != 'Success' AND StartTime = TODAY ORDER BY StartTime DESC LIMIT 10"
     )
     max_failure_logs: int = Field(default=0, ge=0)
     permission_set_query: str = (
