@@ -7,6 +7,7 @@ resume re-attach to the job), and never overwrites earlier evidence.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -139,7 +140,7 @@ class StepContext:
         `run:`); code should pass argv. On timeout or interruption the whole process group is terminated.
         """
         argv: list[str] | str = command if isinstance(command, str) else list(command)
-        shown = redact(argv if isinstance(argv, str) else " ".join(argv))
+        shown = redact(argv if isinstance(argv, str) else shlex.join(argv))
         full_env = {**os.environ, **(env or {})}
         started = time.monotonic()
         self.event("command.started", name=name, command=shown, cwd=str(cwd or self.project_dir), timeout=timeout)
