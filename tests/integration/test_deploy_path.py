@@ -27,6 +27,7 @@ import pytest
 import yaml
 from ruamel.yaml import YAML
 
+from cutover.runbook import load_runbook
 from orgsim.metadata import deploy as md_deploy
 from orgsim.metadata import store as md_store
 from orgsim.scenario import builtin_scenario_path, scenario_from_dict
@@ -270,5 +271,27 @@ def test_crash_mid_deploy_resumes_without_a_second_deploy(
         deploys = quick_deploys(server)
         assert len(deploys) == 1, deploys
         assert deploys[0]["id"][:15] == deploy_id[:15] and deploys[0]["status"] == "Succeeded"
+    finally:
+        server.stop()
+
+
+def test_target_pin_writes_the_org_behind_the_alias(
+    tmp_path: Path, sf_bin: Path, sf_home: Path, env: dict[str, str]
+) -> None:
+    server = start_org(tmp_path, sf_bin, sf_home)
+    try:
+        project = make_project(tmp_path, server, env, org_id=None, username=None, instance_url=None)
+        before = (project / "cutover.yaml").read_text()
+        assert '# seed: "2. Verify Production Org Connection"' in before
+        done = cutover(project, env, "target", "pin", "--format", "json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads(done.stdout)
+        assert report["written"] and set(report["changed"]) == {"org_id", "username", "instance_url"}
+        after = (project / "cutover.yaml").read_text()
+        assert '# seed: "2. Verify Production Org Connection"' in after  # comments survive
+        expect = load_runbook(project / "cutover.yaml").target.expect
+        assert expect.org_id == server.org.org_id and expect.username == server.org.username
+        assert expect.instance_url.rstrip("/") == server.url.rstrip("/") and expect.sandbox is False
+        assert server.token not in after + done.stdout + done.stderr
     finally:
         server.stop()
