@@ -94,6 +94,10 @@ def _print_text(report: object) -> None:
         counts[gate.status.value] = counts.get(gate.status.value, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     console.print(f"\n{len(report.gates)} gates: {summary} ({report.seconds:.1f} s)", markup=False)
+    if report.waiting:
+        console.print("still needed before deploying:", markup=False)
+        for gate in report.waiting:
+            console.print(f"  - {gate.id}: {gate.title}", markup=False, highlight=False)
     if report.recorded_in:
         console.print(f"recorded in run {report.recorded_in}", markup=False)
     for note in report.notes:
@@ -147,9 +151,12 @@ def preflight(
         )
     if report.waiting:
         names = ", ".join(g.id for g in report.waiting)
+        hint = "cutover signoff STEP --by NAME --role ROLE [--evidence URL]"
+        exceptions = [g.id for g in report.waiting if not g.id.startswith("signoff.")]
+        if exceptions:
+            hint += f"; for {', '.join(exceptions)}: cutover waive STEP --reason TEXT --approver NAME"
         raise AwaitingSignoff(
-            f"no blocking gate failed; {len(report.waiting)} sign-off(s) still needed: {names}",
-            hint="cutover signoff STEP --by NAME --role ROLE [--evidence URL]",
+            f"no blocking gate failed; {len(report.waiting)} sign-off(s) still needed: {names}", hint=hint
         )
 
 
