@@ -15,13 +15,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cutover.checks.result import Evidence, GateResult, failed, passed
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 MAX_FILE_BYTES = 2_000_000  # larger tracked files are data dumps or binaries; scanning them costs more than it finds
 PARALLEL_THRESHOLD = 400  # below this many files to scan, starting worker processes costs more than it saves
 
@@ -34,7 +34,6 @@ class SecretFinding:
     path: str
     line: int
     type: str
-    hashed_secret: str = field(repr=False)  # compared with the baseline, never printed
 
     def public(self) -> dict[str, Any]:
         return {"path": self.path, "line": self.line, "type": self.type}
@@ -69,10 +68,13 @@ def _settings_config(baseline: dict[str, Any] | None) -> dict[str, Any]:
     return {"plugins_used": [{"name": cls.__name__} for cls in get_mapping_from_secret_type_to_class().values()]}
 
 
-def _settings_key(config: dict[str, Any]) -> str:
+def _settings_key(config: dict[str, Any], known: set[tuple[str, str]]) -> str:
+    """What a cached answer depends on besides the file: detectors, detect-secrets version, the accepted findings."""
     from detect_secrets.__version__ import VERSION
 
-    payload = json.dumps({"config": config, "detect_secrets": VERSION, "v": CACHE_VERSION}, sort_keys=True)
+    payload = json.dumps(
+        {"config": config, "detect_secrets": VERSION, "v": CACHE_VERSION, "known": sorted(known)}, sort_keys=True
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -193,7 +195,8 @@ def scan_repository(
     Files under a folder named in `exclude_dirs` (at any depth, like `grep --exclude-dir`) are not scanned."""
     baseline = load_baseline(baseline_path)
     config = _settings_config(baseline)
-    settings_key = _settings_key(config)
+    known = _baseline_known(baseline)
+    settings_key = _settings_key(config, known)
     cache = _load_cache(cache_path, settings_key)
     names = sorted(files) if files is not None else tracked_files(repo)
     excluded = set(exclude_dirs)
@@ -225,18 +228,19 @@ def scan_repository(
 
     scanned = _scan_paths(config, [str(repo / name) for name, _ in to_scan])
     for (name, digest), found in zip(to_scan, scanned, strict=True):
-        new_cache[name] = {"sha256": digest, "findings": [list(item) for item in found]}
+        # The cache keeps line, detector and whether the baseline accepts it: never the secret nor its hash.
+        entries = [[line, kind, (name, hashed) in known] for line, kind, hashed in found]
+        new_cache[name] = {"sha256": digest, "findings": entries}
     _save_cache(cache_path, settings_key, new_cache)
 
-    known = _baseline_known(baseline)
     findings: list[SecretFinding] = []
     known_count = 0
     for name in sorted(new_cache):
-        for line, kind, hashed in new_cache[name]["findings"]:
-            if (name, hashed) in known:
+        for line, kind, accepted in new_cache[name]["findings"]:
+            if accepted:
                 known_count += 1
             else:
-                findings.append(SecretFinding(name, int(line), kind, hashed))
+                findings.append(SecretFinding(name, int(line), kind))
     return SecretsScan(
         findings=tuple(findings),
         baseline_known=known_count,

@@ -32,26 +32,37 @@ def test_finds_a_hard_coded_password_without_printing_it(tmp_path: Path):
     assert PASSWORD not in everything
 
 
+def _hashed(secret: str) -> str:
+    from detect_secrets.core.potential_secret import PotentialSecret
+
+    return PotentialSecret.hash_secret(secret)
+
+
 def test_baseline_accepts_known_findings(tmp_path: Path):
     repo = _repo(tmp_path)
-    first = scan_repository(repo)
+    cache = tmp_path / "cache.json"
+    first = scan_repository(repo, cache_path=cache)
     finding = first.findings[0]
     baseline = {
         "version": "1.5.0",
         "plugins_used": [{"name": "KeywordDetector"}],
         "filters_used": [],
-        "results": {finding.path: [{"type": finding.type, "hashed_secret": finding.hashed_secret, "line_number": 2}]},
+        "results": {finding.path: [{"type": finding.type, "hashed_secret": _hashed(PASSWORD), "line_number": 2}]},
     }
     write(repo, ".secrets.baseline", json.dumps(baseline))
-    result = check_secrets("g", "t", repo, baseline_path=repo / ".secrets.baseline")
+    result = check_secrets("g", "t", repo, baseline_path=repo / ".secrets.baseline", cache_path=cache)
     assert result.status == GateStatus.PASSED
     assert "1 known in the baseline" in result.detail
+    # A changed baseline invalidates the cache: the finding is back once it is no longer accepted.
+    write(repo, ".secrets.baseline", json.dumps({**baseline, "results": {}}))
+    assert check_secrets("g", "t", repo, baseline_path=repo / ".secrets.baseline", cache_path=cache).status == "failed"
+    assert _hashed(PASSWORD) not in cache.read_text()
 
 
 def test_audited_real_secret_in_baseline_still_fails(tmp_path: Path):
     repo = _repo(tmp_path)
     finding = scan_repository(repo).findings[0]
-    entry = {"type": finding.type, "hashed_secret": finding.hashed_secret, "line_number": 2, "is_secret": True}
+    entry = {"type": finding.type, "hashed_secret": _hashed(PASSWORD), "line_number": 2, "is_secret": True}
     write(
         repo,
         ".secrets.baseline",
