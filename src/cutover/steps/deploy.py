@@ -54,8 +54,15 @@ def earlier_deploy_ids(ctx: StepContext) -> list[str]:
 
 
 def cannot_quick_deploy(exc: SfError) -> bool:
-    text = f"{exc.name or ''} {exc.message}"
-    return any(name in text for name in CANNOT_QUICK_DEPLOY_NAMES) or "quick deploy" in exc.message.lower()
+    data = exc.data if isinstance(exc.data, dict) else {}
+    text = f"{exc.name or ''} {data.get('errorCode') or ''} {exc.message}"
+    return any(name in text for name in CANNOT_QUICK_DEPLOY_NAMES)
+
+
+def org_reason(exc: SfError) -> str:
+    """The org's own words (`data.message`, e.g. "INVALID_ID_FIELD: the org changed since the validation")."""
+    data = exc.data if isinstance(exc.data, dict) else {}
+    return str(data.get("message") or exc.message)
 
 
 class QuickDeploy:
@@ -83,7 +90,7 @@ class QuickDeploy:
             except SfError as exc:
                 if cannot_quick_deploy(exc):
                     return StepOutcome.failed(
-                        f"validation {validation_id} can no longer be quick-deployed ({exc.message}); nothing was "
+                        f"validation {validation_id} can no longer be quick-deployed ({org_reason(exc)}); nothing was "
                         "deployed. Validate again: `cutover retry validate.dry-run && cutover resume` (the deploy "
                         "step then runs with the new validation)",
                         validation_id=validation_id,

@@ -73,6 +73,7 @@ def wait_for_deploy(
     last_status = None
     with polling(sf):
         while True:
+            asked = time.monotonic()
             try:
                 report = sf.deploy_report(alias, job_id)
             except TRANSIENT_ERRORS as exc:
@@ -101,7 +102,8 @@ def wait_for_deploy(
                     hint="it keeps running in the org: `cutover retry` the step, or check with "
                     f"`sf project deploy report --job-id {job_id} --target-org {alias}`",
                 )
-            sleep(interval_s)
+            # A report call itself takes 0.5-3 s: wait only the rest of the interval.
+            sleep(max(0.0, interval_s - (time.monotonic() - asked)))
 
 
 def record_report(ctx: StepContext, sf: SfCli, name: str) -> None:

@@ -117,12 +117,24 @@ def test_no_passed_validation_means_nothing_is_submitted(engine: Engine) -> None
 
 
 def test_expired_validation_asks_for_a_new_validation(engine: Engine) -> None:
-    error = SfCommandFailed("No deployment found for ID ... (CannotQuickDeployError)", name="CannotQuickDeployError")
+    # The real CLI's envelope (name CannotQuickDeployError) with orgsim's reason in data.message.
+    error = SfCommandFailed(
+        "Job ID can't be used for quick deployment. Possible reasons include ...",
+        name="CannotQuickDeployError",
+        data={"errorCode": "sf:INVALID_ID_FIELD", "message": "INVALID_ID_FIELD: the org changed since the validation"},
+    )
     fake = FakeSf(reports=[QUICK_OK], quick_error=error)
     outcome = make_step(engine, fake).run(make_ctx(engine))
     assert outcome.status == StepStatus.FAILED
     assert "can no longer be quick-deployed" in outcome.detail and "cutover retry validate.dry-run" in outcome.detail
+    assert "the org changed since the validation" in outcome.detail
     assert [c[0] for c in fake.calls] == ["deploy_quick"]
+
+
+def test_other_quick_deploy_errors_are_not_mistaken_for_an_expired_validation(engine: Engine) -> None:
+    fake = FakeSf(reports=[QUICK_OK], quick_error=SfCommandFailed("socket hang up", name="Error"))
+    with pytest.raises(SfCommandFailed):
+        make_step(engine, fake).run(make_ctx(engine))
 
 
 def test_reattach_polls_the_recorded_deploy_and_never_submits(engine: Engine) -> None:
