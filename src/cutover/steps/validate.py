@@ -37,6 +37,8 @@ POLL_INTERVAL_S = 2.0
 # A report call can fail once in a while (network blip, org busy); this many in a row end the wait.
 MAX_CONSECUTIVE_POLL_ERRORS = 3
 TRANSIENT_ERRORS = (SfApiError, SfBadOutput, SfCommandFailed, SfCrashed, SfTimeout)
+# Salesforce's component problem for a Schedulable class that has scheduled jobs waiting.
+PENDING_JOBS_TEXT = "jobs pending or in progress"
 
 
 class StillWaiting(Failure):
@@ -188,6 +190,13 @@ def failure_reasons(result: DeployResult, criteria: list[Criterion] | None = Non
     for criterion in criteria or []:
         if criterion.name == "Code coverage" and not criterion.ok:
             reasons.append(f"coverage {criterion.actual} below {criterion.expected.lstrip('≥ ')}")
+    blocked = sorted({c.name for c in result.failures if PENDING_JOBS_TEXT in (c.problem or "")})
+    if blocked:
+        reasons.append(
+            f"Schedulable class(es) with pending jobs: {', '.join(blocked)} — abort those jobs first (the verify "
+            "stage re-creates runbook jobs), or enable 'Allow deployments of components when corresponding Apex "
+            "jobs are pending or in progress' in Setup > Deployment Settings"
+        )
     if result.tests:
         reasons += [w for w in result.tests.coverage_warnings[:1] if not reasons]
     if not reasons and result.error_message:

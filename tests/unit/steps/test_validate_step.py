@@ -135,6 +135,15 @@ def test_component_failures_are_listed_with_file_and_line() -> None:
     assert reasons[0].startswith(f"{comp.type} {comp.name} (") and f":{comp.line}" in reasons[0]
 
 
+def test_scheduled_jobs_blocking_a_class_get_a_hint() -> None:
+    comp = FAILED_COMPONENTS.component_failures[0]
+    blocked = replace(comp, problem="This schedulable class has jobs pending or in progress", line=None)
+    result = replace(FAILED_COMPONENTS, component_failures=(blocked,))
+    reasons = failure_reasons(result, validation_criteria(result, min_coverage=85))
+    assert any(f"pending jobs: {comp.name}" in r and "Deployment Settings" in r for r in reasons)
+    assert not any("Deployment Settings" in r for r in failure_reasons(FAILED_COMPONENTS))
+
+
 def test_no_tests_run_cannot_prove_the_criteria() -> None:
     no_tests = replace(SUCCESS, tests=None)
     criteria = validation_criteria(no_tests, min_coverage=85)
