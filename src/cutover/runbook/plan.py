@@ -884,7 +884,7 @@ def build_rollback_plan(runbook: Runbook) -> list[PlanStep]:
                 "project",
                 "deploy",
                 "start",
-                "--source-dir",
+                "--metadata-dir",  # the backup is metadata format (retrieved with --target-metadata-dir)
                 BACKUP_DIR,
                 "--test-level",
                 quick.test_level,
