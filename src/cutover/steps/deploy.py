@@ -91,8 +91,8 @@ class QuickDeploy:
                 if cannot_quick_deploy(exc):
                     return StepOutcome.failed(
                         f"validation {validation_id} can no longer be quick-deployed ({org_reason(exc)}); nothing was "
-                        "deployed. Validate again: `cutover retry validate.dry-run && cutover resume` (the deploy "
-                        "step then runs with the new validation)",
+                        "deployed. Validate again, then deploy the new validation: `cutover retry validate.dry-run && "
+                        f"cutover retry {ctx.step.id} && cutover resume`",
                         validation_id=validation_id,
                     )
                 raise

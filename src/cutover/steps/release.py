@@ -92,7 +92,8 @@ class GitRelease:
             return StepOutcome.failed(str(exc), branch=names.branch, tag=names.tag)
 
     def _must(self, ctx: StepContext, argv: list[str], name: str, what: str) -> None:
-        result = ctx.run_command(argv, name=name, timeout=300)
+        # Never wait for a credentials prompt nobody will answer: fail and say so.
+        result = ctx.run_command(argv, name=name, timeout=300, env={"GIT_TERMINAL_PROMPT": "0"})
         if not result.ok:
             why = (result.stderr.strip() or result.stdout.strip()).splitlines()
             raise ReleaseRefused(f"{what} failed (exit {result.returncode}): {why[-1] if why else 'no output'}")
