@@ -23,6 +23,8 @@ NO_PERMISSION_SUFFIXES = ("__mdt", "__e", "__b", "__x", "__Share", "__History", 
 class Grants:
     objects: dict[str, list[str]]  # object API name -> permission sets granting read
     fields: dict[str, list[str]]  # Object.Field -> permission sets granting read
+    permission_sets: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()  # permission set files that are not valid XML
 
 
 def _text(element: ET.Element, tag: str) -> str:
@@ -33,19 +35,36 @@ def _text(element: ET.Element, tag: str) -> str:
 def read_grants(source_dir: Path) -> Grants:
     objects: dict[str, list[str]] = {}
     fields: dict[str, list[str]] = {}
+    names: list[str] = []
+    unreadable: list[str] = []
     for path in sorted(source_dir.rglob("*.permissionset-meta.xml")):
         name = path.name.removesuffix(".permissionset-meta.xml")
         try:
             root = ET.parse(path).getroot()
         except ET.ParseError:
+            unreadable.append(path.name)
             continue
+        names.append(name)
         for perm in root.iter(f"{NS}objectPermissions"):
             if _text(perm, "allowRead") == "true":
                 objects.setdefault(_text(perm, "object"), []).append(name)
         for perm in root.iter(f"{NS}fieldPermissions"):
             if _text(perm, "readable") == "true":
                 fields.setdefault(_text(perm, "field"), []).append(name)
-    return Grants(objects, fields)
+    return Grants(objects, fields, tuple(names), tuple(unreadable))
+
+
+def manifest_members(manifest: Path, type_name: str) -> set[str] | None:
+    """Members of `type_name` in a package.xml ({"*"} for a wildcard); None when the manifest cannot be read."""
+    try:
+        root = ET.parse(manifest).getroot()
+    except (ET.ParseError, OSError):
+        return None
+    members: set[str] = set()
+    for types in root.iter(f"{NS}types"):
+        if _text(types, "name") == type_name:
+            members.update((m.text or "").strip() for m in types.iter(f"{NS}members"))
+    return members
 
 
 def _needs_field_permission(path: Path) -> bool:
@@ -82,11 +101,26 @@ def added_components(repo: Path, source_dir: str, since: str | None) -> tuple[li
     return sorted(objects), sorted(fields)
 
 
-def check_permission_sets(gate_id: str, title: str, repo: Path, *, source_dir: str, since: str | None) -> GateResult:
+def check_permission_sets(
+    gate_id: str, title: str, repo: Path, *, source_dir: str, since: str | None, manifest: str | None = None
+) -> GateResult:
     objects, fields = added_components(repo, source_dir, since)
     grants = read_grants(repo / source_dir)
     missing_objects = [name for name in objects if name not in grants.objects]
     missing_fields = [name for name in fields if name not in grants.fields]
+    if grants.unreadable:
+        return failed(gate_id, title, f"permission set file(s) are not valid XML: {', '.join(grants.unreadable)}")
+    if manifest and grants.permission_sets:
+        members = manifest_members(repo / manifest, "PermissionSet")
+        if members is None:
+            return failed(gate_id, title, f"{manifest}: cannot read the manifest")
+        undeployed = [name for name in grants.permission_sets if "*" not in members and name not in members]
+        if undeployed:
+            return failed(
+                gate_id,
+                title,
+                f"permission set(s) not in {manifest}, so not deployed: {', '.join(undeployed)}",
+            )
     evidence = Evidence.json(
         "permission-sets.json",
         {

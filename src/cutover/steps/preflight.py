@@ -249,7 +249,12 @@ def _relative(path: str, base: Path) -> str:
 
 def _gate_permission_sets(spec: GateSpec, ctx: PreflightContext) -> GateResult:
     return permission_checks.check_permission_sets(
-        spec.id, spec.title, ctx.project_dir, source_dir=ctx.source_dir, since=ctx.previous_tag
+        spec.id,
+        spec.title,
+        ctx.project_dir,
+        source_dir=_param(spec, "source_dir", default=ctx.source_dir),
+        since=ctx.previous_tag,
+        manifest=_param(spec, "manifest", default=ctx.runbook.project.manifest),
     )
 
 

@@ -75,3 +75,30 @@ def test_first_release_checks_everything(tmp_path: Path):
     result = check_permission_sets("g", "t", repo, source_dir="force-app", since=None)
     assert result.status == GateStatus.FAILED
     assert "Old__c" in result.detail and "Old__c.Legacy__c" in result.detail
+
+
+def test_permission_set_missing_from_the_manifest_fails(tmp_path: Path):
+    repo = _repo(tmp_path)
+    write(repo, PERMSET, _permset(["Snapshot__c"], ["Snapshot__c.Value__c", "Old__c.Added__c"]))
+    manifest = (
+        '<?xml version="1.0"?><Package xmlns="http://soap.sforce.com/2006/04/metadata">'
+        "<types><members>Other</members><name>PermissionSet</name></types><version>62.0</version></Package>"
+    )
+    write(repo, "manifest/package.xml", manifest)
+    commit(repo, "v2")
+    result = check_permission_sets(
+        "g", "t", repo, source_dir="force-app", since="v1.0.0", manifest="manifest/package.xml"
+    )
+    assert result.status == GateStatus.FAILED
+    assert "not in manifest/package.xml, so not deployed: Admin" in result.detail
+    write(repo, "manifest/package.xml", manifest.replace("Other", "*"))
+    ok = check_permission_sets("g", "t", repo, source_dir="force-app", since="v1.0.0", manifest="manifest/package.xml")
+    assert ok.status == GateStatus.PASSED
+
+
+def test_broken_permission_set_xml_fails(tmp_path: Path):
+    repo = _repo(tmp_path)
+    write(repo, PERMSET, "<PermissionSet><unclosed>")
+    commit(repo, "v2")
+    result = check_permission_sets("g", "t", repo, source_dir="force-app", since="v1.0.0")
+    assert result.status == GateStatus.FAILED and "not valid XML: Admin.permissionset-meta.xml" in result.detail
