@@ -98,13 +98,13 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     eng.close()
 
 
-def create_run(engine: Engine, step_ids: list[str]) -> tuple[Any, dict[str, Any]]:
+def create_run(engine: Engine, step_ids: list[str], *, nonblocking: tuple[str, ...] = ()) -> tuple[Any, dict[str, Any]]:
     """A run of these plan steps (rollback ones as contingency), with the registry's real executors."""
     runbook = load_runbook(engine.project_dir / "cutover.yaml")
     plan = build_plan(runbook)
     specs = [s for s in plan_to_specs(plan, runbook) if s.id in step_ids]
     if not any(s.contingency for s in specs):  # checking one step on its own: its failure just fails the run
-        specs = [replace(s, on_failure="stop") for s in specs]
+        specs = [replace(s, on_failure="stop", blocking=s.id not in nonblocking) for s in specs]
     assert [s.id for s in specs] == step_ids
     run = engine.create_run("production", specs)
     services = StepServices(project_dir=engine.project_dir, target_org="production")
@@ -224,5 +224,27 @@ def test_jobs_aborted_by_the_deploy_are_found_and_recreated_with_apex_run(
         for name in names:
             owned = [r for n, r in by_name.items() if n == name or n.startswith(name + " ")]
             assert owned and all(r["State"] == "WAITING" and r["NextFireTime"] for r in owned), (name, rows)
+    finally:
+        server.stop()
+
+
+def test_apex_tests_and_permission_sets_are_checked_against_the_org(
+    tmp_path: Path, sf_bin: Path, sf_home: Path, sf_environment: dict[str, str], engine: Engine
+) -> None:
+    failing = {"test": "ElaroLoggerTest.writesAnAuditEntry", "message": "System.AssertException: audit entry missing"}
+    server = start_org(tmp_path, sf_bin, sf_home, apex={"failing_tests": [failing]})
+    try:
+        # Non-blocking here so one run checks both (in the plan a test failure stops the run and rolls back).
+        run, executors = create_run(
+            engine, ["verify.apex-tests", "verify.permission-sets"], nonblocking=("verify.apex-tests",)
+        )
+        result = engine.execute(run.id, executors)
+        assert result.failed_nonblocking == ("verify.apex-tests",)
+        tests, permission_sets = engine.steps(run.id)
+        assert tests.status == StepStatus.FAILED
+        assert "ElaroLoggerTest.writesAnAuditEntry" in tests.detail and "audit entry missing" in tests.detail
+        table = next(e for e in engine.store.evidence(run.id, "verify.apex-tests") if e["name"] == "apex-tests.txt")
+        assert "Org-wide coverage: 88%" in (engine.store.cutover_dir / table["relpath"]).read_text()
+        assert permission_sets.status == StepStatus.PASSED and "Elaro_Admin" in permission_sets.detail
     finally:
         server.stop()
