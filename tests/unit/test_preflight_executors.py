@@ -3,6 +3,7 @@ need the runbook: window not enforced, waivers, a missing scan path."""
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,3 +91,37 @@ def test_unknown_action_and_crashing_gate_fail_alone(tmp_path: Path, monkeypatch
     monkeypatch.setitem(preflight.GATE_FUNCTIONS, "gate.contacts", boom)
     result = evaluate_gate(GateSpec("preflight.contacts", "Contacts", "gate.contacts"), ctx)
     assert result.status == GateStatus.FAILED and "internal error: RuntimeError: disk on fire" in result.detail
+
+
+def _record_validation(project: Path, head: str | None, actual: str) -> str:
+    runbook = load_runbook(project / "cutover.yaml")
+    engine = Engine(project)
+    try:
+        run = engine.create_run("production", plan_to_specs(build_plan(runbook), runbook), git_head=head)
+        validate = next(r for r in engine.steps(run.id) if r.spec.stage == "validate")
+        ctx = StepContext(store=engine.store, record=validate, project_dir=project)
+        criteria = [{"name": "Code coverage", "expected": "≥ 85%", "actual": actual, "ok": True}]
+        ctx.record_evidence("validation-criteria.json", {"job_id": "0AfVALIDATION1", "criteria": criteria})
+        return run.id
+    finally:
+        engine.close()
+
+
+def test_apex_coverage_comes_from_the_latest_validation_of_this_commit(tmp_path: Path, capsys):
+    from cutover.cli import main
+    from cutover.steps import git_head
+
+    project = make_release_repo(tmp_path)
+    _record_validation(project, "0" * 40, "99.0%")  # another commit: ignored
+    assert main(["-C", str(project), "preflight", "--format", "json", "--only", "apex-coverage", "--no-record"]) == 0
+    gate = json.loads(capsys.readouterr().out)["gates"][0]
+    assert gate["status"] == "skipped"
+    run_id = _record_validation(project, git_head(project), "87.5%")
+    main(["-C", str(project), "preflight", "--format", "json", "--only", "apex-coverage", "--no-record"])
+    gate = json.loads(capsys.readouterr().out)["gates"][0]
+    assert gate["status"] == "passed"
+    assert gate["detail"] == f"Apex coverage 87.5% ≥ 85% (validation 0AfVALIDATION1 in run {run_id})"
+    _record_validation(project, git_head(project), "80.1%")
+    assert main(["-C", str(project), "preflight", "--format", "json", "--only", "apex-coverage", "--no-record"]) == 1
+    gate = json.loads(capsys.readouterr().out)["gates"][0]
+    assert gate["status"] == "failed" and gate["blocking"] is True and "80.1% < 85%" in gate["detail"]

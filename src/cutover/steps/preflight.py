@@ -9,7 +9,9 @@ done and are not run again, the others run again when the run reaches them. The 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -598,9 +600,12 @@ def signoff_view(project_dir: Path, runbook: Any, target_org: str | None = None)
 
     engine = Engine(project_dir)
     try:
+        from cutover.steps import git_head
+
+        coverage = latest_validation_coverage(engine, git_head(Path(project_dir)))
         run = engine.open_run(target_org or runbook.target.alias)
         if run is None:
-            return SignoffView()
+            return SignoffView(validation_coverage=coverage)
         signoffs: dict[str, list[Any]] = {}
         for record in engine.store.signoffs(run.id):
             signoffs.setdefault(record.step_id, []).append(record)
@@ -608,23 +613,36 @@ def signoff_view(project_dir: Path, runbook: Any, target_org: str | None = None)
         return SignoffView(
             signoffs={k: tuple(v) for k, v in signoffs.items()},
             waivers=waivers,
-            validation_coverage=_validation_coverage(engine, run.id),
+            validation_coverage=coverage,
         )
     finally:
         engine.close()
 
 
-def _validation_coverage(engine: Any, run_id: str) -> tuple[float, str] | None:
-    """Coverage reported by a finished validate step of this run (its `step.finished` data), if any."""
-    validate_steps = {r.id for r in engine.steps(run_id) if r.spec.stage == "validate" and r.status.value == "passed"}
-    for event in reversed(engine.store.events(run_id)):
-        if event.type != "step.finished" or event.step_id not in validate_steps:
+def latest_validation_coverage(engine: Any, head: str | None) -> tuple[float, str] | None:
+    """Org-wide coverage measured by the latest validation of this commit, in any run of the project.
+
+    The validate step records `validation-criteria.json` (criteria with their measured values); a validation of
+    another commit says nothing about this one, so only runs created at the same git HEAD count.
+    """
+    if head is None:
+        return None
+    for run in reversed(engine.runs()):
+        if run.git_head != head:
             continue
-        data = event.payload.get("data") or {}
-        for key in ("org_wide_coverage_pct", "coverage_pct", "coverage", "code_coverage"):
-            value = data.get(key)
-            if isinstance(value, int | float):
-                return float(value), f"validation {event.step_id}"
+        items = [e for e in engine.store.evidence(run.id) if str(e["name"]).startswith("validation-criteria")]
+        for item in reversed([e for e in items if str(e["name"]).endswith(".json")]):
+            try:
+                data = json.loads((engine.cutover_dir / item["relpath"]).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            for criterion in data.get("criteria") or []:
+                if criterion.get("name") != "Code coverage":
+                    continue
+                match = re.search(r"\d+(?:\.\d+)?", str(criterion.get("actual") or ""))
+                if match:
+                    job = data.get("job_id") or "?"
+                    return float(match.group()), f"validation {job} in run {run.id}"
     return None
 
 
