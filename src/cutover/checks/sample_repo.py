@@ -139,3 +139,32 @@ def break_example(project: Path, *, reviewers: tuple[Identity, ...] = REVIEWERS)
     readme.write_text(readme.read_text(encoding="utf-8").replace("**Version: 3.0.0**", "**Version: 2.9.0**"))
     commit_all(project, "Quick fixes before the release", trailers=review_trailers(reviewers))
     _git(project, "push", "-q", "origin", "main")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m cutover.checks.sample_repo DEST [--broken]`: build the release repo (for the demo)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m cutover.checks.sample_repo", description=main.__doc__)
+    parser.add_argument(
+        "dest", type=Path, help="empty or new folder; the project is DEST/elaro, its remote DEST/origin.git"
+    )
+    parser.add_argument("--broken", action="store_true", help="commit the four classic mistakes (see break_example)")
+    parser.add_argument(
+        "--node-modules",
+        type=Path,
+        default=EXAMPLE_DIR / "node_modules",
+        help="installed npm dependencies to link in (default: examples/elaro/node_modules)",
+    )
+    args = parser.parse_args(argv)
+    args.dest.mkdir(parents=True, exist_ok=True)
+    node_modules = args.node_modules if args.node_modules.is_dir() else None
+    project = make_release_repo(args.dest, node_modules=node_modules)
+    if args.broken:
+        break_example(project)
+    print(project)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
