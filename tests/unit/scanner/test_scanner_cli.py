@@ -323,3 +323,44 @@ def test_sarif_uris_are_encoded_and_absolute_paths_become_file_uris() -> None:
         for r in sarif_log(report)["runs"][0]["results"]
     ]
     assert uris == ["force-app/my%20classes/A.cls", "file:///elsewhere/B.cls"]
+
+
+def test_the_projects_own_security_helpers_are_recognised_across_files(tmp_path: Path) -> None:
+    (tmp_path / "Access.cls").write_text(
+        """public with sharing class Access {
+    public static void canWrite(Schema.SObjectType t) {
+        if (!t.getDescribe().isUpdateable()) { throw new NoAccessException(); }
+    }
+    public static List<SObject> readable(List<SObject> rows) {
+        return Security.stripInaccessible(AccessType.READABLE, rows).getRecords();
+    }
+    public static void noop() { }
+}
+""",
+        encoding="utf-8",
+    )
+    service = """public with sharing class Service {
+    public void save(List<Account> rows) { Access.canWrite(Account.SObjectType); update rows; }
+    public void sloppy(List<Account> rows) { Access.noop(); update rows; }
+    @AuraEnabled
+    public static List<Account> load() {
+        List<Account> rows = [SELECT Id FROM Account WITH SECURITY_ENFORCED LIMIT 10];
+        return (List<Account>) Access.readable(rows);
+    }
+    @AuraEnabled
+    public static List<Account> loadRaw() { return Selector.accounts(); }
+}
+"""
+    (tmp_path / "Service.cls").write_text(service, encoding="utf-8")
+    together = scan_paths([tmp_path], root=tmp_path)
+    assert [(f.file, f.rule, f.line) for f in together.findings] == [
+        ("Service.cls", "dml-without-crud-check", 3),
+        ("Service.cls", "aura-without-strip", 10),
+    ]
+    alone = scan_source(service, "Service.cls")
+    assert [(f.rule, f.line) for f in alone.findings] == [
+        ("dml-without-crud-check", 2),
+        ("dml-without-crud-check", 3),
+        ("aura-without-strip", 7),  # alone, Access.readable() is just some other class's method
+        ("aura-without-strip", 10),
+    ]

@@ -10,9 +10,10 @@ Exact semantics (also in RULES' full descriptions, which SARIF consumers show):
 - dml-without-crud-check: a DML statement or Database DML call, unless it is `as user` / AccessLevel.USER_MODE, or
   a guard call appears earlier in the same body (or inside the statement, e.g. `insert strip(records);`). A call
   to a method of the same file counts when that method (up to 4 hops) contains a guard. A private method whose
-  every call site in the file follows a guard (in the caller or further up) counts as guarded. A guard protects
-  every later DML in the body, whatever object it names: the rule checks that someone thought about CRUD/FLS
-  here, not that the checked object matches.
+  every call site in the file follows a guard (in the caller or further up) counts as guarded. scan_paths adds the
+  project's own guard and strip helpers found in other files to the configured ones (scanner.with_project_helpers).
+  A guard protects every later DML in the body, whatever object it names: the rule checks that someone thought
+  about CRUD/FLS here, not that the checked object matches.
 - aura-without-strip: in @AuraEnabled methods, each `return` expression is traced back through locals (their
   assignments, loop variables, and records added with add/addAll/put), casts, collection accessors and same-file
   helpers. A source is an unenforced query (always reported) or a call into code
@@ -159,7 +160,8 @@ def soql_not_enforced(model: ApexFile, units: list[Unit], config: ScanConfig) ->
 
 
 def dml_without_crud_check(model: ApexFile, units: list[Unit], config: ScanConfig) -> Iterator[Hit]:
-    guards = ", ".join(f"{g}()" for g in config.guard_methods) or "a guard method"
+    # Name the runbook's first guard; scan_paths appends the project's own helpers after it.
+    guards = f"{config.guard_methods[0]}()" if config.guard_methods else "a guard method"
     finder = GuardFinder(model, config)
     for unit in units:
         sites = list(unit.dml) + [c for c in unit.invocations if dml_operation(c) is not None]
@@ -197,8 +199,8 @@ def returns_records(unit: Unit, model: ApexFile) -> bool:
 
 def aura_without_strip(model: ApexFile, units: list[Unit], config: ScanConfig) -> Iterator[Hit]:
     tracer = RecordTracer(model, config)
-    strip = ", ".join(f"{s}()" for s in config.strip_methods)
-    strip = f"Security.stripInaccessible() or {strip}" if strip else "Security.stripInaccessible()"
+    named = [s for s in config.strip_methods if s.lower() != "security.stripinaccessible"][:1]
+    strip = f"Security.stripInaccessible() or {named[0]}()" if named else "Security.stripInaccessible()"
     for unit in units:
         if unit.kind != "method" or "auraenabled" not in unit.annotations or unit.return_type in ("", "void"):
             continue

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cutover.checks.apex.config import ScanConfig
 from cutover.checks.apex.findings import Finding, ScanError, ScanReport
-from cutover.checks.apex.flow import dynamic_query_argument
+from cutover.checks.apex.flow import DESCRIBE_CHECKS, GuardFinder, dynamic_query_argument, is_strip_call
 from cutover.checks.apex.rules import Hit, inherits_sharing, run_rules
 from cutover.checks.apex.syntax import ApexFile, invocation_parts, parse
 
@@ -35,9 +35,11 @@ def scan_paths(
     A path that does not exist raises FileNotFoundError: the caller decides whether that is a usage error."""
     config = config or ScanConfig()
     base = Path(root or Path.cwd()).resolve()
+    files = list(discover(paths))
+    config = with_project_helpers(files, config)
     collected = _Collected()
     count = 0
-    for path in discover(paths):
+    for path in files:
         count += 1
         label = display_path(path, base)
         try:
@@ -47,6 +49,46 @@ def scan_paths(
             continue
         collected.add(_scan_one(source, label, config))
     return collected.report(files=count)
+
+
+def with_project_helpers(files: list[Path], config: ScanConfig) -> ScanConfig:
+    """`config` plus the project's own security helpers: non-private methods, in any of `files`, that perform a
+    CRUD/FLS check (become guard methods) or call Security.stripInaccessible (become strip methods).
+
+    Only files whose text mentions a check are parsed, so this costs a byte search per file."""
+    markers = [m.encode() for m in (*DESCRIBE_CHECKS, "stripinaccessible")]
+    markers += [name.rpartition(".")[2].lower().encode() for name in (*config.guard_methods, *config.strip_methods)]
+    guards: set[str] = set()
+    strips: set[str] = set()
+    for path in files:
+        try:
+            source = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+        except OSError:
+            continue  # reported by the scan itself
+        lowered = source.lower()
+        if not any(marker in lowered for marker in markers):
+            continue
+        model = parse(source, str(path))
+        finder = GuardFinder(model, config)
+        for decl in model.types:
+            for unit in decl.units:
+                if unit.kind != "method" or unit.is_private or unit.is_test or not decl.name:
+                    continue
+                qualified = f"{decl.name}.{unit.name}"
+                if finder.guard_before(unit, unit.node.end_byte):
+                    guards.add(qualified)
+                if any(is_strip_call(call, decl, config) for call in unit.invocations):
+                    strips.add(qualified)
+        invocation_parts.cache_clear()
+        dynamic_query_argument.cache_clear()
+    known = {name.lower() for name in (*config.guard_methods, *config.strip_methods)}
+    new_guards = tuple(sorted(g for g in guards if g.lower() not in known))
+    new_strips = tuple(sorted(s for s in strips if s.lower() not in known))
+    if not new_guards and not new_strips:
+        return config
+    return replace(
+        config, guard_methods=config.guard_methods + new_guards, strip_methods=config.strip_methods + new_strips
+    )
 
 
 @dataclass
