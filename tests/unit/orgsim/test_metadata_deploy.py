@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orgsim.metadata import deploy, rest, retrieve, seed_metadata
 from orgsim.metadata import store as md
@@ -469,3 +471,32 @@ def test_deleting_a_class_still_referenced_is_refused(org: Org) -> None:
         org, deploy.submit(org, make_zip({}, extra={"destructiveChanges.xml": everything}), DeployOptions())
     )
     assert result["status"] == "Succeeded" and names(org) == []
+
+
+_PATH_PART = st.text(alphabet="abcXYZ_.-019", min_size=1, max_size=12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    files=st.dictionaries(
+        st.lists(
+            st.sampled_from(["classes", "objects", "lwc", "weird", "triggers"]) | _PATH_PART, min_size=1, max_size=3
+        ).map("/".join),
+        st.binary(max_size=60),
+        max_size=6,
+    ),
+    members=st.lists(_PATH_PART, max_size=3),
+)
+def test_random_packages_end_in_a_terminal_state_without_internal_errors(
+    make_org: Any, files: dict[str, bytes], members: list[str]
+) -> None:
+    org = make_org(org={"sandbox": True})
+    files = {path: content for path, content in files.items() if path not in ("package.xml",) and ".." not in path}
+    zip_bytes = make_zip({}, extra=files, types={"ApexClass": members, "CustomObject": ["*"]})
+    try:
+        job = deploy.submit(org, zip_bytes, DeployOptions(test_level="RunLocalTests"))
+    except SoapFault:
+        return  # refused up front, as a fault: fine
+    result = run_to_end(org, job)
+    assert result["status"] in ("Succeeded", "Failed")
+    assert "UNKNOWN_EXCEPTION" not in (result.get("errorMessage") or "")
