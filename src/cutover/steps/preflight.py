@@ -102,11 +102,11 @@ def _command_text(command: str | Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class SignoffView:
-    """Sign-offs and waivers already given in the org's run, as preflight reads them."""
+    """What preflight reads from the engine: sign-offs and waivers of the org's run, the latest validation."""
 
     signoffs: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # step id -> SignoffRecords
     waivers: Mapping[str, Any] = field(default_factory=dict)  # step id -> WaiverRecord
-    validation_coverage: tuple[float, str] | None = None  # from a validate step of the run, when there is one
+    validation_coverage: tuple[float, str] | None = None  # (percent, source) of the latest validation of HEAD
 
 
 @dataclass
@@ -117,7 +117,6 @@ class PreflightContext:
     view: SignoffView = field(default_factory=SignoffView)
     cache_dir: Path | None = None
     previous_tag: str | None = None
-    plan_steps: Sequence[Any] | None = None
 
     @property
     def source_dir(self) -> str:
@@ -551,7 +550,7 @@ def run_preflight(
 
     started = time.monotonic()
     project_dir = Path(project_dir).resolve()
-    gates, plan = preflight_gates(runbook)
+    gates, _ = preflight_gates(runbook)
     if only:
         gates = [g for g in gates if g.id in only or _suffix(g) in only]
     moment = at or datetime.now(UTC)
@@ -564,7 +563,6 @@ def run_preflight(
         view=view or SignoffView(),
         cache_dir=project_dir / ".cutover" / "cache",
         previous_tag=git_checks.previous_release_tag(project_dir, pattern=tag_pattern, exclude=current_tag),
-        plan_steps=plan,
     )
     results: dict[str, GateResult] = {}
 
