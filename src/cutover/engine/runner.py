@@ -422,6 +422,9 @@ class Engine:
     ) -> RunResult:
         run_id = run.id
         records = self.store.steps(run_id)
+        requested_rollback = self._requested_rollback(run_id)
+        if requested_rollback is not None:  # the rest of the plan does not run: only the contingency needs executors
+            return self._rollback(run, None, requested_rollback, executors, progress, cancelled)
         # Contingency (rollback) steps may lack an executor: a rollback that cannot run fails the run clearly then.
         missing = [r.id for r in steps_to_execute(records, select) if r.id not in executors and not r.spec.contingency]
         if missing:
@@ -435,9 +438,6 @@ class Engine:
                 None,
                 {"previous_state": run.state.value, "pid": os.getpid(), "host": socket.gethostname()},
             )
-        requested_rollback = self._requested_rollback(run_id)
-        if requested_rollback is not None:
-            return self._rollback(run, None, requested_rollback, executors, progress, cancelled)
         requested_state: RunState | None = None
         nonblocking_failures: list[str] = []
         open_signoffs: list[str] = []
