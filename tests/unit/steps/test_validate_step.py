@@ -13,8 +13,9 @@ import pytest
 from cutover.engine import Engine, Progress, StepContext, StepSpec, StepStatus
 from cutover.runbook import parse_runbook
 from cutover.sf import SfApiError
+from cutover.sf.process import SfResult
 from cutover.sf.results import DeployResult, parse_deploy_result
-from cutover.steps._sf import _Binding
+from cutover.steps._sf import _Binding, _record, last_result, polling, sf_session
 from cutover.steps.registry import StepServices
 from cutover.steps.validate import (
     Validate,
@@ -203,3 +204,25 @@ def test_a_transient_report_error_is_retried_but_three_in_a_row_end_the_wait(eng
             make_step(other, broken).run(make_ctx(other))
     finally:
         other.close()
+
+
+# -- the shared sf session (steps/_sf.py) -------------------------------------------------------------------------
+def test_sf_calls_become_evidence_and_polls_only_events(engine: Engine, tmp_path: Path) -> None:
+    services = StepServices(project_dir=tmp_path, target_org="production")
+    ctx = make_ctx(engine)
+    envelope = {"status": 0, "result": {"id": QUEUED.id, "status": "InProgress"}}
+    call = SfResult(("/x/sf", "project", "deploy", "report", "--job-id", QUEUED.id, "--json"), 0, envelope, "", "", 1.2)
+    with sf_session(ctx, services, RUNBOOK) as sf:
+        binding = sf._cutover_binding  # type: ignore[attr-defined]
+        assert binding.ctx is ctx and sf.cwd == tmp_path
+        _record(binding, call)
+        with polling(sf):
+            _record(binding, call)
+        assert last_result(sf) is call
+    assert binding.ctx is None
+    names = [e["name"] for e in engine.store.evidence(ctx.run_id, ctx.step.id)]
+    assert names == ["sf-01-project-deploy-report.json"]
+    events = [e for e in engine.store.events(ctx.run_id) if e.type == "sf.command"]
+    assert [e.payload.get("polled", False) for e in events] == [False, True]
+    assert events[0].payload["command"] == f"sf project deploy report --job-id {QUEUED.id}"
+    assert events[1].payload["status"] == "InProgress"
