@@ -136,10 +136,12 @@ class OrgGuard:
 
     idempotent = True  # read-only
 
-    def __init__(self, alias: str, expect: dict[str, Any], *, production: bool, services: Any, runbook: Any) -> None:
+    def __init__(
+        self, alias: str, expect: dict[str, Any], *, allow_unpinned: bool, services: Any, runbook: Any
+    ) -> None:
         self.alias = alias
         self.expect = expect
-        self.production = production
+        self.allow_unpinned = allow_unpinned
         self.services = services
         self.runbook = runbook
 
@@ -177,9 +179,9 @@ class OrgGuard:
         who = f"{actual.username} ({actual.org_id}) at {actual.instance_url}"
         if missing:
             names = ", ".join(LABELS[k] for k in missing)
-            if not self.production:
+            if self.allow_unpinned:
                 return StepOutcome.passed(
-                    f"{who}; WARNING: {names} not pinned (allowed: target.production is false)",
+                    f"{who}; WARNING: {names} not pinned (allowed: not a production target)",
                     actual=actual.to_json(),
                 )
             return StepOutcome.failed(
@@ -197,6 +199,10 @@ def _guard_factory(plan_step: Any, runbook: Any, services: StepServices) -> OrgG
     params = plan_step.params or {}
     expect = dict(params.get("expect") or runbook.target.expect.model_dump())
     alias = services.target_org or params.get("alias") or runbook.target.alias
-    return OrgGuard(
-        alias, expect, production=bool(getattr(runbook.target, "production", True)), services=services, runbook=runbook
-    )
+    target = runbook.target
+    # An explicit `target.allow_unpinned` wins (if the runbook model has it); else only non-production targets
+    # (`target.production: false`: a rehearsal or sandbox org) may run unpinned.
+    allow = getattr(target, "allow_unpinned", None)
+    if allow is None:
+        allow = not bool(getattr(target, "production", True))
+    return OrgGuard(alias, expect, allow_unpinned=bool(allow), services=services, runbook=runbook)

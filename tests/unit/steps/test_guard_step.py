@@ -70,7 +70,7 @@ def run_guard(engine: Engine, expect: dict[str, Any], fake: FakeSf, *, productio
     services = StepServices(project_dir=engine.project_dir, target_org="production")
     services.extras["sf"] = fake
     runbook = parse_runbook("target:\n  alias: production\n")
-    return OrgGuard("production", expect, production=production, services=services, runbook=runbook).run(ctx)
+    return OrgGuard("production", expect, allow_unpinned=not production, services=services, runbook=runbook).run(ctx)
 
 
 # -- comparison --------------------------------------------------------------------------------------------------------
