@@ -118,7 +118,10 @@ def preflight(
     ),
 ) -> None:
     """Run every pre-deployment gate of the runbook (code quality, git, reviews, security, tests, docs, window,
-    contacts) and list the sign-offs still needed."""
+    contacts) and list the sign-offs still needed.
+
+    Exit codes: 0 every blocking gate passed or was waived, 1 a blocking gate failed, 4 sign-offs still needed.
+    """
     from cutover.runbook import find_runbook, load_runbook
     from cutover.steps.preflight import record_preflight, run_preflight, signoff_view
 
