@@ -170,13 +170,23 @@ def dml_operation(node: Node, unit: Unit | None = None) -> tuple[str, str | None
     return None
 
 
+@functools.lru_cache(maxsize=32)
+def _method_index(qualified_names: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """method name -> the classes it is configured on ('' = any class), all lower-case."""
+    index: dict[str, set[str]] = {}
+    for qualified in qualified_names:
+        cls, _, method = qualified.lower().rpartition(".")
+        index.setdefault(method, set()).add(cls)
+    return {method: frozenset(classes) for method, classes in index.items()}
+
+
 def matches_method(invocation: Node, owner: TypeDecl | None, qualified_names: tuple[str, ...]) -> bool:
     """Does this call name one of `Class.method` (Apex is case-insensitive; `method()` inside Class counts)?"""
     obj, name = invocation_parts(invocation)
-    for qualified in qualified_names:
-        cls, _, method = qualified.lower().rpartition(".")
-        if name != method:
-            continue
+    classes = _method_index(qualified_names).get(name)
+    if not classes:
+        return False
+    for cls in classes:
         if not cls or obj == cls or obj.endswith("." + cls):
             return True
         if obj in ("", "this") and owner is not None and owner.lname == cls.rpartition(".")[2]:
@@ -198,6 +208,11 @@ def local_methods(invocation: Node, owner: TypeDecl, model: ApexFile) -> list[Un
         return owner.methods.get(name, [])
     target = model.find_type(obj.rpartition(".")[2])
     return target.methods.get(name, []) if target is not None else []
+
+
+def is_check(call: Node, owner: TypeDecl | None, config: ScanConfig) -> bool:
+    """A describe check (isCreateable()...) or a configured guard method: a CRUD check proper, not a strip."""
+    return invocation_parts(call)[1] in DESCRIBE_CHECKS or matches_method(call, owner, config.guard_methods)
 
 
 class GuardFinder:
@@ -246,9 +261,7 @@ class GuardFinder:
         return guarded
 
     def is_guard(self, call: Node, owner: TypeDecl) -> bool:
-        if invocation_parts(call)[1] in DESCRIBE_CHECKS or is_strip_call(call, owner, self.config):
-            return True
-        return matches_method(call, owner, self.config.guard_methods)
+        return is_check(call, owner, self.config) or is_strip_call(call, owner, self.config)
 
     def _helper_guards_anywhere(self, helper: Unit, depth: int) -> bool:
         key = id(helper)

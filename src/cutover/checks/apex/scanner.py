@@ -9,7 +9,13 @@ from pathlib import Path
 
 from cutover.checks.apex.config import ScanConfig
 from cutover.checks.apex.findings import Finding, ScanError, ScanReport
-from cutover.checks.apex.flow import DESCRIBE_CHECKS, GuardFinder, dynamic_query_argument, is_strip_call
+from cutover.checks.apex.flow import (
+    DESCRIBE_CHECKS,
+    dml_operation,
+    dynamic_query_argument,
+    is_check,
+    is_strip_call,
+)
 from cutover.checks.apex.rules import Hit, inherits_sharing, run_rules
 from cutover.checks.apex.syntax import ApexFile, invocation_parts, parse
 
@@ -52,8 +58,10 @@ def scan_paths(
 
 
 def with_project_helpers(files: list[Path], config: ScanConfig) -> ScanConfig:
-    """`config` plus the project's own security helpers: non-private methods, in any of `files`, that perform a
-    CRUD/FLS check (become guard methods) or call Security.stripInaccessible (become strip methods).
+    """`config` plus the project's own security helpers: non-private methods, in any of `files`, that change no
+    records and either make a CRUD/FLS check (describe check or configured guard) without reading records, which
+    makes them guard methods, or take records and return what Security.stripInaccessible gives, which makes them
+    strip methods. A service or selector method that checks or strips, then queries or saves, is neither.
 
     Only files whose text mentions a check are parsed, so this costs a byte search per file."""
     markers = [m.encode() for m in (*DESCRIBE_CHECKS, "stripinaccessible")]
@@ -69,15 +77,18 @@ def with_project_helpers(files: list[Path], config: ScanConfig) -> ScanConfig:
         if not any(marker in lowered for marker in markers):
             continue
         model = parse(source, str(path))
-        finder = GuardFinder(model, config)
         for decl in model.types:
             for unit in decl.units:
                 if unit.kind != "method" or unit.is_private or unit.is_test or not decl.name:
                     continue
+                if unit.dml or any(dml_operation(call) for call in unit.invocations):
+                    continue
                 qualified = f"{decl.name}.{unit.name}"
-                if finder.guard_before(unit, unit.node.end_byte):
+                reads = unit.queries or any(dynamic_query_argument(call) for call in unit.invocations)
+                if not reads and any(is_check(call, decl, config) for call in unit.invocations):
                     guards.add(qualified)
-                if any(is_strip_call(call, decl, config) for call in unit.invocations):
+                takes_records = unit.params and unit.return_type != "void"
+                if takes_records and not reads and any(is_strip_call(c, decl, config) for c in unit.invocations):
                     strips.add(qualified)
         invocation_parts.cache_clear()
         dynamic_query_argument.cache_clear()
