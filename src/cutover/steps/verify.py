@@ -469,20 +469,39 @@ class VerifyJobsStep:
     recreate: bool = False
     idempotent: bool = True  # re-creating only ever touches jobs that are missing or broken at that moment
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    #: After a rollback: a job whose class the release added (and the rollback deleted) is expected to be gone.
+    skip_jobs_of_removed_classes: bool = False
 
     def run(self, ctx: StepContext) -> StepOutcome:
-        if not self.jobs:
-            return StepOutcome.skipped("the runbook lists no scheduled jobs")
+        jobs, gone = self._jobs(ctx)
+        if not jobs:
+            return StepOutcome.skipped("no scheduled jobs to check" + (f" ({gone})" if gone else ""))
         with self.make_sf(ctx) as sf:
-            return self._check(ctx, sf)
+            outcome = self._check(ctx, sf, jobs)
+        if gone:
+            return StepOutcome(outcome.status, f"{outcome.detail}; {gone}", outcome.data)
+        return outcome
 
-    def _check(self, ctx: StepContext, sf: Any) -> StepOutcome:
-        query = job_query(self.jobs)
-        verdict = judge_jobs(self.jobs, sf.data_query(self.alias, query).rows(), self.clock())
+    def _jobs(self, ctx: StepContext) -> tuple[Sequence[JobSpec], str]:
+        if not self.skip_jobs_of_removed_classes:
+            return self.jobs, ""
+        from cutover.steps.rollback import find_backup
+
+        backup = find_backup(ctx, ctx.run_id, ctx.project_dir)
+        removed = {c.name.lower() for c in (backup.added_by_release if backup else ()) if c.type == "ApexClass"}
+        gone = [j for j in self.jobs if j.class_name and j.class_name.lower() in removed]
+        if not gone:
+            return self.jobs, ""
+        names = ", ".join(j.name for j in gone)
+        return [j for j in self.jobs if j not in gone], f"not checked, their class was added by the release: {names}"
+
+    def _check(self, ctx: StepContext, sf: Any, jobs: Sequence[JobSpec]) -> StepOutcome:
+        query = job_query(jobs)
+        verdict = judge_jobs(jobs, sf.data_query(self.alias, query).rows(), self.clock())
         ctx.record_evidence("scheduled-jobs.txt", verdict.table)
         if verdict.ok:
             return StepOutcome.passed(
-                f"{len(self.jobs)} scheduled job(s) WAITING with a future NextFireTime", jobs=list(verdict.healthy)
+                f"{len(jobs)} scheduled job(s) WAITING with a future NextFireTime", jobs=list(verdict.healthy)
             )
         found = verdict.describe()
         if not self.recreate:
@@ -492,7 +511,7 @@ class VerifyJobsStep:
                 problems=[p.job.name for p in verdict.problems],
             )
         recreated = recreate_jobs(ctx, sf, self.alias, verdict.problems, why=found)
-        after = judge_jobs(self.jobs, sf.data_query(self.alias, query).rows(), self.clock())
+        after = judge_jobs(jobs, sf.data_query(self.alias, query).rows(), self.clock())
         ctx.record_evidence("scheduled-jobs-after-recreate.txt", after.table)
         if not after.ok:
             return StepOutcome.failed(
@@ -502,7 +521,7 @@ class VerifyJobsStep:
                 recreated=recreated,
             )
         return StepOutcome.passed(
-            f"re-created {', '.join(recreated)} ({found}); all {len(self.jobs)} job(s) now WAITING",
+            f"re-created {', '.join(recreated)} ({found}); all {len(jobs)} job(s) now WAITING",
             recreated=recreated,
         )
 
@@ -598,6 +617,7 @@ def _verify_jobs(plan_step: Any, runbook: Any, services: StepServices) -> Verify
         make_sf=step_sf(runbook, services),
         jobs=tuple(JobSpec.from_params(j) for j in raw_jobs),
         recreate=recreate_default(runbook) if recreate is None else bool(recreate),
+        skip_jobs_of_removed_classes=getattr(plan_step, "stage", None) == "rollback",
     )
 
 

@@ -180,3 +180,18 @@ def test_rollback_without_a_backup_fails_clearly(engine: Engine) -> None:
     ctx = make_ctx(engine, "rollback.redeploy-backup", stages={"rollback.redeploy-backup": "rollback"})
     outcome = RedeployBackupStep("prod", session_of(FakeSf()), engine.project_dir).run(ctx)
     assert outcome.status == StepStatus.FAILED and "recorded no backup" in outcome.detail
+
+
+def test_after_a_rollback_jobs_of_classes_the_release_added_are_not_expected(engine: Engine) -> None:
+    from cutover.steps.verify import VerifyJobsStep
+
+    ctx = rollback_ctx(engine, "rollback.scheduled-jobs", write_backup(engine.project_dir, [("ApexClass", "A")]))
+    jobs = (*JOBS, JobSpec("ReleaseXPoller", "ReleaseX", ("0 0 * * * ?",)))
+    rows = [{"Id": "08e1", "CronJobDetail": {"Name": "RetentionEnforcementScheduler"}, "State": "WAITING",
+             "NextFireTime": "2999-01-01T00:00:00.000+0000"}]  # fmt: skip
+    fake = FakeSf(queries=[lambda soql: rows])
+    step = VerifyJobsStep("prod", session_of(fake), jobs=jobs, recreate=True, skip_jobs_of_removed_classes=True)
+    outcome = step.run(ctx)
+    assert outcome.status == StepStatus.PASSED, outcome.detail
+    assert "not checked, their class was added by the release: ReleaseXPoller" in outcome.detail
+    assert "ReleaseXPoller" not in fake.calls[0][1] and not fake.scripts
