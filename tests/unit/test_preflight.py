@@ -15,6 +15,8 @@ import pytest
 
 from cutover.checks.sample_repo import commit_all, make_release_repo, review_trailers
 from cutover.cli import main
+from cutover.runbook import load_runbook
+from cutover.steps.preflight import preflight_gates
 
 INSIDE_WINDOW = "2026-11-27T19:00:00-05:00"  # a Friday, 7 PM New York
 OUTSIDE_WINDOW = "2026-11-25T10:00:00-05:00"
@@ -79,6 +81,8 @@ def test_clean_example_passes_every_automated_gate_and_lists_signoffs(tmp_path, 
     gates = _by_id(report)
     assert code == 4, err  # nothing failed, sign-offs still needed
     assert report["ok"] is False
+    plan_order = [g.id for g in preflight_gates(load_runbook(project / "cutover.yaml"))[0]]
+    assert [g["id"] for g in report["gates"]] == plan_order  # parallel lanes, deterministic output
     automated = {gid: g for gid, g in gates.items() if not gid.startswith("signoff.")}
     statuses = {gid: g["status"] for gid, g in automated.items()}
     assert statuses == {
