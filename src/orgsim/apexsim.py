@@ -20,6 +20,7 @@ Nothing here looks at what the code does: a test with a failing assertion passes
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -134,37 +135,24 @@ class SimulatedRun:
 # Lexing: blank out comments and string literals while keeping every newline, so line numbers stay true.
 
 
+# Comments, then single-quoted strings (backslash escapes, never spanning lines; an unterminated one ends the line).
+_LEXEME = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)|'(?:\\[^\n]|[^'\\\n])*(?:'|$)", re.DOTALL | re.MULTILINE)
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def _blank_lexeme(match: re.Match[str]) -> str:
+    lexeme = match.group(0)
+    if not lexeme.startswith("'"):
+        return _NOT_NEWLINE.sub(" ", lexeme)
+    closed = len(lexeme) > 1 and lexeme.endswith("'")
+    inner = lexeme[1:-1] if closed else lexeme[1:]
+    return "'" + " " * len(inner) + ("'" if closed else "")
+
+
+@functools.lru_cache(maxsize=4096)  # the same bodies are lexed for discovery, coverage and mirrors
 def blank_comments_and_strings(source: str) -> str:
     """Return ``source`` with comments and string-literal contents replaced by spaces (newlines kept)."""
-    out: list[str] = []
-    i = 0
-    n = len(source)
-    while i < n:
-        ch = source[i]
-        nxt = source[i + 1] if i + 1 < n else ""
-        if ch == "/" and nxt == "/":
-            end = source.find("\n", i)
-            end = n if end == -1 else end
-            out.append(" " * (end - i))
-            i = end
-        elif ch == "/" and nxt == "*":
-            end = source.find("*/", i + 2)
-            end = n if end == -1 else end + 2
-            out.append("".join("\n" if c == "\n" else " " for c in source[i:end]))
-            i = end
-        elif ch == "'":
-            # Apex strings use single quotes and backslash escapes; they cannot span lines.
-            j = i + 1
-            while j < n and source[j] != "'" and source[j] != "\n":
-                j += 2 if source[j] == "\\" else 1
-            j = min(j, n)
-            closing = 1 if j < n and source[j] == "'" else 0
-            out.append("'" + " " * (j - i - 1) + ("'" if closing else ""))
-            i = j + closing
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+    return _LEXEME.sub(_blank_lexeme, source)
 
 
 _ANNOTATION = re.compile(r"@\s*([A-Za-z_]\w*)\s*(\([^)]*\))?")

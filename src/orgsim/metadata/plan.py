@@ -136,34 +136,38 @@ def _brace_problem(source: str) -> tuple[str, int] | None:
     return None
 
 
+# Child types travel inside their parent's file in metadata format (fields inside objects/X.object).
+CHILD_TYPES = (
+    "CustomField",
+    "ListView",
+    "RecordType",
+    "ValidationRule",
+    "WebLink",
+    "CompactLayout",
+    "FieldSet",
+    "BusinessProcess",
+    "Index",
+    "CustomLabel",
+)
+
+
 def _selected_components(package: Package, options: DeployOptions) -> tuple[list[Component], list[dict[str, str]]]:
     """Components package.xml names (wildcards included) and the names it lists that the zip lacks."""
-    selected: list[Component] = []
+    selected: dict[tuple[str, str], Component] = {}
     missing: list[dict[str, str]] = []
+    by_key = {(c.type, c.full_name): c for c in package.components}
     for type_name, members in package.manifest.types.items():
-        in_zip = [c for c in package.components if c.type == type_name]
         if "*" in members:
-            selected.extend(in_zip)
+            selected.update({key: c for key, c in by_key.items() if key[0] == type_name})
         for member in members:
             if member == "*":
                 continue
-            found = next((c for c in in_zip if c.full_name == member), None)
+            found = by_key.get((type_name, member))
             if found is not None:
-                if found not in selected:
-                    selected.append(found)
-            elif not options.allow_missing_files and type_name not in (
-                "CustomField",
-                "ListView",
-                "RecordType",
-                "ValidationRule",
-                "WebLink",
-                "CompactLayout",
-                "FieldSet",
-                "BusinessProcess",
-            ):
-                # Child types (fields, list views, ...) travel inside their parent's file in metadata format.
+                selected[(type_name, member)] = found
+            elif not options.allow_missing_files and type_name not in CHILD_TYPES:
                 missing.append({"type": type_name, "name": member})
-    return selected, missing
+    return list(selected.values()), missing
 
 
 def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> dict[str, Any]:
