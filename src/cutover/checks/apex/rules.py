@@ -11,7 +11,7 @@ Exact semantics (also in RULES' full descriptions, which SARIF consumers show):
   a guard call appears earlier in the same body (or inside the statement, e.g. `insert strip(records);`). A call
   to a method of the same file counts when that method (up to 4 hops) contains a guard. A private method whose
   every call site in the file follows a guard (in the caller or further up) counts as guarded. scan_paths adds the
-  project's own guard and strip helpers found in other files to the configured ones (scanner.with_project_helpers).
+  project's own guard and strip helpers found in other files to the configured ones (scanner.project_helpers).
   A guard protects every later DML in the body, whatever object it names: the rule checks that someone thought
   about CRUD/FLS here, not that the checked object matches.
 - aura-without-strip: in @AuraEnabled methods, each `return` expression is traced back through locals (their

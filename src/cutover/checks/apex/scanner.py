@@ -10,7 +10,6 @@ from pathlib import Path
 from cutover.checks.apex.config import ScanConfig
 from cutover.checks.apex.findings import Finding, ScanError, ScanReport
 from cutover.checks.apex.flow import (
-    DESCRIBE_CHECKS,
     dml_operation,
     dynamic_query_argument,
     is_check,
@@ -38,60 +37,68 @@ def scan_paths(
     """Scan every .cls/.trigger file under `paths` (files or folders). Findings name files relative to `root`
     (default: the current folder) with forward slashes, or absolute when outside it.
 
+    The project's own security helpers (see `project_helpers`) found in any file count as guard and strip methods
+    everywhere: files whose DML or @AuraEnabled findings may depend on one are scanned again once all are known.
+
     A path that does not exist raises FileNotFoundError: the caller decides whether that is a usage error."""
     config = config or ScanConfig()
     base = Path(root or Path.cwd()).resolve()
     files = list(discover(paths))
-    config = with_project_helpers(files, config)
-    collected = _Collected()
-    count = 0
+    results: dict[Path, _FileResult] = {}
+    errors: list[ScanError] = []
+    guards: set[str] = set()
+    strips: set[str] = set()
     for path in files:
-        count += 1
         label = display_path(path, base)
         try:
             source = path.read_bytes()
         except OSError as exc:
-            collected.errors.append(ScanError(label, 1, 1, "read-error", f"cannot read: {exc.strerror or exc}"))
+            errors.append(ScanError(label, 1, 1, "read-error", f"cannot read: {exc.strerror or exc}"))
             continue
-        collected.add(_scan_one(source, label, config))
-    return collected.report(files=count)
+        results[path] = _scan_one(source, label, config, helpers=(guards, strips))
+    extended = _with_helpers(config, guards, strips)
+    if extended is not config:
+        added = [name.rpartition(".")[2].lower().encode() for name in (*guards, *strips)]
+        for path, result in results.items():
+            if not any(f.rule in _HELPER_DEPENDENT for f in result.findings):
+                continue
+            source = path.read_bytes()
+            if any(name in source.lower() for name in added):
+                results[path] = _scan_one(source, result.label, extended)
+    collected = _Collected(errors=errors)
+    for result in results.values():
+        collected.add(result)
+    return collected.report(files=len(files))
 
 
-def with_project_helpers(files: list[Path], config: ScanConfig) -> ScanConfig:
-    """`config` plus the project's own security helpers: non-private methods, in any of `files`, that change no
-    records and either make a CRUD/FLS check (describe check or configured guard) without reading records, which
-    makes them guard methods, or take records and return what Security.stripInaccessible gives, which makes them
-    strip methods. A service or selector method that checks or strips, then queries or saves, is neither.
+_HELPER_DEPENDENT = {"dml-without-crud-check", "aura-without-strip"}
 
-    Only files whose text mentions a check are parsed, so this costs a byte search per file."""
-    markers = [m.encode() for m in (*DESCRIBE_CHECKS, "stripinaccessible")]
-    markers += [name.rpartition(".")[2].lower().encode() for name in (*config.guard_methods, *config.strip_methods)]
+
+def project_helpers(model: ApexFile, config: ScanConfig) -> tuple[set[str], set[str]]:
+    """The file's own security helpers, as `Class.method` names: non-private methods that change no records and
+    either make a CRUD/FLS check (describe check or configured guard) without reading records, making them guard
+    methods, or take records and return what Security.stripInaccessible gives, making them strip methods. A
+    service or selector method that checks or strips, then queries or saves, is neither."""
     guards: set[str] = set()
     strips: set[str] = set()
-    for path in files:
-        try:
-            source = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
-        except OSError:
-            continue  # reported by the scan itself
-        lowered = source.lower()
-        if not any(marker in lowered for marker in markers):
-            continue
-        model = parse(source, str(path))
-        for decl in model.types:
-            for unit in decl.units:
-                if unit.kind != "method" or unit.is_private or unit.is_test or not decl.name:
-                    continue
-                if unit.dml or any(dml_operation(call) for call in unit.invocations):
-                    continue
-                qualified = f"{decl.name}.{unit.name}"
-                reads = unit.queries or any(dynamic_query_argument(call) for call in unit.invocations)
-                if not reads and any(is_check(call, decl, config) for call in unit.invocations):
-                    guards.add(qualified)
-                takes_records = unit.params and unit.return_type != "void"
-                if takes_records and not reads and any(is_strip_call(c, decl, config) for c in unit.invocations):
-                    strips.add(qualified)
-        invocation_parts.cache_clear()
-        dynamic_query_argument.cache_clear()
+    for decl in model.types:
+        for unit in decl.units:
+            if unit.kind != "method" or unit.is_private or unit.is_test or not decl.name:
+                continue
+            if unit.dml or any(dml_operation(call) for call in unit.invocations):
+                continue
+            if unit.queries or any(dynamic_query_argument(call) for call in unit.invocations):
+                continue
+            qualified = f"{decl.name}.{unit.name}"
+            if any(is_check(call, decl, config) for call in unit.invocations):
+                guards.add(qualified)
+            takes_records = bool(unit.params) and unit.return_type != "void"
+            if takes_records and any(is_strip_call(call, decl, config) for call in unit.invocations):
+                strips.add(qualified)
+    return guards, strips
+
+
+def _with_helpers(config: ScanConfig, guards: set[str], strips: set[str]) -> ScanConfig:
     known = {name.lower() for name in (*config.guard_methods, *config.strip_methods)}
     new_guards = tuple(sorted(g for g in guards if g.lower() not in known))
     new_strips = tuple(sorted(s for s in strips if s.lower() not in known))
@@ -104,6 +111,7 @@ def with_project_helpers(files: list[Path], config: ScanConfig) -> ScanConfig:
 
 @dataclass
 class _FileResult:
+    label: str
     findings: list[Finding]
     errors: list[ScanError]
     suppressed: int
@@ -165,10 +173,18 @@ def display_path(path: Path, base: Path) -> str:
         return resolved.as_posix()
 
 
-def _scan_one(source: bytes, label: str, config: ScanConfig) -> _FileResult:
+def _scan_one(
+    source: bytes, label: str, config: ScanConfig, helpers: tuple[set[str], set[str]] | None = None
+) -> _FileResult:
+    """Scan one file; with `helpers`, also add the file's own guard/strip helpers to those two sets."""
     source = source.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM (Windows editors) would shift line 1's columns
     try:
-        return _rules_on(parse(source, label), label, config)
+        model = parse(source, label)
+        if helpers is not None:
+            guards, strips = project_helpers(model, config)
+            helpers[0].update(guards)
+            helpers[1].update(strips)
+        return _rules_on(model, label, config)
     finally:
         # The per-call caches hold nodes, and nodes hold their tree: let this file's tree go.
         invocation_parts.cache_clear()
@@ -176,7 +192,7 @@ def _scan_one(source: bytes, label: str, config: ScanConfig) -> _FileResult:
 
 
 def _rules_on(model: ApexFile, label: str, config: ScanConfig) -> _FileResult:
-    result = _FileResult([], _syntax_errors(model), 0, model.sharing_table(), [])
+    result = _FileResult(label, [], _syntax_errors(model), 0, model.sharing_table(), [])
     seen: set[tuple[str, int, int]] = set()
     for hit in run_rules(model, config):
         line, column = model.position(hit.node)
