@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orgsim import apexsim
 from orgsim.apexsim import ApexSource, simulate
@@ -159,3 +161,24 @@ def test_namespaced_tests_are_not_local() -> None:
     all_run = simulate([*_sources(), managed], {}, level="RunAllTestsInOrg")
     assert "PkgTest" not in local_run.test_class_names
     assert "PkgTest" in all_run.test_class_names
+
+
+NOISE = [
+    "// @isTest static void fromComment() {}\n",
+    "/* @isTest\n static testMethod void fromBlock() {} */\n",
+    "    String s = '@isTest static void fromString() {}';\n",
+]
+
+
+# Line indexes of GREETER_TEST where a statement or member may start (not between an annotation and its method).
+SAFE_LINES = [4, 6, 7, 9, 10, 11, 13, 14, 16, 17, 18]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(SAFE_LINES), st.sampled_from(NOISE)), max_size=5))
+def test_noise_in_comments_and_strings_never_changes_discovery(insertions: list[tuple[int, str]]) -> None:
+    lines = GREETER_TEST.splitlines(keepends=True)
+    for line_index, noise in sorted(insertions, reverse=True):
+        lines.insert(line_index, noise)
+    noisy = "".join(lines)
+    assert [m.name for m in apexsim.find_test_methods(noisy)] == ["greetsByName", "legacyStyle"]
