@@ -139,6 +139,11 @@ def test_verification_failure_rolls_back_restoring_changed_and_removing_added_cl
             "rollback.scheduled-jobs",
         ]
         run, executors = create_run(engine, steps)
+        paused = engine.execute(run.id, executors, select=lambda spec: spec.stage != "verify")
+        assert paused.state == RunState.PAUSED
+        # From now on the org refuses to deploy a Schedulable class with pending jobs (Salesforce's default): the
+        # rollback has to abort the jobs of the scheduler classes in the backup, and re-create them afterwards.
+        server.org.scenario.settings.allow_deploy_with_pending_jobs = False
         with pytest.raises(StepFailed) as failed:
             engine.execute(run.id, executors)
         message = failed.value.message
@@ -154,6 +159,12 @@ def test_verification_failure_rolls_back_restoring_changed_and_removing_added_cl
         assert "automatic rollback" in status["rollback.decide"].detail
         assert status["rollback.redeploy-backup"].external_ids.get("deploy_id", "").startswith("0Af")
         assert status["rollback.remove-added"].external_ids.get("deploy_id", "").startswith("0Af")
+        redeploy = status["rollback.redeploy-backup"]
+        assert len(redeploy.external_ids["aborted_jobs"]) == 5 and "re-scheduled" in redeploy.detail
+        jobs = query(sf_bin, sf_home, "SELECT CronJobDetail.Name, State FROM CronTrigger")
+        assert {"RetentionEnforcementScheduler", "ConsentExpirationScheduler"} <= {
+            r["CronJobDetail"]["Name"] for r in jobs if r["State"] == "WAITING"
+        }
 
         # The org: the changed class has its pre-release body again, the added class is gone.
         assert query(sf_bin, sf_home, f"SELECT Id FROM ApexClass WHERE Name = '{ADDED_CLASS}'") == []
