@@ -500,3 +500,15 @@ def test_random_packages_end_in_a_terminal_state_without_internal_errors(
     result = run_to_end(org, job)
     assert result["status"] in ("Succeeded", "Failed")
     assert "UNKNOWN_EXCEPTION" not in (result.get("errorMessage") or "")
+
+
+def test_rest_cancel_and_unknown_id(make_org: Any) -> None:
+    org = make_org(faults={"deploy_stuck_in_queue": True})
+    body, content_type = _multipart(make_zip(APP), {"testLevel": "RunLocalTests"})
+    path = "/services/data/v62.0/metadata/deployRequest"
+    job_id = json.loads(rest.handle(org, "POST", path, body, {"content-type": content_type})[1])["id"]
+    cancel = json.dumps({"deployResult": {"status": "Canceling"}}).encode()
+    status, raw, _ = rest.handle(org, "PATCH", f"{path}/{job_id}", cancel, {"content-type": "application/json"})
+    assert status == 202 and json.loads(raw)["deployResult"]["status"] == "Canceled"
+    status, raw, _ = rest.handle(org, "GET", f"{path}/0Af000000000000AAA", b"", {})
+    assert status == 404 and json.loads(raw)[0]["errorCode"] == "INVALID_ID_FIELD"
