@@ -427,11 +427,22 @@ def _backup(runbook: Runbook) -> list[PlanStep]:
             action="sf.backup",
             checks=[
                 f"Retrieve current production metadata ({' '.join(selection)}) into {folder}",
-                "Verify backup completed: retrieve Succeeded, no failed files, the folder is not empty",
+                "Verify backup completed: retrieve Succeeded, every retrieved file present; release components the "
+                "org does not have yet are recorded (added_by_release) for the rollback",
                 f"Archive backup to {folder}.tar.gz",
                 "Record the SHA-256 of the archive as evidence",
             ],
-            sf_command=sf_line(runbook, "project", "retrieve", "start", *selection, "--output-dir", folder, wait=True),
+            sf_command=sf_line(
+                runbook,
+                "project",
+                "retrieve",
+                "start",
+                *selection,
+                "--target-metadata-dir",
+                folder,
+                "--unzip",
+                wait=True,
+            ),
             command=f"tar -czf {folder}.tar.gz {folder} && sha256sum {folder}.tar.gz",
             params={
                 "backup_dir": project.backup_dir,
