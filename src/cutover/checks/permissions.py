@@ -78,9 +78,12 @@ def _needs_field_permission(path: Path) -> bool:
 def added_components(repo: Path, source_dir: str, since: str | None) -> tuple[list[str], list[str]]:
     """Custom objects and fields (as `Obj` and `Obj.Field`) added since `since`, from the files git tracks."""
     if since:
-        out = git(repo, "diff", "--name-only", "--diff-filter=A", "--no-renames", since, "HEAD", "--", source_dir).out
+        listed = git(repo, "diff", "--name-only", "--diff-filter=A", "--no-renames", since, "HEAD", "--", source_dir)
     else:
-        out = git(repo, "ls-files", "--", source_dir).out
+        listed = git(repo, "ls-files", "--", source_dir)
+    if listed.code != 0:
+        raise ValueError(listed.err.strip().splitlines()[0] if listed.err.strip() else f"git exited {listed.code}")
+    out = listed.out
     objects: list[str] = []
     fields: list[str] = []
     for line in out.splitlines():
@@ -104,7 +107,10 @@ def added_components(repo: Path, source_dir: str, since: str | None) -> tuple[li
 def check_permission_sets(
     gate_id: str, title: str, repo: Path, *, source_dir: str, since: str | None, manifest: str | None = None
 ) -> GateResult:
-    objects, fields = added_components(repo, source_dir, since)
+    try:
+        objects, fields = added_components(repo, source_dir, since)
+    except ValueError as exc:
+        return failed(gate_id, title, f"cannot list the components added since {since or 'the start'}: {exc}")
     grants = read_grants(repo / source_dir)
     missing_objects = [name for name in objects if name not in grants.objects]
     missing_fields = [name for name in fields if name not in grants.fields]

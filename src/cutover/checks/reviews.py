@@ -49,6 +49,8 @@ def release_commits(repo: Path, since: str | None) -> ReleaseCommits:
     fmt = "%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:key=Reviewed-by,key=Approved-by,valueonly,separator=%x1e)%x1d"
     rev_range = f"{since}..HEAD" if since else "HEAD"
     log = git(repo, "log", f"--format={fmt}", rev_range)
+    if log.code != 0:
+        raise ValueError(log.err.strip().splitlines()[0] if log.err.strip() else f"git log exited {log.code}")
     commits: list[str] = []
     authors: dict[str, Person] = {}
     approvers: dict[str, Person] = {}
@@ -77,7 +79,10 @@ def check_reviews(
     signed_reviewers: tuple[Person, ...] = (),
     reviewer_not_author: bool = True,
 ) -> GateResult:
-    release = release_commits(repo, since)
+    try:
+        release = release_commits(repo, since)
+    except ValueError as exc:
+        return failed(gate_id, title, f"cannot read the release's commits: {exc}")
     if not release.commits:
         return failed(gate_id, title, f"no commits since {since or 'the start of history'}: nothing to review")
     author_keys = {person.key for person in release.authors} | {p.name.strip().lower() for p in release.authors}

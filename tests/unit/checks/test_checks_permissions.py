@@ -102,3 +102,8 @@ def test_broken_permission_set_xml_fails(tmp_path: Path):
     commit(repo, "v2")
     result = check_permission_sets("g", "t", repo, source_dir="force-app", since="v1.0.0")
     assert result.status == GateStatus.FAILED and "not valid XML: Admin.permissionset-meta.xml" in result.detail
+
+
+def test_not_a_git_repository_fails(tmp_path: Path):
+    result = check_permission_sets("g", "t", tmp_path, source_dir="force-app", since=None)
+    assert result.status == GateStatus.FAILED and "not a git repository" in result.detail

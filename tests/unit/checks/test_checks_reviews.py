@@ -59,3 +59,9 @@ def test_no_commits_since_tag_fails(tmp_path: Path):
     git(repo, "tag", "v2.0.0")
     result = check_reviews("g", "t", repo, since="v2.0.0", min_approvals=1)
     assert result.status == GateStatus.FAILED and "nothing to review" in result.detail
+
+
+def test_not_a_git_repository_fails_clearly(tmp_path: Path):
+    result = check_reviews("g", "t", tmp_path, since=None, min_approvals=2)
+    assert result.status == GateStatus.FAILED
+    assert "cannot read the release's commits" in result.detail and "not a git repository" in result.detail
