@@ -228,3 +228,8 @@ def test_text_output_and_bad_at(tmp_path, capsys):
     assert "✔ preflight.docs: Documentation" in out and "README.md:3 mentions 3.0.0" in out
     assert main(["-C", str(project), "preflight", "--at", "next friday"]) == 2
     assert "not an ISO 8601 date-time" in capsys.readouterr().err
+
+
+def test_no_runbook_is_a_usage_error(tmp_path, capsys):
+    assert main(["-C", str(tmp_path), "preflight"]) == 2
+    assert "no cutover.yaml" in capsys.readouterr().err
