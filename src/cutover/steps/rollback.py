@@ -12,6 +12,9 @@
   and does not depend on the release's source still being on disk, unlike `--manifest --post-destructive-changes`,
   which resolves components from the project). `--ignore-warnings` makes a second attempt idempotent: deleting a
   component that is already gone is only a warning. Deleted Apex is then checked to be gone with a query.
+  Custom fields and objects the release added are deleted too (without `--purge-on-delete`, which production
+  refuses anyway: Salesforce keeps them restorable for 15 days). Changes to fields that already existed are
+  restored by the redeploy; anything beyond that is the seed's Option 2 (an org restore by Salesforce Support).
 
 Order: the backup is redeployed *first*, so classes the release changed no longer reference the classes it added;
 only then are those deleted (Salesforce refuses to delete a class another class still references; orgsim does not

@@ -9,6 +9,9 @@ recorded shapes) wrapped in a small Step:
   (`Status = 'Failure' AND CreatedDate = TODAY`) is not used as is: `CreatedDate = TODAY` also counts failures from
   earlier that day (a poller that failed yesterday evening, UTC), which says nothing about the release, and ApexLog
   has no `Failure` status at all — a failed transaction carries its error text in `Status` ("Success" otherwise).
+  The deploy time is the org's `completedDate` from the deploy step's recorded `deploy report` (else the step's
+  start). The check runs once, right after the deploy; watching for the seed's "first 30 minutes" and the next 24
+  hours is the monitoring stage's job.
 - `sf.verify_jobs`: for every runbook scheduled job, a CronTrigger named after it in state WAITING with a
   NextFireTime in the future. The query names each job (two of the seed's five do not start with "Elaro", so the
   seed's `LIKE 'Elaro%'` never sees them). Missing or broken jobs fail the step, unless re-creation is on (default
