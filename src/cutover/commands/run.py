@@ -172,9 +172,13 @@ def _execute(engine: Engine, project: Project, run: RunInfo, select: Any, fmt: O
         runbook_path=project.runbook_path,
         change_authors=_rules(project).change_authors,
     )
-    required = [r.id for r in todo if not r.spec.contingency]
+    # Past an earlier blocking failure, executors are optional: the run goes on only if that step is a read-only
+    # check that passes when re-checked.
+    first_failure = next((i for i, r in enumerate(todo) if r.status == StepStatus.FAILED), len(todo))
+    required = [r.id for r in todo[: first_failure + 1] if not r.spec.contingency]
+    later = [r.id for r in todo[first_failure + 1 :] if not r.spec.contingency]
     contingency = [r.id for r in todo if r.spec.contingency]
-    executors = build_executors(project.plan, project.runbook, services, required, optional=contingency)
+    executors = build_executors(project.plan, project.runbook, services, required, optional=later + contingency)
     cannot_roll_back = missing_executors(project.plan, project.runbook, contingency)
     progress = _progress(fmt)
     if fmt == OutputFormat.text:
@@ -224,13 +228,17 @@ def run_cmd(
     holder = engine.locks.read(project.target_org)
     if holder is not None:
         raise engine.locks.locked_error(project.target_org, holder)
-    run = engine.open_run(project.target_org)
+    from cutover.steps import git_head
+
+    run = engine.continuable_run(
+        project.target_org, git_head=git_head(project.dir), runbook_sha256=project.runbook_sha256
+    )
     if run is not None:
         _check_runbook_unchanged(run, project)
         _check_same_commit(run, project)
         question = f"Continue run {run.id} against {project.target_org}?"
     else:
-        from cutover.steps import build_executors, git_head, plan_to_specs
+        from cutover.steps import build_executors, plan_to_specs
         from cutover.steps.registry import StepServices
 
         specs = plan_to_specs(project.plan, project.runbook)

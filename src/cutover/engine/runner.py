@@ -113,6 +113,27 @@ class Engine:
         runs = [r for r in self.store.list_runs(target_org) if r.state in OPEN_RUN_STATES]
         return runs[-1] if runs else None
 
+    def continuable_run(self, target_org: str, *, git_head: str | None, runbook_sha256: str | None) -> RunInfo | None:
+        """The run `cutover run`/`cutover preflight` should continue: the org's open run, else its latest run if that
+        failed at the same commit and runbook before any non-idempotent step ever started.
+
+        Such a failed run changed nothing outside (only read-only, repeatable steps ran, e.g. gates), so continuing it
+        is safe, and it keeps the sign-offs and waivers given to fix it instead of starting over without them.
+        """
+        run = self.open_run(target_org)
+        if run is not None:
+            return run
+        runs = self.store.list_runs(target_org)
+        if not runs:
+            return None
+        last = runs[-1]
+        if last.state != RunState.FAILED or (last.git_head, last.runbook_sha256) != (git_head, runbook_sha256):
+            return None
+        for event in self.store.events(last.id):
+            if event.type == "step.started" and event.payload.get("idempotent") is False:
+                return None
+        return last
+
     def runs(self, target_org: str | None = None) -> list[RunInfo]:
         return self.store.list_runs(target_org)
 
@@ -387,7 +408,9 @@ class Engine:
         Raises AwaitingSignoff (exit 4), StepFailed (exit 1), RunLocked (exit 5), Interrupted (exit 130).
         """
         run = self._run(run_id)
-        if run.state not in OPEN_RUN_STATES:
+        # A run that failed only on read-only checks continues: they are re-checked (see _execute_locked).
+        continuable = run.state == RunState.FAILED and self._only_repeatable_failures(run_id, executors)
+        if run.state not in OPEN_RUN_STATES and not continuable:
             hint = "start a new run with: cutover run"
             if run.state == RunState.FAILED:
                 hint = f"see `cutover status {run_id}`; `cutover retry STEP` or `cutover waive STEP ...`, then resume"
@@ -412,6 +435,11 @@ class Engine:
             progress.close()
             self.locks.release(run.target_org, run_id)
 
+    def _only_repeatable_failures(self, run_id: str, executors: Mapping[str, Step]) -> bool:
+        """True when every failed step of the run has an idempotent executor here (a read-only check to re-run)."""
+        failed = [r for r in self.store.steps(run_id) if r.status == StepStatus.FAILED and not r.spec.contingency]
+        return bool(failed) and all(getattr(executors.get(r.id), "idempotent", False) for r in failed)
+
     def _execute_locked(
         self,
         run: RunInfo,
@@ -426,7 +454,12 @@ class Engine:
         if requested_rollback is not None:  # the rest of the plan does not run: only the contingency needs executors
             return self._rollback(run, None, requested_rollback, executors, progress, cancelled)
         # Contingency (rollback) steps may lack an executor: a rollback that cannot run fails the run clearly then.
-        missing = [r.id for r in steps_to_execute(records, select) if r.id not in executors and not r.spec.contingency]
+        missing = []
+        for r in steps_to_execute(records, select):
+            if r.status == StepStatus.FAILED and not getattr(executors.get(r.id), "idempotent", False):
+                break  # the run stops at this failure: later steps need no executor now
+            if r.id not in executors and not r.spec.contingency:
+                missing.append(r.id)
         if missing:
             raise UsageError(f"no executor for step(s): {', '.join(missing)}")
         with self.store.transaction() as tx:
@@ -449,10 +482,13 @@ class Engine:
             if record.status == StepStatus.FAILED:  # an earlier non-blocking failure (blocking ones fail the run)
                 if record.spec.blocking and record.spec.on_failure == "rollback":  # crashed while rolling back
                     return self._rollback(run, record, record.detail, executors, progress, cancelled)
-                if record.spec.blocking:
-                    return self._fail(run_id, record, record.detail or "failed")
-                nonblocking_failures.append(record.id)
-                continue
+                # A failed read-only check (a gate) is re-checked now: the operator may have fixed the cause.
+                recheck = getattr(executors.get(record.id), "idempotent", False) and select(record.spec)
+                if not (record.spec.blocking and recheck):
+                    if record.spec.blocking:
+                        return self._fail(run_id, record, record.detail or "failed")
+                    nonblocking_failures.append(record.id)
+                    continue
             if not select(record.spec):
                 return self._pause(
                     run_id,
@@ -649,7 +685,12 @@ class Engine:
                     run_id,
                     "step.started",
                     spec.id,
-                    {"attempt": attempt, "action": spec.action, "after_interruption": crashed},
+                    {
+                        "attempt": attempt,
+                        "action": spec.action,
+                        "after_interruption": crashed,
+                        "idempotent": bool(getattr(step, "idempotent", False)),
+                    },
                 )
         current = self.store.step(run_id, spec.id) or record
         ctx = StepContext(
@@ -720,18 +761,20 @@ def _signals_raise(cancelled: threading.Event) -> Iterator[None]:
 
 def steps_to_execute(records: Sequence[StepRecord], select: StepSelector | None = None) -> list[StepRecord]:
     """The steps an execution may run: unfinished ones in order, up to the first one `select` leaves out (a run
-    never skips ahead past an unfinished step) or the first earlier blocking failure; plus the contingency steps
-    when one of those may trigger a rollback (their executors must exist before the run starts)."""
+    never skips ahead past an unfinished step); plus the contingency steps when one of those may trigger a rollback
+    (their executors must exist before the run starts). An earlier blocking failure is included: if its executor is
+    idempotent (a read-only check) it is re-checked, else the run stops there (see `Engine._execute_locked`)."""
     out = []
     may_roll_back = False
     for record in records:
         if record.spec.contingency or record.status in DONE_STATUSES:
             continue
         if record.status == StepStatus.FAILED:
-            if record.spec.blocking:
-                may_roll_back = record.spec.on_failure == "rollback"
+            if record.spec.blocking and record.spec.on_failure == "rollback":
+                may_roll_back = True
                 break
-            continue
+            if not record.spec.blocking:
+                continue
         if select is not None and not select(record.spec):
             break
         out.append(record)
