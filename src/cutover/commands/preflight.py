@@ -64,8 +64,7 @@ def render_junit(report: object) -> str:
         },
     )
     for gate in report.gates:
-        case = ET.SubElement(suite, "testcase", {"classname": f"preflight.{gate.status.value}", "name": gate.id})
-        case.set("classname", "preflight")
+        case = ET.SubElement(suite, "testcase", {"classname": "cutover.preflight", "name": gate.id, "time": "0"})
         if gate.status == GateStatus.FAILED:
             element = ET.SubElement(
                 case, "failure", {"message": gate.detail, "type": "blocking" if gate.blocking else "advisory"}
