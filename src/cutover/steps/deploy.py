@@ -1,7 +1,8 @@
 """`sf.quick_deploy`: seed "Step 2: Deploy to Production" — promote exactly the package that passed validation.
 
-`sf project deploy quick --job-id <validation id> --async` (the validation id comes from the `sf.validate` step of
-this run, which must have passed), the new deploy id is recorded (`deploy_id`) *before* waiting, then `deploy
+Right before submitting, `sf org display` checks that the alias still points at the org this run's guard proved (a
+run can pause for hours between the guard and the deploy). Then `sf project deploy quick --job-id <validation id>
+--async` (the validation id comes from the `sf.validate` step of this run, which must have passed), the new deploy id is recorded (`deploy_id`) *before* waiting, then `deploy
 report` is polled with live progress until done. Succeeded → passed; Failed/Canceled → blocking failure naming the
 first problems. A validation that can no longer be quick-deployed (CannotQuickDeployError: older than 10 days, or
 another deploy changed the org since) → blocking failure with the hint to validate again.
@@ -19,6 +20,7 @@ from typing import Any
 from cutover.engine import StepContext, StepOutcome, StepStatus
 from cutover.sf import DeployResult, SfCli, SfError
 from cutover.steps._sf import sf_session
+from cutover.steps.guard import same_org_id, verified_identity
 from cutover.steps.registry import StepServices, register_action
 from cutover.steps.validate import POLL_INTERVAL_S, failure_reasons, record_report, summary_line, wait_for_deploy
 
@@ -84,6 +86,9 @@ class QuickDeploy:
             adopted = self._adopt_earlier(ctx, sf)
             if adopted is not None:
                 return self._finish(ctx, sf, adopted, validation_id)
+            moved = self._alias_moved(ctx, sf)
+            if moved:
+                return StepOutcome.failed(moved)
             ctx.progress.update(f"quick-deploying validation {validation_id} to {self.alias}")
             try:
                 queued = sf.deploy_quick(self.alias, validation_id, async_=True)
@@ -116,6 +121,20 @@ class QuickDeploy:
         ctx.event("deploy.reattached", job_id=deploy_id)
         with sf_session(ctx, self.services, self.runbook) as sf:
             return self._finish(ctx, sf, str(deploy_id), validation_id)
+
+    def _alias_moved(self, ctx: StepContext, sf: SfCli) -> str | None:
+        """Re-check, right before changing production, that the alias still points at the org the guard proved
+        (a run can pause for hours; someone may log the alias in to another org meanwhile)."""
+        proved = verified_identity(ctx)
+        if not proved or not proved.get("org_id"):
+            return None
+        now = sf.org_display(self.alias)
+        if same_org_id(str(proved["org_id"]), now.org_id):
+            return None
+        return (
+            f"WRONG ORG: {self.alias} now points at {now.username} ({now.org_id}), not the org the guard verified "
+            f"({proved.get('username')}, {proved['org_id']}); nothing was deployed"
+        )
 
     def _adopt_earlier(self, ctx: StepContext, sf: SfCli) -> str | None:
         earlier = earlier_deploy_ids(ctx)

@@ -10,6 +10,7 @@ warning. Access tokens never appear: `OrgInfo` holds none.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +130,22 @@ def read_identity(sf: SfCli, alias: str, *, want_sandbox: bool = True) -> Identi
         name=name,
         connected_status=info.connected_status,
     )
+
+
+def verified_identity(ctx: StepContext) -> dict[str, Any] | None:
+    """The identity this run's guard step proved (its `org-identity.json` evidence), if it passed."""
+    for record in ctx.store.steps(ctx.run_id):
+        if record.spec.action != "sf.guard" or record.status.value != "passed":
+            continue
+        for item in reversed(ctx.store.evidence(ctx.run_id, record.id)):
+            if str(item["name"]).startswith("org-identity") and str(item["name"]).endswith(".json"):
+                try:
+                    doc = json.loads((ctx.store.cutover_dir / item["relpath"]).read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    return None
+                actual = doc.get("actual") if isinstance(doc, dict) else None
+                return dict(actual) if isinstance(actual, dict) else None
+    return None
 
 
 class OrgGuard:

@@ -13,7 +13,7 @@ import pytest
 from cutover.engine import Engine, StepContext, StepSpec, StepStatus
 from cutover.runbook import parse_runbook
 from cutover.sf import SfCommandFailed
-from cutover.sf.results import DeployResult, parse_deploy_result
+from cutover.sf.results import DeployResult, OrgInfo, parse_deploy_result
 from cutover.steps._sf import _Binding
 from cutover.steps.deploy import QuickDeploy, earlier_deploy_ids, validated_job
 from cutover.steps.registry import StepServices
@@ -36,6 +36,7 @@ RUNBOOK = parse_runbook("target:\n  alias: production\n")
 class FakeSf:
     reports: list[Any]
     quick_error: Exception | None = None
+    org_id: str = "00D5g00000ELAROEA5"
     calls: list[tuple[str, Any]] = field(default_factory=list)
     ids_seen_at_first_report: dict[str, Any] | None = None
     _cutover_binding: _Binding = field(default_factory=_Binding)
@@ -46,6 +47,10 @@ class FakeSf:
             raise self.quick_error
         assert kwargs.get("async_") is True
         return QUEUED
+
+    def org_display(self, alias: str) -> OrgInfo:
+        self.calls.append(("org_display", alias))
+        return OrgInfo(org_id=self.org_id, username="release@elaro.example", instance_url="https://elaro.example")
 
     def deploy_report(self, alias: str, job_id: str, **_: Any) -> DeployResult:
         self.calls.append(("deploy_report", job_id))
@@ -168,3 +173,43 @@ def test_an_earlier_failed_deploy_allows_a_new_submission(engine: Engine) -> Non
     outcome = make_step(engine, fake).run(ctx)
     assert outcome.status == StepStatus.PASSED
     assert [name for name, _ in fake.calls][:2] == ["deploy_report", "deploy_quick"]
+
+
+def guarded_ctx(engine: Engine, proved_org_id: str) -> StepContext:
+    """A run whose guard step passed having proved `proved_org_id` (its org-identity.json evidence)."""
+    specs = [
+        StepSpec(id="guard.org-identity", stage="guard", title="g", action="sf.guard"),
+        StepSpec(id="validate.dry-run", stage="validate", title="v", action="sf.validate"),
+        StepSpec(id="deploy.quick", stage="deploy", title="deploy", action="sf.quick_deploy"),
+    ]
+    run = engine.create_run("production", specs)
+    guard = StepContext(
+        store=engine.store, record=engine.store.step(run.id, "guard.org-identity"), project_dir=engine.project_dir
+    )
+    guard.record_evidence(
+        "org-identity.json", {"actual": {"org_id": proved_org_id, "username": "release@elaro.example"}}
+    )
+    with engine.store.transaction() as tx:
+        engine.store.update_step(tx, run.id, "guard.org-identity", status=StepStatus.PASSED)
+        engine.store.update_step(
+            tx, run.id, "validate.dry-run", status=StepStatus.PASSED, external_ids={"validation_id": VALIDATION_ID}
+        )
+    return StepContext(
+        store=engine.store, record=engine.store.step(run.id, "deploy.quick"), project_dir=engine.project_dir
+    )
+
+
+def test_the_alias_is_checked_again_right_before_deploying(engine: Engine) -> None:
+    fake = FakeSf(reports=[QUICK_OK], org_id="00D5g00000OTHERAAA")
+    outcome = make_step(engine, fake).run(guarded_ctx(engine, "00D5g00000ELAROEA5"))
+    assert outcome.status == StepStatus.FAILED and "WRONG ORG" in outcome.detail
+    assert "00D5g00000OTHERAAA" in outcome.detail and "00D5g00000ELAROEA5" in outcome.detail
+    assert [name for name, _ in fake.calls] == ["org_display"]
+
+    other = Engine(engine.project_dir / "other")
+    try:
+        same = FakeSf(reports=[QUICK_OK], org_id="00D5g00000ELAROEA5")
+        assert make_step(other, same).run(guarded_ctx(other, "00D5g00000ELAROEA5")).status == StepStatus.PASSED
+        assert [name for name, _ in same.calls][:2] == ["org_display", "deploy_quick"]
+    finally:
+        other.close()
