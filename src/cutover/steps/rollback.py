@@ -307,13 +307,14 @@ class RedeployBackupStep:
         with self.make_sf(ctx) as sf:
             blocking = jobs_on_classes(self.jobs, components)
             aborted = abort_jobs(ctx, sf, self.alias, blocking, why="redeploy of the backup")
+            jobs_error: str | None = None
             try:
                 result = deploy_and_wait(
                     ctx, sf, self.alias, folder, test_level=self.test_level, wait=self.wait_minutes
                 )
             finally:
-                self._recreate(ctx, sf, aborted)
-        return self._judge(result, components, aborted)
+                jobs_error = self._recreate(ctx, sf, aborted)
+        return self._judge(result, components, aborted, jobs_error)
 
     def reattach(self, ctx: StepContext, external_ids: Mapping[str, Any]) -> StepOutcome:
         aborted_names = set(external_ids.get("aborted_jobs") or ())
@@ -322,26 +323,44 @@ class RedeployBackupStep:
             with self.make_sf(ctx) as sf:
                 self._recreate(ctx, sf, aborted)
             return self.run(ctx)
+        jobs_error: str | None = None
         with self.make_sf(ctx) as sf:
             try:
                 result = wait_for_deploy(ctx, sf, self.alias, str(external_ids["deploy_id"]), wait=self.wait_minutes)
             finally:
-                self._recreate(ctx, sf, aborted)
+                jobs_error = self._recreate(ctx, sf, aborted)
         backup = find_backup(ctx, ctx.run_id, self.project_dir)
-        return self._judge(result, list(backup.components) if backup else [], aborted)
+        return self._judge(result, list(backup.components) if backup else [], aborted, jobs_error)
 
-    def _recreate(self, ctx: StepContext, sf: Any, aborted: Sequence[JobSpec]) -> None:
-        if aborted:
-            problems = [JobProblem(job, "aborted for the rollback") for job in aborted]
+    def _recreate(self, ctx: StepContext, sf: Any, aborted: Sequence[JobSpec]) -> str | None:
+        """Schedule the aborted jobs again; never raises (it runs on the way out of a failed deploy too)."""
+        if not aborted:
+            return None
+        from cutover.errors import CutoverError
+
+        problems = [JobProblem(job, "aborted for the rollback") for job in aborted]
+        try:
             recreate_jobs(ctx, sf, self.alias, problems, why="aborted so the backup could be deployed")
+        except CutoverError as exc:
+            ctx.event("scheduled_jobs.recreate_failed", jobs=[j.name for j in aborted], error=exc.message)
+            return exc.message
+        return None
 
-    def _judge(self, result: Any, components: Sequence[Component], aborted: Sequence[JobSpec]) -> StepOutcome:
+    def _judge(
+        self, result: Any, components: Sequence[Component], aborted: Sequence[JobSpec], jobs_error: str | None = None
+    ) -> StepOutcome:
         problem = _deploy_outcome(result, "rollback deploy")
         data = {
             "deploy_id": result.id,
             "restored": [str(c) for c in components],
             "jobs_rescheduled": [j.name for j in aborted],
         }
+        if jobs_error:  # the jobs this step aborted are not running: say so loudly, whatever the deploy did
+            script = "the schedule-jobs.apex evidence of this step"
+            problem = (f"{problem}; " if problem else f"deploy {result.id} restored the backup, but ") + (
+                f"re-scheduling {', '.join(j.name for j in aborted)} failed: {jobs_error} (run {script} "
+                "with `sf apex run --file`)"
+            )
         if problem:
             return StepOutcome.failed(problem, **data)
         names = ", ".join(c.name for c in components[:6]) + (" …" if len(components) > 6 else "")

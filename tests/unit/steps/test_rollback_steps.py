@@ -195,3 +195,25 @@ def test_after_a_rollback_jobs_of_classes_the_release_added_are_not_expected(eng
     assert outcome.status == StepStatus.PASSED, outcome.detail
     assert "not checked, their class was added by the release: ReleaseXPoller" in outcome.detail
     assert "ReleaseXPoller" not in fake.calls[0][1] and not fake.scripts
+
+
+def test_redeploy_fails_loudly_when_the_aborted_jobs_cannot_be_rescheduled(engine: Engine) -> None:
+    from cutover.sf import ApexExecutionFailed
+
+    doc = write_backup(engine.project_dir, [("ApexClass", "RetentionEnforcementScheduler")])
+    ctx = rollback_ctx(engine, "rollback.redeploy-backup", doc)
+    live = [{"Id": "08e000000000001AAA", "CronJobDetail": {"Name": "RetentionEnforcementScheduler"}}]
+
+    class SchedulingRefused(FakeSf):
+        def apex_run(self, alias: str, file: Any) -> Any:
+            if "System.schedule" in Path(file).read_text():
+                raise ApexExecutionFailed("anonymous Apex failed: System.AsyncException: already scheduled")
+            return super().apex_run(alias, file)
+
+    fake = SchedulingRefused(queries=[lambda soql: live], deploys=[deploy("Queued"), deploy()])
+    outcome = RedeployBackupStep("prod", session_of(fake), engine.project_dir, jobs=JOBS).run(ctx)
+    assert outcome.status == StepStatus.FAILED
+    assert "restored the backup, but re-scheduling RetentionEnforcementScheduler failed" in outcome.detail
+    assert "already scheduled" in outcome.detail
+    types = [e.type for e in engine.events(ctx.run_id)]
+    assert "scheduled_jobs.recreate_failed" in types
