@@ -64,7 +64,11 @@ def render_junit(report: object) -> str:
         },
     )
     for gate in report.gates:
-        case = ET.SubElement(suite, "testcase", {"classname": "cutover.preflight", "name": gate.id, "time": "0"})
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {"classname": "cutover.preflight", "name": gate.id, "time": f"{report.durations.get(gate.id, 0.0):.2f}"},
+        )
         if gate.status == GateStatus.FAILED:
             element = ET.SubElement(
                 case, "failure", {"message": gate.detail, "type": "blocking" if gate.blocking else "advisory"}

@@ -487,6 +487,7 @@ class PreflightReport:
     recorded_in: str | None = None  # run id
     recorded_evidence: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    durations: Mapping[str, float] = field(default_factory=dict)  # gate id -> seconds
 
     @property
     def ok(self) -> bool:
@@ -504,6 +505,7 @@ class PreflightReport:
         gates = []
         for gate in self.gates:
             item = gate.to_json()
+            item["seconds"] = round(self.durations.get(gate.id, 0.0), 2)
             recorded = self.recorded_evidence.get(gate.id)
             if recorded:
                 item["evidence"] = list(recorded)
@@ -565,10 +567,13 @@ def run_preflight(
         previous_tag=git_checks.previous_release_tag(project_dir, pattern=tag_pattern, exclude=current_tag),
     )
     results: dict[str, GateResult] = {}
+    durations: dict[str, float] = {}
 
     def run_lane(lane: list[GateSpec]) -> None:
         for spec in lane:
+            gate_started = time.monotonic()
             results[spec.id] = evaluate_gate(spec, ctx)
+            durations[spec.id] = time.monotonic() - gate_started
 
     lanes = _lanes(gates)
     workers = jobs or max(2, min(4, (os.cpu_count() or 2)))
@@ -582,6 +587,7 @@ def run_preflight(
         runbook_sha256=file_sha256(runbook_path) if runbook_path else None,
         at=moment,
         seconds=time.monotonic() - started,
+        durations=durations,
     )
 
 
