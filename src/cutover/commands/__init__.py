@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import typer
 
-from cutover.commands import explain, preflight, rollback, run, runbook_cmds, scan, target
+from cutover.commands import explain, preflight, report, rollback, run, runbook_cmds, scan, target
 
 REGISTRARS: list[Callable[[typer.Typer], None]] = [
     runbook_cmds.register,  # init, plan
@@ -17,4 +17,5 @@ REGISTRARS: list[Callable[[typer.Typer], None]] = [
     explain.register,  # explain
     scan.register,  # scan apex
     target.register,  # target pin
+    report.register,  # report
 ]
