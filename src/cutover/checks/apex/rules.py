@@ -16,15 +16,16 @@ Exact semantics (also in RULES' full descriptions, which SARIF consumers show):
   about CRUD/FLS here, not that the checked object matches.
 - aura-without-strip: in @AuraEnabled methods, each `return` expression is traced back through locals (their
   assignments, loop variables, and records added with add/addAll/put), casts, collection accessors and same-file
-  helpers. A source is an unenforced query (always reported) or a call into code
-  this scanner cannot see (reported when the declared return type holds records: SObject, `__c`/`__x` types,
-  standard objects, or objects this file queries). A strip call taking the variable before the return, a strip
-  call in the expression, or an enforced query clears it. Parameters and fields are not traced.
+  helpers. A source is an unenforced query (always reported) or a call into code this scanner cannot see
+  (reported when the declared return type holds records: SObject, `__c`/`__x` types, standard objects, or objects
+  this file queries). A strip call taking the variable before the return, a strip call in the expression, or an
+  enforced query clears it. Parameters and fields are not traced.
 - soql-injection: the query string of a dynamic query call is decomposed (see flow.StringTracer); each value that is
-  neither a literal, a safe type, String.escapeSingleQuotes(...), a describe name, nor a constant is reported where
-  it is concatenated.
-- sharing-not-declared: classes without a sharing keyword. Inner classes and Exception subclasses only when they
-  contain a query, DML or a dynamic query call themselves.
+  neither a literal, a safe type, String.escapeSingleQuotes(...), a describe name, a record's Id, nor a constant is
+  reported where it is concatenated (a local is reported at its use, naming where its value came from).
+- sharing-not-declared: classes without a sharing keyword that do not inherit one from a parent class in the same
+  file or (through scan_paths) any scanned file. Inner classes and Exception subclasses only when they contain a
+  query, DML or a dynamic query call themselves.
 """
 
 from __future__ import annotations
