@@ -115,8 +115,8 @@ RULES: dict[str, RuleInfo] = {
             "warning",
             "Class does not declare its sharing mode",
             "A class declares none of 'with sharing', 'without sharing' or 'inherited sharing', so whether record "
-            "sharing applies depends on the caller. Inner classes and Exception subclasses are reported only when "
-            "they query or change records themselves.",
+            "sharing applies depends on the caller. A class inheriting a mode from a scanned parent class is fine; "
+            "inner classes and Exception subclasses are reported only when they query or change records themselves.",
             "Declare 'public with sharing class ...' (or 'inherited sharing' for utilities, 'without sharing' with "
             "a comment saying why).",
         ),
