@@ -201,6 +201,37 @@ def apex_log_query(since: datetime, limit: int = 200) -> str:
     )
 
 
+_DAY_FILTER = re.compile(r"\b(?:CreatedDate|StartTime)\s*=\s*(?:TODAY|YESTERDAY|LAST_N_DAYS:\d+)\b", re.IGNORECASE)
+_FAILURE_STATUS = re.compile(r"\bStatus\s*=\s*'Failure'", re.IGNORECASE)
+_WHERE = re.compile(r"\bWHERE\b(?P<where>.*?)(?P<tail>\s+(?:GROUP\s+BY|ORDER\s+BY|LIMIT)\b.*)?$", re.I | re.S)
+
+
+def since_deploy_query(runbook_query: str | None, since: datetime) -> str:
+    """The runbook's ApexLog query, narrowed to logs that started at or after `since`.
+
+    A day filter (`CreatedDate = TODAY`, `StartTime = TODAY`, ...) becomes `StartTime >= <since>`; a query without
+    one gets it added to its WHERE clause (parenthesised, so an OR in it stays inside). The seed's `Status =
+    'Failure'` (a value ApexLog never has) becomes `Status != 'Success'`, which is also added when the query has no
+    Status condition; `ORDER BY CreatedDate` (ApexLog has none) becomes `ORDER BY StartTime`. No query, or one
+    that is not a `... FROM ApexLog ...` query: the built-in one.
+    """
+    if not runbook_query or not re.search(r"\bFROM\s+ApexLog\b", runbook_query, re.IGNORECASE):
+        return apex_log_query(since)
+    literal = f"StartTime >= {soql_datetime(since)}"
+    query = _FAILURE_STATUS.sub("Status != 'Success'", " ".join(runbook_query.split()))
+    query = re.sub(r"\bORDER BY CreatedDate\b", "ORDER BY StartTime", query, flags=re.IGNORECASE)  # no such field
+    if not re.search(r"\bStatus\b\s*(?:!=|<>|=|NOT\b|IN\b|LIKE\b)", query, re.IGNORECASE):
+        literal += " AND Status != 'Success'"  # the step counts failures, whatever else the query selects
+    if _DAY_FILTER.search(query):
+        return _DAY_FILTER.sub(literal, query)
+    match = _WHERE.search(query)
+    if match is None:
+        head, _, tail = query.partition(" ORDER BY ")
+        return f"{head} WHERE {literal}" + (f" ORDER BY {tail}" if tail else "")
+    where = match.group("where").strip()
+    return f"{query[: match.start()]}WHERE {literal} AND ({where}){match.group('tail') or ''}"
+
+
 @dataclass(frozen=True)
 class DeployMoment:
     at: datetime
@@ -290,15 +321,15 @@ class VerifyLogsStep:
             created = parse_time(run.created if run else None) or datetime.now(UTC)
             moment = DeployMoment(created, "run start (this run has no finished deploy step)")
         since_text = f"{soql_datetime(moment.at)} ({moment.source})"
-        query = apex_log_query(moment.at)
+        query = since_deploy_query(self.seed_query, moment.at)
         ctx.record_evidence(
             "apex-log-query.json",
             {
                 "query": query,
+                "runbook_query": self.seed_query,
                 "since": soql_datetime(moment.at),
                 "since_source": moment.source,
-                "runbook_query_not_used": self.seed_query,
-                "why": "CreatedDate = TODAY also counts failures from before the deploy; ApexLog.Status holds the "
+                "why": "a day filter (TODAY) also counts failures from before the deploy; ApexLog.Status holds the "
                 "error text of a failed transaction, so failures are Status != 'Success'",
             },
         )

@@ -30,6 +30,7 @@ from cutover.steps.verify import (
     judge_tests,
     recreate_default,
     recreate_script,
+    since_deploy_query,
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sf"
@@ -145,6 +146,34 @@ def test_log_query_counts_non_success_since_a_moment_not_today() -> None:
     assert "TODAY" not in query and "'Failure'" not in query
 
 
+SEED_LOG_QUERY = (
+    "SELECT Id, Request, Operation, Status, DurationMilliseconds FROM ApexLog "
+    "WHERE Status = 'Failure' AND CreatedDate = TODAY ORDER BY CreatedDate DESC LIMIT 10"
+)
+SINCE = datetime(2026, 11, 27, 17, 0, tzinfo=UTC)
+
+
+def test_the_runbooks_log_query_is_narrowed_to_the_deploy_and_fixed_for_apexlog() -> None:
+    seed = since_deploy_query(SEED_LOG_QUERY, SINCE)
+    assert seed == (
+        "SELECT Id, Request, Operation, Status, DurationMilliseconds FROM ApexLog WHERE Status != 'Success' "
+        "AND StartTime >= 2026-11-27T17:00:00Z ORDER BY StartTime DESC LIMIT 10"
+    )
+    template = "SELECT Id FROM ApexLog WHERE Status != 'Success' AND StartTime = TODAY LIMIT 10"
+    assert "AND StartTime >= 2026-11-27T17:00:00Z LIMIT 10" in since_deploy_query(template, SINCE)
+    either = since_deploy_query("SELECT Id FROM ApexLog WHERE Operation = 'a' OR Operation = 'b' LIMIT 5", SINCE)
+    assert either.endswith(
+        "WHERE StartTime >= 2026-11-27T17:00:00Z AND Status != 'Success' AND (Operation = 'a' OR Operation = 'b') "
+        "LIMIT 5"
+    )
+    bare = since_deploy_query("SELECT Id FROM ApexLog ORDER BY StartTime", SINCE)
+    assert bare == "SELECT Id FROM ApexLog WHERE StartTime >= 2026-11-27T17:00:00Z AND Status != 'Success' " + (
+        "ORDER BY StartTime"
+    )
+    assert since_deploy_query(None, SINCE) == apex_log_query(SINCE)
+    assert since_deploy_query("SELECT Id FROM Account", SINCE) == apex_log_query(SINCE)
+
+
 def test_deploy_moment_prefers_the_orgs_completed_date_then_the_step_start(engine: Engine) -> None:
     ctx = make_ctx(engine, "verify.apex-logs")
     assert deploy_moment(ctx) is None  # deploy not finished yet
@@ -168,11 +197,12 @@ def test_verify_logs_fails_listing_operation_request_status(engine: Engine) -> N
         {"Operation": "/aura", "Request": "Api", "Status": "System.NullPointerException"},
     ]
     fake = FakeSf(queries=[lambda soql: rows])
-    outcome = VerifyLogsStep(alias="prod", make_sf=session_of(fake)).run(ctx)
+    outcome = VerifyLogsStep(alias="prod", make_sf=session_of(fake), seed_query=SEED_LOG_QUERY).run(ctx)
     assert outcome.status == StepStatus.FAILED
     assert "2 failed transaction(s)" in outcome.detail
     assert "ElaroAuditTrailPoller (Application): System.LimitException" in outcome.detail
-    assert "StartTime >= 2026-11-27T17:00:00Z" in fake.calls[0][1]
+    assert "StartTime >= 2026-11-27T17:00:00Z" in fake.calls[0][1] and "TODAY" not in fake.calls[0][1]
+    assert "runbook_query" in evidence_text(ctx, "apex-log-query.json")
     assert VerifyLogsStep(alias="prod", make_sf=session_of(FakeSf(queries=[lambda s: []]))).run(ctx).status == (
         StepStatus.PASSED
     )
