@@ -58,11 +58,10 @@ for register in REGISTRARS:
     register(app)
 
 
-def _crash_log(exc: BaseException) -> Path | None:
+def _crash_log(exc: BaseException, argv: list[str]) -> Path | None:
     """Write the traceback of an unexpected error to .cutover/logs/ (redacted); return its path."""
     try:
         project_dir = Path.cwd()
-        argv = sys.argv[1:]
         if "-C" in argv and argv.index("-C") + 1 < len(argv):
             project_dir = Path(argv[argv.index("-C") + 1])
         log_dir = project_dir / ".cutover" / "logs"
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("cutover: interrupted", markup=False)
         code = ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: one line for the user, the traceback for us
-        log = _crash_log(exc)
+        log = _crash_log(exc, sys.argv[1:] if argv is None else argv)
         where = f" (traceback in {log})" if log else ""
         console.print(
             f"cutover: internal error: {redact(type(exc).__name__ + ': ' + str(exc))}{where}",

@@ -233,3 +233,31 @@ def test_text_output_and_bad_at(tmp_path, capsys):
 def test_no_runbook_is_a_usage_error(tmp_path, capsys):
     assert main(["-C", str(tmp_path), "preflight"]) == 2
     assert "no cutover.yaml" in capsys.readouterr().err
+
+
+def test_fixing_a_failed_gate_with_signoffs_keeps_the_same_run(tmp_path, capsys):
+    """Preflight fails on reviews; two reviewers sign off; the next preflight passes the gate in the *same* run, and
+    `cutover run --until preflight` then continues that run (the sign-offs are not left behind in a failed run)."""
+    project = make_release_repo(tmp_path, reviewers=())
+    _commands(project)
+    commit_all(project, "Use the test commands")
+    from cutover.checks.sample_repo import _git
+
+    _git(project, "push", "-q", "origin", "main")
+    code, report, _ = _preflight(project, capsys, "--at", INSIDE_WINDOW)
+    assert code == 1 and _by_id(report)["preflight.reviews"]["status"] == "failed"
+    assert main(["-C", str(project), "--yes", "run", "--until", "preflight"]) == 1  # stops at the failed gate
+    capsys.readouterr()
+    first_run = json.loads(_status(project, capsys))["run_id"]
+
+    for who in ("Rita Reviewer", "Sam Second"):
+        assert main(["-C", str(project), "signoff", "preflight.reviews", "--by", who, "--role", "reviewer"]) == 0
+    capsys.readouterr()
+    code, report, _ = _preflight(project, capsys, "--at", INSIDE_WINDOW)
+    assert _by_id(report)["preflight.reviews"]["status"] == "passed", _by_id(report)["preflight.reviews"]
+    assert json.loads(_status(project, capsys))["run_id"] == first_run
+
+
+def _status(project: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    main(["-C", str(project), "status", "--format", "json"])
+    return capsys.readouterr().out

@@ -132,7 +132,7 @@ def preflight(
     runbook_path = find_runbook(project_dir)
     runbook = load_runbook(runbook_path)
     moment = parse_at(at)
-    view = signoff_view(project_dir, runbook, target_org)
+    view = signoff_view(project_dir, runbook, target_org, runbook_path)
     with err_console().status("running preflight gates", spinner="dots"):
         report = run_preflight(
             project_dir, runbook, runbook_path=runbook_path, at=moment, view=view, jobs=jobs, only=only or None

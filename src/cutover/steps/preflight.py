@@ -596,18 +596,26 @@ def run_preflight(
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def signoff_view(project_dir: Path, runbook: Any, target_org: str | None = None) -> SignoffView:
-    """Sign-offs and waivers from the org's open run (none when there is no run or no state yet)."""
+def signoff_view(
+    project_dir: Path, runbook: Any, target_org: str | None = None, runbook_path: Path | None = None
+) -> SignoffView:
+    """Sign-offs and waivers from the run preflight would record into: the org's open run, or its failed run of the
+    same commit and runbook (none when there is no run or no state yet)."""
     if not (Path(project_dir) / ".cutover" / "state.db").exists():
         return SignoffView()
     from cutover.engine import Engine
 
     engine = Engine(project_dir)
     try:
-        from cutover.steps import git_head
+        from cutover.steps import file_sha256, git_head
 
-        coverage = latest_validation_coverage(engine, git_head(Path(project_dir)))
-        run = engine.open_run(target_org or runbook.target.alias)
+        head = git_head(Path(project_dir))
+        coverage = latest_validation_coverage(engine, head)
+        run = engine.continuable_run(
+            target_org or runbook.target.alias,
+            git_head=head,
+            runbook_sha256=file_sha256(runbook_path) if runbook_path else None,
+        )
         if run is None:
             return SignoffView(validation_coverage=coverage)
         signoffs: dict[str, list[Any]] = {}
@@ -668,7 +676,8 @@ def record_preflight(
     engine = Engine(project_dir)
     try:
         alias = target_org or runbook.target.alias
-        run = engine.open_run(alias)
+        # A run that failed only on gates is continued: the sign-offs and waivers given to fix it stay with it.
+        run = engine.continuable_run(alias, git_head=report.git_head, runbook_sha256=report.runbook_sha256)
         if run is None:
             try:
                 shown_path = Path(runbook_path).resolve().relative_to(Path(project_dir).resolve()).as_posix()
@@ -691,7 +700,7 @@ def record_preflight(
                 ),
             )
         records = {r.id: r for r in engine.steps(run.id)}
-        if run.state not in (RunState.PLANNED, RunState.PAUSED) or any(
+        if run.state not in (RunState.PLANNED, RunState.PAUSED, RunState.FAILED) or any(
             r.spec.stage != "preflight" and r.status != StepStatus.PENDING for r in records.values()
         ):
             return replace(report, notes=(*report.notes, f"not recorded: run {run.id} is already past preflight"))
