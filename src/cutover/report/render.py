@@ -372,6 +372,14 @@ def _markdown_deploy(record: Mapping[str, Any]) -> list[str]:
                     for c in classes
                 ],
             )
+        broken = ((job or {}).get("components") or {}).get("failures") or []
+        if broken:
+            out += [f"Component failures ({md(label.lower())}):", ""]
+            out += [
+                f"- {md(c['type'])} {md(c['name'])} ({md(c['file'])}{':' + str(c['line']) if c['line'] else ''}): "
+                f"{md(c['problem'])}"
+                for c in broken
+            ] + [""]
         failed = ((job or {}).get("tests") or {}).get("failed") or []
         if failed:
             out += (
