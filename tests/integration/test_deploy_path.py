@@ -31,7 +31,7 @@ from cutover.runbook import load_runbook
 from orgsim.metadata import deploy as md_deploy
 from orgsim.metadata import store as md_store
 from orgsim.scenario import builtin_scenario_path, scenario_from_dict
-from orgsim.testing import OrgsimServer, login, sf_env
+from orgsim.testing import OrgsimServer, login, run_sf, sf_env
 
 pytestmark = pytest.mark.integration
 
@@ -56,14 +56,16 @@ def git(cwd: Path, *args: str, env: dict[str, str]) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
-def make_project(tmp_path: Path, server: OrgsimServer, env: dict[str, str], **expect: Any) -> Path:
+def make_project(
+    tmp_path: Path, server: OrgsimServer, env: dict[str, str], *, stages: list[str] = STAGES, **expect: Any
+) -> Path:
     project = tmp_path / "elaro"
     shutil.copytree(
         EXAMPLE, project, ignore=shutil.ignore_patterns("node_modules", "coverage", ".cutover", "backups", "logs")
     )
     ryaml = YAML()
     doc = ryaml.load((project / "cutover.yaml").read_text())
-    doc["stages"] = STAGES
+    doc["stages"] = stages
     pinned = {"org_id": server.org.org_id, "username": server.org.username, "instance_url": server.url}
     pinned.update(expect)
     for key, value in pinned.items():
@@ -214,8 +216,8 @@ def test_failing_apex_test_stops_at_validation(
     failing = {"test": "ElaroLoggerTest.writesAnAuditEntry", "message": "System.AssertException: audit entry missing"}
     server = start_org(tmp_path, sf_bin, sf_home, apex={"failing_tests": [failing]})
     try:
-        project = make_project(tmp_path, server, env)
-        done = cutover(project, env, "run", "--only", ONLY, "--yes", "--format", "json")
+        project = make_project(tmp_path, server, env, stages=["validate", "deploy"])  # the guard etc. are tested above
+        done = cutover(project, env, "run", "--yes", "--format", "json")
         assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
         steps = steps_by_id(json.loads(done.stdout))
         validate = steps["validate.dry-run"]
@@ -293,5 +295,44 @@ def test_target_pin_writes_the_org_behind_the_alias(
         assert expect.org_id == server.org.org_id and expect.username == server.org.username
         assert expect.instance_url.rstrip("/") == server.url.rstrip("/") and expect.sandbox is False
         assert server.token not in after + done.stdout + done.stderr
+    finally:
+        server.stop()
+
+
+def test_a_validation_overtaken_by_another_deploy_is_not_quick_deployed(
+    tmp_path: Path, sf_bin: Path, sf_home: Path, env: dict[str, str]
+) -> None:
+    server = start_org(tmp_path, sf_bin, sf_home)
+    try:
+        project = make_project(tmp_path, server, env, stages=["validate", "deploy"])
+        paused = cutover(project, env, "run", "--until", "validate", "--yes", "--format", "json")
+        assert paused.returncode == 0, paused.stdout[-2000:] + paused.stderr[-2000:]
+        # Someone else deploys to production between the validation and the quick deploy.
+        other = run_sf(
+            sf_bin,
+            [
+                "project",
+                "deploy",
+                "start",
+                "--source-dir",
+                "force-app/main/default/classes/ElaroLogger.cls",
+                "--target-org",
+                "production",
+                "--test-level",
+                "RunLocalTests",
+                "--wait",
+                "5",
+            ],
+            sf_home,
+            cwd=project,
+        )
+        assert other.returncode == 0, str(other)
+        done = cutover(project, env, "resume", "--format", "json")
+        assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+        deploy = steps_by_id(json.loads(done.stdout))["deploy.quick"]
+        assert deploy["status"] == "failed"
+        assert "can no longer be quick-deployed" in deploy["detail"] and "org changed" in deploy["detail"]
+        assert "cutover retry validate.dry-run" in deploy["detail"]
+        assert [job["validation_id"] for job in quick_deploys(server)] == [None]  # only the other deploy
     finally:
         server.stop()
