@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import typer
 
-from cutover.commands import explain, preflight, report, rollback, run, runbook_cmds, scan, target
+from cutover.commands import alerts, explain, preflight, report, rollback, run, runbook_cmds, scan, target
 
 REGISTRARS: list[Callable[[typer.Typer], None]] = [
     runbook_cmds.register,  # init, plan
@@ -18,4 +18,5 @@ REGISTRARS: list[Callable[[typer.Typer], None]] = [
     scan.register,  # scan apex
     target.register,  # target pin
     report.register,  # report
+    alerts.register,  # alerts, ack, announce
 ]
