@@ -4,12 +4,14 @@
    real steps), then ApexLog failures after the deploy (`faults.apexlog_failures_after_deploy`): verify.apex-logs
    fails, the engine runs the rollback contingency by itself, the run ends `rolled_back`, the org has the old
    ElaroLogger body again and no ComplianceDashboardController; `cutover status` / `cutover audit verify` agree.
-2. A deploy that aborts the scheduled jobs (`faults.abort_scheduled_jobs_on_deploy`): verify.scheduled-jobs names
+2. `cutover run --until deploy`, then `cutover rollback RUN --yes --by WHO` (real processes): the same restore and
+   removal on request, the decision signed by the approver, the rest of the plan skipped.
+3. A deploy that aborts the scheduled jobs (`faults.abort_scheduled_jobs_on_deploy`): verify.scheduled-jobs names
    the missing jobs, and re-creating them with `sf apex run` brings all five back WAITING.
 
-The steps run in-process through `Engine.execute` with the registry's executors (no stand-ins); the run's
-contingency is the runbook's rollback plan without `rollback.notify`, whose executor (alert channels) belongs to
-the monitoring area.
+In 1 and 3 the steps run in-process through `Engine.execute` with the registry's executors (no stand-ins), so the
+test can change an org setting between the deploy and the rollback; 1's contingency is the runbook's rollback
+plan without its notification and checklist steps.
 """
 
 from __future__ import annotations
@@ -257,5 +259,45 @@ def test_apex_tests_and_permission_sets_are_checked_against_the_org(
         table = next(e for e in engine.store.evidence(run.id, "verify.apex-tests") if e["name"] == "apex-tests.txt")
         assert "Org-wide coverage: 88%" in (engine.store.cutover_dir / table["relpath"]).read_text()
         assert permission_sets.status == StepStatus.PASSED and "Elaro_Admin" in permission_sets.detail
+    finally:
+        server.stop()
+
+
+def test_cutover_rollback_command_rolls_back_a_deployed_run(
+    tmp_path: Path, sf_bin: Path, sf_home: Path, sf_environment: dict[str, str]
+) -> None:
+    server = start_org(tmp_path, sf_bin, sf_home)
+    try:
+        project = make_project(tmp_path)
+        ryaml = YAML()
+        doc = ryaml.load((project / "cutover.yaml").read_text())
+        doc["stages"] = ["backup", "validate", "deploy", "verify"]
+        with (project / "cutover.yaml").open("w") as handle:
+            ryaml.dump(doc, handle)
+        deployed = cutover(project, sf_environment, "run", "--until", "deploy", "--yes", "--format", "json")
+        assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-2000:]
+        run_id = json.loads(deployed.stdout)["run_id"]
+        assert query(sf_bin, sf_home, f"SELECT Id FROM ApexClass WHERE Name = '{ADDED_CLASS}'")
+
+        done = cutover(
+            project, sf_environment, "rollback", run_id, "--yes", "--by", "Avery Brooks",
+            "--reason", "users locked out", "--format", "json",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        status = json.loads(done.stdout)
+        assert status["state"] == "rolled_back"
+        assert "users locked out" in status["note"] and "restored" in status["note"]
+        steps = {s["id"]: s for s in status["steps"]}
+        assert steps["rollback.decide"]["signoffs"][0]["by"] == "Avery Brooks"
+        assert steps["rollback.remove-added"]["status"] == "passed"
+        assert steps["verify.apex-logs"]["status"] == "skipped"  # the rest of the plan never ran
+
+        assert query(sf_bin, sf_home, f"SELECT Id FROM ApexClass WHERE Name = '{ADDED_CLASS}'") == []
+        body = query(sf_bin, sf_home, f"SELECT Body FROM ApexClass WHERE Name = '{CHANGED_CLASS}'")[0]["Body"]
+        assert body == (SEED_CLASSES / f"{CHANGED_CLASS}.cls").read_text()
+        again = cutover(project, sf_environment, "rollback", run_id, "--yes")
+        assert again.returncode == 2 and "rolled_back" in again.stderr
+        audit = cutover(project, sf_environment, "audit", "verify", run_id)
+        assert audit.returncode == 0, audit.stdout + audit.stderr
     finally:
         server.stop()
