@@ -101,7 +101,8 @@ def wait_for_deploy(
             if time.monotonic() >= deadline:
                 raise StillWaiting(
                     f"{label} {job_id} still {report.status or 'running'} after {timeout_s / 60:.0f} min",
-                    hint="it keeps running in the org: `cutover retry` the step, or check with "
+                    hint=f"it keeps running in the org; wait again with `cutover retry {ctx.step.id} && cutover "
+                    "resume` (a deploy already submitted is re-attached, never submitted twice), or check it with "
                     f"`sf project deploy report --job-id {job_id} --target-org {alias}`",
                 )
             # A report call itself takes 0.5-3 s: wait only the rest of the interval.

@@ -18,12 +18,14 @@ from cutover.sf.results import DeployResult, parse_deploy_result
 from cutover.steps._sf import _Binding, _record, last_result, polling, sf_session
 from cutover.steps.registry import StepServices
 from cutover.steps.validate import (
+    StillWaiting,
     Validate,
     criteria_table,
     describe_progress,
     failure_reasons,
     summary_line,
     validation_criteria,
+    wait_for_deploy,
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sf"
@@ -226,3 +228,14 @@ def test_sf_calls_become_evidence_and_polls_only_events(engine: Engine, tmp_path
     assert [e.payload.get("polled", False) for e in events] == [False, True]
     assert events[0].payload["command"] == f"sf project deploy report --job-id {QUEUED.id}"
     assert events[1].payload["status"] == "InProgress"
+
+
+def test_a_job_still_running_at_the_deadline_says_how_to_wait_again(engine: Engine) -> None:
+    running = replace(SUCCESS, status="InProgress", done=False, id=QUEUED.id)
+    fake = FakeSf(reports=[running])
+    ctx = make_ctx(engine)
+    fake._cutover_binding.ctx = ctx
+    with pytest.raises(StillWaiting) as waited:
+        wait_for_deploy(ctx, fake, "production", QUEUED.id, label="validation", timeout_s=0, sleep=lambda _: None)  # type: ignore[arg-type]
+    assert "still InProgress" in waited.value.message
+    assert waited.value.hint and "cutover retry validate.dry-run && cutover resume" in waited.value.hint
