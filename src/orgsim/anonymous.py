@@ -462,6 +462,9 @@ def execute(org: Org, code: str) -> ExecutionResult:
     except ApexCompileError as error:
         result.compiled = result.success = False
         result.compile_problem, result.line, result.column = error.message, error.line, error.column
+    except RecursionError:  # the parser recurses per nesting level; Salesforce also refuses absurd nesting
+        result.compiled = result.success = False
+        result.compile_problem, result.line, result.column = "Expression is too deeply nested", 1, 1
     except ApexRuntimeError as error:
         result.success = False
         result.exception_message = error.message

@@ -83,7 +83,7 @@ def _messages(request: Request) -> list[dict[str, Any]]:
         return []
     try:
         data = json.loads(request.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return []
     if isinstance(data, dict):
         data = [data]

@@ -20,12 +20,16 @@ def handle(request: Request) -> Response:
         if request.method == "POST":
             raw = request.arg("advance")
             if raw is None and request.body:
-                raw = str(request.json().get("advance", ""))
+                data = request.json()
+                raw = str(data.get("advance", "")) if isinstance(data, dict) else ""
             try:
                 seconds = float(raw or "")
             except ValueError:
                 raise SalesforceApiError(400, "INVALID_INPUT", "advance must be a number of seconds") from None
-            org.advance_clock(seconds)
+            try:
+                org.advance_clock(seconds)
+            except ValueError as error:  # a move the org's calendar cannot hold
+                raise SalesforceApiError(400, "INVALID_INPUT", str(error)) from None
             org.tick()
         return json_response({"now": org.now_text()})
     if action == "state" and request.method == "GET":

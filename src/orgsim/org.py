@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from collections import defaultdict
@@ -19,6 +20,7 @@ from orgsim.store import OrgStore, format_datetime, parse_datetime
 _RELATIVE_TIME = re.compile(r"^@(now|today)(?:([+-])(\d+)([smhdw]))?$")
 _REFERENCE = re.compile(r"^@id:(\w+):(.+)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_CLOCK_OFFSET_S = 100 * 366 * 86400.0  # a century either way; far beyond any test, far inside datetime's range
 
 # Value__c (percent of the per-transaction limit) of the snapshots seeded when a scenario gives none.
 APEXLOG_FAILURE_OPERATIONS = (
@@ -94,8 +96,13 @@ class Org:
         return format_datetime(self.now())
 
     def advance_clock(self, seconds: float) -> datetime:
+        """Move the clock by `seconds`. Raises ValueError for a move that is not finite or ends more than a century
+        away: the offset is persisted, and one datetime overflow would break every later request, even after restart."""
         with self.lock:
-            self._clock_offset += seconds
+            offset = self._clock_offset + seconds
+            if not math.isfinite(offset) or abs(offset) > MAX_CLOCK_OFFSET_S:
+                raise ValueError(f"the org clock can move at most {MAX_CLOCK_OFFSET_S:.0f} seconds from now")
+            self._clock_offset = offset
             self.store.set_setting("clock_offset_seconds", self._clock_offset)
         return self.now()
 

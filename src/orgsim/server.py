@@ -123,6 +123,22 @@ ROUTES: list[Route] = [
     ),
 ]
 
+# The largest body read into memory: a 100 MiB deploy zip (metadata.package.MAX_ZIP_BYTES), base64-encoded inside
+# its SOAP envelope, fits with room to spare; anything larger is refused before it is read.
+MAX_BODY_BYTES = 160 * 1024 * 1024
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large_response(path: str) -> Response:
+    message = f"Maximum size of request reached. Maximum size of request is {MAX_BODY_BYTES} bytes."
+    if path.startswith("/services/Soap/"):
+        return soap_fault_response(SoapFault("EXCEEDED_MAX_SIZE_REQUEST", message, status=413))
+    return json_response([{"message": message, "errorCode": "EXCEEDED_MAX_SIZE_REQUEST"}], 413)
+
+
 _SOAP_SESSION = re.compile(rb"<(?:\w+:)?sessionId>([^<]*)</(?:\w+:)?sessionId>")
 _SOAP_OPERATION = re.compile(rb"<(?:\w+:)?Body[^>]*>\s*<(?:(\w+):)?(\w+)")
 _GACK_MESSAGE = "An unexpected error occurred. Please include this ErrorId if you contact support: {error_id} ({code})"
@@ -250,6 +266,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out as two writes; with Nagle on, each answer waited ~40 ms for a delayed ACK.
     disable_nagle_algorithm = True
+    # Seconds a socket may stay silent (read by StreamRequestHandler.setup): a stalled upload or an idle keep-alive
+    # connection then frees its thread instead of holding it forever.
+    timeout = 120
     server: OrgsimHTTPServer
 
     def do_GET(self) -> None:
@@ -265,29 +284,40 @@ class _RequestHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _read_body(self) -> bytes:
+        """The request body; raises _BodyTooLarge before reading (or allocating for) more than MAX_BODY_BYTES."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks = []
+            total = 0
             while True:
-                size_line = self.rfile.readline()
+                size_line = self.rfile.readline(1024)
                 size = int(size_line.split(b";")[0].strip() or b"0", 16)
                 if size == 0:
-                    self.rfile.readline()
+                    self.rfile.readline(1024)
                     return b"".join(chunks)
+                total += size
+                if total > MAX_BODY_BYTES:
+                    raise _BodyTooLarge
                 chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+                self.rfile.readline(1024)
         length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            raise _BodyTooLarge
         return self.rfile.read(length) if length > 0 else b""
 
     def _handle(self) -> None:
         started = time.monotonic()
+        path, _ = normalize_path(self.path)
         try:
             body = self._read_body()
-        except (ValueError, OSError):
+        except _BodyTooLarge:
+            self.close_connection = True  # the unread body must not be taken for the next request
+            response = _too_large_response(path)
+        except (ValueError, OSError):  # a malformed chunk size, a timeout, a client that hung up
             self.close_connection = True
             return
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        response = dispatch(self.server.org, self.command, self.path, headers, body)
-        path, _ = normalize_path(self.path)
+        else:
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            response = dispatch(self.server.org, self.command, self.path, headers, body)
         elapsed_ms = (time.monotonic() - started) * 1000
         if response.drop_connection:
             log.info("%s %s -> dropped (%.0f ms)", self.command, redact_tokens(path), elapsed_ms)

@@ -80,7 +80,7 @@ class Request:
             raise SalesforceApiError(400, "JSON_PARSER_ERROR", "The request body is empty")
         try:
             return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: absurdly deep nesting
             raise SalesforceApiError(
                 400, "JSON_PARSER_ERROR", f"Unexpected character in the request body: {error}"
             ) from None

@@ -138,5 +138,5 @@ def _handle(org: Any, method: str, path: str, body: bytes, headers: Mapping[str,
         message = fault.message.removeprefix(f"{code}: ")
         status = 404 if code == "INVALID_ID_FIELD" else 400
         return _json(status, [{"errorCode": code, "message": message}])
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: absurdly deep JSON
         return _json(400, [{"errorCode": "JSON_PARSER_ERROR", "message": str(error)}])
