@@ -305,7 +305,7 @@ class _Builder:
             "backup": self._backup(),
             "deploy": self._deploy(),
             "verification": [self.step_brief(r) for r in self.steps_where(stage="verify")],
-            "monitoring": self._monitoring(),
+            "monitoring": self._monitoring(now),
             "rollback": self._rollback(),
             "evidence": [
                 {
@@ -715,44 +715,93 @@ class _Builder:
         )
         return out
 
-    def _monitoring(self) -> dict[str, Any]:
+    def _monitoring(self, now: datetime) -> dict[str, Any]:
         steps = self.steps_where(stage="monitor")
-        ids = [r.id for r in steps]
-        alerts: list[Any] = []
-        max_pct: dict[str, Any] = {}
+        max_pct: dict[str, float] = {}
+        thresholds: dict[str, Any] = self.runbook.thresholds.limits.model_dump() if self.runbook is not None else {}
+        org_limit_threshold: Any = None
+        window: dict[str, Any] = {}
         for record in steps:
             sources: list[Mapping[str, Any]] = [self.finished_data.get(record.id, {})]
-            for prefix in ("monitor", "limits", "alerts"):
+            for prefix in ("limits-timeseries", "monitor"):
                 doc, _ = self.evidence.json_doc([record.id], prefix)
                 if doc:
                     sources.append(doc)
             for source in sources:
-                for key in ("max_pct", "peaks", "max_percent"):
+                for key in ("max_percent", "max_pct"):
                     if isinstance(source.get(key), Mapping):
                         for limit, value in source[key].items():
                             pct = _pct(value)
-                            if pct is not None and (limit not in max_pct or pct > max_pct[limit]):
-                                max_pct[limit] = pct
-                if isinstance(source.get("alerts"), list):
-                    alerts += [a for a in source["alerts"] if a not in alerts]
-        alerts += [
-            {"at": e.at, "type": e.type, "step_id": e.step_id, **dict(e.payload)}
-            for e in self.events
-            if e.type.startswith("alert.") and e.step_id in ids
-        ]
-        thresholds = self.runbook.thresholds.limits.model_dump() if self.runbook is not None else {}
-        limits = [
-            {
-                "limit": name,
-                "max_pct": max_pct.get(name),
-                "threshold": thresholds.get(name),
-                "breached": None
-                if max_pct.get(name) is None or thresholds.get(name) is None
-                else max_pct[name] >= thresholds[name],
-            }
-            for name in dict.fromkeys([*thresholds, *max_pct])
-        ]
-        return {"steps": [self.step_brief(r) for r in steps], "alerts": alerts, "limits": limits}
+                            if pct is not None and pct > max_pct.get(limit, -1.0):
+                                max_pct[str(limit)] = pct
+                if isinstance(source.get("thresholds"), Mapping):  # what the step really compared against
+                    thresholds.update(source["thresholds"])
+                if source.get("org_limit_threshold") is not None:
+                    org_limit_threshold = source["org_limit_threshold"]
+                if isinstance(source.get("window"), Mapping) and "samples" in source and not window:
+                    window = {
+                        "step_id": record.id,
+                        "start": source["window"].get("start"),
+                        "end": source["window"].get("end"),
+                        "interval_seconds": source["window"].get("interval_seconds"),
+                        "samples": source.get("samples"),
+                        "breaches": source.get("breaches"),
+                        "worst_severity": source.get("worst_severity"),
+                        "gaps": list(source.get("gaps") or []),
+                        "unreadable": list(source.get("unreadable") or []),
+                        "rollback_recommended": bool(source.get("rollback_recommended")),
+                    }
+
+        def threshold_of(name: str) -> Any:
+            return org_limit_threshold if name.startswith("org:") else thresholds.get(name)
+
+        limits = []
+        for name in dict.fromkeys([*thresholds, *max_pct]):
+            value, limit = max_pct.get(name), threshold_of(name)
+            breached = None if value is None or limit is None else value >= float(limit)
+            limits.append({"limit": name, "max_pct": value, "threshold": limit, "breached": breached})
+        return {
+            "steps": [self.step_brief(r) for r in steps],
+            "window": window or None,
+            "limits": limits,
+            "alerts": self._alerts(now, steps),
+        }
+
+    def _alerts(self, now: datetime, steps: Sequence[StepRecord]) -> list[dict[str, Any]]:
+        """Every alert of the run (the audit log is the alert store): severity, state, who was paged, who acked."""
+        try:
+            from cutover.notify.alerts import load_alerts
+
+            alerts = [alert.to_json(now) for alert in load_alerts(self.store, self.run.id)]
+        except Exception as exc:  # an alert event this version cannot read must not hide the rest of the record
+            self.notes.append(f"alerts could not be read from the audit log ({type(exc).__name__}: {exc})")
+            alerts = []
+        if alerts:
+            return [
+                {
+                    "id": a.get("id"),
+                    "step_id": a.get("step_id"),
+                    "severity": a.get("severity"),
+                    "title": a.get("title"),
+                    "state": a.get("state"),
+                    "raised_at": a.get("raised_at"),
+                    "paged": [
+                        (a.get("path") or [])[level].get("title")
+                        for level in a.get("paged_levels") or []
+                        if level < len(a.get("path") or [])
+                    ],
+                    "acknowledged_by": a.get("acknowledged_by"),
+                    "acknowledged_at": a.get("acknowledged_at"),
+                }
+                for a in alerts
+            ]
+        # Steps that report alerts only in their outcome (no alert events).
+        out: list[dict[str, Any]] = []
+        for record in steps:
+            for item in self.finished_data.get(record.id, {}).get("alerts") or []:
+                if isinstance(item, Mapping):
+                    out.append({"step_id": record.id, **{k: item.get(k) for k in ("id", "severity", "title")}})
+        return out
 
     def _rollback(self) -> dict[str, Any]:
         steps = [r for r in self.records if r.spec.contingency or r.spec.stage == "rollback"]

@@ -407,8 +407,49 @@ def _markdown_checks(title: str, steps: Sequence[Mapping[str, Any]]) -> list[str
     return out + _table(["step", "status", "result"], [[s["id"], _status(s["status"]), s["detail"]] for s in steps])
 
 
+def window_line(window: Mapping[str, Any] | None) -> str:
+    if not window:
+        return ""
+    text = (
+        f"Window {short_time(window.get('start'))} → {short_time(window.get('end'))}, "
+        f"{window.get('samples')} sample(s) every {duration(window.get('interval_seconds'))}, "
+        f"{window.get('breaches') or 0} breach(es)"
+    )
+    if window.get("worst_severity"):
+        text += f", worst {window['worst_severity']}"
+    if window.get("gaps"):
+        text += f", {len(window['gaps'])} gap(s) without samples"
+    if window.get("unreadable"):
+        text += f"; never read: {', '.join(window['unreadable'])}"
+    if window.get("rollback_recommended"):
+        text += " — CRITICAL: rollback recommended"
+    return text
+
+
+def alert_row(alert: Mapping[str, Any]) -> list[Any]:
+    acked = (
+        f"{alert['acknowledged_by']} at {short_time(alert.get('acknowledged_at'))}"
+        if alert.get("acknowledged_by")
+        else "not acknowledged"
+    )
+    return [
+        alert.get("id"),
+        alert.get("severity"),
+        alert.get("title"),
+        alert.get("state"),
+        short_time(alert.get("raised_at")),
+        " → ".join(str(p) for p in alert.get("paged") or []),
+        acked,
+    ]
+
+
+ALERT_HEADERS = ["alert", "severity", "title", "state", "raised", "paged", "acknowledged"]
+
+
 def _markdown_monitoring(monitoring: Mapping[str, Any]) -> list[str]:
     out = _markdown_checks("Monitoring", monitoring["steps"])
+    if monitoring.get("window"):
+        out += [md(window_line(monitoring["window"])), ""]
     limits = [row for row in monitoring["limits"] if row.get("max_pct") is not None]
     if limits:
         out += _table(
@@ -417,8 +458,8 @@ def _markdown_monitoring(monitoring: Mapping[str, Any]) -> list[str]:
                 [
                     r["limit"],
                     f"{r['max_pct']:g}%",
-                    "" if r["threshold"] is None else f"< {r['threshold']:g}%",
-                    "YES" if r["breached"] else "no",
+                    "" if r["threshold"] is None else f"< {float(r['threshold']):g}%",
+                    "" if r["breached"] is None else ("YES" if r["breached"] else "no"),
                 ]
                 for r in limits
             ],
@@ -427,7 +468,7 @@ def _markdown_monitoring(monitoring: Mapping[str, Any]) -> list[str]:
         out += ["No governor-limit readings recorded.", ""]
     if monitoring["alerts"]:
         out += [f"Alerts ({len(monitoring['alerts'])}):", ""]
-        out += [f"- {md(json.dumps(a, ensure_ascii=False, sort_keys=True))}" for a in monitoring["alerts"]] + [""]
+        out += _table(ALERT_HEADERS, [alert_row(a) for a in monitoring["alerts"]])
     elif monitoring["steps"]:
         out += ["No alerts raised.", ""]
     return out
@@ -470,7 +511,15 @@ def render_html(record: Mapping[str, Any]) -> str:
         lstrip_blocks=True,
     )
     env.filters.update(duration=duration, short_time=short_time, identity=identity, pct=_coverage_pct)
-    env.globals.update(operators=operators, runbook_line=runbook_line, audit_lines=audit_lines, is_link=_is_link)
+    env.globals.update(
+        operators=operators,
+        runbook_line=runbook_line,
+        audit_lines=audit_lines,
+        is_link=_is_link,
+        window_line=window_line,
+        alert_row=alert_row,
+        alert_headers=ALERT_HEADERS,
+    )
     return env.get_template("record.html.j2").render(r=record)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from cutover.engine import Engine, RoleRules, StepContext, StepOutcome, StepSpec, StepStatus
 from cutover.engine.model import SignoffRule
 from cutover.engine.signoffs import evaluate
+from cutover.notify.alerts import acknowledge, load_alerts
 
 TOKEN = "00D000000000001AAA!AQ8.fake.reporttoken"
 SCRIPT = "<script>alert('x')</script>"
@@ -207,9 +208,35 @@ def full_executors(project: Path) -> dict[str, Scripted]:
         return StepOutcome.passed(f"4/4 tests passed, org-wide coverage 91% {SCRIPT}", org_wide_coverage=91.0)
 
     def monitor(ctx: StepContext) -> StepOutcome:
-        alert = {"severity": "HIGH", "limit": "cpu", "message": "CPU time at 80% of limit"}
+        # The shapes `monitor.limits` and `cutover.notify.alerts` record: alert events, outcome data, timeseries.
+        policy = {
+            "severity": "HIGH",
+            "response_seconds": 3600,
+            "path": [{"role": "deployment_lead", "title": "Deployment Lead", "name": "Dana Lead"}],
+        }
+        ctx.event(
+            "alert.raised",
+            alert_id="al-c0ffee",
+            key="w1/cpu",
+            severity="HIGH",
+            title="CPU time 80% on prod",
+            body="CPU time at 80% of limit",
+            raised_at="2026-11-27T18:10:00Z",
+            policy=policy,
+            data={},
+        )
+        ctx.event("alert.notified", alert_id="al-c0ffee", level=0)
+        window = {"id": "w1", "start": "2026-11-27T18:00:00Z", "end": "2026-11-28T18:00:00Z", "interval_seconds": 900}
+        ctx.record_evidence("limits-timeseries.json", {"window": window, "thresholds": {"cpu": 75}, "samples": []})
         return StepOutcome.failed(
-            "cpu 80% ≥ 75%", max_pct={"soql": 12.5, "dml": 3.0, "cpu": 80.0, "heap": 20.0}, alerts=[alert]
+            "threshold crossed in 96 sample(s): HIGH cpu 80% ≥ 75%; alerts al-c0ffee",
+            window=window,
+            samples=96,
+            max_percent={"soql": 12.5, "dml": 3.0, "cpu": 80.0, "heap": 20.0, "org:DailyApiRequests": 55.0},
+            breaches=1,
+            worst_severity="HIGH",
+            alerts=[{"id": "al-c0ffee", "severity": "HIGH", "title": "CPU time 80% on prod"}],
+            gaps=[],
         )
 
     behaviours: dict[str, Callable[[StepContext], StepOutcome]] = {
@@ -248,6 +275,8 @@ def full_run(project: Path) -> str:
         engine.waive(run.id, "preflight.docs", reason="CHANGELOG follows in 3.0.8", approver="Dana Lead", rules=RULES)
         result = engine.execute(run.id, full_executors(project))
         assert result.state.value == "succeeded", result
+        [alert] = load_alerts(engine.store, run.id)
+        acknowledge(engine.store, alert, by="Dana Lead")
         return run.id
     finally:
         engine.close()

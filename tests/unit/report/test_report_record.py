@@ -114,8 +114,18 @@ def test_record_of_a_full_run_has_every_section(project: Path) -> None:
 
     assert [v["id"] for v in record["verification"]] == ["verify.apex-tests"]
     limits = {row["limit"]: (row["max_pct"], row["breached"]) for row in record["monitoring"]["limits"]}
-    assert limits == {"soql": (12.5, False), "dml": (3.0, False), "cpu": (80.0, True), "heap": (20.0, False)}
-    assert record["monitoring"]["alerts"][0]["limit"] == "cpu"
+    assert limits == {
+        "soql": (12.5, False),
+        "dml": (3.0, False),
+        "cpu": (80.0, True),
+        "heap": (20.0, False),
+        "org:DailyApiRequests": (55.0, None),  # no org-limit threshold recorded: not judged
+    }
+    [alert] = record["monitoring"]["alerts"]
+    assert (alert["id"], alert["severity"], alert["paged"]) == ("al-c0ffee", "HIGH", ["Deployment Lead"])
+    assert alert["acknowledged_by"] == "Dana Lead" and alert["state"] == "acknowledged"
+    window = record["monitoring"]["window"]
+    assert (window["samples"], window["worst_severity"], window["interval_seconds"]) == (96, "HIGH", 900)
     assert record["rollback"]["triggered"] is False and len(record["rollback"]["steps"]) == 1
 
     evidence = record["evidence"]
@@ -139,6 +149,8 @@ def test_markdown_html_and_junit_show_the_run(project: Path) -> None:
     assert "83.3% (threshold 85%: NOT MET)" in markdown
     assert "| ComplianceDashboardController | Class | 10 | 6 | 60.0% (below) |" in markdown
     assert "| cpu | 80% | &lt; 75% | YES |" in markdown
+    assert "| al-c0ffee | HIGH | CPU time 80% on prod | acknowledged |" in markdown
+    assert "96 sample(s) every 15m00s, 1 breach(es), worst HIGH" in markdown
     assert "PDF Generation Timeout" in markdown and "Dana Lead" in markdown
 
     assert html.startswith("<!DOCTYPE html>") and "</html>" in html
