@@ -2,8 +2,8 @@
 
 Right before submitting, `sf org display` checks that the alias still points at the org this run's guard proved (a
 run can pause for hours between the guard and the deploy). Then `sf project deploy quick --job-id <validation id>
---async` (the validation id comes from the `sf.validate` step of this run, which must have passed), the new deploy id is recorded (`deploy_id`) *before* waiting, then `deploy
-report` is polled with live progress until done. Succeeded → passed; Failed/Canceled → blocking failure naming the
+--async` (the validation id comes from the `sf.validate` step of this run, which must have passed); the new
+deploy id is recorded (`deploy_id`) *before* waiting, then `deploy report` is polled with live progress until done. Succeeded → passed; Failed/Canceled → blocking failure naming the
 first problems. A validation that can no longer be quick-deployed (CannotQuickDeployError: older than 10 days, or
 another deploy changed the org since) → blocking failure with the hint to validate again.
 
