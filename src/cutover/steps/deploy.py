@@ -1,11 +1,12 @@
 """`sf.quick_deploy`: seed "Step 2: Deploy to Production" — promote exactly the package that passed validation.
 
-Right before submitting, `sf org display` checks that the alias still points at the org this run's guard proved (a
-run can pause for hours between the guard and the deploy). Then `sf project deploy quick --job-id <validation id>
---async` (the validation id comes from the `sf.validate` step of this run, which must have passed); the new
-deploy id is recorded (`deploy_id`) *before* waiting, then `deploy report` is polled with live progress until done. Succeeded → passed; Failed/Canceled → blocking failure naming the
-first problems. A validation that can no longer be quick-deployed (CannotQuickDeployError: older than 10 days, or
-another deploy changed the org since) → blocking failure with the hint to validate again.
+Right before submitting, `sf org display` checks that the alias still points at the org this run's guard proved
+(a run can pause for hours between the guard and the deploy). Then `sf project deploy quick --job-id <validation
+id> --async` (the validation id comes from the `sf.validate` step of this run, which must have passed); the new
+deploy id is recorded (`deploy_id`) *before* waiting, then `deploy report` is polled with live progress until
+done. Succeeded → passed; Failed/Canceled → blocking failure naming the first problems. A validation that can no
+longer be quick-deployed (CannotQuickDeployError: older than 10 days, or another deploy changed the org since) →
+blocking failure with the hint to validate again.
 
 Never two deploys for one run: after a crash the engine calls `reattach`, which polls the recorded deploy id; and
 before submitting, the step looks for a deploy id an earlier attempt of this run recorded (a `cutover retry` clears
