@@ -160,7 +160,14 @@ def _progress(fmt: OutputFormat) -> Progress:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _execute(engine: Engine, project: Project, run: RunInfo, select: Any, fmt: OutputFormat) -> None:
+def _execute(
+    engine: Engine,
+    project: Project,
+    run: RunInfo,
+    select: Any,
+    fmt: OutputFormat,
+    monitor: dict[str, str] | None = None,
+) -> None:
     from cutover.steps import build_executors, missing_executors
     from cutover.steps.registry import StepServices
 
@@ -172,6 +179,8 @@ def _execute(engine: Engine, project: Project, run: RunInfo, select: Any, fmt: O
         runbook_path=project.runbook_path,
         change_authors=_rules(project).change_authors,
     )
+    if monitor:  # rehearsal: a shorter monitoring window (read by cutover.steps.monitor)
+        services.extras["monitor_overrides"] = monitor
     # Past an earlier blocking failure, executors are optional: the run goes on only if that step is a read-only
     # check that passes when re-checked.
     first_failure = next((i for i, r in enumerate(todo) if r.status == StepStatus.FAILED), len(todo))
@@ -218,9 +227,16 @@ def run_cmd(
     ),
     until: str | None = typer.Option(None, "--until", metavar="STAGE", help="Stop after this stage."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
+    monitor_for: str | None = typer.Option(
+        None, "--monitor-for", metavar="DURATION", help="Rehearsal: monitor for this long instead (e.g. 30s)."
+    ),
+    monitor_every: str | None = typer.Option(
+        None, "--monitor-every", metavar="DURATION", help="Rehearsal: sample this often instead (e.g. 5s)."
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Start a run from the runbook's plan, or continue the open run for the target org."""
+    monitor = _monitor_overrides(monitor_for, monitor_every)
     app = app_context(ctx)
     project = load_project(app.project_dir, target_org)
     select = _selector(project, only, until)
@@ -264,7 +280,7 @@ def run_cmd(
             runbook_sha256=project.runbook_sha256,
             git_head=git_head(project.dir),
         )
-    _execute(engine, project, run, select, fmt)
+    _execute(engine, project, run, select, fmt, monitor)
 
 
 @dataclass(frozen=True)
@@ -285,8 +301,15 @@ def resume_cmd(
     only: str | None = typer.Option(None, "--only", metavar="STAGE,...", help="Run only these stages."),
     until: str | None = typer.Option(None, "--until", metavar="STAGE", help="Stop after this stage."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
+    monitor_for: str | None = typer.Option(
+        None, "--monitor-for", metavar="DURATION", help="Rehearsal: monitor for this long instead (e.g. 30s)."
+    ),
+    monitor_every: str | None = typer.Option(
+        None, "--monitor-every", metavar="DURATION", help="Rehearsal: sample this often instead (e.g. 5s)."
+    ),
 ) -> None:
     """Continue a run from its first unfinished step (finished steps are never executed again)."""
+    monitor = _monitor_overrides(monitor_for, monitor_every)
     app = app_context(ctx)
     engine = Engine(app.project_dir)
     run = engine.resolve_run(run_id)
@@ -298,7 +321,21 @@ def resume_cmd(
     project = load_project(app.project_dir, run.target_org)
     _check_runbook_unchanged(run, project)
     _check_same_commit(run, project)
-    _execute(engine, project, run, _selector(project, only, until) if only or until else None, fmt)
+    select = _selector(project, only, until) if only or until else None
+    _execute(engine, project, run, select, fmt, monitor)
+
+
+def _monitor_overrides(duration: str | None, interval: str | None) -> dict[str, str] | None:
+    """--monitor-for / --monitor-every, checked here so a typo fails before anything runs."""
+    from cutover.runbook.models import parse_duration
+
+    given = {key: value for key, value in (("duration", duration), ("interval", interval)) if value}
+    for key, value in given.items():
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            raise UsageError(f"--monitor-{'for' if key == 'duration' else 'every'}: {exc}") from None
+    return given or None
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -350,3 +350,12 @@ def test_csv_marks_breaches() -> None:
     readings = [Reading("soql", "SOQL", "snapshot", 85.0, 80.0)]
     text = timeseries_csv([Sample(1, T0, readings, evaluate(readings))])
     assert text.splitlines()[1] == "1,2026-11-27T23:00:00Z,soql,snapshot,85,%,80,breach,HIGH"
+
+
+def test_run_command_refuses_a_bad_monitor_override_before_starting(tmp_path: Path, capsys) -> None:
+    from cutover.cli import main
+
+    (tmp_path / "cutover.yaml").write_text("target:\n  alias: production\n  production: false\nstages: [monitor]\n")
+    assert main(["-C", str(tmp_path), "run", "--monitor-for", "soon", "--yes"]) == 2
+    assert "--monitor-for: 'soon' is not a duration" in capsys.readouterr().err
+    assert not (tmp_path / ".cutover" / "runs").exists() or not any((tmp_path / ".cutover" / "runs").iterdir())
