@@ -15,8 +15,16 @@ import urllib.request
 from pathlib import Path
 
 from orgsim.scenario import ScenarioError, builtin_scenario_path, load_scenario, resolve_scenario
+from orgsim.wire import redact_tokens
 
 SERVER_INFO = "server.json"
+
+
+class RedactingFormatter(logging.Formatter):
+    """Messages and tracebacks can quote request text (a SOAP header, a query); no access token may reach the log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_tokens(super().format(record))
 
 
 def _scenario_arg(value: str | None) -> Path | None:
@@ -33,11 +41,9 @@ def _serve(args: argparse.Namespace) -> int:
     from orgsim.org import Org
     from orgsim.server import OrgsimHTTPServer
 
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s orgsim %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s orgsim %(message)s"))
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, handlers=[handler])
     state = Path(args.state)
     scenario_path = _scenario_arg(args.scenario)
     try:

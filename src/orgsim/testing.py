@@ -19,6 +19,7 @@ from typing import Any
 from orgsim.org import Org
 from orgsim.scenario import Scenario
 from orgsim.server import OrgsimHTTPServer, serve_in_thread
+from orgsim.wire import redact_tokens
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 
@@ -105,7 +106,8 @@ class SfRun:
 
     def __str__(self) -> str:
         command = f"sf {' '.join(self.args)} -> exit {self.returncode}"
-        return f"{command}\nstdout: {self.stdout[-2000:]}\nstderr: {self.stderr[-2000:]}"
+        # Shown in test failures; `org login`/`org display` answers carry the access token.
+        return redact_tokens(f"{command}\nstdout: {self.stdout[-2000:]}\nstderr: {self.stderr[-2000:]}")
 
 
 def parse_sf_json(stdout: str) -> dict[str, Any] | None:

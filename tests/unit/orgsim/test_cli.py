@@ -66,3 +66,27 @@ def test_serve_refuses_a_bad_scenario_or_another_orgs_state(tmp_path: Path, caps
     Org(tmp_path / "b", "production").close()
     assert run(["serve", "--state", str(tmp_path / "b"), "--scenario", "sandbox"]) == 2
     assert "holds org 00D5g00000ELAROEA5" in capsys.readouterr().err
+
+
+def test_serve_log_never_shows_an_access_token() -> None:
+    import logging
+    import sys
+
+    from orgsim.cli import RedactingFormatter
+
+    token = "00D5g00000ELAROAAA!orgsim.secretToken"
+    try:
+        raise RuntimeError(f"could not handle <sessionId>{token}</sessionId>")
+    except RuntimeError:
+        record = logging.LogRecord("orgsim.metadata", logging.ERROR, __file__, 1, "failed for %s", (token,), None)
+        record.exc_info = sys.exc_info()
+    text = RedactingFormatter("%(message)s").format(record)
+    assert "RuntimeError" in text and "secretToken" not in text
+
+
+def test_a_failed_sf_run_in_a_test_report_hides_the_token() -> None:
+    from orgsim.testing import SfRun
+
+    answer = '{"result": {"accessToken": "00D5g00000ELAROAAA!orgsim.secretToken"}}'
+    shown = str(SfRun(["org", "display"], 1, None, answer, ""))
+    assert "accessToken" in shown and "secretToken" not in shown
