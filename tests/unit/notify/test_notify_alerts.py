@@ -129,3 +129,28 @@ def test_alerts_in_the_audit_chain_still_verify(engine: Engine, tmp_path: Path) 
     desk, run_id = desk_for(engine, tmp_path, Clock())
     desk.raise_alert(key="k", severity="HIGH", title="t", body="b")
     assert engine.verify(run_id).ok
+
+
+def test_alerts_escalate_pages_what_is_due_after_the_monitor_stopped(tmp_path: Path, capsys) -> None:
+    (tmp_path / "cutover.yaml").write_text(
+        "target:\n  alias: prod\nalerts:\n  channels:\n"
+        "    - {id: pd, type: pagerduty, target: on-call, url: 'file://pager.jsonl', min_severity: HIGH}\n"
+    )
+    engine = Engine(tmp_path)
+    try:
+        clock = Clock()
+        clock.now = datetime.now(UTC) - timedelta(minutes=20)  # raised 20 min ago by a monitor that has ended
+        desk, _ = desk_for(engine, tmp_path, clock)
+        raised = desk.raise_alert(key="w/cpu", severity="CRITICAL", title="CPU 97%", body="b")
+        assert raised is not None
+    finally:
+        engine.close()
+    assert main(["-C", str(tmp_path), "alerts", "--escalate", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert f"paged for {raised[0].id}" in captured.err
+    [row] = json.loads(captured.out)["alerts"]
+    assert row["paged_levels"] == [0, 1] and row["responsible"]["title"] == "CTO"
+    assert read_json_lines(tmp_path / "pager.jsonl")[-1]["title"].startswith("ESCALATED (2/2)")
+    assert len(read_json_lines(tmp_path / "pager.jsonl")) == 2  # the first page (by the monitor), the escalation
+    assert main(["-C", str(tmp_path), "alerts", "--escalate"]) == 0  # nothing more is due: no further page
+    assert len(read_json_lines(tmp_path / "pager.jsonl")) == 2
