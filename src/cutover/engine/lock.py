@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,17 +130,22 @@ class OrgLocks:
             "started": started,
             "pid_started": _process_start_time(pid),
         }
+        # Written whole under a private name, then linked into place (link fails if the lock exists, like O_EXCL):
+        # a reader never sees an empty lock (it would call a live run stale), and a crash mid-write leaves no lock.
+        tmp = self.dir / f".{path.name}.{pid}.{secrets.token_hex(4)}.tmp"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with tmp.open("x", encoding="utf-8") as handle:
+                json.dump(payload, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(tmp, path)
         except FileExistsError:
             holder = self.read(org)
             if holder is None:  # released between our attempt and the read: try once more
                 return self.acquire(org, run_id, started)
             raise self.locked_error(org, holder) from None
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        finally:
+            tmp.unlink(missing_ok=True)
         return LockInfo(org, run_id, pid, payload["host"], started, payload["pid_started"], path)
 
     @staticmethod

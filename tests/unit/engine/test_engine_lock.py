@@ -126,3 +126,30 @@ def test_lock_broken_while_running_stops_before_the_next_step(engine: Engine) ->
 def test_unknown_org_break_is_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         OrgLocks(tmp_path / ".cutover").break_lock("nope")
+
+
+def test_lock_file_appears_complete_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader racing `acquire` must never see an empty lock (it would call a live run stale), and a crash while
+    the lock is written must not leave one behind that blocks the org until someone breaks it."""
+    locks = OrgLocks(tmp_path / ".cutover")
+    real_dump = json.dump
+    seen_while_writing: list[object] = []
+
+    def observing_dump(obj: object, handle: object) -> None:
+        seen_while_writing.append(locks.read("prod"))
+        real_dump(obj, handle)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(json, "dump", observing_dump)
+    locks.acquire("prod", "run-1", "now")
+    assert seen_while_writing == [None]
+    locks.release("prod", "run-1")
+
+    def crashing_dump(obj: object, handle: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(json, "dump", crashing_dump)
+    with pytest.raises(KeyboardInterrupt):
+        locks.acquire("prod", "run-2", "now")
+    monkeypatch.setattr(json, "dump", real_dump)
+    assert locks.read("prod") is None and list(locks.dir.iterdir()) == []
+    locks.acquire("prod", "run-3", "now")
