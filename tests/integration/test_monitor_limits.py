@@ -4,15 +4,20 @@ Governor_Limit_Snapshot__c query and ApexLog failures.
 1. An org whose SOQL snapshot climbs past 80 % (`faults.limits_rising`): monitor.limits fails, one HIGH alert is
    in the outbox and the PagerDuty file channel with the HIGH escalation path (Deployment Lead → Engineering
    Manager, contacts TBD flagged); every sample is evidence; `cutover ack` acknowledges it.
-2. The quiet production org, window shortened by the rehearsal override (CUTOVER_MONITOR_FOR/EVERY): passes.
+2. The quiet production org through the CLI, window shortened with `cutover run --monitor-for/--monitor-every`,
+   interrupted with Ctrl-C after its first sample and continued by `cutover resume` until the original end: passes.
 
-The steps run in-process through `Engine.execute` with the registry's executors (no stand-ins).
+Test 1 runs the steps in-process through `Engine.execute` with the registry's executors (no stand-ins).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -147,26 +152,69 @@ def test_rising_soql_crosses_its_threshold_and_alerts_with_the_high_path(
     assert rows["alerts"][0]["state"] == "acknowledged"
 
 
-def test_a_quiet_org_passes_a_window_shortened_for_rehearsal(
-    tmp_path: Path, sf_bin: Path, sf_home: Path, sf_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+def test_a_quiet_org_interrupted_mid_window_resumes_until_the_original_end(
+    tmp_path: Path, sf_bin: Path, sf_home: Path, sf_environment: dict[str, str]
 ) -> None:
-    monkeypatch.setenv("CUTOVER_MONITOR_FOR", "6s")
-    monkeypatch.setenv("CUTOVER_MONITOR_EVERY", "3s")
+    """`cutover run --monitor-for 20s --monitor-every 4s`, Ctrl-C after the first sample (exit 130, the step stays
+    running, the partial series is evidence), then `cutover resume`: the same window continues to its recorded end
+    and passes."""
     server = start_org(tmp_path, sf_bin, sf_home)
     project = tmp_path / "project"
     project.mkdir()
     (project / "cutover.yaml").write_text(RUNBOOK.format(duration="24h", interval="15m"))
+    cutover = Path(sys.executable).parent / "cutover"
     try:
-        engine, run_id, failure = run_monitor(project)
+        proc = subprocess.Popen(
+            [str(cutover), "-C", str(project), "run", "--monitor-for", "20s", "--monitor-every", "4s"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        engine = Engine(project)
+        try:
+            run_id = wait_for_sample(engine, proc)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 130, err
+            assert f"cutover resume {run_id}" in err
+            record = engine.store.step(run_id, "monitor.limits")
+            assert record is not None and record.status == StepStatus.RUNNING
+            window = record.external_ids["monitor_window"]
+            assert "limits-timeseries-partial.json" in evidence(engine, run_id, "monitor.limits")
+        finally:
+            engine.close()
+
+        assert main(["-C", str(project), "resume"]) == 4  # monitoring done; the 24 h checklist waits for a sign-off
     finally:
         server.stop()
+    engine = Engine(project)
     try:
-        assert failure is None
         record = engine.store.step(run_id, "monitor.limits")
         assert record is not None and record.status == StepStatus.PASSED, record.detail
         assert "no threshold crossed" in record.detail and "soql max 34%" in record.detail
-        window = record.external_ids["monitor_window"]
-        assert window["interval_seconds"] == 3
+        assert record.external_ids["monitor_window"] == window  # same window, same end
+        assert window["interval_seconds"] == 4 and window["end"]
+        events = engine.store.events(run_id)
+        samples = [e.payload for e in events if e.type == "monitor.sample"]
+        assert [s["n"] for s in samples] == list(range(1, len(samples) + 1))  # numbering continues across the resume
+        assert samples[-1]["at"] >= window["end"]  # watched until the original end
+        assert any(e.type == "monitor.resumed" for e in events)
+        series = json.loads(evidence(engine, run_id, "monitor.limits")["limits-timeseries.json"].read_text())
+        assert len(series["samples"]) == len(samples)
         assert load_alerts(engine.store, run_id) == []
+        assert engine.verify(run_id).ok
     finally:
         engine.close()
+
+
+def wait_for_sample(engine: Engine, proc: subprocess.Popen[str], timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"cutover run ended early ({proc.returncode}): {proc.communicate()[1][-2000:]}")
+        runs = engine.runs()
+        if runs and any(e.type == "monitor.sample" for e in engine.store.events(runs[-1].id)):
+            return runs[-1].id
+        time.sleep(0.5)
+    proc.kill()
+    raise AssertionError("no monitoring sample was recorded in time")

@@ -442,10 +442,12 @@ class MonitorLimitsStep:
         return Sample(n, now, readings, evaluate(readings))
 
     def _read(self, metric: str, title: str, read: Callable[[], list[Reading]]) -> list[Reading]:
-        from cutover.sf import SfError
+        from cutover.sf import SfError, SfInterrupted
 
         try:
             return read()
+        except SfInterrupted:
+            raise  # Ctrl-C reached sf: stop, like the engine's interruption, instead of recording a failed read
         except SfError as exc:
             from cutover.redact import redact
 
