@@ -11,6 +11,9 @@ EXAMPLE := examples/elaro
 
 # cutover and the tests find the pinned CLI through CUTOVER_SF; nothing on the machine's PATH is used.
 export CUTOVER_SF := $(SF)
+export SF_DISABLE_TELEMETRY := true
+export SF_SKIP_NEW_VERSION_CHECK := true
+export SF_DISABLE_AUTOUPDATE := true
 # The CLI's HTTP layer honours proxy variables and ignores NO_PROXY: orgsim is on loopback.
 unexport http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
 
