@@ -332,6 +332,11 @@ class MonitorLimitsStep:
         window = Window(iso(start) + f"#{ctx.attempt}", start, start + self.duration, self.interval)
         ctx.set_external_id(WINDOW_KEY, window.to_json())  # before the first sample: a crash resumes this window
         ctx.event("monitor.window", **window.to_json())
+        with suppress(Exception):
+            ctx.progress.note(
+                f"monitoring {self.alias} every {_human(int(self.interval.total_seconds()))} "
+                f"until {iso(window.end)} (Ctrl-C pauses; cutover resume continues the same window)"
+            )
         return self._watch(ctx, window, [])
 
     def reattach(self, ctx: StepContext, external_ids: Mapping[str, Any]) -> StepOutcome:
@@ -477,7 +482,10 @@ class MonitorLimitsStep:
                 f"Org: {self.alias}; sample {sample.n} at {iso(sample.at)}; monitoring window until {iso(window.end)}."
             )
             if breach.severity == "CRITICAL":
-                body += "\nCRITICAL: consider the rollback trigger 'Critical functionality broken' (cutover rollback)."
+                body += (
+                    "\nCRITICAL: a rollback trigger ('Critical functionality broken'). To roll back, stop the monitor "
+                    f"(Ctrl-C) and run: cutover rollback {desk.run_id} --by NAME --reason TEXT"
+                )
             desk.raise_alert(
                 key=f"{window.id}/{breach.metric}",
                 severity=breach.severity,

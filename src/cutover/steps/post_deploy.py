@@ -22,7 +22,7 @@ The pre-deployment "Deployment notification sent to all stakeholders" sign-off i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -135,7 +135,7 @@ class NotifyStep:
         if self.event == "monitoring_started":
             ctx.record_evidence("alert-routing.json", routing_table(self.runbook))
         message = compose(self.event, self.runbook, alias=self.alias, run_id=ctx.run_id, context=context)
-        message = Message(**{**message.__dict__, "step_id": ctx.step.id})
+        message = replace(message, step_id=ctx.step.id)
         alert_id = None
         if at_least(self.severity, "CRITICAL"):
             # A CRITICAL announcement needs an owner: it is an alert paged along the Escalation Path.
