@@ -1,17 +1,17 @@
 """Post-deploy verification and rollback with the real sf CLI against orgsim.
 
-1. A release that changes ElaroLogger and adds ComplianceDashboardController (backup → validate → quick deploy, the
-   real steps), then ApexLog failures after the deploy (`faults.apexlog_failures_after_deploy`): verify.apex-logs
-   fails, the engine runs the rollback contingency by itself, the run ends `rolled_back`, the org has the old
+1. `cutover run` (real processes): a release that changes ElaroLogger and adds ComplianceDashboardController
+   (backup → validate → quick deploy), then ApexLog failures after the deploy (`faults.apexlog_failures_after_deploy`)
+   and an org that refuses deploys over pending scheduled jobs: verify.apex-logs fails, the rollback runs by itself
+   (aborting and re-scheduling the jobs around the redeploy), the run ends `rolled_back`, the org has the old
    ElaroLogger body again and no ComplianceDashboardController; `cutover status` / `cutover audit verify` agree.
 2. `cutover run --until deploy`, then `cutover rollback RUN --yes --by WHO` (real processes): the same restore and
    removal on request, the decision signed by the approver, the rest of the plan skipped.
 3. A deploy that aborts the scheduled jobs (`faults.abort_scheduled_jobs_on_deploy`): verify.scheduled-jobs names
    the missing jobs, and re-creating them with `sf apex run` brings all five back WAITING.
+4. verify.apex-tests names a failing test and reports org-wide coverage; verify.permission-sets finds Elaro_Admin.
 
-In 1 and 3 the steps run in-process through `Engine.execute` with the registry's executors (no stand-ins), so the
-test can change an org setting between the deploy and the rollback; 1's contingency is the runbook's rollback
-plan without its notification and checklist steps.
+3 and 4 check single steps in-process through `Engine.execute` with the registry's executors (no stand-ins).
 """
 
 from __future__ import annotations
@@ -125,44 +125,48 @@ def cutover(project: Path, env: dict[str, str], *args: str) -> subprocess.Comple
     )
 
 
+def edit_runbook(project: Path, stages: list[str], *, smoke_tests: bool = True) -> None:
+    ryaml = YAML()
+    doc = ryaml.load((project / "cutover.yaml").read_text())
+    doc["stages"] = stages
+    if not smoke_tests:
+        doc.setdefault("checklists", {})["smoke_tests"] = []
+    with (project / "cutover.yaml").open("w") as handle:
+        ryaml.dump(doc, handle)
+
+
 def test_verification_failure_rolls_back_restoring_changed_and_removing_added_classes(
-    tmp_path: Path, sf_bin: Path, sf_home: Path, sf_environment: dict[str, str], engine: Engine
+    tmp_path: Path, sf_bin: Path, sf_home: Path, sf_environment: dict[str, str]
 ) -> None:
     server = start_org(tmp_path, sf_bin, sf_home, faults={"apexlog_failures_after_deploy": 3})
     try:
-        steps = [
-            "backup.retrieve",
-            "validate.dry-run",
-            "deploy.quick",
-            "verify.apex-logs",
-            "rollback.decide",
-            "rollback.redeploy-backup",
-            "rollback.remove-added",
-            "rollback.scheduled-jobs",
-        ]
-        run, executors = create_run(engine, steps)
-        paused = engine.execute(run.id, executors, select=lambda spec: spec.stage != "verify")
-        assert paused.state == RunState.PAUSED
+        project = make_project(tmp_path)
+        # No manual smoke tests: the automated checks come first and one of them fails.
+        edit_runbook(project, ["backup", "validate", "deploy", "verify"], smoke_tests=False)
+        deployed = cutover(project, sf_environment, "run", "--until", "deploy", "--yes", "--format", "json")
+        assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-2000:]
         # From now on the org refuses to deploy a Schedulable class with pending jobs (Salesforce's default): the
         # rollback has to abort the jobs of the scheduler classes in the backup, and re-create them afterwards.
         server.org.scenario.settings.allow_deploy_with_pending_jobs = False
-        with pytest.raises(StepFailed) as failed:
-            engine.execute(run.id, executors)
-        message = failed.value.message
+
+        done = cutover(project, sf_environment, "run", "--yes", "--format", "json")
+        assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+        message = done.stderr
         assert "verify.apex-logs" in message and "3 failed transaction(s) in ApexLog" in message
         assert "rolled back" in message and "restored" in message and ADDED_CLASS in message
-
-        status = {s.id: s for s in engine.steps(run.id)}
-        assert status["deploy.quick"].status == StepStatus.PASSED
-        assert status["verify.apex-logs"].status == StepStatus.FAILED
-        assert "ElaroAuditTrailPoller (Application)" in status["verify.apex-logs"].detail
-        for step_id in steps[4:]:
-            assert status[step_id].status == StepStatus.PASSED, (step_id, status[step_id].detail)
-        assert "automatic rollback" in status["rollback.decide"].detail
-        assert status["rollback.redeploy-backup"].external_ids.get("deploy_id", "").startswith("0Af")
-        assert status["rollback.remove-added"].external_ids.get("deploy_id", "").startswith("0Af")
-        redeploy = status["rollback.redeploy-backup"]
-        assert len(redeploy.external_ids["aborted_jobs"]) == 5 and "re-scheduled" in redeploy.detail
+        status = json.loads(done.stdout)
+        assert status["state"] == RunState.ROLLED_BACK.value
+        steps = {s["id"]: s for s in status["steps"]}
+        assert steps["deploy.quick"]["status"] == "passed" and steps["verify.apex-tests"]["status"] == "passed"
+        assert steps["verify.apex-logs"]["status"] == "failed"
+        assert "ElaroAuditTrailPoller (Application)" in steps["verify.apex-logs"]["detail"]
+        for step_id in ("rollback.decide", "rollback.redeploy-backup", "rollback.remove-added", "rollback.notify"):
+            assert steps[step_id]["status"] == "passed", (step_id, steps[step_id]["detail"])
+        assert steps["rollback.scheduled-jobs"]["status"] == "passed", steps["rollback.scheduled-jobs"]["detail"]
+        assert "automatic rollback" in steps["rollback.decide"]["detail"]
+        assert steps["rollback.remove-added"]["external_ids"]["deploy_id"].startswith("0Af")
+        redeploy = steps["rollback.redeploy-backup"]
+        assert len(redeploy["external_ids"]["aborted_jobs"]) == 5 and "re-scheduled" in redeploy["detail"]
         jobs = query(sf_bin, sf_home, "SELECT CronJobDetail.Name, State FROM CronTrigger")
         assert {"RetentionEnforcementScheduler", "ConsentExpirationScheduler"} <= {
             r["CronJobDetail"]["Name"] for r in jobs if r["State"] == "WAITING"
@@ -174,14 +178,12 @@ def test_verification_failure_rolls_back_restoring_changed_and_removing_added_cl
         assert body == (SEED_CLASSES / f"{CHANGED_CLASS}.cls").read_text()
         assert "v3.0.0" not in body
 
-        shown = cutover(engine.project_dir, sf_environment, "status", run.id, "--format", "json")
+        shown = cutover(project, sf_environment, "status", status["run_id"], "--format", "json")
         assert shown.returncode == 0, shown.stderr
-        doc = json.loads(shown.stdout)
-        assert doc["state"] == RunState.ROLLED_BACK.value
-        assert {s["id"]: s["status"] for s in doc["steps"]}["rollback.remove-added"] == "passed"
-        audit = cutover(engine.project_dir, sf_environment, "audit", "verify", run.id)
+        assert json.loads(shown.stdout)["state"] == "rolled_back"
+        audit = cutover(project, sf_environment, "audit", "verify", status["run_id"])
         assert audit.returncode == 0, audit.stdout + audit.stderr
-        for path in (engine.project_dir / ".cutover").rglob("*.json"):
+        for path in (project / ".cutover").rglob("*.json"):
             assert server.token not in path.read_text(errors="replace"), path
     finally:
         server.stop()
@@ -269,11 +271,7 @@ def test_cutover_rollback_command_rolls_back_a_deployed_run(
     server = start_org(tmp_path, sf_bin, sf_home)
     try:
         project = make_project(tmp_path)
-        ryaml = YAML()
-        doc = ryaml.load((project / "cutover.yaml").read_text())
-        doc["stages"] = ["backup", "validate", "deploy", "verify"]
-        with (project / "cutover.yaml").open("w") as handle:
-            ryaml.dump(doc, handle)
+        edit_runbook(project, ["backup", "validate", "deploy", "verify"])
         deployed = cutover(project, sf_environment, "run", "--until", "deploy", "--yes", "--format", "json")
         assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-2000:]
         run_id = json.loads(deployed.stdout)["run_id"]
