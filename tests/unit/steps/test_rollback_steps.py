@@ -217,3 +217,15 @@ def test_redeploy_fails_loudly_when_the_aborted_jobs_cannot_be_rescheduled(engin
     assert "already scheduled" in outcome.detail
     types = [e.type for e in engine.events(ctx.run_id)]
     assert "scheduled_jobs.recreate_failed" in types
+
+
+def test_after_a_crash_the_destructive_deploy_is_reattached_not_started_again(engine: Engine) -> None:
+    ctx = rollback_ctx(
+        engine, "rollback.remove-added", write_backup(engine.project_dir, [("ApexClass", "ElaroLogger")])
+    )
+    fake = FakeSf(queries=[lambda soql: []], deploys=[deploy(deploy_id="0Af00000000000RAAA")])
+    step = RemoveAddedStep("prod", session_of(fake), engine.project_dir)
+    outcome = step.reattach(ctx, {"deploy_id": "0Af00000000000RAAA"})
+    assert outcome.status == StepStatus.PASSED, outcome.detail
+    assert [c[0] for c in fake.calls] == ["deploy_report", "query"]
+    assert fake.calls[0][1] == "0Af00000000000RAAA"
