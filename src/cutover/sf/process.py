@@ -43,6 +43,7 @@ DROPPED_ENV = (
     "SF_ACCESS_TOKEN",
     "SFDX_ACCESS_TOKEN",
 )
+PIPE_DRAIN_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,21 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def _drain(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+    """What is left on the pipes after the group was killed. A descendant that called setsid() escapes the kill
+    and may hold the pipes open for ever: take what arrived within a few seconds and stop reading."""
+    try:
+        return proc.communicate(timeout=PIPE_DRAIN_S)
+    except subprocess.TimeoutExpired as exc:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=PIPE_DRAIN_S)
+        return exc.output or b"", exc.stderr or b""
+
+
 def run_process(
     argv: Sequence[str],
     *,
@@ -195,9 +211,10 @@ def run_process(
     try:
         out_b, err_b = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        timed_out = True
+        # sf itself may have exited while a descendant that left its process group still holds the pipes.
+        timed_out = proc.poll() is None
         _kill_group(proc)
-        out_b, err_b = proc.communicate()
+        out_b, err_b = _drain(proc)
     except BaseException:  # Ctrl-C in cutover must not leave a detached sf running
         _kill_group(proc)
         raise

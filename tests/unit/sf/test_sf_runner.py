@@ -3,6 +3,7 @@ timeouts, typed commands raising the right error with the parsed result attached
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -299,3 +300,42 @@ def test_relative_binary_is_taken_from_the_project_folder(fake_sf, tmp_path):
     project = fake_sf.root.parent
     relative = str(fake_sf.binary.relative_to(project))  # "fake-sf/sf"
     assert SfCli(relative, env=fake_sf.env(), cwd=project).binary == str(fake_sf.binary)
+
+
+def test_a_descendant_that_leaves_the_process_group_cannot_hang_the_call(tmp_path, monkeypatch):
+    """Killing sf's process group cannot reach a child that called setsid(); if it still holds sf's stdout, waiting
+    for end-of-file would wait for that child. The call must end soon after sf does (or after the timeout)."""
+    import sys
+
+    from cutover.sf import process
+    from cutover.sf.process import run_process
+
+    monkeypatch.setattr(process, "PIPE_DRAIN_S", 1.0)
+    script = tmp_path / "sf"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        f"    open({str(tmp_path / 'child.pid')!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        'print(\'{"status": 0, "result": {"ok": true}}\', flush=True)\n'
+        "time.sleep(float(sys.argv[1]))\n"
+    )
+    script.chmod(0o755)
+    try:
+        for sleep, timed_out in (("0", False), ("30", True)):
+            started = time.monotonic()
+            result = run_process([str(script), sleep], env={"PATH": "/usr/bin:/bin"}, timeout=1.0)
+            assert time.monotonic() - started < 15
+            assert result.timed_out is timed_out
+            assert result.envelope == {"status": 0, "result": {"ok": True}}
+            assert result.exit_code == (None if timed_out else 0)
+    finally:
+        import os
+        import signal
+
+        for pid in (tmp_path / "child.pid").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
