@@ -469,7 +469,12 @@ class Engine:
                 run_id,
                 kind,
                 None,
-                {"previous_state": run.state.value, "pid": os.getpid(), "host": socket.gethostname()},
+                {
+                    "previous_state": run.state.value,
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "user": _os_user(),  # who ran it, for the release record
+                },
             )
         requested_state: RunState | None = None
         nonblocking_failures: list[str] = []
@@ -738,6 +743,15 @@ class Engine:
                 },
             )
         progress.step_finished(spec.id, spec.title, status.value, outcome.detail, time.monotonic() - started)
+
+
+def _os_user() -> str | None:
+    try:
+        import getpass
+
+        return redact(getpass.getuser())
+    except (KeyError, OSError, ImportError):  # no passwd entry / no login name (containers)
+        return None
 
 
 @contextmanager
