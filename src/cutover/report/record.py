@@ -329,11 +329,17 @@ class _Builder:
     # -- runbook ---------------------------------------------------------------------------------------------------
     def _load_runbook(self) -> None:
         self.runbook_current_sha: str | None = None
-        if not self.run.runbook_path:
-            self.notes.append("the run names no runbook file: runbook sections are left out")
-            return
-        path = Path(self.run.runbook_path)
-        path = path if path.is_absolute() else self.project_dir / path
+        if self.run.runbook_path:
+            path = Path(self.run.runbook_path)
+            path = path if path.is_absolute() else self.project_dir / path
+        else:
+            from cutover.runbook import RUNBOOK_FILENAME
+
+            path = self.project_dir / RUNBOOK_FILENAME
+            if not path.is_file():
+                self.notes.append("the run names no runbook file: runbook sections are left out")
+                return
+            self.notes.append(f"the run names no runbook file: runbook sections come from {RUNBOOK_FILENAME}")
         if not path.is_file():
             self.notes.append(f"runbook {self.run.runbook_path} no longer exists: runbook sections are left out")
             return
@@ -349,7 +355,7 @@ class _Builder:
 
             self.runbook = load_runbook(path)
         except CutoverError as exc:
-            self.notes.append(f"runbook {self.run.runbook_path} does not load ({exc.message}): sections left out")
+            self.notes.append(f"runbook {path.name} does not load ({exc.message}): sections left out")
 
     def _role_title(self, role_id: str) -> str | None:
         roles = getattr(self.runbook, "roles", None) or {}

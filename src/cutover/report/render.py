@@ -157,7 +157,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         [
             ["Verdict", summary["verdict"]],
             ["Run", f"{run['id']} ({run['state']})" + (f" — {run['note']}" if run.get("note") else "")],
-            ["Target org", f"{org['alias']}" + (" (production)" if org.get("production") else "")],
+            ["Target org", f"{org['alias']}" + (" (a production org)" if org.get("production") else "")],
             ["Expected org", identity(org.get("expected"))],
             [
                 "Actual org",
@@ -355,9 +355,13 @@ def _markdown_deploy(record: Mapping[str, Any]) -> list[str]:
     quick = deploy.get("quick_deploy")
     if quick and quick.get("validation_id"):
         out += [f"The quick deploy promoted validation {md(quick['validation_id'])}.", ""]
+    shown_classes: list[Any] = []
     for label, job in jobs:
         classes = ((job or {}).get("coverage") or {}).get("classes") or []
-        if classes:
+        if classes and classes == shown_classes:
+            out += [f"Coverage per class ({md(label.lower())}): the same as above.", ""]
+        elif classes:
+            shown_classes = classes
             out += [f"Coverage per class ({md(label.lower())}):", ""]
             out += _table(
                 ["class", "type", "lines", "covered", "coverage"],
@@ -447,7 +451,7 @@ ALERT_HEADERS = ["alert", "severity", "title", "state", "raised", "paged", "ackn
 
 
 def _markdown_monitoring(monitoring: Mapping[str, Any]) -> list[str]:
-    out = _markdown_checks("Monitoring", monitoring["steps"])
+    out = _markdown_checks("Monitoring and alerts", monitoring["steps"])
     if monitoring.get("window"):
         out += [md(window_line(monitoring["window"])), ""]
     limits = [row for row in monitoring["limits"] if row.get("max_pct") is not None]

@@ -370,3 +370,19 @@ def test_cli_report_of_a_run_started_from_a_runbook(project: Path, capsys: pytes
     assert document["audit"]["ok"] and document["run"]["state"] == "succeeded"
     assert [s["id"] for s in document["steps"]] == ["post_deploy.checklist-1w", "custom.hello"]
     assert main(["-C", str(project), "report", "nope"]) == 2
+
+
+def test_who_ran_it_and_a_runbook_changed_since_the_run(project: Path) -> None:
+    import getpass
+
+    full_run(project)
+    (project / "cutover.yaml").write_text(
+        (project / "cutover.yaml").read_text().replace('version: "3.0.7"', 'version: "3.0.8"')
+    )
+    record = build_record(project)
+    assert record["run"]["users"] == [getpass.getuser()]
+    assert f"{getpass.getuser()}@" in render(record, "md")
+    assert record["run"]["runbook"]["unchanged"] is False
+    assert record["run"]["release_version"] == "3.0.8"
+    assert any("changed since the run was created" in note for note in record["notes"])
+    assert "CHANGED since the run" in render(record, "md") and "CHANGED since the run" in render(record, "html")
