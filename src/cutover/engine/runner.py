@@ -204,6 +204,8 @@ class Engine:
                 "finished": record.finished,
                 "evidence": evidence_counts.get(record.id, 0),
             }
+            if record.spec.signoff is not None:  # who can unblock it (scripts answering a paused run need this)
+                item["signoff"] = record.spec.signoff.to_json()
             if record.spec.contingency:
                 item["contingency"] = True  # runs only if a rollback is triggered
             if record.spec.on_failure != "stop":

@@ -73,3 +73,19 @@ def test_a_run_that_started_a_side_effect_earlier_is_not_continuable(engine: Eng
     with pytest.raises(StepFailed):
         engine.execute(run.id, steps)
     assert engine.continuable_run("prod", git_head="abc", runbook_sha256="r1") is None
+
+
+def test_status_says_which_roles_can_unblock_a_signoff_step(engine: Engine) -> None:
+    from cutover.engine import SignoffRule
+
+    spec = StepSpec(
+        id="smoke",
+        stage="verify",
+        title="Smoke tests",
+        action="signoff",
+        kind="signoff",
+        signoff=SignoffRule(roles=("qa_lead",), evidence_required=True),
+    )
+    run = engine.create_run("prod", [spec])
+    step = engine.status(run.id)["steps"][0]
+    assert step["signoff"] == {"roles": ["qa_lead"], "min_signers": 1, "not_author": False, "evidence_required": True}
