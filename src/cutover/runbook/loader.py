@@ -6,6 +6,7 @@ back to the line of that key (or of its nearest existing ancestor when the key i
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import os
 import re
@@ -80,6 +81,11 @@ def parse_runbook(text: str, path: Path | str = RUNBOOK_FILENAME) -> Runbook:
         raise RunbookError(_format(path, line, None, f"YAML syntax error: {problem}"), path=path, line=line) from None
     except YAMLError as exc:
         raise RunbookError(_format(path, None, None, f"YAML error: {exc}"), path=path) from None
+    except RecursionError:  # ruamel composes nested nodes recursively
+        raise RunbookError(_format(path, None, None, _TOO_DEEP), path=path) from None
+    except ValueError as exc:  # ruamel converts scalars without marks: an impossible date, a 5000-digit number
+        line, problem = _unconvertible_scalar(text, exc)
+        raise RunbookError(_format(path, line, None, f"YAML error: {problem}"), path=path, line=line) from None
     if document is None:
         raise RunbookError(
             _format(path, 1, None, "the file is empty (it needs at least `target: {alias: production}`)"),
@@ -92,6 +98,28 @@ def parse_runbook(text: str, path: Path | str = RUNBOOK_FILENAME) -> Runbook:
         return Runbook.model_validate(_plain(document))
     except ValidationError as exc:
         raise _to_runbook_error(exc, document, path) from None
+    except RecursionError:
+        raise RunbookError(_format(path, None, None, _TOO_DEEP), path=path) from None
+
+
+_TOO_DEEP = "YAML error: lists or mappings nest too deeply to read"
+
+
+def _unconvertible_scalar(text: str, exc: ValueError) -> tuple[int | None, str]:
+    """(line, problem) for a scalar ruamel recognised but could not convert; it says neither where nor which."""
+
+    def line_at(offset: int) -> int:
+        return text.count("\n", 0, offset) + 1
+
+    long_number = re.search(r"\d{1000,}", text)
+    if long_number:
+        return line_at(long_number.start()), "a number too long to read"
+    for found in re.finditer(r"(?<![\w.-])(\d{4})-(\d{1,2})-(\d{1,2})", text):
+        try:
+            datetime.date(int(found[1]), int(found[2]), int(found[3]))
+        except ValueError:
+            return line_at(found.start()), f"{found[0]} is not a valid date (quote it if it is meant as text)"
+    return None, " ".join(str(exc).split())
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -70,3 +70,30 @@ def test_any_single_change_loads_or_gives_one_located_error(path: tuple, value: 
     else:
         assert isinstance(runbook, Runbook)
         runbook.problems()  # must not raise on any valid runbook
+
+
+def _load_error(text: str) -> str:
+    try:
+        parse_runbook(text, "cutover.yaml")
+    except RunbookError as exc:
+        return str(exc)
+    raise AssertionError("loaded")
+
+
+def test_absurd_nesting_is_a_one_line_error_not_a_recursion_traceback() -> None:
+    for text in (
+        "target:\n  alias: " + "[" * 5000 + "]" * 5000 + "\n",
+        "target: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n",
+    ):
+        message = _load_error(text)
+        assert "\n" not in message and message.startswith("cutover.yaml") and "nest" in message, message
+
+
+def test_a_number_too_long_to_read_names_its_line() -> None:
+    message = _load_error("target: {alias: x}\nthresholds:\n  apex_coverage: 1" + "0" * 5000 + "\n")
+    assert message.startswith("cutover.yaml:3: ") and "\n" not in message and len(message) < 300, message
+
+
+def test_an_impossible_date_names_its_line() -> None:
+    message = _load_error("target: {alias: x}\nrelease:\n  version: 2024-02-30\n")
+    assert message.startswith("cutover.yaml:3: ") and "2024-02-30" in message, message
