@@ -16,6 +16,7 @@ import getpass
 import json
 import socket
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cutover.engine.chain import sha256_file, verify_events
-from cutover.engine.model import EventRecord, RunInfo, StepRecord
+from cutover.engine.model import EventRecord, RunInfo, SignoffRecord, StepRecord, WaiverRecord
 from cutover.engine.store import STATE_DIR, Store
 from cutover.errors import CutoverError, EnvironmentProblem, UsageError
 from cutover.redact import redact, redact_obj
@@ -193,12 +194,47 @@ def replay_state(events: Sequence[EventRecord]) -> tuple[str | None, dict[str, s
     return run_state, steps
 
 
-def consistency_problems(run: RunInfo, records: Sequence[StepRecord], events: Sequence[EventRecord]) -> list[str]:
-    """Where the state database disagrees with the (verified) event log."""
+def consistency_problems(
+    run: RunInfo,
+    records: Sequence[StepRecord],
+    events: Sequence[EventRecord],
+    *,
+    signoffs: Sequence[SignoffRecord] = (),
+    waivers: Sequence[WaiverRecord] = (),
+    evidence: Sequence[Mapping[str, Any]] = (),
+) -> list[str]:
+    """Where the state database disagrees with the (verified) event log: run and step states replayed from the log,
+    and every sign-off, waiver and evidence row the record shows must have its event."""
     if not events:
-        return []
-    run_state, steps = replay_state(events)
+        return [f"the audit log of run {run.id} is empty (every run starts with a run.created event)"]
     problems = []
+    logged_signoffs = Counter(
+        (e.step_id, e.payload.get("by"), e.payload.get("role")) for e in events if e.type == "signoff.recorded"
+    )
+    for signoff in signoffs:
+        key = (signoff.step_id, signoff.by, signoff.role)
+        if logged_signoffs[key] > 0:
+            logged_signoffs[key] -= 1
+        else:
+            problems.append(
+                f"sign-off of {signoff.step_id} by {signoff.by} ({signoff.role}) is in state.db, not in the audit log"
+            )
+    logged_waivers = Counter(
+        (e.step_id, e.payload.get("reason"), e.payload.get("approver")) for e in events if e.type == "step.waived"
+    )
+    for waiver in waivers:
+        key = (waiver.step_id, waiver.reason, waiver.approver)
+        if logged_waivers[key] > 0:
+            logged_waivers[key] -= 1
+        else:
+            problems.append(f"waiver of {waiver.step_id} by {waiver.approver} is in state.db but not in the audit log")
+    logged_evidence = {
+        (e.payload.get("path"), e.payload.get("sha256")) for e in events if e.type == "evidence.recorded"
+    }
+    for row in evidence:
+        if (row.get("relpath"), row.get("sha256")) not in logged_evidence:
+            problems.append(f"evidence .cutover/{row.get('relpath')} is in state.db but not in the audit log")
+    run_state, steps = replay_state(events)
     if run_state is not None and run_state != run.state.value:
         problems.append(f"the run is {run.state.value} in state.db but {run_state} according to the audit log")
     for record in records:
@@ -442,7 +478,21 @@ class _Builder:
             self.run.id, self.events, cutover_dir=self.store.cutover_dir, head=self.store.read_head(self.run.id)
         )
         anchored = self.store.read_head(self.run.id)
-        consistency = consistency_problems(self.run, self.records, self.events) if report.ok else []
+        consistency = (
+            consistency_problems(
+                self.run,
+                self.records,
+                self.events,
+                signoffs=self.signoffs,
+                waivers=self.waivers,
+                evidence=self.evidence.rows,
+            )
+            if report.ok
+            else []
+        )
+        if report.ok and anchored is None and self.events:
+            # The engine writes HEAD after every commit; without it a truncated log cannot be told from a whole one.
+            consistency.append(f"the HEAD anchor of run {self.run.id} is missing (.cutover/runs/{self.run.id}/HEAD)")
         bad_evidence = [f".cutover/{r['relpath']} ({r['state']})" for r in self.evidence.rows if r["state"] != "ok"]
         problems = []
         if not report.ok:

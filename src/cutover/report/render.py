@@ -62,12 +62,14 @@ def identity(value: Mapping[str, Any] | None) -> str:
     for key in ("org_id", "username", "instance_url"):
         if value.get(key):
             parts.append(str(value[key]))
+    if not parts:
+        parts.append("identity not pinned")
     sandbox = value.get("sandbox")
     if sandbox is not None:
         parts.append("sandbox" if sandbox else "production (not a sandbox)")
     if value.get("name"):
         parts.append(f"“{value['name']}”")
-    return ", ".join(parts) or "not pinned"
+    return ", ".join(parts)
 
 
 def operators(run: Mapping[str, Any]) -> str:

@@ -386,3 +386,23 @@ def test_who_ran_it_and_a_runbook_changed_since_the_run(project: Path) -> None:
     assert record["run"]["release_version"] == "3.0.8"
     assert any("changed since the run was created" in note for note in record["notes"])
     assert "CHANGED since the run" in render(record, "md") and "CHANGED since the run" in render(record, "html")
+
+
+def test_a_forged_signoff_row_or_a_missing_head_anchor_is_not_clean(project: Path) -> None:
+    run_id = full_run(project)
+    with db(project) as conn:
+        conn.execute(
+            "INSERT INTO signoffs (run_id, step_id, by, role, note, evidence, at) VALUES (?,?,?,?,?,?,?)",
+            (run_id, "signoff.security-review", "Mallory", "security_reviewer", None, "https://x", "2026-11-27T18:00Z"),
+        )
+    record = build_record(project)
+    assert record["audit"]["ok"] is False
+    assert record["audit"]["state_problems"] == [
+        "sign-off of signoff.security-review by Mallory (security_reviewer) is in state.db, not in the audit log"
+    ]
+    with db(project) as conn:
+        conn.execute("DELETE FROM signoffs WHERE by = 'Mallory'")
+    assert build_record(project)["audit"]["ok"] is True
+    (project / ".cutover" / "runs" / run_id / "HEAD").unlink()
+    problems = build_record(project)["audit"]["problems"]
+    assert problems == [f"the HEAD anchor of run {run_id} is missing (.cutover/runs/{run_id}/HEAD)"]
