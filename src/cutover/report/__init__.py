@@ -29,6 +29,8 @@ as the engine records them, durations in seconds, `null` where unknown):
 - `steps`: [{position, id, stage, title, kind, action, blocking, contingency, status, started, finished, duration_s,
   attempts, detail, external_ids, evidence_count}] in plan order
 - `signoffs`: [{step_id, by, role, role_title, note, evidence, at}]
+- `checklists`: [{step_id, stage, title, status, blocking, roles, role_titles, min_signers, evidence_required,
+  items: [str], signed: [{by, role, at, evidence, note}]}] — every sign-off step, as the runbook's checklist
 - `separation_of_duties`: {exclusive_roles: [[role, role]], checks: [{step_id, roles, min_signers, signers,
   satisfied, status, not_author, evidence_required}], violations: [str], ok, checked}
 - `waivers`: [{step_id, reason, approver, at}]

@@ -332,6 +332,7 @@ class _Builder:
                 }
                 for s in self.signoffs
             ],
+            "checklists": self._checklists(),
             "separation_of_duties": self._separation_of_duties(),
             "waivers": [
                 {"step_id": w.step_id, "reason": w.reason, "approver": w.approver, "at": w.at} for w in self.waivers
@@ -562,6 +563,35 @@ class _Builder:
         return {"verdict": verdict, "state": state, "steps": len(steps), "counts": counts}
 
     # -- people ----------------------------------------------------------------------------------------------------
+    def _checklists(self) -> list[dict[str, Any]]:
+        """Every sign-off step as the runbook's checklist: its items ticked (or not), by whom, when, with what proof."""
+        out = []
+        for record in self.records:
+            rule = record.spec.signoff
+            if record.spec.kind != "signoff" or rule is None:
+                continue
+            items = record.spec.params.get("items")
+            out.append(
+                {
+                    "step_id": record.id,
+                    "stage": record.spec.stage,
+                    "title": record.spec.title,
+                    "status": record.status.value,
+                    "blocking": record.spec.blocking,
+                    "roles": list(rule.roles),
+                    "role_titles": [self._role_title(r) or r for r in rule.roles],
+                    "min_signers": rule.min_signers,
+                    "evidence_required": rule.evidence_required,
+                    "items": [str(i) for i in items] if isinstance(items, list) else [],
+                    "signed": [
+                        {"by": s.by, "role": s.role, "at": s.at, "evidence": s.evidence, "note": s.note}
+                        for s in self.signoffs
+                        if s.step_id == record.id
+                    ],
+                }
+            )
+        return out
+
     def _separation_of_duties(self) -> dict[str, Any]:
         from cutover.engine.signoffs import evaluate, same_person
 

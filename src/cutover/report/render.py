@@ -203,6 +203,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         ],
     )
 
+    out += _markdown_checklists(record["checklists"])
     out += ["## Sign-offs", ""]
     if record["signoffs"]:
         out += _table(
@@ -288,6 +289,41 @@ def render_markdown(record: Mapping[str, Any]) -> str:
     if record["notes"]:
         out += ["## Notes", ""] + [f"- {md(n)}" for n in record["notes"]] + [""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def checklist_signers(item: Mapping[str, Any]) -> str:
+    if not item["signed"]:
+        return "not signed"
+    parts = []
+    for s in item["signed"]:
+        text = f"{s['by']} ({s['role']}) at {short_time(s['at'])}"
+        if s.get("evidence"):
+            text += f", evidence {s['evidence']}"
+        parts.append(text)
+    return "signed by " + "; ".join(parts)
+
+
+def checklist_requirement(item: Mapping[str, Any]) -> str:
+    who = " or ".join(item["role_titles"])
+    count = f"{item['min_signers']} distinct people, " if item["min_signers"] > 1 else ""
+    proof = ", evidence link required" if item["evidence_required"] else ""
+    optional = ", non-blocking" if not item["blocking"] else ""
+    return f"{count}{who}{proof}{optional}"
+
+
+def _markdown_checklists(checklists: Sequence[Mapping[str, Any]]) -> list[str]:
+    out = ["## Checklists", ""]
+    if not checklists:
+        return [*out, "This run has no sign-off checklists.", ""]
+    for item in checklists:
+        done = item["status"] in ("passed", "waived")
+        mark = "x" if done else " "
+        out.append(
+            f"- [{mark}] **{md(item['title'])}** ({md(item['step_id'])}, {_status(item['status'])}) — "
+            f"{md(checklist_signers(item))}; needs {md(checklist_requirement(item))}"
+        )
+        out += [f"  - [{mark}] {md(entry)}" for entry in item["items"]]
+    return [*out, ""]
 
 
 def _markdown_release_and_backup(record: Mapping[str, Any]) -> list[str]:
@@ -523,6 +559,8 @@ def render_html(record: Mapping[str, Any]) -> str:
         audit_lines=audit_lines,
         is_link=_is_link,
         window_line=window_line,
+        checklist_signers=checklist_signers,
+        checklist_requirement=checklist_requirement,
         alert_row=alert_row,
         alert_headers=ALERT_HEADERS,
     )

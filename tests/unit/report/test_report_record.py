@@ -78,6 +78,13 @@ def test_record_of_a_full_run_has_every_section(project: Path) -> None:
         "Security Reviewer",
     )
     assert signoff["evidence"] == "https://tickets.example/SEC-1"
+    [checklist] = record["checklists"]
+    assert (checklist["step_id"], checklist["status"], checklist["evidence_required"]) == (
+        "signoff.security-review",
+        "passed",
+        True,
+    )
+    assert [s["by"] for s in checklist["signed"]] == ["Sam Secure"]
     assert record["separation_of_duties"]["ok"] and record["separation_of_duties"]["checked"]
     assert ["deployment_lead", "security_reviewer"] in record["separation_of_duties"]["exclusive_roles"]
     [waiver] = record["waivers"]
@@ -145,6 +152,10 @@ def test_markdown_html_and_junit_show_the_run(project: Path) -> None:
     assert "Audit trail verified: " in markdown and "| 10 | monitor | monitor.limits |" in markdown
     assert "| 8 | deploy | deploy.quick | Quick deploy the validated package | automated | passed |" in markdown
     assert "| signoff.security-review | Sam Secure | Security Reviewer |" in markdown
+    assert (
+        "- [x] **Security review completed** (signoff.security-review, passed) — signed by Sam Secure "
+        "(security_reviewer) at " in markdown
+    )
     assert "| preflight.docs | CHANGELOG follows in 3.0.8 | Dana Lead |" in markdown
     assert "83.3% (threshold 85%: NOT MET)" in markdown
     assert "| ComplianceDashboardController | Class | 10 | 6 | 60.0% (below) |" in markdown
@@ -178,7 +189,8 @@ def test_json_schema_keys_are_stable(project: Path) -> None:
     full_run(project)
     document = json.loads(render(build_record(project), "json"))
     assert list(document) == [
-        "schema", "generated", "run", "org", "audit", "summary", "steps", "signoffs", "separation_of_duties",
+        "schema", "generated", "run", "org", "audit", "summary", "steps", "signoffs", "checklists",
+        "separation_of_duties",
         "waivers", "gates", "release", "backup", "deploy", "verification", "monitoring", "rollback", "evidence",
         "known_issues", "contacts", "notes",
     ]  # fmt: skip
