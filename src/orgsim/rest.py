@@ -14,6 +14,8 @@ from orgsim.store import format_datetime, parse_datetime
 from orgsim.wire import Request, Response, SalesforceApiError, json_response, not_found
 
 QUERY_BATCH_SIZE = 2000
+# Open query cursors kept (Salesforce keeps 10 per user and drops the oldest); unread pages must not pile up.
+MAX_OPEN_QUERY_CURSORS = 10
 FIRST_VERSION = 31
 
 # Objects whose rows Salesforce itself maintains: the REST API refuses to insert, update or delete them.
@@ -152,13 +154,18 @@ def _page(request: Request, result: dict[str, Any], *, api: str) -> dict[str, An
     locator = f"01g{uuid.uuid4().hex[:15]}"
     cursors = request.org.query_cursors
     base = f"/services/data/v{request.api_version}/{'tooling/' if api == 'tooling' else ''}query"
-    for start in range(QUERY_BATCH_SIZE, len(records), QUERY_BATCH_SIZE):
-        page_records = records[start : start + QUERY_BATCH_SIZE]
-        done = start + QUERY_BATCH_SIZE >= len(records)
-        page: dict[str, Any] = {"totalSize": result["totalSize"], "done": done, "records": page_records}
-        if not done:
-            page["nextRecordsUrl"] = f"{base}/{locator}-{start + QUERY_BATCH_SIZE}"
-        cursors[f"{locator}-{start}"] = page
+    with request.org.lock:
+        for start in range(QUERY_BATCH_SIZE, len(records), QUERY_BATCH_SIZE):
+            page_records = records[start : start + QUERY_BATCH_SIZE]
+            done = start + QUERY_BATCH_SIZE >= len(records)
+            page: dict[str, Any] = {"totalSize": result["totalSize"], "done": done, "records": page_records}
+            if not done:
+                page["nextRecordsUrl"] = f"{base}/{locator}-{start + QUERY_BATCH_SIZE}"
+            cursors[f"{locator}-{start}"] = page
+        open_locators = list(dict.fromkeys(key.rsplit("-", 1)[0] for key in cursors))  # oldest first
+        for stale in open_locators[:-MAX_OPEN_QUERY_CURSORS]:
+            for key in [key for key in cursors if key.startswith(stale + "-")]:
+                del cursors[key]
     first = {**result, "done": False, "records": records[:QUERY_BATCH_SIZE]}
     first["nextRecordsUrl"] = f"{base}/{locator}-{QUERY_BATCH_SIZE}"
     return first
@@ -173,7 +180,8 @@ def query_all(request: Request) -> Response:
 
 
 def query_more(request: Request) -> Response:
-    page = request.org.query_cursors.pop(request.params["locator"], None)
+    with request.org.lock:
+        page = request.org.query_cursors.pop(request.params["locator"], None)
     if page is None:
         raise SalesforceApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
     return json_response(page)

@@ -116,3 +116,21 @@ def test_a_client_that_stops_sending_does_not_hold_a_thread_forever(
         # Promises 10 bytes, sends 2, then waits: the server must give up and close the connection.
         answer = _raw(server, b"POST /services/data/v62.0/sobjects/Account HTTP/1.1\r\nContent-Length: 10\r\n\r\n{}")
         assert answer == b"" and time.monotonic() - started < 5
+
+
+def test_unread_query_cursors_do_not_pile_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that reads only the first page of big queries, over and over (a monitor polling), must not grow the
+    server's memory for ever: like Salesforce, only the most recent cursors stay open."""
+    from orgsim import rest
+
+    monkeypatch.setattr(rest, "QUERY_BATCH_SIZE", 2)
+    org = Org(tmp_path / "org", {"records": {"Account": [{"Name": f"A{i}"} for i in range(5)]}})
+    first_locator = None
+    for _ in range(50):
+        answer = json.loads(dispatch(org, "GET", f"{V}/query?q=SELECT+Name+FROM+Account", _auth(org), b"").body)
+        first_locator = first_locator or answer["nextRecordsUrl"]
+    assert len({key.rsplit("-", 1)[0] for key in org.query_cursors}) <= rest.MAX_OPEN_QUERY_CURSORS
+    expired = dispatch(org, "GET", first_locator, _auth(org), b"")
+    assert expired.status == 400 and json.loads(expired.body)[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+    latest = json.loads(dispatch(org, "GET", answer["nextRecordsUrl"], _auth(org), b"").body)
+    assert [r["Name"] for r in latest["records"]] == ["A2", "A3"]
