@@ -725,9 +725,7 @@ class _Builder:
             validation["criteria"] = list(crit.get("criteria") or []) if crit else []
         quick = self._deploy_job("sf.quick_deploy", "deploy-result", "deploy_id", threshold)
         if quick is not None:
-            quick["validation_id"] = self._external(quick["step_id"], "validation_id") or (
-                validation.get("job_id") if validation else None
-            )
+            quick["validation_id"] = self._external(quick["step_id"], "validation_id")  # what it really promoted
         return {"coverage_threshold": threshold, "validation": validation, "quick_deploy": quick}
 
     def _external(self, step_id: str, key: str) -> Any:

@@ -391,7 +391,7 @@ def _markdown_deploy(record: Mapping[str, Any]) -> list[str]:
         )
     out += _table(["job", "id", "status", "components", "tests", "coverage"], rows)
     quick = deploy.get("quick_deploy")
-    if quick and quick.get("validation_id"):
+    if quick and quick.get("validation_id") and quick.get("job_id"):
         out += [f"The quick deploy promoted validation {md(quick['validation_id'])}.", ""]
     shown_classes: list[Any] = []
     for label, job in jobs:

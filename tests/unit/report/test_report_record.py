@@ -418,3 +418,31 @@ def test_a_forged_signoff_row_or_a_missing_head_anchor_is_not_clean(project: Pat
     (project / ".cutover" / "runs" / run_id / "HEAD").unlink()
     problems = build_record(project)["audit"]["problems"]
     assert problems == [f"the HEAD anchor of run {run_id} is missing (.cutover/runs/{run_id}/HEAD)"]
+
+
+def test_a_run_stopped_at_validation_claims_no_deploy(project: Path) -> None:
+    from report_helpers import RULES, full_executors, full_specs
+
+    write_runbook(project)
+    engine = Engine(project)
+    try:
+        run = engine.create_run("prod", full_specs(), runbook_path="cutover.yaml")
+        engine.signoff(
+            run.id, "signoff.security-review", by="Sam", role="security_reviewer", evidence="https://e", rules=RULES
+        )
+        engine.waive(run.id, "preflight.docs", reason="later", approver="Dana Lead", rules=RULES)
+        executors = full_executors(project)
+        executors["validate.dry-run"] = Scripted(lambda ctx: StepOutcome.failed("1 of 4 tests failed"))
+        with pytest.raises(StepFailed):
+            engine.execute(run.id, executors)
+    finally:
+        engine.close()
+    record = build_record(project)
+    assert record["summary"]["verdict"] == "not released (failed)" and record["audit"]["ok"]
+    quick = record["deploy"]["quick_deploy"]
+    assert (quick["status"], quick["job_id"], quick["validation_id"]) == ("pending", None, None)
+    markdown = render(record, "md")
+    assert "promoted" not in markdown and "| 7 | validate | validate.dry-run |" in markdown
+    junit = ET.fromstring(render(record, "junit").encode())
+    failed = [c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None]
+    assert failed == ["validate.dry-run: Validate deployment (dry run)"]
