@@ -104,6 +104,7 @@ def handle(request: Request) -> Response:
     if request.method == "GET":
         return json_response([])
     replies = []
+    waited = False
     for message in _messages(request):
         channel = message.get("channel", "")
         client_id = message.get("clientId") or uuid.uuid4().hex[:24]
@@ -120,8 +121,9 @@ def handle(request: Request) -> Response:
             )
         elif channel == "/meta/connect":
             events = _test_result_events(request.org, client_id)
-            if not events:
-                time.sleep(0.5)  # an idle long-poll: do not let the client spin
+            if not events and not waited:
+                time.sleep(0.5)  # an idle long-poll: do not let the client spin (once per request, however many)
+                waited = True
             replies.append(_reply(message, client_id, advice={"interval": 0, "timeout": 110000, "reconnect": "retry"}))
             replies.extend(events)
         elif channel == "/meta/subscribe":
@@ -131,6 +133,11 @@ def handle(request: Request) -> Response:
                 subscribed.add(str(message.get("subscription")))
             replies.append(_reply(message, client_id, subscription=message.get("subscription")))
         elif channel in ("/meta/unsubscribe", "/meta/disconnect"):
+            if channel == "/meta/disconnect":  # every `sf apex run test --wait` is a new client: forget this one
+                clients = _clients(request.org)
+                with clients.lock:
+                    clients.subscriptions.pop(client_id, None)
+                    clients.announced.pop(client_id, None)
             replies.append(_reply(message, client_id))
         else:
             replies.append(_reply(message, client_id, successful=False, error="403::Unknown channel"))

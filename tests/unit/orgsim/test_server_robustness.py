@@ -134,3 +134,24 @@ def test_unread_query_cursors_do_not_pile_up(tmp_path: Path, monkeypatch: pytest
     assert expired.status == 400 and json.loads(expired.body)[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
     latest = json.loads(dispatch(org, "GET", answer["nextRecordsUrl"], _auth(org), b"").body)
     assert [r["Name"] for r in latest["records"]] == ["A2", "A3"]
+
+
+def test_streaming_clients_are_forgotten_when_they_disconnect(org: Org) -> None:
+    from orgsim import cometd
+
+    def bayeux(*messages: dict[str, object]) -> list[dict[str, object]]:
+        return json.loads(dispatch(org, "POST", "/cometd/62.0", _auth(org), json.dumps(list(messages)).encode()).body)
+
+    for _ in range(20):  # one `sf apex run test --wait` after another
+        client_id = bayeux({"channel": "/meta/handshake", "id": "1"})[0]["clientId"]
+        bayeux({"channel": "/meta/subscribe", "clientId": client_id, "subscription": "/systemTopic/TestResult"})
+        bayeux({"channel": "/meta/disconnect", "clientId": client_id})
+    clients = cometd._clients(org)
+    assert clients.subscriptions == {} and clients.announced == {}
+
+
+def test_a_batch_of_idle_connects_answers_promptly(org: Org) -> None:
+    started = time.monotonic()
+    connects = [{"channel": "/meta/connect", "clientId": "c", "id": str(n)} for n in range(20)]
+    answer = dispatch(org, "POST", "/cometd/62.0", _auth(org), json.dumps(connects).encode())
+    assert answer.status == 200 and time.monotonic() - started < 3
