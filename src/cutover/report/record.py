@@ -48,11 +48,13 @@ def open_readonly(project_dir: Path) -> Store:
     path = cutover_dir / "state.db"
     if not path.is_file():
         raise UsageError(f"no runs yet in {project_dir} (no {STATE_DIR}/state.db)", hint="start one with: cutover run")
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     try:
-        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=30)
-        db.execute("PRAGMA busy_timeout = 30000")
-        db.execute("PRAGMA query_only = ON")
-        applied = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+        try:
+            db, applied = _connect(uri)
+        except sqlite3.OperationalError:
+            # A copy on read-only media: SQLite cannot create the WAL index there; nothing is writing it anyway.
+            db, applied = _connect(uri + "&immutable=1")
     except sqlite3.DatabaseError as exc:
         raise EnvironmentProblem(f"cannot read the run state {path}: {exc}") from None
     if "m002_contingency_steps" not in applied:
@@ -62,6 +64,17 @@ def open_readonly(project_dir: Path) -> Store:
             hint="run `cutover status` once (it migrates the state), then render the report again",
         )
     return Store(cutover_dir, db)
+
+
+def _connect(uri: str) -> tuple[sqlite3.Connection, set[str]]:
+    db = sqlite3.connect(uri, uri=True, timeout=30)
+    try:
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute("PRAGMA query_only = ON")
+        return db, {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+    except BaseException:
+        db.close()
+        raise
 
 
 def resolve_run(store: Store, run_id: str | None) -> RunInfo:
