@@ -173,13 +173,7 @@ class Parser:
             if not self.peek().is_word("SELECT") or self.in_subquery:
                 raise self.unexpected(self.peek() if not self.in_subquery else token)
             self.advance()
-            self.in_subquery = True
-            try:
-                child = self.query()
-            finally:
-                self.in_subquery = False
-            self.expect(Kind.RPAREN)
-            return ChildQuery(child, token.pos)
+            return ChildQuery(self._subquery(), token.pos)
         if token.kind is Kind.IDENT and self.peek().kind is Kind.LPAREN:
             function = token.text.upper()
             if function == "FIELDS":
@@ -298,19 +292,23 @@ class Parser:
             return Comparison(left, token.text.upper(), self.value_list(allow_subquery=semi_join_ok), start.pos)
         raise self.unexpected()
 
+    def _subquery(self) -> Query:
+        """A nested SELECT up to its closing parenthesis (one level only: SOQL does not nest deeper)."""
+        self.in_subquery = True
+        try:
+            query = self.query()
+        finally:
+            self.in_subquery = False
+        self.expect(Kind.RPAREN)
+        return query
+
     def value_list(self, *, allow_subquery: bool = False) -> tuple[Literal, ...] | SemiJoin:
         self.expect(Kind.LPAREN)
         if self.at_word("SELECT"):
             start = self.tok
             if not allow_subquery or self.in_subquery:
                 raise malformed(self.soql, start.pos, "Nesting of semi join sub-selects is not supported")
-            self.in_subquery = True
-            try:
-                sub = self.query()
-            finally:
-                self.in_subquery = False
-            self.expect(Kind.RPAREN)
-            return SemiJoin(sub, start.pos)
+            return SemiJoin(self._subquery(), start.pos)
         values = [self.value()]
         while self.tok.kind is Kind.COMMA:
             self.advance()
