@@ -7,6 +7,7 @@ anything, `<script>` included.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -543,6 +544,12 @@ def _markdown_rollback(rollback: Mapping[str, Any]) -> list[str]:
 
 
 def render_html(record: Mapping[str, Any]) -> str:
+    return _html_template().render(r=record)
+
+
+@functools.cache
+def _html_template() -> Any:
+    """Compiled once per process (compiling costs more than rendering)."""
     import jinja2
 
     env = jinja2.Environment(
@@ -564,7 +571,7 @@ def render_html(record: Mapping[str, Any]) -> str:
         alert_row=alert_row,
         alert_headers=ALERT_HEADERS,
     )
-    return env.get_template("record.html.j2").render(r=record)
+    return env.get_template("record.html.j2")
 
 
 def _is_link(value: Any) -> bool:
