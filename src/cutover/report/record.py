@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cutover.engine.chain import sha256_file, verify_events
+from cutover.engine.lock import OrgLocks
 from cutover.engine.model import EventRecord, RunInfo, SignoffRecord, StepRecord, WaiverRecord
 from cutover.engine.store import STATE_DIR, Store
 from cutover.errors import CutoverError, EnvironmentProblem, UsageError
@@ -373,6 +374,12 @@ class _Builder:
             "contacts": self._contacts(),
             "notes": [],
         }
+        holder = OrgLocks(self.store.cutover_dir).read(self.run.target_org)
+        if holder is not None and holder.run_id == self.run.id:
+            if holder.stale:
+                self.notes.append(f"the process that ran this run is gone ({holder.describe()}); resume it to finish")
+            else:
+                self.notes.append(f"this run is executing right now ({holder.describe()}): the record is a snapshot")
         record["notes"] = list(dict.fromkeys([*self.notes, *self.evidence.unreadable]))
         return redact_obj(record)  # type: ignore[no-any-return]
 

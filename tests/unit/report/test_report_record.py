@@ -446,3 +446,21 @@ def test_a_run_stopped_at_validation_claims_no_deploy(project: Path) -> None:
     junit = ET.fromstring(render(record, "junit").encode())
     failed = [c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None]
     assert failed == ["validate.dry-run: Validate deployment (dry run)"]
+
+
+def test_a_run_executing_right_now_is_rendered_as_a_snapshot(project: Path) -> None:
+    write_runbook(project)
+    engine = Engine(project)
+    notes: list[list[str]] = []
+    try:
+        run = engine.create_run("prod", [StepSpec("look", "verify", "Look", "t")], runbook_path="cutover.yaml")
+
+        def look(ctx: object) -> StepOutcome:
+            notes.append(build_record(project)["notes"])  # rendered while the step runs, under the org lock
+            return StepOutcome.passed("looked")
+
+        engine.execute(run.id, {"look": Scripted(look)})
+    finally:
+        engine.close()
+    assert any("is executing right now" in note for note in notes[0])
+    assert not any("executing" in note for note in build_record(project)["notes"])
