@@ -53,6 +53,8 @@ as the engine records them, durations in seconds, `null` where unknown):
 - `evidence`: [{step_id, name, path, sha256, size, created, state (ok|modified|missing)}]
 - `known_issues`: [{id, title, symptom, workaround, permanent_fix}]; `contacts`: [{role, title, responsibility, name,
   email, phone}] (from the runbook file; see `notes` if it changed since the run)
+- `escalation`: null | {channels: [{type, target, min_severity}] (never the URL: it may carry a token),
+  path: [{severity, response_time, path: [role title]}], internal: [role title], support: [str]}
 - `notes`: [str] — anything the reader should know about how the record was made.
 """
 

@@ -372,6 +372,7 @@ class _Builder:
             ],
             "known_issues": self._known_issues(),
             "contacts": self._contacts(),
+            "escalation": self._escalation(),
             "notes": [],
         }
         holder = OrgLocks(self.store.cutover_dir).read(self.run.target_org)
@@ -939,6 +940,15 @@ class _Builder:
         issues = getattr(self.runbook, "known_issues", None) or []
         return [issue.model_dump() for issue in issues]
 
+    def _escalation(self) -> dict[str, Any] | None:
+        if self.runbook is None:
+            return None
+        try:
+            return _escalation_of(self.runbook)
+        except (AttributeError, KeyError) as exc:  # a runbook shape this version does not know
+            self.notes.append(f"escalation path not shown ({type(exc).__name__}: {exc})")
+            return None
+
     def _contacts(self) -> list[dict[str, Any]]:
         roles = getattr(self.runbook, "roles", None) or {}
         return [
@@ -952,6 +962,26 @@ class _Builder:
             }
             for role_id, role in roles.items()
         ]
+
+
+def _escalation_of(runbook: Any) -> dict[str, Any]:
+    roles = runbook.roles
+    alerts = runbook.alerts
+    support = runbook.rollback.destructive_option
+    return {
+        # Channel URLs are left out on purpose: they may carry webhook tokens.
+        "channels": [{"type": c.type, "target": c.target, "min_severity": c.min_severity} for c in alerts.channels],
+        "path": [
+            {
+                "severity": row.severity,
+                "response_time": row.response_time,
+                "path": [roles[r].title if r in roles else r for r in row.path],
+            }
+            for row in alerts.escalation
+        ],
+        "internal": [roles[r].title if r in roles else r for r in alerts.internal_escalation],
+        "support": [line for line in (support.contact, support.premier_support) if line],
+    }
 
 
 def _component(item: Any) -> str:

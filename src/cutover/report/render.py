@@ -287,6 +287,20 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         )
     else:
         out += ["No contacts (the runbook could not be read).", ""]
+    escalation = record.get("escalation")
+    if escalation:
+        out += ["## Alert channels and escalation path", ""]
+        out += [
+            f"- {md(c['type'])}: {md(c['target'])} ({md(c['min_severity'])} and above)" for c in escalation["channels"]
+        ]
+        out.append("")
+        out += _table(
+            ["severity", "response time", "escalation"],
+            [[row["severity"], row["response_time"], " → ".join(row["path"])] for row in escalation["path"]],
+        )
+        if escalation["internal"]:
+            out += [f"Internal escalation: {md(' → '.join(escalation['internal']))}", ""]
+        out += [f"- {md(line)}" for line in escalation["support"]] + ([""] if escalation["support"] else [])
     if record["notes"]:
         out += ["## Notes", ""] + [f"- {md(n)}" for n in record["notes"]] + [""]
     return "\n".join(out).rstrip() + "\n"

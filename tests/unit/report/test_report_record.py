@@ -142,6 +142,10 @@ def test_record_of_a_full_run_has_every_section(project: Path) -> None:
     assert record["known_issues"][0]["title"] == "PDF Generation Timeout"
     lead = next(c for c in record["contacts"] if c["role"] == "deployment_lead")
     assert (lead["name"], lead["phone"]) == ("Dana Lead", "555-0100")
+    escalation = record["escalation"]
+    assert {"severity": "CRITICAL", "response_time": "15m", "path": ["Deployment Lead", "CTO"]} in escalation["path"]
+    assert any(c["type"] == "slack" for c in escalation["channels"])
+    assert all("url" not in c for c in escalation["channels"])
 
 
 def test_markdown_html_and_junit_show_the_run(project: Path) -> None:
@@ -192,7 +196,7 @@ def test_json_schema_keys_are_stable(project: Path) -> None:
         "schema", "generated", "run", "org", "audit", "summary", "steps", "signoffs", "checklists",
         "separation_of_duties",
         "waivers", "gates", "release", "backup", "deploy", "verification", "monitoring", "rollback", "evidence",
-        "known_issues", "contacts", "notes",
+        "known_issues", "contacts", "escalation", "notes",
     ]  # fmt: skip
     assert set(document["steps"][0]) == {
         "position", "id", "stage", "title", "kind", "action", "blocking", "contingency", "status", "started",
