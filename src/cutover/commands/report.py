@@ -1,4 +1,4 @@
-"""`cutover report [RUN] --format md|html|json|junit [-o FILE]`: the release record of a run.
+"""`cutover report [RUN] --format md|html|json|junit [--output-file FILE]`: the release record of a run.
 
 Exit codes: 0 the record was rendered and the audit trail verified; 1 the record was rendered (and written) but the
 audit trail does not verify — CI notices a tampered run whatever the format; 2 bad flags or no such run. The run's
@@ -30,7 +30,7 @@ def report_cmd(
     run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id or unique prefix (default: latest)."),
     fmt: ReportFormat = typer.Option(ReportFormat.md, "--format", "-f", help="Output format."),
     output: Path | None = typer.Option(
-        None, "--output", "-o", metavar="FILE", help="Write the record to FILE instead of stdout."
+        None, "--output-file", metavar="FILE", help="Write the record to FILE instead of stdout."
     ),
 ) -> None:
     """Render the release record of a run (audit trail verified at render time; exit 1 if it does not verify)."""

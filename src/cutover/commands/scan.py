@@ -40,7 +40,7 @@ def apex(
         None, metavar="PATH...", help="Files or folders to scan (.cls, .trigger). Default: security.scan_paths."
     ),
     output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text, json or sarif."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    output: Path | None = typer.Option(None, "--output-file", help="Write the report to FILE instead of stdout."),
     include_tests: bool = typer.Option(False, "--include-tests", help="Also scan @IsTest classes and methods."),
     disable: list[str] = typer.Option([], "--disable", metavar="RULE", help="Turn a rule off (repeatable)."),
     only: list[str] = typer.Option([], "--rule", metavar="RULE", help="Run only this rule (repeatable)."),

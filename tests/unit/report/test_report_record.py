@@ -252,7 +252,7 @@ def test_rendering_does_not_modify_the_store(project: Path) -> None:
     before = _snapshot(project / ".cutover")
     with db(project) as conn:
         rows_before = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("events", "steps", "runs")]
-    assert main(["-C", str(project), "report", "--format", "html", "-o", str(project / "record.html")]) == 0
+    assert main(["-C", str(project), "report", "--format", "html", "--output-file", str(project / "record.html")]) == 0
     for fmt in FORMATS:
         render(build_record(project), fmt)
     assert _snapshot(project / ".cutover") == before
@@ -291,7 +291,7 @@ def test_an_edited_event_renders_as_broken_in_every_format_and_exits_1(
     assert f"event #{seq} (step.finished deploy.quick)" in problem
     for fmt in FORMATS:
         output = project / f"record.{fmt}"
-        assert main(["-C", str(project), "report", "--format", fmt, "-o", str(output)]) == 1, fmt
+        assert main(["-C", str(project), "report", "--format", fmt, "--output-file", str(output)]) == 1, fmt
         text = output.read_text()
         assert "AUDIT TRAIL BROKEN" in text or "AuditBroken" in text, fmt
         assert f"event #{seq}" in text, fmt

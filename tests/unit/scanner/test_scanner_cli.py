@@ -142,7 +142,7 @@ def test_sarif_carries_parse_errors_as_notifications() -> None:
 
 
 def test_output_file(project: Path) -> None:
-    assert main(["-C", str(project), "scan", "apex", "force-app", "-f", "sarif", "-o", "out.sarif"]) == 1
+    assert main(["-C", str(project), "scan", "apex", "force-app", "-f", "sarif", "--output-file", "out.sarif"]) == 1
     _check_sarif(json.loads((project / "out.sarif").read_text(encoding="utf-8")))
 
 
