@@ -263,6 +263,10 @@ class Engine:
         if record.status in DONE_STATUSES:
             raise UsageError(f"step {step_id} is already {record.status}")
         with self.store.transaction() as tx:
+            # Again under the write lock: another process may have waived or finished the step since.
+            current = self._step(run_id, step_id)
+            if current.status in DONE_STATUSES:
+                raise UsageError(f"step {step_id} is already {current.status}")
             existing = self.store.signoffs(run_id)  # read inside the write lock: no race with a parallel sign-off
             rules_mod.check_signoff(
                 record.spec, by=by, role=role, evidence=evidence, existing=existing, rules=rules or RoleRules()
@@ -304,6 +308,10 @@ class Engine:
             raise UsageError(f"step {step_id} is already {record.status}; nothing to waive")
         self._refuse_if_executing(run, step_id)
         with self.store.transaction() as tx:
+            # Again under the write lock: another process may have waived or finished the step since.
+            record = self._step(run_id, step_id)
+            if record.status in DONE_STATUSES:
+                raise UsageError(f"step {step_id} is already {record.status}; nothing to waive")
             rules_mod.check_waiver(
                 step_id,
                 reason=reason,

@@ -137,3 +137,42 @@ def test_runbook_named_approver_may_waive(engine: Engine) -> None:
     run_id = _run(engine)
     engine.waive(run_id, "deploy.quick", reason="done by hand, ticket OPS-1", approver="dana lead", rules=RULES)
     assert engine.store.step(run_id, "deploy.quick").status == StepStatus.WAIVED
+
+
+def test_two_people_waiving_at_once_record_one_waiver(engine: Engine, tmp_path, monkeypatch) -> None:
+    """The step's status is checked before the write transaction; a second process may waive the step in between.
+    The check must hold inside the transaction, or the audit trail shows one step waived twice."""
+    run_id = _run(engine)
+    other = Engine(tmp_path)
+    try:
+        real_refuse = engine._refuse_if_executing
+
+        def other_waives_first(run, step_id):  # runs after engine's own status check, before its transaction
+            other.waive(run_id, step_id, reason="done by hand", approver="Dana Lead", rules=RULES)
+            real_refuse(run, step_id)
+
+        monkeypatch.setattr(engine, "_refuse_if_executing", other_waives_first)
+        with pytest.raises(UsageError, match="already waived"):
+            engine.waive(run_id, "deploy.quick", reason="me too", approver="Dana Lead", rules=RULES)
+    finally:
+        other.close()
+    assert [e.type for e in engine.events(run_id)].count("step.waived") == 1
+
+
+def test_a_sign_off_racing_a_waiver_is_refused(engine: Engine, tmp_path, monkeypatch) -> None:
+    run_id = _run(engine)
+    other = Engine(tmp_path)
+    try:
+        real_transaction = engine.store.transaction
+
+        def other_waives_first():  # after signoff's own status check, before its transaction begins
+            other.waive(run_id, "signoff.notes", reason="skipped", approver="Dana Lead", rules=RULES)
+            monkeypatch.setattr(engine.store, "transaction", real_transaction)
+            return real_transaction()
+
+        monkeypatch.setattr(engine.store, "transaction", other_waives_first)
+        with pytest.raises(UsageError, match="already waived"):
+            engine.signoff(run_id, "signoff.notes", by="alice", role="deployment_lead", rules=RULES)
+    finally:
+        other.close()
+    assert [e.type for e in engine.events(run_id)].count("signoff.recorded") == 0
