@@ -188,3 +188,25 @@ def test_tokens_are_redacted_in_the_summary(tmp_path, capsys):
     out = capsys.readouterr().out
     assert TOKEN not in out
     assert json.loads(out)["kind"] == "query"
+
+
+def test_explain_reads_the_evidence_record_cutover_keeps_of_an_sf_call(tmp_path: Path, capsys) -> None:
+    """`cutover explain .cutover/runs/<run>/evidence/<step>/<call>.json` works: the record wraps the envelope."""
+    envelope = json.loads((FIXTURES / "validate_success_runlocaltests.json").read_text())
+    record = {
+        "argv": ["sf", "project", "deploy", "start", "--dry-run", "--test-level", "RunLocalTests", "--json"],
+        "exit_code": 0,
+        "duration_s": 3.2,
+        "timed_out": False,
+        "stderr": "",
+        "envelope": envelope,
+    }
+    path = tmp_path / "validation-result.json"
+    path.write_text(json.dumps(record))
+    assert main(["explain", str(path), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    direct = path.with_name("direct.json")
+    direct.write_text(json.dumps(envelope))
+    assert main(["explain", str(direct), "--format", "json"]) == 0
+    assert summary == json.loads(capsys.readouterr().out)
+    assert summary["kind"] == "validate"

@@ -269,7 +269,12 @@ def _looks_like_deploy(data: Mapping[str, Any]) -> bool:
 
 
 def explain_document(doc: Any, *, kind_hint: str | None = None) -> dict[str, Any]:
-    """Summarise one saved `sf --json` document (a full envelope, or just its `result`). Raises NotExplainable."""
+    """Summarise one saved `sf --json` document (a full envelope, or just its `result`, or the evidence record cutover
+    keeps of an sf call: `{argv, exit_code, envelope, ...}` under `.cutover/runs/`). Raises NotExplainable."""
+    if isinstance(doc, Mapping) and "envelope" in doc and "argv" in doc and isinstance(doc["envelope"], Mapping):
+        if kind_hint is None:
+            kind_hint = _kind_from_argv(doc["argv"])
+        doc = doc["envelope"]
     if isinstance(doc, Mapping) and "name" in doc and "result" not in doc and "message" in doc:
         return explain_error(doc)
     envelope = doc if isinstance(doc, Mapping) and "result" in doc else None
@@ -281,6 +286,17 @@ def explain_document(doc: Any, *, kind_hint: str | None = None) -> dict[str, Any
         if warnings:
             summary["warnings"] = warnings
     return redact_obj(summary)
+
+
+def _kind_from_argv(argv: Any) -> str | None:
+    """'validate' / 'quick' / 'deploy' from a recorded `sf project deploy ...` command line; None for report/resume
+    (the job they show is a validation or a deploy: the result's checkOnly says which)."""
+    words = [str(w) for w in argv] if isinstance(argv, list | tuple) else str(argv).split()
+    if "deploy" not in words or any(sub in words for sub in ("report", "resume", "cancel")):
+        return None
+    if "--dry-run" in words or "validate" in words:
+        return "validate"
+    return "quick" if "quick" in words else "deploy"
 
 
 def _explain_result(data: Any, kind_hint: str | None) -> dict[str, Any]:
