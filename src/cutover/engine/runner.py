@@ -303,12 +303,9 @@ class Engine:
         run = self._run(run_id)
         if run.state not in OPEN_RUN_STATES and run.state != RunState.FAILED:
             raise UsageError(f"run {run_id} is {run.state}; only an open or failed run accepts waivers")
-        record = self._step(run_id, step_id)
-        if record.status in DONE_STATUSES:
-            raise UsageError(f"step {step_id} is already {record.status}; nothing to waive")
-        self._refuse_if_executing(run, step_id)
         with self.store.transaction() as tx:
-            # Again under the write lock: another process may have waived or finished the step since.
+            # Checked under the write lock: another process may have waived or finished the step, or resumed the run.
+            self._refuse_if_executing(run, step_id)
             record = self._step(run_id, step_id)
             if record.status in DONE_STATUSES:
                 raise UsageError(f"step {step_id} is already {record.status}; nothing to waive")
@@ -337,11 +334,12 @@ class Engine:
     def retry(self, run_id: str, step_id: str) -> StepRecord:
         """Reset a failed (or interrupted) step to pending so the next resume runs it again."""
         run = self._run(run_id)
-        record = self._step(run_id, step_id)
-        if record.status not in (StepStatus.FAILED, StepStatus.RUNNING):
-            raise UsageError(f"step {step_id} is {record.status}; only a failed or interrupted step can be retried")
-        self._refuse_if_executing(run, step_id)
         with self.store.transaction() as tx:
+            # Checked under the write lock: a resume that started since would lose the job id it just recorded.
+            self._refuse_if_executing(run, step_id)
+            record = self._step(run_id, step_id)
+            if record.status not in (StepStatus.FAILED, StepStatus.RUNNING):
+                raise UsageError(f"step {step_id} is {record.status}; only a failed or interrupted step can be retried")
             self.store.update_step(
                 tx, run_id, step_id, status=StepStatus.PENDING, detail="", external_ids={}, finished=None
             )

@@ -153,3 +153,29 @@ def test_lock_file_appears_complete_or_not_at_all(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(json, "dump", real_dump)
     assert locks.read("prod") is None and list(locks.dir.iterdir()) == []
     locks.acquire("prod", "run-3", "now")
+
+
+def test_retry_refuses_when_a_resume_took_the_lock_after_its_first_check(
+    tmp_path: Path, live_pid: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`retry` clears the step's external ids. If a resume starts between retry's lock check and its write, that
+    write would wipe the job id the resumed step just recorded: the check must hold inside the transaction."""
+    from engine_helpers import ScriptedStep, specs
+
+    from cutover.engine import StepOutcome
+
+    engine = Engine(tmp_path)
+    run = engine.create_run("prod", specs("a"))
+    with pytest.raises(Exception):  # noqa: B017 - the step fails; which error the runner raises is not the point
+        engine.execute(run.id, {"a": ScriptedStep("a", [], behaviour=lambda ctx: StepOutcome.failed("boom"))})
+    real_transaction = engine.store.transaction
+
+    def resume_starts_first():
+        _write_lock(tmp_path, "prod", live_pid, run_id=run.id)  # another process resumed this run
+        monkeypatch.setattr(engine.store, "transaction", real_transaction)
+        return real_transaction()
+
+    monkeypatch.setattr(engine.store, "transaction", resume_starts_first)
+    with pytest.raises(RunLocked):
+        engine.retry(run.id, "a")
+    assert engine.steps(run.id)[0].status == "failed"

@@ -140,18 +140,19 @@ def test_runbook_named_approver_may_waive(engine: Engine) -> None:
 
 
 def test_two_people_waiving_at_once_record_one_waiver(engine: Engine, tmp_path, monkeypatch) -> None:
-    """The step's status is checked before the write transaction; a second process may waive the step in between.
-    The check must hold inside the transaction, or the audit trail shows one step waived twice."""
+    """A second process may waive the step between this waiver's reads and its write: the step's status must be
+    checked inside the write transaction, or the audit trail shows one step waived twice."""
     run_id = _run(engine)
     other = Engine(tmp_path)
     try:
-        real_refuse = engine._refuse_if_executing
+        real_transaction = engine.store.transaction
 
-        def other_waives_first(run, step_id):  # runs after engine's own status check, before its transaction
-            other.waive(run_id, step_id, reason="done by hand", approver="Dana Lead", rules=RULES)
-            real_refuse(run, step_id)
+        def other_waives_first():  # right before this waiver's transaction begins
+            other.waive(run_id, "deploy.quick", reason="done by hand", approver="Dana Lead", rules=RULES)
+            monkeypatch.setattr(engine.store, "transaction", real_transaction)
+            return real_transaction()
 
-        monkeypatch.setattr(engine, "_refuse_if_executing", other_waives_first)
+        monkeypatch.setattr(engine.store, "transaction", other_waives_first)
         with pytest.raises(UsageError, match="already waived"):
             engine.waive(run_id, "deploy.quick", reason="me too", approver="Dana Lead", rules=RULES)
     finally:
