@@ -120,3 +120,13 @@ cutover status
 
 say "cutover audit verify: the hash-chained event log of everything above"
 cutover audit verify
+
+say "cutover report: the release record an auditor reads (Markdown here; also HTML, JSON, JUnit)"
+cutover report --format html --output-file "$demo/release-record.html"
+cutover report --format md --output-file "$demo/release-record.md"
+sed -n '1,40p' "$demo/release-record.md"
+echo "... full record: $demo/release-record.md and $demo/release-record.html"
+
+say "cutover explain: any saved sf --json output, summarised (here the validation the run recorded)"
+validation=$(find "$project/.cutover/runs" -path '*validate.dry-run*' -name '*.json' | xargs grep -l '"numberComponentsTotal"' | head -1)
+cutover explain "$validation"
