@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -174,3 +175,50 @@ def test_pre_destructive_changes_remove_a_class_in_the_same_deploy_that_adds_ano
     deleted = [m["fullName"] for m in result["details"]["componentSuccesses"] if m.get("deleted")]
     assert deleted == ["OldGap"]
     assert _class_names(org) == ["NewGap"]
+
+
+def test_the_scenario_example_in_docs_orgsim_md_is_a_valid_scenario(tmp_path: Path) -> None:
+    import yaml
+
+    from orgsim.scenario import builtin_scenario_path, scenario_from_dict
+
+    text = (ROOT / "docs" / "orgsim.md").read_text()
+    match = re.search(r"## Scenarios.*?```yaml\n(.*?)```", text, re.DOTALL)
+    assert match, "docs/orgsim.md has no YAML scenario example under '## Scenarios'"
+    # The example's seed_dir is relative to the shipped scenarios, where the documented folder lives.
+    scenario = scenario_from_dict(
+        yaml.safe_load(match.group(1)), base_dir=builtin_scenario_path("production").parent, source="docs/orgsim.md"
+    )
+    org = Org(tmp_path / "org", scenario)
+    assert org.store.count("CronTrigger") >= 1
+    assert [r["Name"] for r in org.store.list("Governor_Limit_Snapshot__c")] == ["SOQL Queries"]
+
+
+# ------------------------------------------------------------------------------------ issue 4: preflight lanes
+
+
+def test_independent_preflight_gates_really_run_at_the_same_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two independent gates meet at a barrier: run one after the other, the first would wait alone and fail."""
+    import threading
+
+    from cutover.checks.result import GateResult
+    from cutover.runbook import load_runbook
+    from cutover.steps import preflight
+
+    shutil.copy(ROOT / "examples" / "elaro" / "cutover.yaml", tmp_path / "cutover.yaml")
+    runbook = load_runbook(tmp_path / "cutover.yaml")
+    meeting = threading.Barrier(2, timeout=30)
+    together = {"preflight.docs", "preflight.secrets"}
+
+    def fake_gate(spec: preflight.GateSpec, ctx: preflight.PreflightContext) -> GateResult:
+        if spec.id in together:
+            meeting.wait()  # BrokenBarrierError (the test fails) unless the other gate is running meanwhile
+        return GateResult(spec.id, spec.title, "passed", spec.blocking, "stand-in")
+
+    monkeypatch.setattr(preflight, "evaluate_gate", fake_gate)
+    report = preflight.run_preflight(tmp_path, runbook, jobs=4)
+    ids = [g.id for g in report.gates]
+    assert together <= set(ids)
+    assert all(g.status == "passed" for g in report.gates)
