@@ -222,3 +222,21 @@ def test_independent_preflight_gates_really_run_at_the_same_time(
     ids = [g.id for g in report.gates]
     assert together <= set(ids)
     assert all(g.status == "passed" for g in report.gates)
+
+
+def test_the_runbook_sf_binary_wins_over_cutover_sf_for_run_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from cutover.steps._sf import shared_cli
+
+    chosen, other = tmp_path / "pinned-sf", tmp_path / "env-sf"
+    for path in (chosen, other):
+        path.write_text("#!/bin/sh\nexit 0\n")
+        path.chmod(0o755)
+    monkeypatch.setenv("CUTOVER_SF", str(other))
+    services = SimpleNamespace(extras={}, project_dir=tmp_path)
+    assert shared_cli(services, SimpleNamespace(sf=SimpleNamespace(binary=str(chosen)))).binary == str(chosen)
+    fresh = SimpleNamespace(extras={}, project_dir=tmp_path)
+    assert shared_cli(fresh, SimpleNamespace(sf=SimpleNamespace(binary=None))).binary == str(other)
