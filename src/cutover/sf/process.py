@@ -44,6 +44,7 @@ DROPPED_ENV = (
     "SFDX_ACCESS_TOKEN",
 )
 PIPE_DRAIN_S = 5.0
+TERM_GRACE_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -163,15 +164,22 @@ def parse_json_stdout(stdout: str) -> Any:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the CLI and its children (node spawns workers); TERM first, KILL if it lingers."""
-    for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
+    """Stop the CLI and its children (node spawns workers): TERM first, then KILL whatever of the group lingers.
+    The group, not just sf: a worker that ignores TERM would otherwise outlive an sf that obeyed it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + TERM_GRACE_S
+    while time.monotonic() < deadline:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.05)  # reap sf itself, or its zombie keeps the group alive
         try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return  # the whole group is gone
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=TERM_GRACE_S)
 
 
 def _drain(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:

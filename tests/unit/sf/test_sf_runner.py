@@ -339,3 +339,42 @@ def test_a_descendant_that_leaves_the_process_group_cannot_hang_the_call(tmp_pat
         for pid in (tmp_path / "child.pid").read_text().split():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
+
+
+def test_timeout_kills_children_that_ignore_sigterm_even_when_sf_itself_obeys(tmp_path):
+    import os
+    import signal
+    import sys
+
+    from cutover.sf.process import run_process
+
+    script = tmp_path / "sf"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import os, signal, time\n"
+        "if os.fork() == 0:\n"
+        "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"    open({str(tmp_path / 'child.pid')!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "time.sleep(30)\n"
+    )
+    script.chmod(0o755)
+    result = run_process([str(script)], env={"PATH": "/usr/bin:/bin"}, timeout=1.0)
+    assert result.timed_out
+    child = int((tmp_path / "child.pid").read_text())
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            if Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z":
+                break  # killed, waiting for init to reap it
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the child that ignored SIGTERM is still running")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
