@@ -243,17 +243,20 @@ def _die_with_parent() -> None:
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
+    """TERM the command's process group, then KILL whatever of the group lingers: a child that ignores TERM must
+    not outlive a parent that obeyed it (and keep racing a resume)."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
     except (ProcessLookupError, PermissionError):
         return
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.05)  # reap the command itself, or its zombie keeps the group alive
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

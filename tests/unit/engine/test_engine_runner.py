@@ -429,3 +429,46 @@ def test_a_missing_program_is_a_failed_command_not_a_crash(engine: Engine, tmp_p
     assert result.returncode == 127 and not result.ok
     assert "cannot run no-such-program-xyz --flag" in result.stderr
     assert [e["name"] for e in engine.store.evidence(run.id, "a")] == ["command.stderr.txt"]
+
+
+def test_a_timed_out_command_leaves_no_child_behind_even_one_that_ignores_sigterm(engine: Engine, tmp_path) -> None:
+    import sys
+    import time
+    from contextlib import suppress
+    from pathlib import Path
+
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import os, signal, time\n"
+        "if os.fork() == 0:\n"
+        "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "time.sleep(30)\n"
+    )
+    run = engine.create_run("prod", specs("a"))
+    results = []
+
+    def command(ctx: StepContext) -> StepOutcome:
+        results.append(ctx.run_command([sys.executable, "-c", script], timeout=1.0, name="slow"))
+        return StepOutcome.passed()
+
+    engine.execute(run.id, {"a": ScriptedStep("a", [], behaviour=command)})
+    assert results[0].timed_out
+    child = int(pid_file.read_text())
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            if Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z":
+                break  # killed, waiting for init to reap it
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the child that ignored SIGTERM is still running")
+    finally:
+        with suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
