@@ -240,3 +240,34 @@ def test_the_runbook_sf_binary_wins_over_cutover_sf_for_run_steps(
     assert shared_cli(services, SimpleNamespace(sf=SimpleNamespace(binary=str(chosen)))).binary == str(chosen)
     fresh = SimpleNamespace(extras={}, project_dir=tmp_path)
     assert shared_cli(fresh, SimpleNamespace(sf=SimpleNamespace(binary=None))).binary == str(other)
+
+
+# ------------------------------------------------------------------------------------ issue 2: progress display
+
+
+def test_progress_shows_a_live_spinner_on_a_terminal_and_plain_lines_otherwise_never_a_token() -> None:
+    from rich.console import Console
+
+    from cutover.engine.progress import ConsoleProgress
+
+    token = "00D5g000004ElaRAAS!AQ4AQFakeTokenValue.ForTests_123"
+    terminal_out = io.StringIO()
+    live = ConsoleProgress(Console(file=terminal_out, force_terminal=True, width=200))
+    assert live.live
+    live.step_started("deploy.quick", "Quick deploy", 7, 9)
+    live.update(f"polling deploy 0Af... Authorization: Bearer {token}")
+    live.step_finished("deploy.quick", "Quick deploy", "passed", f"done with {token}", 12.3)
+    live.close()
+    shown = terminal_out.getvalue()
+    assert "[7/9] Quick deploy (deploy.quick)" in shown and "deploy.quick" in shown and "12.3s" in shown
+    assert token not in shown
+
+    plain_out = io.StringIO()
+    plain = ConsoleProgress(Console(file=plain_out, force_terminal=False, width=200))
+    plain.step_started("deploy.quick", "Quick deploy", 7, 9)
+    plain.update("noise that only a terminal shows")
+    plain.step_finished("deploy.quick", "Quick deploy", "failed", "2 component error(s)", 1.0)
+    lines = plain_out.getvalue().splitlines()
+    assert (
+        len(lines) == 1 and "deploy.quick" in lines[0] and "failed" in lines[0] and "2 component error(s)" in lines[0]
+    )
