@@ -41,6 +41,9 @@ MAX_NESTING = 50
 MAX_OFFSET = 2000
 
 
+_LITERAL_KINDS = {Kind.STRING: "string", Kind.NUMBER: "number", Kind.DATE: "date", Kind.DATETIME: "datetime"}
+
+
 class Parser:
     def __init__(self, soql: str) -> None:
         self.soql = soql
@@ -318,18 +321,10 @@ class Parser:
 
     def value(self) -> Literal:
         token = self.tok
-        if token.kind is Kind.STRING:
+        literal_kind = _LITERAL_KINDS.get(token.kind)
+        if literal_kind is not None:
             self.advance()
-            return Literal("string", token.value, token.pos, token.text)
-        if token.kind is Kind.NUMBER:
-            self.advance()
-            return Literal("number", token.value, token.pos, token.text)
-        if token.kind is Kind.DATE:
-            self.advance()
-            return Literal("date", token.value, token.pos, token.text)
-        if token.kind is Kind.DATETIME:
-            self.advance()
-            return Literal("datetime", token.value, token.pos, token.text)
+            return Literal(literal_kind, token.value, token.pos, token.text)
         if token.kind is Kind.COLON:
             raise malformed(self.soql, token.pos, "Bind variables only allowed in Apex code")
         if token.kind is Kind.IDENT:
