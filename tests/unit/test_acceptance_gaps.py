@@ -271,3 +271,22 @@ def test_progress_shows_a_live_spinner_on_a_terminal_and_plain_lines_otherwise_n
     assert (
         len(lines) == 1 and "deploy.quick" in lines[0] and "failed" in lines[0] and "2 component error(s)" in lines[0]
     )
+
+
+# ------------------------------------------------------------------------- bugs found (ACCEPTANCE.md, "Bugs found")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug 1 in docs/dev/ACCEPTANCE.md: commands/run.py creates a planned run before it resolves the step",
+)
+def test_a_mistyped_signoff_is_refused_without_creating_a_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from cutover.cli import main
+
+    assert main(["-C", str(tmp_path), "init"]) == 0
+    assert main(["-C", str(tmp_path), "signoff", "no-such-step", "--by", "sam", "--role", "security_reviewer"]) == 2
+    capsys.readouterr()
+    # A usage error must leave nothing behind: a planned run would pin the runbook's hash and refuse the next
+    # `cutover run` once the file is edited.
+    assert main(["-C", str(tmp_path), "status"]) == 2
+    assert "no runs yet" in capsys.readouterr().err
