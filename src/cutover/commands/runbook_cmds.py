@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import tempfile
 from enum import StrEnum
 from pathlib import Path
@@ -14,7 +15,7 @@ import typer
 from rich.text import Text
 
 from cutover.commands._context import app_context, out_console
-from cutover.errors import UsageError
+from cutover.errors import EnvironmentProblem, UsageError
 from cutover.runbook import RUNBOOK_FILENAME, Runbook, find_runbook, load_runbook, parse_runbook, template_text
 from cutover.runbook.loader import display_path
 from cutover.runbook.models import STAGES
@@ -88,11 +89,26 @@ def render_template(target_org: str | None = None) -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".cutover-init-", dir=path.parent)
+    """Write via a temp file and rename. The file gets the mode it had (on --force) or the user's umask default, not
+    mkstemp's private 0600; a folder that cannot be written is a one-line error."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".cutover-init-", dir=path.parent)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise EnvironmentProblem(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

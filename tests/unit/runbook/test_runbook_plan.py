@@ -304,3 +304,33 @@ def test_init_print_schema_writes_nothing(project: Path, cli) -> None:
     assert schema["required"] == ["target"]
     assert "thresholds" in schema["properties"] and "custom_steps" in schema["properties"]
     assert list(project.iterdir()) == []
+
+
+def test_init_writes_a_file_others_can_read_and_keeps_the_mode_on_force(project: Path, cli) -> None:
+    """The atomic write goes through a private temp file (mode 0600); the runbook must end up like any file the user
+    writes (umask), and an overwrite keeps the mode the user gave it."""
+    import os
+    import stat
+
+    old_umask = os.umask(0o022)
+    try:
+        assert cli("init")[0] == 0
+        path = project / "cutover.yaml"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+        path.chmod(0o640)
+        assert cli("init", "--force")[0] == 0
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    finally:
+        os.umask(old_umask)
+
+
+def test_init_into_a_folder_it_cannot_write_is_a_one_line_error(project: Path, cli, monkeypatch) -> None:
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    code, _, err = cli("init")
+    assert code != 3 and "cutover.yaml" in err and "No space left on device" in err and "Traceback" not in err
+    assert not (project / "cutover.yaml").exists()
