@@ -91,19 +91,26 @@ class OrgLocks:
 
     def _read(self, path: Path, org: str) -> LockInfo | None:
         try:
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            data: Any = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
-            # A half-written lock (crash between create and write): treat it as stale on this host.
             data = {}
+        if not isinstance(data, dict):
+            data = {}
+        try:
+            pid = int(data.get("pid") or 0)
+        except (TypeError, ValueError, OverflowError):
+            pid = 0
+        # A lock that names no process (half-written by an older version, or edited by hand) is stale on this host.
+        pid_started = data.get("pid_started")
         return LockInfo(
             org=str(data.get("org") or org),
             run_id=str(data.get("run_id") or "?"),
-            pid=int(data.get("pid") or 0),
+            pid=pid,
             host=str(data.get("host") or socket.gethostname()),
             started=str(data.get("started") or "?"),
-            pid_started=data.get("pid_started"),
+            pid_started=pid_started if isinstance(pid_started, str) else None,
             path=path,
         )
 

@@ -179,3 +179,15 @@ def test_retry_refuses_when_a_resume_took_the_lock_after_its_first_check(
     with pytest.raises(RunLocked):
         engine.retry(run.id, "a")
     assert engine.steps(run.id)[0].status == "failed"
+
+
+@pytest.mark.parametrize("content", ['{"pid": "abc", "run_id": 5}', "[1]", '"text"', '{"pid": 1.5e400}'])
+def test_a_mangled_lock_file_reads_as_stale_not_a_crash(tmp_path: Path, content: str) -> None:
+    locks = OrgLocks(tmp_path / ".cutover")
+    locks.dir.mkdir(parents=True)
+    locks.path("prod").write_text(content)
+    info = locks.read("prod")
+    assert info is not None and info.stale and info.org == "prod"
+    with pytest.raises(RunLocked, match="stale") as caught:
+        locks.acquire("prod", "run-1", "now")
+    assert "cutover lock break prod" in (caught.value.hint or "")
