@@ -254,6 +254,10 @@ def load_scenario(path: Path | str) -> Scenario:
         mark = getattr(error, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         raise ScenarioError(f"{path}{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+    except RecursionError:  # the YAML composer recurses per nesting level
+        raise ScenarioError(f"{path}: not valid YAML: lists or mappings nest too deeply") from None
+    except ValueError as error:  # a scalar YAML recognised but could not build, such as the date 2024-02-30
+        raise ScenarioError(f"{path}: not valid YAML: {error} (quote the value if it is meant as text)") from None
     return scenario_from_dict(data, base_dir=path.parent.resolve(), source=str(path))
 
 

@@ -116,3 +116,17 @@ def test_state_survives_a_restart_without_reseeding(tmp_path: Path) -> None:
 def test_unknown_reference_fails_loudly(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no PermissionSet named 'Nope'"):
         Org(tmp_path / "org", {"records": {"PermissionSetAssignment": [{"PermissionSetId": "@id:PermissionSet:Nope"}]}})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("records: " + "[" * 3000 + "]" * 3000 + "\n", "nest"),
+        ("org:\n  created: 2024-02-30\n", "day is out of range"),
+    ],
+)
+def test_yaml_the_loader_cannot_build_is_a_scenario_error(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match=expected):
+        load_scenario(path)
