@@ -276,10 +276,6 @@ def test_progress_shows_a_live_spinner_on_a_terminal_and_plain_lines_otherwise_n
 # ------------------------------------------------------------------------- bugs found (ACCEPTANCE.md, "Bugs found")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug 1 in docs/dev/ACCEPTANCE.md: commands/run.py creates a planned run before it resolves the step",
-)
 def test_a_mistyped_signoff_is_refused_without_creating_a_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from cutover.cli import main
 
@@ -290,3 +286,7 @@ def test_a_mistyped_signoff_is_refused_without_creating_a_run(tmp_path: Path, ca
     # `cutover run` once the file is edited.
     assert main(["-C", str(tmp_path), "status"]) == 2
     assert "no runs yet" in capsys.readouterr().err
+    # the wrong role for a real step is refused the same way
+    assert main(["-C", str(tmp_path), "signoff", "signoff.security-review", "--by", "sam", "--role", "developer"]) == 2
+    capsys.readouterr()
+    assert main(["-C", str(tmp_path), "status"]) == 2

@@ -463,6 +463,21 @@ def _resolve_step(engine: Engine, run: RunInfo, given: str) -> str:
     raise UsageError(f"{given!r} matches several steps: {', '.join(matches)}")
 
 
+def _check_signoff_against_plan(
+    specs: Any, given: str, *, by: str, role: str, evidence: str | None, rules: RoleRules
+) -> None:
+    """The checks `_resolve_step` and the engine make on a run, made on the plan before a run is created for it."""
+    from cutover.engine.signoffs import check_signoff
+
+    ids = [spec.id for spec in specs]
+    matches = [given] if given in ids else [i for i in ids if i.endswith("." + given)]
+    if len(matches) != 1:
+        what = f"no step {given!r}" if not matches else f"{given!r} matches several steps: {', '.join(matches)}"
+        raise UsageError(f"the runbook's plan has {what}", hint="see the steps with: cutover plan")
+    spec = next(s for s in specs if s.id == matches[0])
+    check_signoff(spec, by=by, role=role, evidence=evidence, existing=(), rules=rules)
+
+
 def _run_for_change(engine: Engine, run_id: str | None, project: Project | None) -> RunInfo:
     """The run a sign-off/waiver/retry applies to: --run, else the org's open run, else its latest run."""
     if run_id:
@@ -529,9 +544,12 @@ def signoff_cmd(
         if run is None:  # sign-offs may come before the run starts: they attach to a planned run
             from cutover.steps import git_head, plan_to_specs
 
+            specs = plan_to_specs(project.plan, project.runbook)
+            # A typo or a refused sign-off must not leave a planned run behind: check it against the plan first.
+            _check_signoff_against_plan(specs, step, by=by, role=role, evidence=evidence, rules=_rules(project))
             run = engine.create_run(
                 project.target_org,
-                plan_to_specs(project.plan, project.runbook),
+                specs,
                 runbook_path=project.relpath,
                 runbook_sha256=project.runbook_sha256,
                 git_head=git_head(project.dir),
