@@ -8,7 +8,6 @@ that importing a step module stays cheap and free of cycles.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from cutover.engine import RoleRules, SignoffRule, Step, StepSpec
+from cutover.engine.chain import sha256_file
 from cutover.errors import UsageError
 
 
 def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return sha256_file(Path(path))
 
 
 def git_head(project_dir: Path) -> str | None:

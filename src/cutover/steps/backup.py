@@ -21,7 +21,6 @@ reused (no second retrieve).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tarfile
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cutover.engine import StepContext, StepOutcome
+from cutover.engine.chain import sha256_file
 from cutover.sf import RetrieveResult, SfCli
 from cutover.steps._sf import sf_session
 from cutover.steps.registry import StepServices, register_action
@@ -163,14 +163,6 @@ def verify_backup(folder: Path, retrieved: RetrieveResult, release: Iterable[Com
         in_org=sorted(in_org),
         added_by_release=added,
     )
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def archive(folder: Path) -> Path:

@@ -28,7 +28,6 @@ whose class is being deleted stay aborted. The contingency's `rollback.scheduled
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tarfile
 import xml.etree.ElementTree as ET
@@ -39,6 +38,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from cutover.engine import StepContext, StepOutcome
+from cutover.engine.chain import sha256_file
 from cutover.steps.registry import StepServices, register_action
 from cutover.steps.verify import (
     JobProblem,
@@ -125,14 +125,6 @@ def find_backup(ctx_or_store: Any, run_id: str, project_dir: Path) -> BackupReco
             if isinstance(doc, Mapping):
                 return parse_backup(doc, project_dir, item["step_id"])
     return None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _package_root(folder: Path) -> Path | None:
