@@ -55,13 +55,17 @@ def report_cmd(
 
 def _write(path: Path, text: str) -> None:
     if path.is_dir():
-        raise UsageError(f"--output {path} is a folder; name a file")
+        raise UsageError(f"--output-file {path} is a folder; name a file")
     if not path.parent.is_dir():
-        raise UsageError(f"--output: folder {path.parent} does not exist")
+        raise UsageError(f"--output-file: folder {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        # mkstemp creates 0600; a release record is meant to be shared, so it gets the usual umask mode
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

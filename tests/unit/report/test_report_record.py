@@ -468,3 +468,17 @@ def test_a_run_executing_right_now_is_rendered_as_a_snapshot(project: Path) -> N
         engine.close()
     assert any("is executing right now" in note for note in notes[0])
     assert not any("executing" in note for note in build_record(project)["notes"])
+
+
+def test_the_written_record_gets_the_usual_file_mode_not_0600(project: Path) -> None:
+    import os
+    import stat
+
+    full_run(project)
+    out = project / "record.md"
+    old = os.umask(0o022)
+    try:
+        assert main(["-C", str(project), "report", "--format", "md", "--output-file", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
