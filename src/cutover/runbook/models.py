@@ -609,7 +609,6 @@ class VerifyConfig(_Model):
         "WHERE PermissionSet.Name LIKE 'Elaro%'"
     )
     min_permission_set_assignments: int = Field(default=1, ge=0)
-    rollback_on_failure: bool = True
     # Re-create missing/aborted scheduled jobs with `sf apex run` during verification (unset: only when
     # target.production is false, i.e. rehearsals; in production an operator decides).
     recreate_missing_jobs: bool | None = None

@@ -15,6 +15,7 @@ manifest and source paths are relative to). HOME is the caller's: that is where 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,8 +46,11 @@ def shared_cli(services: Any, runbook: Any) -> SfCli:
         return cached
     binding = _Binding()
     sf_config = getattr(runbook, "sf", None)
+    api_version = getattr(sf_config, "api_version", None)
     cli = SfCli(
         getattr(sf_config, "binary", None),
+        # sf's own pin: every call of the run talks to the org at this API version (else sf picks the org's highest)
+        env={**os.environ, "SF_ORG_API_VERSION": api_version} if api_version else None,
         cwd=services.project_dir,
         on_result=lambda result: _record(binding, result),
     )

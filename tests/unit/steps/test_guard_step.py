@@ -182,3 +182,20 @@ def test_pin_adds_a_missing_expect_block() -> None:
     text, changes = pin_expectations("target:\n  alias: production\n", PINNED)
     assert set(changes) == {"org_id", "username", "instance_url", "sandbox"}
     assert parse_runbook(text).target.expect.instance_url == DISPLAY.instance_url
+
+
+def test_the_runbook_api_version_pins_every_sf_call_of_a_run(tmp_path) -> None:
+    """`sf.api_version` reaches sf as SF_ORG_API_VERSION (sf's own pin); unset, the environment is left alone."""
+    from types import SimpleNamespace
+
+    from cutover.steps._sf import shared_cli
+    from cutover.steps.registry import StepServices
+
+    def env_of(api_version):
+        runbook = SimpleNamespace(sf=SimpleNamespace(binary=None, api_version=api_version))
+        cli = shared_cli(StepServices(project_dir=tmp_path, target_org="production"), runbook)
+        return cli._env_base
+
+    pinned = env_of("61.0")
+    assert pinned["SF_ORG_API_VERSION"] == "61.0" and "PATH" in pinned
+    assert env_of(None) is None
