@@ -47,7 +47,8 @@ def test_limits_rise_after_a_deploy(orgsim_factory, sf_bin: Path, sf_home: Path)
     assert 250000 * 0.68 < async_apex["remaining"] <= 250000 * 0.70
     snapshots = run_sf(sf_bin, ["data", "query", "--query", SNAPSHOTS, "--target-org", "org"], sf_home)
     values = [r["Value__c"] for r in snapshots.json["result"]["records"]]
-    assert values[0] == 30 and 90 <= values[-1] < 92  # 30 + 10 points a minute × 6
+    # 30 + 10 points a minute × 6, plus the real seconds sf takes to start (up to 30 s on a loaded machine)
+    assert values[0] == 30 and 90 <= values[-1] < 95
 
 
 def test_one_http_500_is_retried_by_the_cli(orgsim_factory, sf_bin: Path, sf_home: Path) -> None:
