@@ -757,7 +757,8 @@ def _monitor(runbook: Runbook) -> list[PlanStep]:
             params={
                 "event": "monitoring_started",
                 "severity": "LOW",
-                "channels": [c.model_dump() for c in rb.alerts.channels],
+                # Never the url: apprise URLs carry tokens, and params are stored with the run.
+                "channels": [c.model_dump(exclude={"url"}) for c in rb.alerts.channels],
                 "escalation": [e.model_dump() for e in rb.alerts.escalation],
             },
             source="Monitoring & Alerts (First 24 Hours) > Alert Channels, Escalation Path",

@@ -164,3 +164,17 @@ def test_announce_sends_and_signs_the_stakeholder_notification(tmp_path: Path, c
     )
     assert result.status.value == "passed" and "Dana Lee" in result.detail
     json.dumps(mail)  # the line is plain JSON
+
+
+def test_alert_routing_plan_params_never_carry_a_channel_url() -> None:
+    # Plan params are stored with the run (state.db) and printed by `cutover plan --json`; an apprise URL written
+    # straight into the runbook carries its token (slack://T/B/C), so only the channel's description may go there.
+    channels = [
+        {"id": "slack", "type": "slack", "target": "#alerts", "url": "slack://T0SECRET1/B0SECRET2/XyZsecretToken9"},
+        {"id": "pd", "type": "pagerduty", "target": "on-call", "url": "pagerduty://abcdef0123456789integrationkey"},
+    ]
+    runbook = Runbook(target=TargetConfig(alias="production"), alerts={"channels": channels})
+    step = plan_step("monitor.alert-routing", runbook)
+    stored = json.dumps(step.params)  # type: ignore[attr-defined]
+    assert "XyZsecretToken9" not in stored and "integrationkey" not in stored
+    assert [c["id"] for c in step.params["channels"]] == ["slack", "pd"]  # type: ignore[attr-defined]
