@@ -47,6 +47,7 @@ class SecretsScan:
     files_scanned: int  # scanned this time (changed or uncached)
     files_cached: int  # answered from the cache
     files_skipped: tuple[str, ...]  # too large or unreadable
+    files_unreadable: tuple[str, ...] = ()  # the part of files_skipped that could not be read: not proven clean
 
 
 def tracked_files(repo: Path) -> list[str]:
@@ -177,6 +178,8 @@ def load_baseline(path: Path | None) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
     except ValueError as exc:
         raise ValueError(f"{path.name}: not valid JSON ({exc})") from exc
     return data if isinstance(data, dict) else None
@@ -207,6 +210,7 @@ def scan_repository(
     new_cache: dict[str, Any] = {}
     to_scan: list[tuple[str, str]] = []  # (name, content hash)
     skipped: list[str] = []
+    unreadable: list[str] = []
     for name in names:
         if name == baseline_name:
             continue
@@ -219,6 +223,7 @@ def scan_repository(
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError:
             skipped.append(name)
+            unreadable.append(name)
             continue
         cached = cache.get(name)
         if cached and cached.get("sha256") == digest:
@@ -248,6 +253,7 @@ def scan_repository(
         files_scanned=len(to_scan),
         files_cached=len(new_cache) - len(to_scan),
         files_skipped=tuple(skipped),
+        files_unreadable=tuple(unreadable),
     )
 
 
@@ -274,9 +280,19 @@ def check_secrets(
         "files_scanned": scan.files_scanned,
         "files_cached": scan.files_cached,
         "files_skipped": list(scan.files_skipped),
+        "files_unreadable": list(scan.files_unreadable),
     }
     evidence = Evidence.json("secrets.json", report)
     counts = f"{scan.files_total} tracked files ({scan.files_scanned} scanned, {scan.files_cached} unchanged)"
+    if scan.files_unreadable and not scan.findings:
+        listed = ", ".join(scan.files_unreadable[:5])
+        more = f" and {len(scan.files_unreadable) - 5} more" if len(scan.files_unreadable) > 5 else ""
+        return failed(
+            gate_id,
+            title,
+            f"cannot read {len(scan.files_unreadable)} tracked file(s) to scan: {listed}{more}; fix their permissions",
+            evidence,
+        )
     if not scan.findings:
         known = f"; {scan.baseline_known} known in the baseline" if scan.baseline_known else ""
         return passed(gate_id, title, f"no secrets in {counts}{known}", evidence)

@@ -113,3 +113,41 @@ def test_excluded_folders_are_not_scanned(tmp_path: Path):
     assert "backups/old/Leaky.cls" in names
     names = [f.path for f in scan_repository(repo, exclude_dirs=["backups"]).findings]
     assert "backups/old/Leaky.cls" not in names and "classes/Leaky.cls" in names
+
+
+def test_an_unreadable_tracked_file_fails_the_gate(tmp_path: Path, monkeypatch):
+    # A file the scan cannot read may hold the secret: "no secrets" would be a claim nobody checked.
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    write(repo, "classes/Clean.cls", "public class Clean {}\n")
+    write(repo, "config/creds.properties", "nothing yet\n")
+    commit(repo, "init")
+    real_read_bytes = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "creds.properties":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    result = check_secrets("preflight.secrets", "Secrets", repo)
+    assert result.status == GateStatus.FAILED
+    assert "config/creds.properties" in result.detail
+
+
+def test_an_unreadable_baseline_fails_the_gate_instead_of_crashing(tmp_path: Path, monkeypatch):
+    repo = _repo(tmp_path)
+    baseline = repo / ".secrets.baseline"
+    baseline.write_text("{}")
+    real_read_text = Path.read_text
+
+    def read_text(self: Path, *args, **kwargs) -> str:
+        if self.name == ".secrets.baseline":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    result = check_secrets("preflight.secrets", "Secrets", repo, baseline_path=baseline)
+    assert result.status == GateStatus.FAILED
+    assert "cannot read" in result.detail
