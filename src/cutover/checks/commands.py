@@ -76,8 +76,11 @@ def run_command_gate(
     evidence_name: str | None = None,
 ) -> GateResult:
     """Run `command` (argv split like a shell, never through one) in `cwd`; pass on exit code 0."""
-    argv = shlex.split(command)
     name = evidence_name or f"{gate_id.rsplit('.', 1)[-1]}.log"
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:  # an unbalanced quote in the runbook's command
+        return failed(gate_id, title, f"`{command}`: cannot split into arguments: {exc}")
     if not argv:
         return failed(gate_id, title, "no command configured")
     started = time.monotonic()

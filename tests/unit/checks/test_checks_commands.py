@@ -45,3 +45,9 @@ def test_secrets_in_output_are_redacted(tmp_path: Path):
 def test_problem_excerpt_skips_npm_noise():
     output = "> elaro@3.0.0 lint\nnpm error Lifecycle script failed\nFAIL src/x.test.js\n"
     assert problem_excerpt(output) == "FAIL src/x.test.js"
+
+
+def test_unbalanced_quote_in_the_command_is_a_failed_gate(tmp_path: Path):
+    result = run_command_gate("preflight.lint", "Lint", "npm run lint -- --ext '.js", tmp_path)
+    assert result.status == GateStatus.FAILED
+    assert "cannot split" in result.detail
