@@ -88,13 +88,19 @@ def check_reviews(
     author_keys = {person.key for person in release.authors} | {p.name.strip().lower() for p in release.authors}
     counted: dict[str, Person] = {}
     rejected: list[Person] = []
+    # Every name and email already counted: one person named as a trailer ("Alex <alex@x>") and as a sign-off
+    # ("Alex", or "alex@x") is one approval.
+    seen: set[str] = set()
     for person in (*release.approvers, *signed_reviewers):
         is_author = person.key in author_keys or person.name.strip().lower() in author_keys
         if reviewer_not_author and is_author:
             if person not in rejected:
                 rejected.append(person)
             continue
-        counted.setdefault(person.key, person)
+        names = {value.strip().lower() for value in (person.key, person.name, person.email) if value.strip()}
+        if not names & seen:
+            counted.setdefault(person.key, person)
+        seen |= names
     evidence = Evidence.json(
         "reviews.json",
         {

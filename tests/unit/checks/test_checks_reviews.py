@@ -65,3 +65,12 @@ def test_not_a_git_repository_fails_clearly(tmp_path: Path):
     result = check_reviews("g", "t", tmp_path, since=None, min_approvals=2)
     assert result.status == GateStatus.FAILED
     assert "cannot read the release's commits" in result.detail and "not a git repository" in result.detail
+
+
+def test_one_reviewer_named_twice_counts_once(tmp_path: Path):
+    # The same person as a trailer (name + email) and as a cutover sign-off (name only) is one approval, not two.
+    repo = _release(tmp_path, "Reviewed-by: Alex Reviewer <alex@example.com>")
+    signed = (Person.parse("Alex Reviewer"), Person.parse("ALEX@example.com"))
+    result = check_reviews("g", "t", repo, since="v1.0.0", min_approvals=2, signed_reviewers=signed)
+    assert result.status == GateStatus.FAILED
+    assert "1 of 2" in result.detail
