@@ -22,6 +22,7 @@ reused (no second retrieve).
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 import tempfile
 import xml.etree.ElementTree as ET
@@ -165,6 +166,16 @@ def verify_backup(folder: Path, retrieved: RetrieveResult, release: Iterable[Com
     )
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write beside `path`, then rename over it: a crash never leaves a half-written checksum or record."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
 def archive(folder: Path) -> Path:
     """`tar -czf <folder>.tar.gz <folder>` (paths inside start with the folder's name), written atomically."""
     target = folder.with_name(folder.name + ".tar.gz")
@@ -252,7 +263,7 @@ class Backup:
         ctx.progress.update(f"archiving {folder.name}.tar.gz")
         tarball = archive(folder)
         digest = sha256_file(tarball)
-        tarball.with_name(tarball.name + ".sha256").write_text(f"{digest}  {tarball.name}\n")
+        write_atomic(tarball.with_name(tarball.name + ".sha256"), f"{digest}  {tarball.name}\n")
         doc = {
             "verified": True,
             "alias": self.alias,
@@ -276,7 +287,7 @@ class Backup:
             if check.root
             else None,
         }
-        (backup_dir / f"{folder.name}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        write_atomic(backup_dir / f"{folder.name}.json", json.dumps(doc, indent=2) + "\n")
         ctx.record_evidence("backup.json", doc)
         return StepOutcome.passed(
             f"{doc['archive']} sha256 {digest[:12]}…: {len(check.in_org)} component(s) in {check.expected_files} "

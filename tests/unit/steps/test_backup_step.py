@@ -207,3 +207,56 @@ def test_an_incomplete_retrieve_fails_and_archives_nothing(engine: Engine, proje
     outcome = backup_step(engine, fake).run(new_ctx(engine))
     assert outcome.status == StepStatus.FAILED and "backup incomplete: 2/3" in outcome.detail
     assert list((project / "backups").glob("*.tar.gz")) == []
+
+
+class _Crash(Exception):
+    """The process dying in the middle of a write."""
+
+
+def test_a_crash_while_writing_the_checksum_leaves_no_half_written_file(
+    engine: Engine, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # However the step writes the files beside the archive (`.sha256`, the backup record), dying halfway through a
+    # write must not leave a truncated one under its real name: `sha256sum -c` and people trust those files.
+    import builtins
+
+    import cutover.steps.backup as backup_module
+
+    backups = project / "backups"
+    real_write_text, real_open = Path.write_text, builtins.open
+
+    def half_then_crash(path: Path, text: str) -> None:
+        with real_open(path, "w", encoding="utf-8") as handle:
+            handle.write(text[: len(text) // 2])
+        raise _Crash(str(path))
+
+    def write_text(self: Path, text: str, *args: Any, **kwargs: Any) -> int:
+        if self.parent == backups:
+            half_then_crash(self, text)
+        return real_write_text(self, text, *args, **kwargs)
+
+    class CrashingFile:
+        def __init__(self, path: Path) -> None:
+            self.path = path
+
+        def __enter__(self) -> CrashingFile:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def write(self, text: str) -> int:
+            half_then_crash(self.path, text)
+            return 0
+
+    def fake_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if Path(file).parent == backups and "w" in mode:
+            return CrashingFile(Path(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    monkeypatch.setattr(backup_module, "open", fake_open, raising=False)
+    with pytest.raises(_Crash):
+        backup_step(engine, FakeSf()).run(new_ctx(engine))
+    assert list(backups.glob("*.sha256")) == []
+    assert list(backups.glob("production-backup-*.json")) == []
