@@ -53,7 +53,10 @@ def check_clean_tree(gate_id: str, title: str, repo: Path) -> GateResult:
     status = git(repo, "status", "--porcelain=v1", "--untracked-files=normal", "--", ".")
     if status.code != 0:
         return failed(gate_id, title, f"git status failed: {_first_line(status.err)}")
-    entries = [line for line in status.out.splitlines() if line and not line[3:].startswith(OWN_PATHS)]
+    # Porcelain paths are relative to the repository root: a project in a subfolder has its state at <prefix>.cutover/.
+    prefix = git(repo, "rev-parse", "--show-prefix").out.strip()
+    own = tuple(prefix + path for path in OWN_PATHS)
+    entries = [line for line in status.out.splitlines() if line and not line[3:].startswith(own)]
     evidence = Evidence.text("git-status.txt", status.out or "(clean)\n")
     if not entries:
         return passed(gate_id, title, "working tree clean", evidence)

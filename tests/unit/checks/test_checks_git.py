@@ -79,3 +79,18 @@ def test_previous_release_tag_skips_the_release_itself(repo_with_origin):
     git(repo, "tag", "v3.0.0")
     assert previous_release_tag(repo, exclude="v3.0.0") == "v2.10.0"  # version order, not string order
     assert previous_release_tag(repo, pattern="release-*") is None
+
+
+def test_cutover_state_of_a_project_in_a_subfolder_does_not_dirty_the_tree(tmp_path: Path):
+    # git status --porcelain names paths from the repository root: app/.cutover/, not .cutover/.
+    repo = tmp_path / "r"
+    project = repo / "app"
+    project.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    write(project, "sfdx-project.json", "{}\n")
+    commit(repo, "init")
+    write(project, ".cutover/state.db", "x")
+    assert check_clean_tree("g", "t", project).status == GateStatus.PASSED
+    write(project, "new.cls", "x")
+    result = check_clean_tree("g", "t", project)
+    assert result.status == GateStatus.FAILED and "app/new.cls" in result.detail and ".cutover" not in result.detail
