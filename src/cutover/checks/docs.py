@@ -12,8 +12,8 @@ KNOWN_ISSUES_FILES = ("KNOWN_ISSUES.md", "KNOWN-ISSUES.md", "docs/known-issues.m
 
 
 def _version_pattern(version: str) -> re.Pattern[str]:
-    # "3.0.0" must not match inside "13.0.0" or "3.0.01"; a leading "v" is fine.
-    return re.compile(rf"(?<![\w.])v?{re.escape(version.removeprefix('v'))}(?![\w]|\.\d)")
+    # "3.0.0" must not match inside "13.0.0", "3.0.01" or a pre-release "3.0.0-rc.1"; a leading "v" is fine.
+    return re.compile(rf"(?<![\w.])v?{re.escape(version.removeprefix('v'))}(?![\w]|\.\d|[-+][0-9A-Za-z])")
 
 
 def check_readme_version(

@@ -49,3 +49,14 @@ def test_known_issues_places(tmp_path: Path):
     assert check_known_issues("g", "t", tmp_path, runbook_known_issues=2).status == GateStatus.PASSED
     write(tmp_path, "README.md", "# App\n\n## Known Issues\nNone.\n")
     assert "README.md (Known Issues section)" in check_known_issues("g", "t", tmp_path).detail
+
+
+def test_a_prerelease_of_the_version_is_not_the_version(tmp_path: Path):
+    # The release candidate's notes do not document the release itself.
+    write(tmp_path, "README.md", "Try 3.0.0-rc.1 now\n")
+    write(tmp_path, "CHANGELOG.md", "# Changelog\n\n## [3.0.0-rc.1] - 2026-11-01\n\n- Candidate\n")
+    assert check_readme_version("g", "t", tmp_path, version="3.0.0").status == GateStatus.FAILED
+    assert check_changelog("g", "t", tmp_path, version="3.0.0").status == GateStatus.FAILED
+    assert check_changelog("g", "t", tmp_path, version="3.0.0-rc.1").status == GateStatus.PASSED
+    write(tmp_path, "CHANGELOG.md", "# Changelog\n\n## 3.0.0 - 2026-11-27\n\n- Release\n")
+    assert check_changelog("g", "t", tmp_path, version="3.0.0").status == GateStatus.PASSED
