@@ -29,6 +29,7 @@ whose class is being deleted stay aborted. The contingency's `rollback.scheduled
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -136,7 +137,10 @@ def _package_root(folder: Path) -> Path | None:
 
 
 def restore_folder(backup: BackupRecord, work_dir: Path) -> Path:
-    """The metadata-format folder to deploy, after checking the archive's SHA-256; unpacks the archive if needed."""
+    """The metadata-format folder to deploy, after checking the archive's SHA-256. A verified archive is unpacked and
+    deployed (the checksum proves those files; the loose folder beside it could have been edited since); the folder
+    is used only when there is no archive to verify."""
+    verified = False
     if backup.archive is not None and backup.archive.is_file() and backup.sha256:
         actual = sha256_file(backup.archive)
         if actual != backup.sha256:
@@ -144,15 +148,21 @@ def restore_folder(backup: BackupRecord, work_dir: Path) -> Path:
                 f"backup archive {backup.archive.name} changed since the backup: SHA-256 {actual[:12]}, "
                 f"recorded {backup.sha256[:12]}"
             )
-    if backup.folder is not None and backup.folder.is_dir():
+        verified = True
+    if not verified and backup.folder is not None and backup.folder.is_dir():
         root = _package_root(backup.folder)
         if root is not None:
             return root
     if backup.archive is not None and backup.archive.is_file():
         target = work_dir / "backup"
-        target.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(backup.archive) as archive:
-            archive.extractall(target, filter="data")
+        if target.exists():  # an earlier attempt's copy: unpack afresh so only the archive's files are deployed
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        try:
+            with tarfile.open(backup.archive) as archive:
+                archive.extractall(target, filter="data")
+        except (tarfile.TarError, OSError) as exc:
+            raise RollbackProblem(f"cannot unpack backup archive {backup.archive.name}: {exc}") from None
         root = _package_root(target)
         if root is not None:
             return root

@@ -94,7 +94,8 @@ def test_backup_record_reads_the_backup_steps_document(tmp_path: Path) -> None:
 def test_restore_folder_checks_the_archive_and_unpacks_it_when_the_folder_is_gone(tmp_path: Path) -> None:
     doc = write_backup(tmp_path, [("ApexClass", "ElaroLogger")])
     record = parse_backup(doc, tmp_path)
-    assert restore_folder(record, tmp_path / "work") == record.folder
+    first = restore_folder(record, tmp_path / "work")
+    assert (first / "package.xml").is_file() and first.is_relative_to(tmp_path / "work")
     import shutil
 
     shutil.rmtree(tmp_path / doc["folder"])
@@ -161,7 +162,10 @@ def test_redeploy_aborts_jobs_of_restored_classes_and_reschedules_them_even_if_t
     assert [c[0] for c in fake.calls] == ["query", "apex_run", "deploy_start", "deploy_report", "apex_run"]
     assert "System.abortJob('08e000000000001AAA');" in fake.scripts[0]
     assert "System.schedule('RetentionEnforcementScheduler', '0 0 2 * * ?'" in fake.scripts[1]
-    assert fake.calls[2][1]["metadata_dir"] == engine.project_dir / doc["metadata_root"]
+    # The verified archive, unpacked in the run's folder, is what is redeployed.
+    deployed = fake.calls[2][1]["metadata_dir"]
+    assert deployed.is_relative_to(engine.cutover_dir / "runs") and (deployed / "package.xml").is_file()
+    assert deployed.parts[-2:] == Path(doc["metadata_root"]).parts[-2:]
     assert fake.calls[2][1]["test_level"] == "RunLocalTests"
 
 
@@ -229,3 +233,15 @@ def test_after_a_crash_the_destructive_deploy_is_reattached_not_started_again(en
     assert outcome.status == StepStatus.PASSED, outcome.detail
     assert [c[0] for c in fake.calls] == ["deploy_report", "query"]
     assert fake.calls[0][1] == "0Af00000000000RAAA"
+
+
+def test_restore_deploys_the_verified_archive_not_a_folder_edited_since(tmp_path: Path) -> None:
+    # The SHA-256 proves the archive; the loose folder beside it may have been changed after the backup (a stray
+    # retrieve, a hand edit): what is redeployed must be what was backed up.
+    doc = write_backup(tmp_path, [("ApexClass", "ElaroLogger")])
+    record = parse_backup(doc, tmp_path)
+    edited = next((tmp_path / doc["folder"]).rglob("ElaroLogger.cls"))
+    original = edited.read_text()
+    edited.write_text("public class ElaroLogger { /* edited after the backup */ }")
+    folder = restore_folder(record, tmp_path / "work")
+    assert (folder / "classes" / "ElaroLogger.cls").read_text() == original
