@@ -421,6 +421,9 @@ class SecurityConfig(_Model):
     )
     scan_paths: list[str] = Field(default_factory=lambda: ["force-app"])
     skip_test_classes: bool = True
+    # Apex scanner rule id -> "error" (fails the gate), "warning" (reported, does not fail) or "off" (not run).
+    # Rules not named keep "error". The scanner validates the ids (cutover.checks.apex.config.RULE_IDS).
+    rules: dict[str, Literal["error", "warning", "off"]] = Field(default_factory=dict)
     secrets: SecretsConfig = SecretsConfig()
 
 
