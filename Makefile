@@ -19,16 +19,25 @@ unexport http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
 
 PYTEST_ARGS ?=
 
-.PHONY: setup test unit integration lint demo bench clean
+.PHONY: setup test unit integration lint demo bench clean lock
 
 setup: $(VENV)/.installed $(TOOLS)/.installed $(EXAMPLE)/node_modules/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Python dependencies come from requirements.lock (exact versions, SHA-256 hashes; ranges stay in pyproject.toml),
+# so an upstream release cannot change a fresh clone. `make lock` refreshes it after a pyproject change.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cutover needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+LOCK_VENV := $(or $(TMPDIR),/tmp)/cutover-lock-venv
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet uv
+	$(LOCK_VENV)/bin/uv pip compile pyproject.toml requirements-build.in --extra dev --generate-hashes \
+		--python-version 3.11 --custom-compile-command "make lock" -o requirements.lock
 
 # --ignore-scripts: the CLI's preinstall only checks for an old sfdx on PATH; skipping it keeps npm 10 and 11 alike.
 $(TOOLS)/.installed: $(TOOLS)/package.json $(TOOLS)/package-lock.json
