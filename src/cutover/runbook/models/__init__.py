@@ -1,0 +1,128 @@
+"""The runbook file (`cutover.yaml`) as pydantic models, one module per group of sections.
+
+Every section is optional except `target`, and every default comes from the Elaro production runbook
+(`shared/seed/elaro-production-runbook.md`), so a three-line file is a valid runbook that behaves like the seed;
+`cutover init` writes every section explicitly (the generic template or `--template elaro`), so a written runbook
+never depends on these defaults. Unknown keys are errors (`extra="forbid"`): a typo in a threshold must not silently
+fall back to a default.
+
+Cross-references (a sign-off naming a role, a custom step placed after a stage) are checked in
+`Runbook._check_references`, which raises `LocatedValueError` so the loader can point at the offending key's line.
+
+`from cutover.runbook.models import X` keeps working for every model and helper.
+"""
+
+from __future__ import annotations
+
+from cutover.runbook.models._types import (
+    STAGES,
+    UNSET_CONTACT_VALUES,
+    WEEKDAYS,
+    ClockTime,
+    Command,
+    Duration,
+    Identifier,
+    LimitName,
+    LocatedValueError,
+    Percentage,
+    RoleId,
+    Severity,
+    Stage,
+    TestLevel,
+    Weekday,
+    command_argv,
+    command_text,
+    is_unset_contact,
+    parse_duration,
+)
+from cutover.runbook.models.checks import (
+    LimitThresholds,
+    ScheduledJob,
+    SecretsConfig,
+    SecurityConfig,
+    Thresholds,
+    VerifyConfig,
+)
+from cutover.runbook.models.operations import (
+    AlertChannel,
+    AlertsConfig,
+    ChecklistGroup,
+    ChecklistsConfig,
+    CustomStep,
+    DestructiveOption,
+    EscalationRow,
+    KnownIssue,
+    MonitoringConfig,
+    MonitoringMetric,
+    PostDeployChecklists,
+    QuickRollback,
+    RollbackConfig,
+    RollbackTrigger,
+)
+from cutover.runbook.models.people import ReviewsConfig, Role, SeparationOfDuties, Signoff
+from cutover.runbook.models.project import (
+    DocsConfig,
+    OrgExpectation,
+    ProjectCommands,
+    ProjectConfig,
+    ReleaseConfig,
+    SfConfig,
+    TargetConfig,
+    WindowConfig,
+)
+from cutover.runbook.models.runbook import Runbook
+
+__all__ = [
+    "STAGES",
+    "UNSET_CONTACT_VALUES",
+    "WEEKDAYS",
+    "AlertChannel",
+    "AlertsConfig",
+    "ChecklistGroup",
+    "ChecklistsConfig",
+    "ClockTime",
+    "Command",
+    "CustomStep",
+    "DestructiveOption",
+    "DocsConfig",
+    "Duration",
+    "EscalationRow",
+    "Identifier",
+    "KnownIssue",
+    "LimitName",
+    "LimitThresholds",
+    "LocatedValueError",
+    "MonitoringConfig",
+    "MonitoringMetric",
+    "OrgExpectation",
+    "Percentage",
+    "PostDeployChecklists",
+    "ProjectCommands",
+    "ProjectConfig",
+    "QuickRollback",
+    "ReleaseConfig",
+    "ReviewsConfig",
+    "Role",
+    "RoleId",
+    "RollbackConfig",
+    "RollbackTrigger",
+    "Runbook",
+    "ScheduledJob",
+    "SecretsConfig",
+    "SecurityConfig",
+    "SeparationOfDuties",
+    "Severity",
+    "SfConfig",
+    "Signoff",
+    "Stage",
+    "TargetConfig",
+    "TestLevel",
+    "Thresholds",
+    "VerifyConfig",
+    "Weekday",
+    "WindowConfig",
+    "command_argv",
+    "command_text",
+    "is_unset_contact",
+    "parse_duration",
+]

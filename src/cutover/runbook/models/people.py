@@ -1,0 +1,156 @@
+"""Runbook sections about people: roles and contacts, separation of duties, reviews, sign-offs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from cutover.runbook.models._types import (
+    Identifier,
+    RoleId,
+    Stage,
+    _Model,
+    is_unset_contact,
+)
+
+
+class Role(_Model):
+    """Seed "Team Roles" and "Deployment Contacts". `TBD` is allowed but reported by `Runbook.problems()`."""
+
+    title: str
+    responsibility: str = ""
+    name: str = "TBD"
+    email: str = "TBD"
+    phone: str = "TBD"
+    required: bool = True
+
+    def unset_fields(self) -> list[str]:
+        return [key for key in ("name", "email", "phone") if is_unset_contact(getattr(self, key))]
+
+    @property
+    def reachable(self) -> bool:
+        return not is_unset_contact(self.name) and not (is_unset_contact(self.email) and is_unset_contact(self.phone))
+
+
+def _default_roles() -> dict[str, Role]:
+    return {
+        "deployment_lead": Role(title="Deployment Lead", responsibility="Overall coordination"),
+        "developer": Role(title="Developer", responsibility="Technical execution"),
+        "qa_lead": Role(title="QA Lead", responsibility="Post-deployment validation"),
+        "security_reviewer": Role(title="Security Reviewer", responsibility="Security sign-off"),
+        "customer_support": Role(title="Customer Support", responsibility="User communication"),
+        "engineering_manager": Role(title="Engineering Manager", responsibility="Escalation (HIGH)"),
+        "security_lead": Role(title="Security Lead", responsibility="Security escalation"),
+        "vp_engineering": Role(title="VP of Engineering", responsibility="Internal escalation", required=False),
+        "cto": Role(title="CTO", responsibility="Escalation (CRITICAL)", required=False),
+    }
+
+
+class SeparationOfDuties(_Model):
+    """Pairs (or groups) of roles that must be held by different people in one run."""
+
+    exclusive: list[Annotated[list[RoleId], Field(min_length=2)]] = Field(
+        default_factory=lambda: [
+            ["developer", "security_reviewer"],
+            ["deployment_lead", "security_reviewer"],
+            ["developer", "qa_lead"],
+        ]
+    )
+    reviewer_not_author: bool = True
+
+
+class ReviewsConfig(_Model):
+    """Seed "Code review completed (minimum 2 reviewers)"."""
+
+    min_approvals: int = Field(default=2, ge=0, le=20)
+
+
+class Signoff(_Model):
+    """A manual checklist item: a named person in `role` attests it, with evidence when required."""
+
+    id: Identifier
+    title: str
+    role: RoleId
+    stage: Stage = "preflight"
+    evidence_required: bool = False
+    blocking: bool = True
+    description: str = ""
+    source: str = ""  # the seed section it comes from
+
+
+def _default_signoffs() -> list[Signoff]:
+    pre = "Pre-Deployment Checklist"
+    return [
+        Signoff(
+            id="security-review",
+            title="Security review completed by designated security reviewer",
+            role="security_reviewer",
+            evidence_required=True,
+            source=f"{pre} > Security Verification",
+        ),
+        Signoff(
+            id="sandbox-permission-test",
+            title="Permission sets updated and tested in sandbox",
+            role="qa_lead",
+            evidence_required=True,
+            source=f"{pre} > Security Verification",
+        ),
+        Signoff(
+            id="manual-testing",
+            title="Manual testing completed in full sandbox",
+            role="qa_lead",
+            evidence_required=True,
+            source=f"{pre} > Testing",
+        ),
+        Signoff(
+            id="load-testing",
+            title="Load testing with 1000+ compliance records completed",
+            role="qa_lead",
+            evidence_required=True,
+            source=f"{pre} > Testing",
+        ),
+        Signoff(
+            id="restricted-profile-testing",
+            title="Security testing with restricted user profiles completed",
+            role="security_reviewer",
+            evidence_required=True,
+            source=f"{pre} > Testing",
+        ),
+        Signoff(
+            id="governor-monitoring-verified",
+            title="Governor limit monitoring verified (System Monitor Dashboard)",
+            role="developer",
+            source=f"{pre} > Testing",
+        ),
+        Signoff(
+            id="api-docs",
+            title="API documentation current (if applicable)",
+            role="developer",
+            source=f"{pre} > Documentation",
+        ),
+        Signoff(
+            id="deployment-notes",
+            title="Deployment notes documented (this file)",
+            role="deployment_lead",
+            source=f"{pre} > Documentation",
+        ),
+        Signoff(
+            id="stakeholder-notification",
+            title="Deployment notification sent to all stakeholders",
+            role="deployment_lead",
+            source=f"{pre} > Stakeholder Communication",
+        ),
+        Signoff(
+            id="rollback-team-standby",
+            title="Rollback team identified and on standby",
+            role="deployment_lead",
+            source=f"{pre} > Stakeholder Communication",
+        ),
+        Signoff(
+            id="support-briefed",
+            title="Customer support team briefed on changes",
+            role="customer_support",
+            source=f"{pre} > Stakeholder Communication",
+        ),
+    ]
