@@ -1,0 +1,185 @@
+"""The guard, backup, release, validate and deploy stages."""
+
+from __future__ import annotations
+
+import shlex
+
+from cutover.runbook.models import (
+    Runbook,
+)
+from cutover.runbook.plan._common import (
+    DEPLOY_JOB_ID,
+    VALIDATED_JOB_ID,
+    PlanStep,
+    deploy_selection,
+    pct,
+    sf_line,
+)
+
+
+def guard_steps(runbook: Runbook) -> list[PlanStep]:
+    expect = runbook.target.expect
+    checks = [f"Connection to {runbook.target.alias} works (connectedStatus: Connected)"]
+    for key, label in (("org_id", "Org id"), ("username", "Username"), ("instance_url", "Instance URL")):
+        value = getattr(expect, key)
+        checks.append(f"{label} is {value}" if value else f"{label}: NOT SET in target.expect (cannot be proved)")
+    if expect.sandbox is not None:
+        checks.append("The org is a sandbox" if expect.sandbox else "The org is not a sandbox (production)")
+    checks.append("Verify the org username and instance URL match production")
+    return [
+        PlanStep(
+            id="guard.org-identity",
+            stage="guard",
+            title=f"Verify you are connected to the RIGHT org ({runbook.target.alias})",
+            kind="automated",
+            action="sf.guard",
+            checks=checks,
+            sf_command=sf_line(runbook, "org", "display"),
+            params={"alias": runbook.target.alias, "expect": expect.model_dump()},
+            source="Pre-Deployment Steps > 2. Verify Production Org Connection",
+        )
+    ]
+
+
+def backup_steps(runbook: Runbook) -> list[PlanStep]:
+    project = runbook.project
+    folder = f"{project.backup_dir}/production-backup-<YYYYMMDD-HHMMSS>"
+    selection = ["--manifest", project.manifest] if project.manifest else ["--source-dir", project.source_dir]
+    return [
+        PlanStep(
+            id="backup.retrieve",
+            stage="backup",
+            title="Backup Current Production State",
+            kind="automated",
+            action="sf.backup",
+            checks=[
+                f"Retrieve current production metadata ({' '.join(selection)}) into {folder}",
+                "Verify backup completed: retrieve Succeeded, every retrieved file present; release components the "
+                "org does not have yet are recorded (added_by_release) for the rollback",
+                f"Archive backup to {folder}.tar.gz",
+                "Record the SHA-256 of the archive as evidence",
+            ],
+            sf_command=sf_line(
+                runbook,
+                "project",
+                "retrieve",
+                "start",
+                *selection,
+                "--target-metadata-dir",
+                folder,
+                "--unzip",
+                wait=True,
+            ),
+            command=f"tar -czf {folder}.tar.gz {folder} && sha256sum {folder}.tar.gz",
+            params={
+                "backup_dir": project.backup_dir,
+                "folder_format": "production-backup-%Y%m%d-%H%M%S",
+                "manifest": project.manifest,
+                "source_dir": project.source_dir,
+            },
+            source="Pre-Deployment Steps > 1. Backup Current Production State",
+        )
+    ]
+
+
+def release_steps(runbook: Runbook) -> list[PlanStep]:
+    rel = runbook.release
+    branch, tag = rel.branch_name(), rel.tag_name()
+    push = f" && git push {rel.remote} {branch} {tag}" if rel.push else ""
+    return [
+        PlanStep(
+            id="release.branch-and-tag",
+            stage="release",
+            title=f"Create Deployment Branch {branch} and tag {tag}",
+            kind="automated",
+            action="git.release",
+            checks=[
+                f"{rel.base_branch} is up to date with {rel.remote}/{rel.base_branch}",
+                f"Create release branch {branch}",
+                f"Tag the release: annotated tag {tag} ({rel.tag_text()!r})",
+                *([f"Push the branch and the tag to {rel.remote}"] if rel.push else []),
+            ],
+            command=(
+                f"git checkout {rel.base_branch} && git pull {rel.remote} {rel.base_branch} && "
+                f"git checkout -b {branch} && git tag -a {tag} -m {shlex.quote(rel.tag_text())}{push}"
+            ),
+            params={
+                "version": rel.version,
+                "base_branch": rel.base_branch,
+                "branch": rel.branch,
+                "tag": rel.tag,
+                "tag_message": rel.tag_message,
+                "remote": rel.remote,
+                "push": rel.push,
+            },
+            source="Pre-Deployment Steps > 3. Create Deployment Branch",
+        )
+    ]
+
+
+def validate_steps(runbook: Runbook) -> list[PlanStep]:
+    th = runbook.thresholds
+    return [
+        PlanStep(
+            id="validate.dry-run",
+            stage="validate",
+            title="Validate Deployment (DRY RUN) with RunLocalTests"
+            if runbook.sf.test_level == "RunLocalTests"
+            else f"Validate Deployment (DRY RUN) with {runbook.sf.test_level}",
+            kind="automated",
+            action="sf.validate",
+            checks=[
+                "Status: Succeeded",
+                f"All tests pass ({pct(th.test_pass_rate)})",
+                f"Code coverage ≥ {pct(th.apex_coverage)}",
+                "No component failures",
+                "No test failures",
+                "If validation fails: stop the deployment (fix in sandbox, re-test)",
+            ],
+            sf_command=sf_line(
+                runbook,
+                "project",
+                "deploy",
+                "start",
+                "--dry-run",
+                "--test-level",
+                runbook.sf.test_level,
+                *deploy_selection(runbook),
+                wait=True,
+            ),
+            params={
+                "test_level": runbook.sf.test_level,
+                "manifest": runbook.project.manifest,
+                "source_dir": runbook.project.source_dir,
+                "apex_coverage": th.apex_coverage,
+                "test_pass_rate": th.test_pass_rate,
+            },
+            source="Deployment Steps > Step 1: Validate Deployment (DRY RUN)",
+        )
+    ]
+
+
+def deploy_steps(runbook: Runbook) -> list[PlanStep]:
+    th = runbook.thresholds
+    return [
+        PlanStep(
+            id="deploy.quick",
+            stage="deploy",
+            title="Deploy to Production: quick deploy of the validated job",
+            kind="automated",
+            action="sf.quick_deploy",
+            checks=[
+                "Deploys exactly the package that passed validation (no second test run)",
+                "Deployment Status: Succeeded",
+                f"Tests Complete: {pct(th.test_pass_rate)} (from the validation)",
+                f"Code Coverage ≥ {pct(th.apex_coverage)}",
+                "Monitor Deployment Progress until done",
+            ],
+            sf_command=sf_line(runbook, "project", "deploy", "quick", "--job-id", VALIDATED_JOB_ID, wait=True),
+            params={
+                "progress_command": sf_line(runbook, "project", "deploy", "report", "--job-id", DEPLOY_JOB_ID),
+                "wait_minutes": runbook.sf.wait_minutes,
+            },
+            source="Deployment Steps > Step 2: Deploy to Production",
+        )
+    ]
