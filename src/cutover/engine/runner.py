@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +45,8 @@ from cutover.engine.model import (
     WaiverRecord,
 )
 from cutover.engine.progress import Progress
+from cutover.engine.selection import StepSelector, steps_to_execute
+from cutover.engine.status import run_status
 from cutover.engine.store import Store, utc_now
 from cutover.errors import AwaitingSignoff, CutoverError, ExitCode, RunLocked, StepFailed, UsageError
 from cutover.redact import redact
@@ -72,7 +74,7 @@ class RunResult:
     failed_nonblocking: tuple[str, ...] = ()
 
 
-StepSelector = Callable[[StepSpec], bool]
+__all__ = ["Engine", "Interrupted", "RunResult", "StepSelector", "steps_to_execute"]
 
 
 class Engine:
@@ -181,65 +183,7 @@ class Engine:
     # -- status ------------------------------------------------------------------------------------------------------
     def status(self, run_id: str) -> dict[str, Any]:
         """The `cutover status --format json` document."""
-        run = self._run(run_id)
-        evidence_counts: dict[str, int] = {}
-        for item in self.store.evidence(run_id):
-            evidence_counts[item["step_id"]] = evidence_counts.get(item["step_id"], 0) + 1
-        signoffs = self.store.signoffs(run_id)
-        waivers = {w.step_id: w for w in self.store.waivers(run_id)}
-        lock = self.locks.read(run.target_org)
-        steps = []
-        for record in self.store.steps(run_id):
-            item: dict[str, Any] = {
-                "id": record.id,
-                "status": record.status.value,
-                "title": record.spec.title,
-                "stage": record.spec.stage,
-                "kind": record.spec.kind,
-                "action": record.spec.action,
-                "blocking": record.spec.blocking,
-                "detail": record.detail,
-                "attempt": record.attempt,
-                "started": record.started,
-                "finished": record.finished,
-                "evidence": evidence_counts.get(record.id, 0),
-            }
-            if record.spec.signoff is not None:  # who can unblock it (scripts answering a paused run need this)
-                item["signoff"] = record.spec.signoff.to_json()
-            if record.spec.contingency:
-                item["contingency"] = True  # runs only if a rollback is triggered
-            if record.spec.on_failure != "stop":
-                item["on_failure"] = record.spec.on_failure
-            if record.external_ids:
-                item["external_ids"] = dict(record.external_ids)
-            step_signoffs = [s for s in signoffs if s.step_id == record.id]
-            if step_signoffs:
-                item["signoffs"] = [{"by": s.by, "role": s.role, "at": s.at} for s in step_signoffs]
-            if record.id in waivers:
-                w = waivers[record.id]
-                item["waiver"] = {"reason": w.reason, "approver": w.approver, "at": w.at}
-            steps.append(item)
-        head = self.store.read_head(run_id)
-        doc_lock = (
-            None
-            if lock is None or lock.run_id != run.id
-            else {"pid": lock.pid, "host": lock.host, "since": lock.started, "stale": lock.stale}
-        )
-        return {
-            "run_id": run.id,
-            "state": run.state.value,
-            "target_org": run.target_org,
-            "created": run.created,
-            "updated": run.updated,
-            "note": run.note,
-            "runbook": run.runbook_path,
-            "runbook_sha256": run.runbook_sha256,
-            "git_head": run.git_head,
-            "lock": doc_lock,
-            "next": _next_action(run, self.store.steps(run_id), doc_lock),
-            "head_hash": head[1] if head else None,
-            "steps": steps,
-        }
+        return run_status(self, run_id)
 
     # -- sign-offs, waivers, retries ---------------------------------------------------------------------------------
     def signoff(
@@ -779,50 +723,3 @@ def _signals_raise(cancelled: threading.Event) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def steps_to_execute(records: Sequence[StepRecord], select: StepSelector | None = None) -> list[StepRecord]:
-    """The steps an execution may run: unfinished ones in order, up to the first one `select` leaves out (a run
-    never skips ahead past an unfinished step); plus the contingency steps when one of those may trigger a rollback
-    (their executors must exist before the run starts). An earlier blocking failure is included: if its executor is
-    idempotent (a read-only check) it is re-checked, else the run stops there (see `Engine._execute_locked`)."""
-    out = []
-    may_roll_back = False
-    for record in records:
-        if record.spec.contingency or record.status in DONE_STATUSES:
-            continue
-        if record.status == StepStatus.FAILED:
-            if record.spec.blocking and record.spec.on_failure == "rollback":
-                may_roll_back = True
-                break
-            if not record.spec.blocking:
-                continue
-        if select is not None and not select(record.spec):
-            break
-        out.append(record)
-        may_roll_back = may_roll_back or record.spec.on_failure == "rollback"
-    if may_roll_back:  # the rollback must be possible before anything that may need it starts
-        out += [r for r in records if r.spec.contingency and r.status not in DONE_STATUSES]
-    return out
-
-
-def _next_action(run: RunInfo, records: Sequence[StepRecord], lock: Mapping[str, Any] | None) -> str | None:
-    """The command an operator most likely needs next (None while the run is executing or when nothing is left)."""
-    waiting = next((r for r in records if r.status == StepStatus.WAITING_SIGNOFF), None)
-    failed = next((r for r in records if r.status == StepStatus.FAILED and r.spec.blocking), None)
-    if run.state == RunState.RUNNING:
-        if lock is not None and lock["stale"]:
-            return f"cutover lock break {run.target_org} --yes && cutover resume {run.id}"
-        if lock is None:  # crashed and its lock already broken
-            return f"cutover resume {run.id}"
-        return None
-    if run.state == RunState.FAILED and failed is not None:
-        return (
-            f"cutover retry {failed.id} && cutover resume {run.id}  "
-            f"(or: cutover waive {failed.id} --reason TEXT --approver WHO)"
-        )
-    if waiting is not None and (run.state in OPEN_RUN_STATES or run.state == RunState.SUCCEEDED):
-        return rules_mod.unblock_command(waiting.spec)
-    if run.state in (RunState.PLANNED, RunState.PAUSED):
-        return f"cutover resume {run.id}"
-    return None
