@@ -1,17 +1,22 @@
 """`sf.backup`: seed "1. Backup Current Production State" — retrieve, verify, archive, checksum.
 
-1. What the release deploys: the release manifest's members; a wildcard (`*`) is expanded from the project's
-   source with `sf project generate manifest --source-dir` (the CLI's own resolver, so every metadata type it knows
-   is named the way the org names it).
-2. `sf project retrieve start --manifest <release manifest> --target-metadata-dir backups/production-backup-<UTC>
-   --unzip`. **Metadata format on purpose**: it needs no SFDX project layout, keeps the org's files exactly as the
-   Metadata API gave them (with the org's own package.xml), and can be redeployed as it is with
-   `sf project deploy start --metadata-dir` — the rollback. Source format would write into the project tree and
-   mix the backup with the release's own files.
-3. Verify: the retrieve succeeded, every `fileProperties` entry has its file on disk (count checked), and every
-   release component the org does not have is recorded as `added_by_release` — the redeploy of a backup cannot
-   remove those, so the rollback deletes them.
-4. `tar -czf backups/production-backup-<UTC>.tar.gz`, its SHA-256 (also in a `.sha256` file beside it, `sha256sum
+1. What the release deploys: the release manifest's members; a wildcard (`*`) or no manifest (`manifest: null`) is
+   expanded from the project's source with `sf project generate manifest --source-dir` (the CLI's own resolver, so
+   every metadata type it knows is named the way the org names it).
+2. `sf project retrieve start --manifest <release manifest>` (or `--source-dir <source_dir>` when the runbook has no
+   manifest) `--target-metadata-dir backups/production-backup-<UTC> --unzip` — exactly the line `cutover plan` shows
+   (`retrieve_selection()` builds the selection for both). **Metadata format on purpose**: it needs no SFDX project
+   layout, keeps the org's files exactly as the Metadata API gave them (with the org's own package.xml), and can be
+   redeployed as it is with `sf project deploy start --metadata-dir` — the rollback. Source format would write into
+   the project tree and mix the backup with the release's own files.
+3. Members the org does not have: Salesforce answers `status: Succeeded` with a message per missing member ("Entity
+   of type 'ApexClass' named 'NewFeatureTest' cannot be found"); the sf CLI turns those into `Failed` file rows (in
+   every selection mode) and sometimes warnings. Those, and only those, are accepted: every other message, failed
+   row or non-Succeeded status fails the step (`classify_retrieve`).
+4. Verify: every `fileProperties` entry has its file on disk (count checked), and every release component the org
+   does not have is recorded as `added_by_release` — the redeploy of a backup cannot remove those, so the rollback
+   deletes them (when the deploy's result proves it created them).
+5. `tar -czf backups/production-backup-<UTC>.tar.gz`, its SHA-256 (also in a `.sha256` file beside it, `sha256sum
    -c` format), and `backup.json` (folder, archive, sha256, components, added_by_release) beside the archive and
    as evidence.
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tarfile
 import tempfile
 import xml.etree.ElementTree as ET
@@ -34,8 +40,8 @@ from typing import Any
 
 from cutover.engine import StepContext, StepOutcome
 from cutover.engine.chain import sha256_file
-from cutover.sf import RetrieveResult, SfCli
-from cutover.steps._sf import sf_session
+from cutover.sf import RetrieveFailed, RetrieveResult, SfCli
+from cutover.steps._sf import last_result, sf_session
 from cutover.steps.registry import StepServices, register_action
 
 MD_NS = "{http://soap.sforce.com/2006/04/metadata}"
@@ -96,6 +102,50 @@ def release_components(manifest: dict[str, list[str]], from_source: dict[str, li
     return sorted(found)
 
 
+def retrieve_selection(manifest: str | None, source_dir: str) -> list[str]:
+    """The selection flags of the backup's retrieve: the release manifest, else the source folder. `cutover plan`
+    prints the same flags (one function, so the plan shows the command that really runs)."""
+    return ["--manifest", manifest] if manifest else ["--source-dir", source_dir]
+
+
+NOT_FOUND = re.compile(r"Entity of type '(?P<type>[^']+)' named '(?P<name>[^']+)' cannot be found")
+
+
+@dataclass
+class RetrieveProblems:
+    """What a retrieve reported besides its files: members the org lacks, and anything else (a failure)."""
+
+    absent: list[Component] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)
+
+
+def classify_retrieve(result: RetrieveResult, warnings: Iterable[str] = ()) -> RetrieveProblems:
+    """Sort a retrieve's messages, failed file rows and CLI warnings: "Entity of type 'T' named 'N' cannot be found"
+    means the org has no T:N (the release adds it); every other problem, and a status other than Succeeded, is a
+    real failure of the backup."""
+    found: dict[Component, None] = {}
+    other: list[str] = []
+
+    def sort(text: str, where: str = "") -> None:
+        match = NOT_FOUND.search(text)
+        if match:
+            found[(match["type"], match["name"])] = None
+        elif text.strip():
+            other.append(f"{where}: {text}" if where else text)
+
+    for message in result.messages:
+        sort(message.problem, message.file_name)
+    for row in result.failed_files:
+        sort(row.error or f"{row.type} {row.full_name} failed", f"{row.type} {row.full_name}")
+    for warning in warnings:
+        if NOT_FOUND.search(warning):
+            sort(warning)
+    if result.status != "Succeeded" or not result.success:
+        other.insert(0, f"retrieve {result.id or ''} status {result.status or 'unknown'}".replace("  ", " "))
+    # A failed file row repeats its message: report each distinct problem once.
+    return RetrieveProblems(absent=sorted(found), other=list(dict.fromkeys(other)))
+
+
 @dataclass
 class BackupCheck:
     """The verification of a retrieved backup folder."""
@@ -137,8 +187,11 @@ def _child_present(root: Path, parent_file: str | None, child_type: str, child_n
     return any((node.findtext(f"{MD_NS}fullName") or "").strip() == short for node in tree.iter(f"{MD_NS}{element}"))
 
 
-def verify_backup(folder: Path, retrieved: RetrieveResult, release: Iterable[Component]) -> BackupCheck:
-    """Files present for every fileProperties row; which release components the org does not have."""
+def verify_backup(
+    folder: Path, retrieved: RetrieveResult, release: Iterable[Component], *, absent: Iterable[Component] = ()
+) -> BackupCheck:
+    """Files present for every fileProperties row; which release components the org does not have (`absent`: the
+    members the retrieve reported as "cannot be found", which count even when the release list missed them)."""
     root = metadata_root(folder)
     props = [p for p in retrieved.file_properties if p.type != "Package" and p.file_name]
     expected = sorted({_strip_prefix(p.file_name) for p in props})
@@ -156,13 +209,15 @@ def verify_backup(folder: Path, retrieved: RetrieveResult, release: Iterable[Com
                 in_org.add((type_name, name))
                 continue
         added.append((type_name, name))
+    named = {(t, n.lower()) for t, n in added}
+    added += [(t, n) for t, n in absent if (t, n.lower()) not in named and (t, n) not in in_org]
     return BackupCheck(
         root=root,
         expected_files=len(expected),
         present_files=len(expected) - len(missing),
         missing_files=missing,
         in_org=sorted(in_org),
-        added_by_release=added,
+        added_by_release=sorted(added),
     )
 
 
@@ -223,7 +278,8 @@ class Backup:
                 archive=existing["archive"],
                 sha256=existing["sha256"],
             )
-        manifest_rel = self.params.get("manifest") or self.runbook.project.manifest
+        # The plan passes the runbook's manifest, None included (`manifest: null` = the source folder).
+        manifest_rel = self.params["manifest"] if "manifest" in self.params else self.runbook.project.manifest
         source_dir = self.params.get("source_dir") or self.runbook.project.source_dir
         backup_dir = project / (self.params.get("backup_dir") or self.runbook.project.backup_dir)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -236,20 +292,28 @@ class Backup:
             release = self._release_components(ctx, sf, project, manifest_rel, source_dir)
             ctx.progress.update(f"retrieving {len(release)} release component(s) from {self.alias} into {folder.name}")
             folder.mkdir(parents=True, exist_ok=False)
-            if manifest_rel:
-                retrieved = sf.retrieve_start(
-                    self.alias, manifest=project / manifest_rel, target_metadata_dir=folder, unzip=True, cwd=project
-                )
-            else:
+            try:
                 retrieved = sf.retrieve_start(
                     self.alias,
-                    metadata=sorted({f"{t}:{n}" for t, n in release}),
+                    manifest=project / manifest_rel if manifest_rel else None,
+                    source_dirs=None if manifest_rel else [source_dir],
                     target_metadata_dir=folder,
                     unzip=True,
                     cwd=project,
                 )
+            except RetrieveFailed as exc:
+                if exc.result is None:
+                    raise
+                retrieved = exc.result  # judged below: members the org lacks are expected, nothing else is
+            call = last_result(sf)
+            problems = classify_retrieve(retrieved, call.warnings if call is not None else ())
+        if problems.other:
+            shown = "; ".join(problems.other[:3]) + (
+                f" (+{len(problems.other) - 3} more)" if len(problems.other) > 3 else ""
+            )
+            return StepOutcome.failed(f"backup retrieve failed: {shown}; nothing deployed", folder=str(folder))
         ctx.progress.update("verifying the retrieved files")
-        check = verify_backup(folder, retrieved, release)
+        check = verify_backup(folder, retrieved, release, absent=problems.absent)
         if not check.ok:
             shown = ", ".join(check.missing_files[:3]) or "no package.xml in the retrieved folder"
             return StepOutcome.failed(

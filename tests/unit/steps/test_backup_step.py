@@ -16,7 +16,14 @@ from cutover.engine import Engine, StepContext, StepSpec, StepStatus
 from cutover.runbook import parse_runbook
 from cutover.sf.results import RetrieveResult, parse_retrieve_result
 from cutover.steps._sf import _Binding
-from cutover.steps.backup import Backup, read_manifest, release_components, verify_backup
+from cutover.steps.backup import (
+    Backup,
+    classify_retrieve,
+    read_manifest,
+    release_components,
+    retrieve_selection,
+    verify_backup,
+)
 from cutover.steps.registry import StepServices
 
 PACKAGE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -260,3 +267,118 @@ def test_a_crash_while_writing_the_checksum_leaves_no_half_written_file(
         backup_step(engine, FakeSf()).run(new_ctx(engine))
     assert list(backups.glob("*.sha256")) == []
     assert list(backups.glob("production-backup-*.json")) == []
+
+
+# -- members the org lacks, in every manifest mode ---------------------------------------------------------------------
+# The shape the real sf 2.146.3 printed (`project retrieve start --target-metadata-dir D --unzip --json`, against
+# orgsim) for a release class the org does not have, identical with --manifest, --source-dir and --metadata:
+# status Succeeded, one message per missing member, and a `Failed` file row that the CLI built from it.
+NOT_FOUND = "Entity of type 'ApexClass' named 'NewFeatureTest' cannot be found"
+RECORDED_MISSING_MEMBER = {
+    "done": True,
+    "id": "09S0000UyKCNkFLEU1",
+    "status": "Succeeded",
+    "success": True,
+    "messages": [{"fileName": "unpackaged/package.xml", "problem": NOT_FOUND}],
+    "files": [
+        {
+            "fullName": "NewFeatureTest",
+            "type": "ApexClass",
+            "state": "Failed",
+            "error": NOT_FOUND,
+            "problemType": "Error",
+        }
+    ],
+}
+
+
+def recorded(**changes: Any) -> RetrieveResult:
+    doc = {**RECORDED_MISSING_MEMBER, **changes}
+    rows = [{"type": t, "fullName": n, "fileName": f"unpackaged/{f}"} for t, n, f in ORG_PROPS]
+    rows.append({"type": "Package", "fullName": "unpackaged/package.xml", "fileName": "unpackaged/package.xml"})
+    return parse_retrieve_result({**doc, "fileProperties": rows})
+
+
+@dataclass
+class MissingMemberSf(FakeSf):
+    """A retrieve that names members the org lacks: the adapter raises RetrieveFailed carrying the result."""
+
+    result: RetrieveResult = field(default_factory=recorded)
+    retrieve_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def retrieve_start(self, alias: str, *, target_metadata_dir: Any, unzip: bool, **kwargs: Any) -> RetrieveResult:
+        from cutover.sf import RetrieveFailed
+
+        self.calls.append("retrieve_start")
+        self.retrieve_kwargs = kwargs
+        write_org_folder(Path(target_metadata_dir), self.files)
+        if self.result.failed:
+            raise RetrieveFailed("retrieve failed", result=self.result)
+        return self.result
+
+
+def explicit_step(engine: Engine, fake: FakeSf, manifest: str | None) -> Backup:
+    services = StepServices(project_dir=engine.project_dir, target_org="production")
+    services.extras["sf"] = fake
+    return Backup({"manifest": manifest, "source_dir": "force-app", "backup_dir": "backups"}, RUNBOOK, services)
+
+
+def backup_doc(engine: Engine, run_id: str) -> dict[str, Any]:
+    item = next(e for e in engine.store.evidence(run_id, "backup.retrieve") if e["name"] == "backup.json")
+    return json.loads((engine.cutover_dir / item["relpath"]).read_text())
+
+
+def test_classify_accepts_only_cannot_be_found() -> None:
+    problems = classify_retrieve(recorded())
+    assert problems.absent == [("ApexClass", "NewFeatureTest")] and problems.other == []
+    refused = classify_retrieve(
+        recorded(messages=[{"fileName": "unpackaged/package.xml", "problem": "INVALID_CROSS_REFERENCE_KEY: bad"}])
+    )
+    assert refused.other == ["unpackaged/package.xml: INVALID_CROSS_REFERENCE_KEY: bad"]
+    failed = classify_retrieve(recorded(status="Failed", success=False, messages=[], files=[]))
+    assert failed.other and "status Failed" in failed.other[0]
+    warned = classify_retrieve(recorded(messages=[], files=[]), [NOT_FOUND.replace("NewFeatureTest", "Other")])
+    assert warned.absent == [("ApexClass", "Other")]
+
+
+@pytest.mark.parametrize(
+    ("manifest_types", "manifest", "selection"),
+    [
+        ({"ApexClass": ["ElaroLogger", "NewFeatureTest"]}, "manifest/package.xml", "manifest"),
+        (None, None, "source_dirs"),
+        ({"ApexClass": ["*"]}, "manifest/package.xml", "manifest"),
+    ],
+    ids=["explicit-manifest", "manifest-null", "wildcard"],
+)
+def test_members_the_org_lacks_are_added_by_release_in_every_manifest_mode(
+    engine: Engine, project: Path, manifest_types: dict[str, list[str]] | None, manifest: str | None, selection: str
+) -> None:
+    if manifest_types is not None:
+        (project / "manifest" / "package.xml").write_text(package(manifest_types))
+    fake = MissingMemberSf()
+    ctx = new_ctx(engine)
+    outcome = explicit_step(engine, fake, manifest).run(ctx)
+    assert outcome.status == StepStatus.PASSED, outcome.detail
+    doc = backup_doc(engine, ctx.run_id)
+    assert {"type": "ApexClass", "name": "NewFeatureTest"} in doc["added_by_release"]
+    assert {"type": "ApexClass", "name": "ElaroLogger"} not in doc["added_by_release"]
+    # The retrieve that ran uses the selection the plan shows (retrieve_selection).
+    assert fake.retrieve_kwargs[selection] is not None
+    shown = retrieve_selection(manifest, "force-app")
+    assert shown == (["--manifest", manifest] if manifest else ["--source-dir", "force-app"])
+    if manifest is None:
+        assert fake.retrieve_kwargs["source_dirs"] == ["force-app"] and fake.retrieve_kwargs["manifest"] is None
+
+
+def test_any_other_retrieve_problem_fails_the_backup(engine: Engine, project: Path) -> None:
+    (project / "manifest" / "package.xml").write_text(package({"ApexClass": ["ElaroLogger", "NewFeatureTest"]}))
+    bad = recorded(
+        messages=[
+            {"fileName": "unpackaged/package.xml", "problem": NOT_FOUND},
+            {"fileName": "unpackaged/classes/ElaroLogger.cls", "problem": "Unable to retrieve file: internal error"},
+        ]
+    )
+    outcome = explicit_step(engine, MissingMemberSf(result=bad), "manifest/package.xml").run(new_ctx(engine))
+    assert outcome.status == StepStatus.FAILED
+    assert "Unable to retrieve file" in outcome.detail and "NewFeatureTest" not in outcome.detail
+    assert list((project / "backups").glob("*.tar.gz")) == []
