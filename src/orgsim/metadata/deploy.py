@@ -30,6 +30,7 @@ from orgsim.metadata.plan import PENDING_JOBS_PROBLEM as PENDING_JOBS_PROBLEM
 from orgsim.metadata.plan import REQUIRED_ORG_COVERAGE as REQUIRED_ORG_COVERAGE
 from orgsim.metadata.plan import TEST_LEVELS as TEST_LEVELS
 from orgsim.metadata.plan import DeployOptions, plan_deploy
+from orgsim.metadata.select import select
 from orgsim.metadata.xml import NIL, SoapFault
 from orgsim.store import parse_datetime
 
@@ -246,15 +247,23 @@ def _after_success(org: Any, row: Any, outcome: dict[str, Any], end: datetime) -
 
 def _apply(org: Any, row: Any, outcome: dict[str, Any], now_text: str) -> None:
     package = read_zip(bytes(row["zip"]))
+    selection = select(package)
     plan = outcome["apply"]
     for type_name, full_name in plan["deletes_pre"]:
-        md.delete_component(org, type_name, full_name)
-    for type_name, full_name in plan["upserts"]:
-        component = package.component(type_name, full_name)
-        if component is not None:
-            md.save_component(org, component, now_text)
+        md.delete_any(org, type_name, full_name)
+    wanted = {(t, n) for t, n in plan["upserts"]}
+    for component in selection.components:
+        if (component.type, component.full_name) in wanted:
+            md.upsert_component(org, component, now_text)
+    parents: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for ref in selection.children:
+        if (ref.type, ref.name) in wanted and selection.component(ref.parent_type, ref.parent) is None:
+            parents.setdefault((ref.parent_type, ref.parent), set()).add((ref.element, ref.key))
+    for (parent_type, parent), names in sorted(parents.items()):
+        path, content = selection.parent_files[(parent_type, parent)]
+        md.upsert_children(org, parent_type, parent, path, content, names, now_text)
     for type_name, full_name in plan["deletes_post"]:
-        md.delete_component(org, type_name, full_name)
+        md.delete_any(org, type_name, full_name)
 
 
 # -- status ---------------------------------------------------------------------------------------------------------

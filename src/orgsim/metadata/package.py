@@ -1,8 +1,8 @@
 """Metadata-format packages: reading deploy zips and manifests, writing retrieve zips.
 
 A deploy zip holds `package.xml`, optional destructive-changes manifests, and one folder per metadata type
-(`classes/Foo.cls` + `classes/Foo.cls-meta.xml`, `objects/Gap__c.object`, `lwc/bundle/...`). The files are kept
-exactly as received so that a retrieve gives back the same bytes.
+(`classes/Foo.cls` + `classes/Foo.cls-meta.xml`, `objects/Gap__c.object`, `lwc/bundle/...`); `types.py` knows every
+type's folder and suffix. The files are kept exactly as received so that a retrieve gives back the same bytes.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass, field
 
+from orgsim.metadata import types as mdtypes
 from orgsim.metadata.xml import SoapFault, local
 
 PACKAGE_NS = "http://soap.sforce.com/2006/04/metadata"
@@ -20,54 +21,6 @@ MAX_ZIP_BYTES = 100 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 600 * 1024 * 1024  # Salesforce's own limit; also guards against zip bombs
 MAX_FILES = 20_000
 DESTRUCTIVE_MANIFESTS = ("destructiveChangesPre.xml", "destructiveChanges.xml", "destructiveChangesPost.xml")
-
-
-@dataclass(frozen=True)
-class FolderType:
-    type: str
-    suffix: str | None  # None: a bundle (every file under <folder>/<name>/ belongs to component <name>)
-    in_folders: bool = False  # reports, dashboards, documents, email templates live in named folders
-
-
-# Metadata-format folders → type (Metadata API "directoryName" and "suffix"). Unlisted folders still deploy: their
-# type comes from package.xml when it names one member per file, else from the folder name.
-FOLDER_TYPES: dict[str, FolderType] = {
-    "classes": FolderType("ApexClass", "cls"),
-    "triggers": FolderType("ApexTrigger", "trigger"),
-    "pages": FolderType("ApexPage", "page"),
-    "components": FolderType("ApexComponent", "component"),
-    "objects": FolderType("CustomObject", "object"),
-    "permissionsets": FolderType("PermissionSet", "permissionset"),
-    "permissionsetgroups": FolderType("PermissionSetGroup", "permissionsetgroup"),
-    "profiles": FolderType("Profile", "profile"),
-    "layouts": FolderType("Layout", "layout"),
-    "tabs": FolderType("CustomTab", "tab"),
-    "applications": FolderType("CustomApplication", "app"),
-    "flexipages": FolderType("FlexiPage", "flexipage"),
-    "flows": FolderType("Flow", "flow"),
-    "staticresources": FolderType("StaticResource", "resource"),
-    "labels": FolderType("CustomLabels", "labels"),
-    "customMetadata": FolderType("CustomMetadata", "md"),
-    "customPermissions": FolderType("CustomPermission", "customPermission"),
-    "remoteSiteSettings": FolderType("RemoteSiteSetting", "remoteSite"),
-    "namedCredentials": FolderType("NamedCredential", "namedCredential"),
-    "platformEventChannels": FolderType("PlatformEventChannel", "platformEventChannel"),
-    "globalValueSets": FolderType("GlobalValueSet", "globalValueSet"),
-    "standardValueSets": FolderType("StandardValueSet", "standardValueSet"),
-    "quickActions": FolderType("QuickAction", "quickAction"),
-    "objectTranslations": FolderType("CustomObjectTranslation", "objectTranslation"),
-    "settings": FolderType("Settings", "settings"),
-    "workflows": FolderType("Workflow", "workflow"),
-    "cspTrustedSites": FolderType("CspTrustedSite", "cspTrustedSite"),
-    "contentassets": FolderType("ContentAsset", "asset"),
-    "lwc": FolderType("LightningComponentBundle", None),
-    "aura": FolderType("AuraDefinitionBundle", None),
-    "reports": FolderType("Report", "report", in_folders=True),
-    "dashboards": FolderType("Dashboard", "dashboard", in_folders=True),
-    "documents": FolderType("Document", None, in_folders=True),
-    "email": FolderType("EmailTemplate", "email", in_folders=True),
-}
-TYPE_FOLDERS: dict[str, str] = {ft.type: folder for folder, ft in FOLDER_TYPES.items()}
 
 
 @dataclass
@@ -99,6 +52,7 @@ class Package:
     destructive: dict[str, Manifest]  # manifest file name → its types
     prefix: str  # "" or the top folder ("unpackaged/") the zip used
     file_count: int
+    files: dict[str, bytes] = field(default_factory=dict)  # every component file, path relative to the package root
 
     def component(self, type_name: str, full_name: str) -> Component | None:
         return next((c for c in self.components if c.type == type_name and c.full_name == full_name), None)
@@ -127,29 +81,6 @@ def parse_manifest(data: bytes, name: str = "package.xml") -> Manifest:
             if type_name:
                 manifest.types.setdefault(type_name, []).extend(m for m in members if m)
     return manifest
-
-
-def _component_key(path: str) -> tuple[str, str] | None:
-    """(type, fullName) for a metadata-format file path relative to the package root."""
-    parts = path.split("/")
-    if len(parts) < 2:
-        return None
-    folder = parts[0]
-    folder_type = FOLDER_TYPES.get(folder)
-    if folder_type is None:
-        stem = parts[1].removesuffix("-meta.xml")
-        return folder, stem.rsplit(".", 1)[0] if "." in stem else stem
-    if folder_type.suffix is None:
-        if folder_type.in_folders:
-            # documents/Folder/file.png (+ -meta.xml); the folder's own meta file is documents/Folder-meta.xml
-            if len(parts) == 2:
-                return "DocumentFolder", parts[1].removesuffix("-meta.xml")
-            return folder_type.type, f"{parts[1]}/{parts[2].removesuffix('-meta.xml')}"
-        return folder_type.type, parts[1]
-    name = "/".join(parts[1:]).removesuffix("-meta.xml")
-    if folder_type.in_folders and len(parts) == 2:
-        return f"{folder_type.type}Folder", name
-    return folder_type.type, name.removesuffix("." + folder_type.suffix)
 
 
 def read_zip(data: bytes) -> Package:
@@ -189,11 +120,11 @@ def read_zip(data: bytes) -> Package:
     destructive = {name: parse_manifest(files.pop(name), name) for name in DESTRUCTIVE_MANIFESTS if name in files}
     components: dict[tuple[str, str], Component] = {}
     for path in sorted(files):
-        key = _component_key(path)
+        key = mdtypes.component_key(path)
         if key is None:
-            continue  # stray top-level files are ignored, as Salesforce does
+            continue  # files no known type claims are never deployed (package.xml decides, see select.py)
         components.setdefault(key, Component(key[0], key[1])).files[path] = files[path]
-    return Package(manifest, list(components.values()), destructive, prefix, len(names))
+    return Package(manifest, list(components.values()), destructive, prefix, len(names), files)
 
 
 def package_xml(types: dict[str, list[str]], version: str) -> bytes:

@@ -14,8 +14,11 @@ from typing import Any
 
 from orgsim import apexsim
 from orgsim.ids import new_id
+from orgsim.metadata import children as kids
 from orgsim.metadata import store as md
-from orgsim.metadata.package import Component, Package, read_zip
+from orgsim.metadata import types as mdtypes
+from orgsim.metadata.package import Package, read_zip
+from orgsim.metadata.select import select
 from orgsim.metadata.xml import NIL, SoapFault, boolean, text, texts
 
 TEST_LEVELS = ("NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg")
@@ -136,38 +139,46 @@ def _brace_problem(source: str) -> tuple[str, int] | None:
     return None
 
 
-# Child types travel inside their parent's file in metadata format (fields inside objects/X.object).
-CHILD_TYPES = (
-    "CustomField",
-    "ListView",
-    "RecordType",
-    "ValidationRule",
-    "WebLink",
-    "CompactLayout",
-    "FieldSet",
-    "BusinessProcess",
-    "Index",
-    "CustomLabel",
-)
+def unknown_type_problem(type_name: str) -> str:
+    return f"Unknown type name '{type_name}' specified in package.xml"
 
 
-def _selected_components(package: Package, options: DeployOptions) -> tuple[list[Component], list[dict[str, str]]]:
-    """Components package.xml names (wildcards included) and the names it lists that the zip lacks."""
-    selected: dict[tuple[str, str], Component] = {}
-    missing: list[dict[str, str]] = []
-    by_key = {(c.type, c.full_name): c for c in package.components}
-    for type_name, members in package.manifest.types.items():
-        if "*" in members:
-            selected.update({key: c for key, c in by_key.items() if key[0] == type_name})
-        for member in members:
-            if member == "*":
-                continue
-            found = by_key.get((type_name, member))
-            if found is not None:
-                selected[(type_name, member)] = found
-            elif not options.allow_missing_files and type_name not in CHILD_TYPES:
-                missing.append({"type": type_name, "name": member})
-    return list(selected.values()), missing
+def deletion_refusal(type_name: str, full_name: str) -> str | None:
+    """Salesforce's error for a deletion it never allows: unknown types, standard objects and standard fields."""
+    if not mdtypes.is_known(type_name):
+        return unknown_type_problem(type_name)
+    if type_name == "CustomObject" and not mdtypes.is_custom_name(full_name):
+        return f"The CustomObject called '{full_name}' is standard and cannot be deleted"
+    if type_name == "CustomField" and not mdtypes.is_custom_name(full_name):
+        return f"The CustomField called '{full_name}' is standard and cannot be deleted"
+    return None
+
+
+def _existing_for_delete(org: Any, type_name: str, full_name: str) -> md.StoredComponent | None:
+    """The stored component a deletion removes: the component itself, or for a child its parent (when it holds it)."""
+    ref = kids.child_ref(type_name, full_name)
+    if ref is None:
+        return md.get_component(org, type_name, full_name)
+    parent = md.get_component(org, ref.parent_type, ref.parent)
+    if parent is None:
+        return None
+    files = md.component_files(org, ref.parent_type, parent.full_name)
+    return parent if any(kids.has_child(content, ref) for content in files.values()) else None
+
+
+def _refusal(
+    type_name: str, file_name: str, full_name: str, created: str, problem: str, component_id: str | None = None
+) -> dict[str, Any]:
+    return _message(
+        type_name,
+        file_name,
+        full_name,
+        created_date=created,
+        success=False,
+        problem=problem,
+        problem_type="Error",
+        component_id=component_id,
+    )
 
 
 def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -184,18 +195,20 @@ def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> 
     blocked_ids = set() if org.scenario.settings.allow_deploy_with_pending_jobs else _scheduled_classes(org)
     injected = {(f.type, f.name.lower()): f for f in org.scenario.faults.component_failures}
 
-    selected, missing = _selected_components(package, options)
-    for item in missing:
+    selection = select(package)
+    selected = selection.components
+    missing = [] if options.allow_missing_files else selection.missing
+    for type_name, member in selection.unknown:
+        failures.append(_refusal(type_name, f"{prefix}package.xml", member, created, unknown_type_problem(type_name)))
+    for type_name, member in missing:
         failures.append(
-            _message(
-                item["type"],
+            _refusal(
+                type_name,
                 f"{prefix}package.xml",
-                item["name"],
-                created_date=created,
-                success=False,
-                problem_type="Error",
-                problem=f"An object '{item['name']}' of type {item['type']} was named in package.xml,"
-                " but was not found in zipped directory",
+                member,
+                created,
+                f"An object '{member}' of type {type_name} was named in package.xml, but was not found in zipped "
+                "directory",
             )
         )
 
@@ -243,15 +256,38 @@ def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> 
         )
         upserts.append([component.type, component.full_name])
 
+    for ref in selection.children:
+        path, content = selection.parent_files[(ref.parent_type, ref.parent)]
+        existing = md.get_component(org, ref.parent_type, ref.parent)
+        stored = md.component_files(org, ref.parent_type, existing.full_name).get(path) if existing else None
+        created_child = stored is None or not kids.has_child(stored, ref)
+        successes.append(
+            _message(
+                ref.type,
+                prefix + path,
+                ref.name,
+                created_date=created,
+                changed=created_child or stored != content,
+                created=created_child,
+                component_id=existing.id if existing else None,
+            )
+        )
+        upserts.append([ref.type, ref.name])
+
     for manifest_name, manifest in package.destructive.items():
         target = deletes_pre if manifest_name == "destructiveChangesPre.xml" else deletes_post
         for type_name, full_name in manifest.members():
-            existing = md.get_component(org, type_name, full_name)
+            file_name = f"{prefix}{manifest_name}"
+            refusal = deletion_refusal(type_name, full_name)
+            if refusal is not None:
+                failures.append(_refusal(type_name, file_name, full_name, created, refusal))
+                continue
+            existing = _existing_for_delete(org, type_name, full_name)
             being_added = any(t == type_name and n.lower() == full_name.lower() for t, n in upserts)
             if existing is None and not (being_added and target is deletes_post):
                 warning = _message(
                     type_name,
-                    f"{prefix}{manifest_name}",
+                    file_name,
                     full_name,
                     created_date=created,
                     success=options.ignore_warnings,
@@ -261,23 +297,12 @@ def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> 
                 (successes if options.ignore_warnings else failures).append(warning)
                 continue
             if existing is not None and existing.id[:15] in blocked_ids:
-                failures.append(
-                    _message(
-                        type_name,
-                        f"{prefix}{manifest_name}",
-                        full_name,
-                        created_date=created,
-                        success=False,
-                        problem=PENDING_JOBS_PROBLEM,
-                        problem_type="Error",
-                        component_id=existing.id,
-                    )
-                )
+                failures.append(_refusal(type_name, file_name, full_name, created, PENDING_JOBS_PROBLEM, existing.id))
                 continue
             successes.append(
                 _message(
                     type_name,
-                    f"{prefix}{manifest_name}",
+                    file_name,
                     full_name,
                     created_date=created,
                     changed=True,
@@ -285,7 +310,7 @@ def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> 
                     component_id=existing.id if existing else None,
                 )
             )
-            target.append([type_name, existing.full_name if existing else full_name])
+            target.append([type_name, full_name if mdtypes.child(type_name) or not existing else existing.full_name])
 
     _refuse_referenced_deletions(org, package, upserts, deletes_pre, deletes_post, successes, failures)
     successes.insert(0, _message("", f"{prefix}package.xml", "package.xml", created_date=created, changed=True))
@@ -300,7 +325,9 @@ def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> 
         "tests_ran": False,
         "test_level": None,
         "numberComponentsTotal": len(selected)
+        + len(selection.children)
         + len(missing)
+        + len(selection.unknown)
         + sum(len(m.members()) for m in package.destructive.values()),
         "numberComponentErrors": len(errors),
         "numberTestsTotal": 0,

@@ -9,24 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 from orgsim.ids import new_id
+from orgsim.metadata import children as kids
 from orgsim.metadata import store as md
-from orgsim.metadata.package import FOLDER_TYPES, package_xml, write_zip
+from orgsim.metadata import types as mdtypes
+from orgsim.metadata.package import package_xml, write_zip
 from orgsim.metadata.xml import SoapFault, child, children, text, texts
 from orgsim.store import parse_datetime
-
-# Child types that live inside their parent's file in metadata format: asking for one retrieves the parent file.
-CHILD_TYPES = {
-    "CustomField": "CustomObject",
-    "ListView": "CustomObject",
-    "RecordType": "CustomObject",
-    "ValidationRule": "CustomObject",
-    "WebLink": "CustomObject",
-    "CompactLayout": "CustomObject",
-    "FieldSet": "CustomObject",
-    "BusinessProcess": "CustomObject",
-    "Index": "CustomObject",
-    "CustomLabel": "CustomLabels",
-}
 
 
 def _iso_now(org: Any) -> str:
@@ -116,51 +104,120 @@ def _file_properties(org: Any, stored: md.StoredComponent, file_name: str) -> di
     }
 
 
+def _problem(type_name: str, member: str) -> str:
+    return f"Entity of type '{type_name}' named '{member}' cannot be found"
+
+
+class _Collector:
+    """Files of a retrieve: whole components, and parent files cut down to the children asked for."""
+
+    def __init__(self, org: Any, root: str) -> None:
+        self.org, self.root = org, root
+        self.whole: dict[tuple[str, str], md.StoredComponent] = {}
+        self.parts: dict[tuple[str, str], tuple[md.StoredComponent, set[tuple[str, str]]]] = {}
+        self.properties: list[dict[str, Any]] = []
+        self.listed: dict[str, list[str]] = {}
+
+    def component(self, stored: md.StoredComponent) -> None:
+        key = (stored.type, stored.full_name)
+        if key in self.whole:
+            return
+        self.whole[key] = stored
+        files = md.component_files(self.org, stored.type, stored.full_name)
+        self.properties.append(_file_properties(self.org, stored, self.root + _main(files)))
+        self.listed.setdefault(stored.type, []).append(stored.full_name)
+
+    def child(self, parent: md.StoredComponent, ref: kids.ChildRef) -> None:
+        entry = self.parts.setdefault((parent.type, parent.full_name), (parent, set()))
+        if (ref.element, ref.key) in entry[1]:
+            return
+        entry[1].add((ref.element, ref.key))
+        files = md.component_files(self.org, parent.type, parent.full_name)
+        props = _file_properties(self.org, parent, self.root + _main(files))
+        props.update(type=ref.type, fullName=ref.name)
+        self.properties.append(props)
+        self.listed.setdefault(ref.type, []).append(ref.name)
+
+    def files(self) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for (type_name, full_name), (parent, wanted) in sorted(self.parts.items()):
+            if (type_name, full_name) in self.whole:
+                continue
+            for path, content in md.component_files(self.org, parent.type, parent.full_name).items():
+                out[self.root + path] = kids.only(content, parent.type, wanted)
+        for stored in self.whole.values():
+            for path, content in md.component_files(self.org, stored.type, stored.full_name).items():
+                out[self.root + path] = content
+        return out
+
+
+def _main(files: dict[str, bytes]) -> str:
+    main = sorted(p for p in files if not p.endswith("-meta.xml")) or sorted(files)
+    return main[0] if main else ""
+
+
+def _children_in_org(org: Any, type_name: str) -> list[tuple[md.StoredComponent, kids.ChildRef]]:
+    kind = mdtypes.child(type_name)
+    found = []
+    if kind is None:
+        return found
+    for parent in md.list_components(org, kind.parent):
+        for content in md.component_files(org, parent.type, parent.full_name).values():
+            found.extend((parent, ref) for ref in kids.children_of(parent.type, parent.full_name, content))
+    return [(parent, ref) for parent, ref in found if ref.type == type_name]
+
+
+def _child_in(org: Any, parent: md.StoredComponent, ref: kids.ChildRef) -> kids.ChildRef | None:
+    for content in md.component_files(org, parent.type, parent.full_name).values():
+        for found in kids.children_of(parent.type, parent.full_name, content):
+            if found.type == ref.type and found.key == ref.key:
+                return found
+    return None
+
+
+def _wildcard(org: Any, type_name: str) -> list[md.StoredComponent]:
+    stored = md.list_components(org, type_name)
+    if type_name == "CustomObject":
+        # "*" never covers standard objects: Salesforce retrieves those only by name
+        stored = [s for s in stored if mdtypes.is_custom_name(s.full_name)]
+    return stored
+
+
 def _build(org: Any, request: dict[str, Any], retrieve_id: str) -> tuple[dict[str, Any], bytes]:
     root = "" if request["singlePackage"] else "unpackaged/"
-    files: dict[str, bytes] = {}
-    properties: list[dict[str, Any]] = []
+    collector = _Collector(org, root)
     messages: list[dict[str, str]] = []
-    listed: dict[str, list[str]] = {}
-    seen: set[tuple[str, str]] = set()
-
-    def include(stored: md.StoredComponent) -> None:
-        key = (stored.type, stored.full_name)
-        if key in seen:
-            return
-        seen.add(key)
-        component_files = md.component_files(org, stored.type, stored.full_name)
-        for path, content in component_files.items():
-            files[root + path] = content
-        main = sorted(p for p in component_files if not p.endswith("-meta.xml")) or sorted(component_files)
-        properties.append(_file_properties(org, stored, root + (main[0] if main else "")))
-        listed.setdefault(stored.type, []).append(stored.full_name)
-
     for type_name, members in request["types"].items():
-        parent_type = CHILD_TYPES.get(type_name)
+        kind = mdtypes.child(type_name)
+        if kind is None and mdtypes.get(type_name) is None:
+            messages.append({"fileName": f"{root}package.xml", "problem": f"Unknown type name '{type_name}'"})
+            continue
         for member in members:
             if member == "*":
-                for stored in md.list_components(org, parent_type or type_name):
-                    include(stored)
+                if kind is not None:
+                    for parent, ref in _children_in_org(org, type_name):
+                        collector.child(parent, ref)
+                else:
+                    for stored in _wildcard(org, type_name):
+                        collector.component(stored)
                 continue
-            if parent_type is not None:
-                parent = md.get_component(org, parent_type, member.split(".", 1)[0])
-                if parent is not None:
-                    include(parent)
+            if kind is not None:
+                ref = kids.child_ref(type_name, member)
+                parent = md.get_component(org, kind.parent, ref.parent) if ref is not None else None
+                match = _child_in(org, parent, ref) if parent is not None and ref is not None else None
+                if parent is not None and match is not None:
+                    collector.child(parent, match)
                     continue
             else:
                 stored = md.get_component(org, type_name, member)
                 if stored is not None:
-                    include(stored)
+                    collector.component(stored)
                     continue
-            messages.append(
-                {
-                    "fileName": f"{root}package.xml",
-                    "problem": f"Entity of type '{type_name}' named '{member}' cannot be found",
-                }
-            )
+            messages.append({"fileName": f"{root}package.xml", "problem": _problem(type_name, member)})
+    files = collector.files()
     version = request.get("version") or request["apiVersion"]
-    files[f"{root}package.xml"] = package_xml(listed, version)
+    files[f"{root}package.xml"] = package_xml(collector.listed, version)
+    properties = collector.properties
     properties.append(
         {
             "createdById": org.user_id,
@@ -195,35 +252,34 @@ def list_metadata(org: Any, element: ET.Element) -> list[dict[str, Any]]:
         if not type_name:
             continue
         folder = text(query, "folder")
+        if mdtypes.child(type_name) is not None:
+            for parent, ref in _children_in_org(org, type_name):
+                paths = md.component_files(org, parent.type, parent.full_name)
+                props = _file_properties(org, parent, _main(paths))
+                props.update(type=ref.type, fullName=ref.name)
+                found.append(props)
+            continue
         for stored in md.list_components(org, type_name):
             if folder and not stored.full_name.startswith(folder + "/"):
                 continue
-            paths = md.component_files(org, stored.type, stored.full_name)
-            main = sorted(p for p in paths if not p.endswith("-meta.xml")) or sorted(paths)
-            found.append(_file_properties(org, stored, main[0] if main else ""))
+            found.append(_file_properties(org, stored, _main(md.component_files(org, stored.type, stored.full_name))))
     return found
 
 
 def describe_metadata(org: Any) -> dict[str, Any]:
+    """Every type of the table, as Salesforce lists them (folder types travel with their content type)."""
     objects = []
-    for folder, folder_type in sorted(FOLDER_TYPES.items(), key=lambda item: item[1].type):
+    for metadata_type in sorted(mdtypes.all_types().values(), key=lambda item: item.name):
+        if metadata_type.folder_content_type:
+            continue
         objects.append(
             {
-                "childXmlNames": sorted(name for name, parent in CHILD_TYPES.items() if parent == folder_type.type),
-                "directoryName": folder,
-                "inFolder": folder_type.in_folders,
-                "metaFile": folder_type.type
-                in (
-                    "ApexClass",
-                    "ApexTrigger",
-                    "ApexPage",
-                    "ApexComponent",
-                    "StaticResource",
-                    "Document",
-                    "EmailTemplate",
-                ),
-                "suffix": folder_type.suffix,
-                "xmlName": folder_type.type,
+                "childXmlNames": [kid.name for kid in metadata_type.children],
+                "directoryName": metadata_type.directory,
+                "inFolder": metadata_type.in_folder,
+                "metaFile": metadata_type.meta_file,
+                "suffix": metadata_type.suffix,
+                "xmlName": metadata_type.name,
             }
         )
     return {

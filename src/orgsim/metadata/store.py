@@ -14,6 +14,8 @@ from typing import Any
 
 from orgsim.apexsim import ApexSource, blank_comments_and_strings
 from orgsim.ids import new_id
+from orgsim.metadata import children as kids
+from orgsim.metadata import types as mdtypes
 from orgsim.metadata.package import Component
 from orgsim.metadata.xml import local
 
@@ -157,6 +159,8 @@ def delete_component(org: Any, type_name: str, full_name: str) -> StoredComponen
     existing = get_component(org, type_name, full_name)
     if existing is None:
         return None
+    for dependent in cascade_of(org, type_name, existing.full_name):
+        delete_component(org, dependent.type, dependent.full_name)
     conn = org.store.conn
     conn.execute("DELETE FROM md_components WHERE type = ? AND full_name = ?", (type_name, existing.full_name))
     conn.execute("DELETE FROM md_files WHERE type = ? AND full_name = ?", (type_name, existing.full_name))
@@ -165,6 +169,87 @@ def delete_component(org: Any, type_name: str, full_name: str) -> StoredComponen
     if type_name == "CustomObject" and getattr(org, "schema", None) is not None:
         org.schema.remove_custom_object(existing.full_name)
     return existing
+
+
+def _parent_file(org: Any, parent_type: str, parent: str) -> tuple[StoredComponent | None, str | None, bytes | None]:
+    stored = get_component(org, parent_type, parent)
+    if stored is None:
+        return None, None, None
+    path = _main_parent_path(parent_type, stored.full_name)
+    files = component_files(org, parent_type, stored.full_name)
+    if path not in files and files:
+        path = sorted(files)[0]
+    return stored, path, files.get(path or "")
+
+
+def _main_parent_path(parent_type: str, parent: str) -> str | None:
+    metadata_type = mdtypes.get(parent_type)
+    if metadata_type is None or not metadata_type.suffix:
+        return None
+    return f"{metadata_type.directory}/{parent}.{metadata_type.suffix}"
+
+
+def upsert_component(org: Any, component: Component, now_text: str) -> tuple[str, bool, bool]:
+    """Deploy one top-level component. A parent of child types (an object, the labels) keeps the children the org
+    has and the deployed file lacks, as Salesforce does: only destructive changes delete a child."""
+    metadata_type = mdtypes.get(component.type)
+    if metadata_type is not None and metadata_type.children:
+        _stored, path, existing = _parent_file(org, component.type, component.full_name)
+        main = _main_parent_path(component.type, component.full_name)
+        if existing is not None and main in component.files and path == main:
+            merged = kids.merge(existing, component.files[main], component.type, whole=True, names=set())
+            component = Component(component.type, component.full_name, {**component.files, main: merged})
+    return save_component(org, component, now_text)
+
+
+def upsert_children(
+    org: Any, parent_type: str, parent: str, path: str, content: bytes, names: set[tuple[str, str]], now_text: str
+) -> None:
+    """Deploy child components (named in package.xml without their parent) into the parent the org holds."""
+    stored, stored_path, existing = _parent_file(org, parent_type, parent)
+    merged = kids.merge(existing, content, parent_type, whole=False, names=names)
+    full_name = stored.full_name if stored is not None else parent
+    save_component(org, Component(parent_type, full_name, {stored_path or path: merged}), now_text)
+
+
+def delete_any(org: Any, type_name: str, full_name: str) -> None:
+    """Apply one destructive change: a child leaves its parent's file, a component goes with what depends on it."""
+    ref = kids.child_ref(type_name, full_name)
+    if ref is None:
+        delete_component(org, type_name, full_name)
+        return
+    stored, path, existing = _parent_file(org, ref.parent_type, ref.parent)
+    if stored is None or path is None or existing is None:
+        return
+    remaining = kids.remove(existing, ref)
+    if remaining is None:
+        return
+    org.store.conn.execute(
+        "UPDATE md_files SET content = ? WHERE path = ? AND type = ?", (remaining, path, ref.parent_type)
+    )
+    if ref.type == "CustomField" and getattr(org, "schema", None) is not None:
+        org.schema.remove_custom_field(stored.full_name, ref.key)
+
+
+def cascade_of(org: Any, type_name: str, full_name: str) -> list[StoredComponent]:
+    """Components Salesforce deletes together with a custom object: its layouts, quick actions, tab, workflow,
+    sharing rules, translations, and the records of a custom metadata type."""
+    if type_name != "CustomObject":
+        return []
+    lower = full_name.lower()
+    record_prefix = (lower.removesuffix("__mdt") + ".") if lower.endswith("__mdt") else None
+    found = []
+    for stored in list_components(org):
+        name = stored.full_name.lower()
+        if (
+            (stored.type == "Layout" and name.startswith(lower + "-"))
+            or (stored.type == "QuickAction" and name.startswith(lower + "."))
+            or (stored.type == "CustomObjectTranslation" and name.startswith(lower + "-"))
+            or (stored.type in ("CustomTab", "Workflow", "SharingRules", "TopicsForObjects") and name == lower)
+            or (record_prefix is not None and stored.type == "CustomMetadata" and name.startswith(record_prefix))
+        ):
+            found.append(stored)
+    return found
 
 
 # -- sobject mirrors ------------------------------------------------------------------------------------------------
@@ -254,14 +339,21 @@ def register_custom_object(
     if component is not None:
         name = component.full_name
         content = next((v for p, v in component.files.items() if p.endswith(".object")), None)
-    if not name.endswith("__c"):
-        return  # standard objects are not registered; their custom fields would need CustomField support
     label, fields = (None, {})
     if content:
         try:
             label, fields = custom_object_fields(content)
         except ET.ParseError:
             pass
+    if not name.endswith("__c"):
+        # a standard object (or a platform event, a custom metadata type): its custom fields join a known object
+        if schema.has_object(name):
+            for field_name, field_type in fields.items():
+                try:
+                    schema.add_custom_field(name, field_name, field_type)
+                except ValueError:
+                    continue
+        return
     try:
         schema.add_custom_object(name, fields, label=label)
     except ValueError:
