@@ -47,13 +47,14 @@ def test_text_output_and_exit_code_1_on_findings(project: Path, capsys: pytest.C
     assert code == 1
     bad = "force-app/main/default/classes/Bad.cls"
     assert out[:2] == [
-        f"{bad}:1:14: sharing-not-declared: class Bad declares no sharing mode: add 'with sharing', "
+        f"{bad}:1:14: sharing-not-declared (error): class Bad declares no sharing mode: add 'with sharing', "
         "'inherited sharing' or 'without sharing'",
-        f"{bad}:3:9: dml-without-crud-check: update in method Bad.save has no CRUD/FLS check before it: call "
-        "ElaroSecurityUtils.validateCRUDAccess(), a Schema describe check or Security.stripInaccessible first, or "
-        "use 'update as user' / AccessLevel.USER_MODE",
+        f"{bad}:3:9: dml-without-crud-check (error): update of Account in method Bad.save has no CRUD check before "
+        "it: check Schema.sObjectType.Account.isUpdateable() or strip the records with "
+        "Security.stripInaccessible(AccessType.UPDATABLE, rows) first, or run it in user mode: 'update as user "
+        "rows;' / Database.update(rows, AccessLevel.USER_MODE)",
     ]
-    assert out[-1] == "2 finding(s) in 1 of 2 files scanned"
+    assert out[-1] == "2 finding(s) (2 error(s)) in 1 of 2 files scanned"
 
 
 def test_json_output(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,9 +14,17 @@ class Finding:
     column: int
     rule: str
     message: str = field(compare=False)
+    severity: str = field(default="error", compare=False)  # "error" fails the gate; "warning" is only reported
 
     def to_json(self) -> dict[str, object]:
-        return {"rule": self.rule, "file": self.file, "line": self.line, "column": self.column, "message": self.message}
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True, order=True)
@@ -40,14 +48,25 @@ class ScanReport:
     findings: tuple[Finding, ...]
     files: int
     errors: tuple[ScanError, ...] = ()
-    suppressed: int = 0  # findings silenced by @SuppressWarnings('cutover:...')
+    suppressed: int = 0  # findings silenced by @SuppressWarnings('cutover:...') or // cutover:ignore
+
+    @property
+    def failing(self) -> tuple[Finding, ...]:
+        """Findings of rules whose severity is error: these fail the gate and the command."""
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity != "error")
 
     @property
     def ok(self) -> bool:
-        return not self.findings
+        """No error-severity findings (warnings do not count)."""
+        return not self.failing
 
     def to_json(self) -> dict[str, object]:
         return {
+            "ok": self.ok,
             "findings": [f.to_json() for f in self.findings],
             "files": self.files,
             "errors": [e.to_json() for e in self.errors],
@@ -58,7 +77,7 @@ class ScanReport:
 @dataclass(frozen=True)
 class RuleInfo:
     id: str
-    level: str  # SARIF level: "error" | "warning" | "note"
+    level: str  # the default severity (the runbook's security.rules changes it): "error" | "warning"
     short: str
     full: str
     help: str
@@ -69,7 +88,7 @@ RULES: dict[str, RuleInfo] = {
     for rule in (
         RuleInfo(
             "soql-not-enforced",
-            "warning",
+            "error",
             "SOQL query without WITH SECURITY_ENFORCED or WITH USER_MODE",
             "A static SOQL/SOSL query, or dynamic SOQL run with Database.query/countQuery/queryWithBinds/"
             "getQueryLocator or Search.query, neither declares WITH SECURITY_ENFORCED / WITH USER_MODE nor "
@@ -81,24 +100,27 @@ RULES: dict[str, RuleInfo] = {
         ),
         RuleInfo(
             "dml-without-crud-check",
-            "warning",
+            "error",
             "DML without a CRUD/FLS check before it",
             "An insert/update/upsert/delete/undelete/merge statement or Database DML call runs in a method that has "
             "no CRUD/FLS guard earlier in its body: a configured guard method, a Schema describe check "
             "(isCreateable/isUpdateable/isDeletable/isAccessible...), Security.stripInaccessible, a same-class "
             "helper that performs one of these, 'as user' DML, or AccessLevel.USER_MODE.",
-            "Call the guard (e.g. ElaroSecurityUtils.validateCRUDAccess) before the DML, or write 'insert as user "
+            "Check the object first (Schema.sObjectType.Account.isCreateable() before an insert, isUpdateable() "
+            "before an update, both before an upsert, isDeletable() before a delete), call a guard method the "
+            "runbook names in security.crud_guards, strip the records with Security.stripInaccessible("
+            "AccessType.CREATABLE/UPDATABLE/UPSERTABLE, records), or run the DML in user mode: 'insert as user "
             "records;' / Database.insert(records, AccessLevel.USER_MODE).",
         ),
         RuleInfo(
             "aura-without-strip",
-            "warning",
+            "error",
             "@AuraEnabled method returns records without stripping inaccessible fields",
             "An @AuraEnabled method returns records that come from a query (or a method call) that was neither "
             "run WITH USER_MODE / WITH SECURITY_ENFORCED nor passed through Security.stripInaccessible or a "
             "configured strip method, so Lightning components may receive fields the user cannot read.",
-            "Return Security.stripInaccessible(AccessType.READABLE, records).getRecords(), call the configured "
-            "strip method (e.g. ElaroSecurityUtils.stripInaccessibleFields) on the records, or query WITH USER_MODE.",
+            "Return Security.stripInaccessible(AccessType.READABLE, records).getRecords(), call a strip method the "
+            "runbook names in security.strip_methods on the records, or query WITH USER_MODE.",
         ),
         RuleInfo(
             "soql-injection",
@@ -112,7 +134,7 @@ RULES: dict[str, RuleInfo] = {
         ),
         RuleInfo(
             "sharing-not-declared",
-            "warning",
+            "error",
             "Class does not declare its sharing mode",
             "A class declares none of 'with sharing', 'without sharing' or 'inherited sharing', so whether record "
             "sharing applies depends on the caller. A class inheriting a mode from a scanned parent class is fine; "

@@ -9,7 +9,6 @@
   initialisers, and helper methods in the same file.
 - `RecordTracer`: where records returned by a method come from (a query, a helper, another class's method), and
   whether they went through a strip call or an enforced query on the way.
-- `GuardFinder`: whether a CRUD/FLS guard runs before a DML statement.
 
 All of this is intra-file and flow-insensitive apart from source order: cheap, predictable, and documented in the
 rule descriptions; it is not a full interprocedural analysis.
@@ -215,63 +214,7 @@ def is_check(call: Node, owner: TypeDecl | None, config: ScanConfig) -> bool:
     return invocation_parts(call)[1] in DESCRIBE_CHECKS or matches_method(call, owner, config.guard_methods)
 
 
-class GuardFinder:
-    """Is there a CRUD/FLS guard before a DML statement? Helpers' answers are memoised per file."""
-
-    def __init__(self, model: ApexFile, config: ScanConfig) -> None:
-        self.model = model
-        self.config = config
-        self._helper_guards: dict[int, bool] = {}
-        self._callers_guard: dict[int, bool] = {}
-
-    def guard_before(self, unit: Unit, before: int, depth: int = 0) -> bool:
-        """A guard call earlier in `unit` (source order, up to byte `before`), possibly inside a same-file helper."""
-        for call in unit.invocations:
-            if call.start_byte >= before:
-                break
-            if self.is_guard(call, unit.owner):
-                return True
-            if depth < MAX_DEPTH:
-                for helper in local_methods(call, unit.owner, self.model):
-                    if helper is not unit and self._helper_guards_anywhere(helper, depth + 1):
-                        return True
-        return False
-
-    def guarded_by_callers(self, unit: Unit, depth: int = 0) -> bool:
-        """A private method whose every call site in this file comes after a guard (in the caller, or the caller's
-        callers) is protected by them. A private method nobody here calls is not."""
-        if not unit.is_private or depth > MAX_DEPTH:
-            return False
-        key = id(unit)
-        if key in self._callers_guard:
-            return self._callers_guard[key]
-        self._callers_guard[key] = False  # recursion through this method proves nothing
-        sites = [
-            (caller, call)
-            for decl in self.model.types
-            for caller in decl.units
-            for call in caller.invocations
-            if caller is not unit and any(m is unit for m in local_methods(call, caller.owner, self.model))
-        ]
-        guarded = bool(sites) and all(
-            self.guard_before(caller, call.start_byte) or self.guarded_by_callers(caller, depth + 1)
-            for caller, call in sites
-        )
-        self._callers_guard[key] = guarded
-        return guarded
-
-    def is_guard(self, call: Node, owner: TypeDecl) -> bool:
-        return is_check(call, owner, self.config) or is_strip_call(call, owner, self.config)
-
-    def _helper_guards_anywhere(self, helper: Unit, depth: int) -> bool:
-        key = id(helper)
-        if key not in self._helper_guards:
-            self._helper_guards[key] = False  # a recursive helper sees "no guard" while it is being looked at
-            self._helper_guards[key] = self.guard_before(helper, helper.node.end_byte, depth)
-        return self._helper_guards[key]
-
-
-def _declared_type(node: Node | None, unit: Unit | None, owner: TypeDecl) -> str:
+def declared_type(node: Node | None, unit: Unit | None, owner: TypeDecl) -> str:
     """The declared type of a local, parameter or field named by `node` (an identifier), else ''."""
     if node is None or node.type != "identifier":
         return ""
@@ -496,7 +439,7 @@ class StringTracer:
             return
         if (strip_system(obj), name) in SAFE_STATIC_CALLS:
             return
-        target_type = _declared_type(node.child_by_field_name("object"), unit, owner)
+        target_type = declared_type(node.child_by_field_name("object"), unit, owner)
         if target_type and is_safe_type(target_type):
             return  # d.format(), n.intValue(), createdDate.addDays(1): a scalar rendered by Apex
         if obj == "string" and name in ("valueof", "join", "format"):

@@ -22,12 +22,14 @@ INFORMATION_URI = "https://github.com/cutover-dev/cutover#apex-security-scanner"
 
 
 def render_text(report: ScanReport) -> str:
-    lines = [f"{f.file}:{f.line}:{f.column}: {f.rule}: {f.message}" for f in report.findings]
+    lines = [f"{f.file}:{f.line}:{f.column}: {f.rule} ({f.severity}): {f.message}" for f in report.findings]
     lines += [f"{e.file}:{e.line}:{e.column}: {e.kind} (warning): {e.message}" for e in report.errors]
     files_with = len({f.file for f in report.findings})
     noun = "file" if report.files == 1 else "files"
     if report.findings:
-        summary = f"{len(report.findings)} finding(s) in {files_with} of {report.files} {noun} scanned"
+        errors, warnings = len(report.failing), len(report.warnings)
+        counted = f"{errors} error(s), {warnings} warning(s)" if warnings else f"{errors} error(s)"
+        summary = f"{len(report.findings)} finding(s) ({counted}) in {files_with} of {report.files} {noun} scanned"
     else:
         summary = f"no findings in {report.files} {noun} scanned"
     extras = []
@@ -39,6 +41,15 @@ def render_text(report: ScanReport) -> str:
     return "\n".join(lines)
 
 
+def render_rules(config: ScanConfig) -> str:
+    """`cutover scan apex --list-rules`: each rule id, its severity under `config`, and what it reports."""
+    width = max(len(rule_id) for rule_id in RULES)
+    lines = [f"{rule.id:<{width}}  {config.severity(rule.id):<7}  {rule.short}" for rule in RULES.values()]
+    lines.append("severity: error fails the gate and the command, warning is only reported, off does not run")
+    lines.append("(change it in cutover.yaml: security.rules: {RULE: error|warning|off})")
+    return "\n".join(lines)
+
+
 def render_json(report: ScanReport) -> str:
     return json.dumps(report.to_json(), indent=2)
 
@@ -47,7 +58,9 @@ def sarif_log(report: ScanReport, config: ScanConfig | None = None) -> dict[str,
     """A SARIF 2.1.0 log with one run. URIs are the report's relative, forward-slash paths (GitHub resolves them
     against the repository root, so scan from there or pass -C)."""
     config = config or ScanConfig()
-    rule_ids = [rule_id for rule_id in RULES if rule_id in config.rules]
+    rule_ids = [
+        rule_id for rule_id in RULES if rule_id in config.rules or any(f.rule == rule_id for f in report.findings)
+    ]
     rules = [
         {
             "id": rule.id,
@@ -55,7 +68,7 @@ def sarif_log(report: ScanReport, config: ScanConfig | None = None) -> dict[str,
             "shortDescription": {"text": rule.short},
             "fullDescription": {"text": rule.full},
             "help": {"text": rule.help, "markdown": rule.help},
-            "defaultConfiguration": {"level": rule.level},
+            "defaultConfiguration": {"level": _level(config.severity(rule.id), rule.level)},
             # GitHub ranks security alerts by this CVSS-like score (critical >= 9, high >= 7, medium >= 4).
             "properties": {"tags": ["security", "apex", "salesforce"], "security-severity": SEVERITY[rule.id]},
         }
@@ -66,7 +79,7 @@ def sarif_log(report: ScanReport, config: ScanConfig | None = None) -> dict[str,
         {
             "ruleId": f.rule,
             "ruleIndex": index[f.rule],
-            "level": RULES[f.rule].level,
+            "level": f.severity,
             "message": {"text": f.message},
             "locations": [_location(f.file, f.line, f.column)],
         }
@@ -100,6 +113,10 @@ def sarif_log(report: ScanReport, config: ScanConfig | None = None) -> dict[str,
             }
         ],
     }
+
+
+def _level(severity: str, default: str) -> str:
+    return severity if severity in ("error", "warning") else default
 
 
 def _uri(path: str) -> str:

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from cutover.checks.apex.config import ScanConfig
+from cutover.checks.apex.crud import GuardFinder, covers, dml_message
 from cutover.checks.apex.flow import (
-    GuardFinder,
     RecordTracer,
     StringTracer,
     access_level,
@@ -161,8 +161,6 @@ def soql_not_enforced(model: ApexFile, units: list[Unit], config: ScanConfig) ->
 
 
 def dml_without_crud_check(model: ApexFile, units: list[Unit], config: ScanConfig) -> Iterator[Hit]:
-    # Name the runbook's first guard; scan_paths appends the project's own helpers after it.
-    guards = f"{config.guard_methods[0]}()" if config.guard_methods else "a guard method"
     finder = GuardFinder(model, config)
     for unit in units:
         sites = list(unit.dml) + [c for c in unit.invocations if dml_operation(c) is not None]
@@ -173,13 +171,10 @@ def dml_without_crud_check(model: ApexFile, units: list[Unit], config: ScanConfi
             operation, mode = found
             if mode == "user_mode":
                 continue
-            if finder.guard_before(unit, site.end_byte) or finder.guarded_by_callers(unit):
+            coverage = finder.coverage(unit, site.end_byte)
+            if covers(operation, coverage):
                 continue
-            shown = operation if site.type == "dml_expression" else f"Database.{operation}"
-            message = (
-                f"{shown} in {unit.label} has no CRUD/FLS check before it: call {guards}, a Schema describe check "
-                f"or Security.stripInaccessible first, or use '{operation} as user' / AccessLevel.USER_MODE"
-            )
+            message = dml_message(site, operation, unit, model, config, coverage)
             yield Hit("dml-without-crud-check", site, message, unit, unit.owner)
 
 

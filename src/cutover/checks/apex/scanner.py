@@ -203,7 +203,7 @@ def _rules_on(model: ApexFile, label: str, config: ScanConfig) -> _FileResult:
         if _is_suppressed(hit) or hit.rule in (ignored := model.ignored_rules(line)) or "*" in ignored:
             result.suppressed += 1
             continue
-        finding = Finding(label, line, column, hit.rule, hit.message)
+        finding = Finding(label, line, column, hit.rule, hit.message, config.severity(hit.rule))
         result.findings.append(finding)
         if hit.superclass:
             result.inheriting.append((finding, hit.superclass))
