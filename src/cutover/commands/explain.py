@@ -6,51 +6,148 @@ The summary itself is built by `cutover.sf.explain` (no Rich there); this module
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from cutover.commands._context import app_context, out_console
 from cutover.errors import UsageError
+from cutover.sf.errors import SfMalformedOutput
 from cutover.sf.explain import NotExplainable, explain_document
-from cutover.sf.process import parse_json_stdout
+from cutover.sf.process import MAX_JSON_DEPTH, JsonTooDeep, decode_json_document
 
 FORMATS = ("text", "json")
 GOOD = {"Succeeded", "Passed", "Connected"}
 BAD = {"Failed", "Canceled", "Error", "FinalizingFailed"}
+MAX_FILE_MIB = 32  # a 5,000-component deploy report is about 4 MB; parsing costs ~8x the file in memory
+MAX_FILE_BYTES = MAX_FILE_MIB * 1024 * 1024
+# Text output shows the first rows of each list; --format json has them all.
+TEXT_ROWS = 50
+LIMIT_ROWS = 200  # an org has about 60 limits: show them all
 
 
 def read_document(file: str, project_dir: Path) -> Any:
-    """The JSON document in FILE ('-' reads stdin). Raises UsageError naming the file when it cannot be read."""
+    """The JSON document in FILE ('-' reads stdin). Raises UsageError naming the file when it cannot be read: not a
+    regular file (a device or FIFO would block or never end), larger than MAX_FILE_BYTES, not UTF-8, not JSON, or
+    nested deeper than MAX_JSON_DEPTH."""
     if file == "-":
-        text = sys.stdin.read()
         label = "<stdin>"
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1) if hasattr(sys.stdin, "buffer") else None
+        if data is None:  # a text-only stdin (tests)
+            data = sys.stdin.read(MAX_FILE_BYTES + 1).encode("utf-8", "surrogatepass")
     else:
         path = Path(file).expanduser()
         if not path.is_absolute():
             path = project_dir / path
         label = file
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise UsageError(f"{label}: no such file") from None
-        except IsADirectoryError:
-            raise UsageError(f"{label}: is a folder, not a saved sf --json output") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{label}: not a text file (expected saved 'sf ... --json' output)") from None
-        except OSError as exc:
-            raise UsageError(f"{label}: cannot read ({exc.strerror or exc})") from None
-    doc = parse_json_stdout(text)
+        data = _read_regular_file(path, label)
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"{label}: larger than the {MAX_FILE_MIB} MiB limit for explain")
+    text = _decode(data, label)
+    try:
+        doc = decode_json_document(text)
+    except JsonTooDeep:
+        raise UsageError(f"{label}: JSON nested deeper than the limit of {MAX_JSON_DEPTH} levels") from None
     if doc is None:
         raise UsageError(
             f"{label}: not a JSON document (expected the output of an 'sf ... --json' command)",
             hint="save it with: sf project deploy report --job-id ID --json > report.json",
         )
     return doc
+
+
+def _read_regular_file(path: Path, label: str) -> bytes:
+    """At most MAX_FILE_BYTES + 1 bytes of a regular file. The type is checked before opening (a FIFO would block
+    in open()), the open is non-blocking in case the path changed in between, and checked again on the handle."""
+    try:
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"{label}: is a folder, not a saved sf --json output")
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"{label}: not a regular file (explain reads only regular files, not devices or FIFOs)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise UsageError(f"{label}: larger than the {MAX_FILE_MIB} MiB limit for explain ({info.st_size} bytes)")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise UsageError(f"{label}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{label}: cannot read ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise UsageError(f"{label}: not a regular file (explain reads only regular files, not devices or FIFOs)")
+        try:
+            return handle.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"{label}: cannot read ({exc.strerror or exc})") from None
+
+
+def _decode(data: bytes, label: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UsageError(f"{label}:{line}: not UTF-8 text (expected saved 'sf ... --json' output)") from None
+
+
+class _Rows(list[Any]):
+    """A list cut for text output: the first rows, and `total`, how many there were."""
+
+    def __init__(self, rows: list[Any], total: int) -> None:
+        super().__init__(rows)
+        self.total = total
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _printable(text: str) -> str:
+    """Control characters (a terminal escape in a problem text) and lone surrogates (not encodable) as `\\x1b`,
+    `\\ud800`: shown, never interpreted, never an encoding crash."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def text_view(value: Any, *, rows: int = TEXT_ROWS) -> Any:
+    """A copy of a summary fit for a terminal: strings made printable, every list cut to its first `rows` items
+    (a `_Rows` that remembers its full length; `limits` keeps up to LIMIT_ROWS). Iterative: no depth to exhaust."""
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any, int]] = [(value, root, 0, rows)]
+    while stack:
+        item, parent, key, cap = stack.pop()
+        if isinstance(item, str):
+            parent[key] = _printable(item)
+        elif isinstance(item, dict):
+            copy: dict[str, Any] = {}
+            parent[key] = copy
+            for name, child in item.items():
+                name = _printable(str(name))
+                copy[name] = None
+                stack.append((child, copy, name, LIMIT_ROWS if name == "limits" else rows))
+        elif isinstance(item, list):
+            cut = _Rows([None] * min(len(item), cap), len(item))
+            parent[key] = cut
+            stack.extend((child, cut, index, rows) for index, child in enumerate(item[:cap]))
+        else:
+            parent[key] = item
+    return root[0]
+
+
+def _more(console: Console, rows: list[Any], what: str) -> None:
+    hidden = getattr(rows, "total", len(rows)) - len(rows)
+    if hidden > 0:
+        console.print(Text(f"  … and {hidden} more {what}, see --format json", style="dim"))
+
+
+def _cells(*values: Any) -> list[Text]:
+    """Table cells as Text: a name like `[/x]` is data, not Rich markup."""
+    return [v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in values]
 
 
 def _status_text(status: str) -> Text:
@@ -62,9 +159,11 @@ def _fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}%".replace(".00%", "%")
 
 
-def render_text(summary: dict[str, Any]) -> None:
+def render_text(full: dict[str, Any]) -> None:
+    """The readable summary. Long lists show their first rows and say how many more `--format json` has."""
+    summary = text_view(full)
     console = out_console()
-    head = Text.assemble((summary["kind"], "bold"), " ")
+    head = Text.assemble((str(summary["kind"]), "bold"), " ")
     if summary.get("id"):
         head.append(f"{summary['id']} ")
     head.append_text(_status_text(str(summary.get("status", ""))))
@@ -88,8 +187,10 @@ def render_text(summary: dict[str, Any]) -> None:
     _render_limits(summary.get("limits"))
     _render_query(summary)
     _render_orgs(summary)
-    for warning in summary.get("warnings", []):
+    warnings = summary.get("warnings", [])
+    for warning in warnings:
         console.print(Text(f"warning: {warning}", style="yellow"))
+    _more(console, warnings, "warnings")
 
 
 def _render_components(block: dict[str, Any] | None) -> None:
@@ -97,15 +198,19 @@ def _render_components(block: dict[str, Any] | None) -> None:
         return
     console = out_console()
     done_key = "retrieved" if "retrieved" in block else "deployed"
-    console.print(f"\nComponents: {block['total']} total, {block[done_key]} {done_key}, {block['failed']} failed")
+    console.print(
+        f"\nComponents: {block['total']} total, {block[done_key]} {done_key}, {block['failed']} failed", markup=False
+    )
     if block["failures"]:
         table = Table("Type", "Name", "Where", "Problem", show_edge=False, header_style="bold")
         for f in block["failures"]:
             where = f.get("file") or ""
             if f.get("line") is not None:
                 where += f":{f['line']}" + (f":{f['column']}" if f.get("column") is not None else "")
-            table.add_row(f.get("type") or "", f.get("name") or "", where, Text(f.get("problem") or "", style="red"))
+            problem = Text(str(f.get("problem") or ""), style="red")
+            table.add_row(*_cells(f.get("type") or "", f.get("name") or "", where, problem))
         console.print(table)
+        _more(console, block["failures"], "component failures")
 
 
 def _render_tests(block: dict[str, Any] | None) -> None:
@@ -113,13 +218,14 @@ def _render_tests(block: dict[str, Any] | None) -> None:
         return
     console = out_console()
     extra = "".join(f", {block[k]} {k}" for k in ("passed", "skipped") if k in block)
-    console.print(f"\nTests: {block['run']} run, {block['failed']} failed{extra}")
+    console.print(f"\nTests: {block['run']} run, {block['failed']} failed{extra}", markup=False)
     for failure in block["failures"]:
         console.print(Text(f"  ✗ {failure['name']}", style="red"))
         if failure.get("message"):
             console.print(f"      {failure['message']}", markup=False)
         if failure.get("stack_trace"):
             console.print(Text(f"      {failure['stack_trace']}", style="dim"))
+    _more(console, block["failures"], "test failures")
 
 
 def _render_coverage(block: dict[str, Any] | None) -> None:
@@ -129,15 +235,15 @@ def _render_coverage(block: dict[str, Any] | None) -> None:
     line = f"\nCoverage: {_fmt_pct(block.get('org_wide_pct'))} overall"
     if block.get("test_run_pct") is not None:
         line += f" (this run: {_fmt_pct(block['test_run_pct'])})"
-    console.print(line)
+    console.print(line, markup=False)
     if block.get("classes"):
         table = Table("Class", "Lines", "Covered", "%", show_edge=False, header_style="bold")
         for c in block["classes"]:
             style = "red" if (c["pct"] or 0) < 75 else ""
-            table.add_row(
-                c["name"], str(c.get("lines", "")), str(c.get("covered", "")), Text(_fmt_pct(c["pct"]), style)
-            )
+            pct = Text(_fmt_pct(c["pct"]), style)
+            table.add_row(*_cells(c["name"], c.get("lines", ""), c.get("covered", ""), pct))
         console.print(table)
+        _more(console, block["classes"], "classes")
     for warning in block.get("warnings", []):
         console.print(Text(f"  {warning}", style="yellow"))
 
@@ -148,8 +254,9 @@ def _render_limits(limits: list[dict[str, Any]] | None) -> None:
     table = Table("Limit", "Used", "Max", "% used", show_edge=False, header_style="bold")
     for x in limits:
         style = "red" if x["used_pct"] >= 80 else "yellow" if x["used_pct"] >= 50 else ""
-        table.add_row(x["name"], str(x["used"]), str(x["max"]), Text(_fmt_pct(x["used_pct"]), style))
+        table.add_row(*_cells(x["name"], x["used"], x["max"], Text(_fmt_pct(x["used_pct"]), style)))
     out_console().print(table)
+    _more(out_console(), limits, "limits")
 
 
 def _render_query(summary: dict[str, Any]) -> None:
@@ -158,10 +265,12 @@ def _render_query(summary: dict[str, Any]) -> None:
     console = out_console()
     console.print(f"\n{summary['total_size']} record(s)" + ("" if summary["done"] else " (not all fetched)"))
     if summary["records"]:
-        table = Table(*summary["fields"], show_edge=False, header_style="bold")
+        fields = summary["fields"]
+        table = Table(*_cells(*fields), show_edge=False, header_style="bold")
         for row in summary["records"]:
-            table.add_row(*[_cell(row.get(field)) for field in summary["fields"]])
+            table.add_row(*_cells(*[_cell(row.get(field)) for field in fields]))
         console.print(table)
+        _more(console, fields, "fields")
         if summary["total_size"] > len(summary["records"]):
             console.print(Text(f"… {summary['total_size'] - len(summary['records'])} more", style="dim"))
 
@@ -178,8 +287,9 @@ def _render_orgs(summary: dict[str, Any]) -> None:
         return
     table = Table("Alias", "Username", "Org id", "Instance URL", "API", show_edge=False, header_style="bold")
     for org in orgs:
-        table.add_row(*[org.get(k) or "" for k in ("alias", "username", "id", "instance_url", "api_version")])
+        table.add_row(*_cells(*[org.get(k) or "" for k in ("alias", "username", "id", "instance_url", "api_version")]))
     out_console().print(table)
+    _more(out_console(), orgs, "orgs")
 
 
 def register(app: typer.Typer) -> None:
@@ -205,6 +315,8 @@ def register(app: typer.Typer) -> None:
             summary = explain_document(doc)
         except NotExplainable as exc:
             raise UsageError(f"{file}: {exc}") from None
+        except SfMalformedOutput as exc:
+            raise UsageError(f"{file}: {exc.message}") from None
         if output_format == "json":
             typer.echo(json.dumps(summary, indent=2))
         else:

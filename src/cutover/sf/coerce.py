@@ -3,14 +3,21 @@
 The CLI's published schemas say strings where the SOAP runtime gives numbers, XML-to-JSON mocks and older CLIs give
 `"true"`/`"27"`/`"0.0"`, and a one-element list can arrive as a bare object (jsforce 1, REST deploy bodies). Every
 parser in this package reads through these helpers so one odd value never breaks a whole result.
+
+Counts are the exception: `as_count` refuses a value that cannot be a count (infinite, negative, fractional, a
+boolean, a word) with `SfMalformedOutput`, because printing "0 total" for `1e400` or "exit 3" for `3.5` would be a
+guess presented as a fact.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from cutover.sf.errors import SfMalformedOutput
 
 _PERCENT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*%?\s*$")
 
@@ -34,6 +41,61 @@ def as_int(value: Any, default: int = 0) -> int:
                 return default
             return int(number) if math.isfinite(number) else default
     return default
+
+
+def _shown(value: Any) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = type(value).__name__
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _whole_number(value: Any) -> int | None:
+    """`3`, `"3"`, `3.0`, `"3.0"` -> 3; a boolean, a fraction, infinity, NaN, a word or a container -> None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    number: float
+    if isinstance(value, float):
+        number = value
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                return None
+    else:
+        return None
+    return int(number) if math.isfinite(number) and number == int(number) else None
+
+
+def as_count(value: Any, field: str, default: int = 0, *, minimum: int | None = 0) -> int:
+    """A count (`numberComponentsTotal`, `numTestsRun`, ...): a whole number >= `minimum` (None: any sign), given
+    as a number or a numeric string. Absent (None, "") -> `default`. Anything else raises SfMalformedOutput naming
+    `field`: `1e400` (infinite), `-2`, `3.5`, `true`, `"many"`."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    number = _whole_number(value)
+    if number is None or (minimum is not None and number < minimum):
+        floor = "" if minimum is None else f" >= {minimum}"
+        raise SfMalformedOutput(f"malformed sf result: {field} is {_shown(value)}, not a whole number{floor}")
+    return number
+
+
+def as_exit_status(value: Any, field: str = "status") -> int | None:
+    """The envelope's exit status (`status`, `exitCode`): a whole number 0-255, or None when absent. A fraction,
+    a boolean, a negative or out-of-range number raises SfMalformedOutput (so `3.5` never reads as "exit 3")."""
+    if value is None:
+        return None
+    number = _whole_number(value)
+    if number is None or not 0 <= number <= 255:
+        raise SfMalformedOutput(f"malformed sf output: {field} is {_shown(value)}, not an exit status (0-255)")
+    return number
 
 
 def as_float(value: Any, default: float | None = None) -> float | None:

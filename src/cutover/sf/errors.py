@@ -86,6 +86,11 @@ class SfBadOutput(SfError, EnvironmentProblem):
     """The CLI exited 0 but stdout held no JSON document."""
 
 
+class SfMalformedOutput(SfError, Failure):
+    """sf answered with a document that cannot be true: an infinite, negative or fractional count, a boolean where
+    a number belongs, an exit status of 3.5. Raised by the parsers in `results_*`; the step that asked fails."""
+
+
 # -- the user can fix it (exit 2) ------------------------------------------------------------------------------------
 class OrgNotFound(SfError, UsageError):
     """The alias/username has no authorization in this HOME (NamedOrgNotFoundError, NoOrgFound)."""
@@ -267,6 +272,7 @@ __all__ = [
     "SfCrashed",
     "SfError",
     "SfInterrupted",
+    "SfMalformedOutput",
     "SfNotFound",
     "SfTimeout",
     "SfUsageError",

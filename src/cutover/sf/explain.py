@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cutover.redact import redact_obj
-from cutover.sf.coerce import as_dict, as_int, as_list
+from cutover.sf.coerce import as_dict, as_exit_status, as_list
 from cutover.sf.errors import job_id_from, one_line
 from cutover.sf.results import (
     ClassCoverage,
@@ -240,7 +240,7 @@ def explain_error(env: Mapping[str, Any]) -> dict[str, Any]:
         "error": {
             "name": env.get("name"),
             "message": one_line(str(env.get("message") or ""), limit=2000),
-            "exit_code": as_int(env.get("exitCode", env.get("status")), 1),
+            "exit_code": _exit_status(env),
         },
     }
     job_id = job_id_from(env.get("data"))
@@ -250,6 +250,12 @@ def explain_error(env: Mapping[str, Any]) -> dict[str, Any]:
     if hint:
         summary["hint"] = hint.format(id=job_id or "<job id>")
     return summary
+
+
+def _exit_status(env: Mapping[str, Any]) -> int:
+    field = "exitCode" if "exitCode" in env else "status"
+    status = as_exit_status(env.get(field), field)
+    return 1 if status is None else status
 
 
 _ERROR_HINTS = {
@@ -281,7 +287,7 @@ def explain_document(doc: Any, *, kind_hint: str | None = None) -> dict[str, Any
     data = envelope["result"] if envelope is not None else doc
     summary = _explain_result(data, kind_hint)
     if envelope is not None and "status" in envelope:
-        summary["exit_code"] = as_int(envelope.get("status"))
+        summary["exit_code"] = as_exit_status(envelope.get("status"))
         warnings = [w for w in as_list(envelope.get("warnings")) if isinstance(w, str)]
         if warnings:
             summary["warnings"] = warnings

@@ -14,7 +14,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ DROPPED_ENV = (
     "SFDX_ACCESS_TOKEN",
 )
 PIPE_DRAIN_S = 5.0
+MAX_JSON_DEPTH = 64  # levels of nested lists/objects; sf output uses fewer than 10
+MAX_DECODE_ATTEMPTS = 8
 TERM_GRACE_S = 3.0
 
 
@@ -141,26 +143,74 @@ def build_env(base: Mapping[str, str] | None, *, home: Path | None, extra: Mappi
     return env
 
 
-def parse_json_stdout(stdout: str) -> Any:
+class JsonTooDeep(ValueError):
+    """A JSON document nested deeper than MAX_JSON_DEPTH (sf output is a few levels deep; 1,000 is an attack)."""
+
+
+def json_depth_exceeds(doc: Any, limit: int) -> bool:
+    """True when `doc` nests lists/objects more than `limit` levels deep. Iterative: no recursion to exhaust."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _loads(decode: Callable[[], Any]) -> Any:
+    try:
+        doc = decode()
+    except RecursionError:  # the C decoder recurses per level: far deeper than any limit we allow
+        raise JsonTooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels (the limit)") from None
+    if json_depth_exceeds(doc, MAX_JSON_DEPTH):
+        raise JsonTooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels (the limit)")
+    return doc
+
+
+def decode_json_document(stdout: str) -> Any:
     """The single JSON document on stdout. Text printed before it (an update warning) or after it is skipped: the
-    document is decoded from the first line that starts with `{` or `[`. Returns None when there is none."""
+    document is decoded from the first line that starts with `{` or `[` (at most MAX_DECODE_ATTEMPTS lines are
+    tried, so a large broken document is not re-parsed per line). Returns None when there is none; raises
+    JsonTooDeep for a document nested deeper than MAX_JSON_DEPTH."""
     text = stdout.strip()
     if not text:
         return None
     try:
-        return json.loads(text)
+        return _loads(lambda: json.loads(text))
+    except JsonTooDeep:
+        raise
     except ValueError:
         pass
     decoder = json.JSONDecoder()
     offset = 0
+    attempts = 0
     for line in stdout.splitlines(keepends=True):
         if line.startswith(("{", "[")):
+            attempts += 1
             try:
-                return decoder.raw_decode(stdout, offset)[0]
+                return _loads(lambda at=offset: decoder.raw_decode(stdout, at)[0])
+            except JsonTooDeep:
+                raise
             except ValueError:
-                pass
+                if attempts >= MAX_DECODE_ATTEMPTS:
+                    return None
         offset += len(line)
     return None
+
+
+def parse_json_stdout(stdout: str) -> Any:
+    """`decode_json_document`, with a document nested too deep read as no document (the caller reports that)."""
+    try:
+        return decode_json_document(stdout)
+    except JsonTooDeep:
+        return None
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

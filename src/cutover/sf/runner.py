@@ -13,7 +13,7 @@ import os
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cutover.redact import redact, register_secret
 from cutover.sf.errors import (
@@ -22,6 +22,7 @@ from cutover.sf.errors import (
     DeployFailed,
     RetrieveFailed,
     SfError,
+    SfMalformedOutput,
     SfNotFound,
     StillRunning,
     TestsFailed,
@@ -54,6 +55,7 @@ DEFAULT_WAIT_MINUTES = 33  # the CLI's own default for deploy/retrieve --wait
 WAIT_GRACE_S = 120.0
 
 ResultHook = Callable[[SfResult], None]
+T = TypeVar("T")
 log = logging.getLogger("cutover.sf")
 PathLike = str | os.PathLike[str]
 
@@ -106,6 +108,14 @@ def describe_deploy_failure(result: DeployResult, *, what: str = "deploy") -> st
     if reasons:
         parts.append("; " + "; ".join(reasons))
     return one_line("".join(parts))
+
+
+def _parsed(parser: Callable[[Any], T], result: SfResult) -> T:
+    """`parser(result.result)`; a malformed answer (a count of 1e400, -2 or 3.5) fails naming the command."""
+    try:
+        return parser(result.result)
+    except SfMalformedOutput as exc:
+        raise SfMalformedOutput.from_result(result, f"{result.command_line}: {exc.message}") from None
 
 
 def _tests_failed(result: SfResult, run: TestRunResult) -> TestsFailed:
@@ -232,7 +242,7 @@ class SfCli:
         return parse_org_list(self.run_checked(args).result)
 
     def org_list_limits(self, alias: str) -> tuple[OrgLimit, ...]:
-        return parse_limits(self.run_checked(["org", "list", "limits", "--target-org", alias]).result)
+        return _parsed(parse_limits, self.run_checked(["org", "list", "limits", "--target-org", alias]))
 
     def data_query(self, alias: str, soql: str, *, tooling: bool = False, all_rows: bool = False) -> QueryResult:
         args = ["data", "query", "--query", soql, "--target-org", alias]
@@ -240,7 +250,7 @@ class SfCli:
             args.append("--use-tooling-api")
         if all_rows:
             args.append("--all-rows")
-        return parse_query_result(self.run_checked(args).result)
+        return _parsed(parse_query_result, self.run_checked(args))
 
     def login_access_token(self, instance_url: str, token: str, alias: str, *, set_default: bool = False) -> OrgInfo:
         """Authorize `alias` with an access token. The token travels in `SF_ACCESS_TOKEN`, never in argv, and is
@@ -432,17 +442,17 @@ class SfCli:
         """The current state of a deploy job, whatever it is (report exits 0 even for a Failed deploy)."""
         args = ["project", "deploy", "report", "--job-id", job_id, "--target-org", alias, *_opt("--wait", wait)]
         result = self.run_checked(args, timeout=self._wait_timeout(wait))
-        return parse_deploy_result(result.result)
+        return _parsed(parse_deploy_result, result)
 
     def deploy_cancel(self, alias: str, job_id: str, *, wait: int | None = None) -> DeployResult:
         args = ["project", "deploy", "cancel", "--job-id", job_id, "--target-org", alias, *_opt("--wait", wait)]
         result = self.run_checked(args, timeout=self._wait_timeout(wait))
-        return parse_deploy_result(result.result)
+        return _parsed(parse_deploy_result, result)
 
     def _checked_deploy(
         self, result: SfResult, *, validation: bool, async_: bool, what: str | None = None
     ) -> DeployResult:
-        parsed = parse_deploy_result(result.result)
+        parsed = _parsed(parse_deploy_result, result)
         label = what or ("validation" if validation or parsed.check_only else "deploy")
         if result.exit_code == 1 or parsed.failed:
             error_type = ValidationFailed if (validation or parsed.check_only) else DeployFailed
@@ -477,7 +487,7 @@ class SfCli:
             args.append("--unzip")
         args += ["--wait", str(wait or DEFAULT_WAIT_MINUTES)]
         result = self.run_checked(args, timeout=self._wait_timeout(wait or DEFAULT_WAIT_MINUTES), cwd=cwd)
-        parsed = parse_retrieve_result(result.result)
+        parsed = _parsed(parse_retrieve_result, result)
         if parsed.failed:
             problems = [f"{f.type} {f.full_name}: {f.error}" for f in parsed.failed_files[:2]]
             problems += [f"{m.file_name}: {m.problem}" for m in parsed.messages[:2] if not problems]
@@ -506,7 +516,7 @@ class SfCli:
             args.append("--code-coverage")
         args += ["--wait", str(wait)]
         result = self.run_checked(args, timeout=self._wait_timeout(wait))
-        run = parse_test_run(result.result)
+        run = _parsed(parse_test_run, result)
         if result.exit_code == 100 or run.failed:
             raise _tests_failed(result, run)
         if not run.completed:
@@ -521,7 +531,7 @@ class SfCli:
         if code_coverage:
             args.append("--code-coverage")
         result = self.run_checked(args)
-        run = parse_test_run(result.result)
+        run = _parsed(parse_test_run, result)
         if result.exit_code == 100 or run.failed:
             raise _tests_failed(result, run)
         return run
