@@ -38,13 +38,13 @@ from tree_sitter import Node
 from cutover.checks.apex.config import ScanConfig
 from cutover.checks.apex.crud import GuardFinder, covers, dml_message
 from cutover.checks.apex.flow import (
-    RecordTracer,
-    StringTracer,
     access_level,
     dml_operation,
     dynamic_query_argument,
     query_mode,
 )
+from cutover.checks.apex.records import RecordTracer
+from cutover.checks.apex.strings import StringTracer
 from cutover.checks.apex.syntax import SHARING_MODIFIERS, ApexFile, TypeDecl, Unit, named_children, text
 
 STANDARD_RECORD_TYPES = {

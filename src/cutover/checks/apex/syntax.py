@@ -12,6 +12,7 @@ Apex identifiers are case-insensitive: every name in the index is lower-cased.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from dataclasses import dataclass, field
 
@@ -205,8 +206,8 @@ class ApexFile:
         return row + 1, len(prefix.decode("utf-8", "replace")) + 1
 
     def ignored_rules(self, line: int) -> frozenset[str]:
-        """Rules silenced by a `// cutover:ignore [rule, ...]` comment ending `line`, or alone on the line above
-        ('*' = all).
+        """Rules silenced by a `// cutover:ignore [rule, ...]` comment ending `line`, or alone on the line above, or
+        by `// cutover:ignore-next-line [rule, ...]` on the line above ('*' = all).
 
         For code that cannot carry @SuppressWarnings, such as triggers, or for one statement."""
         if self._ignores is None:
@@ -474,22 +475,44 @@ class _Indexer:
             unit.assignments.setdefault(low(left), []).append(Assignment(node.start_byte, operator, right))
 
 
+_RULE_WORD = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
+
+
+def ignore_directive(comment: str) -> tuple[bool, frozenset[str]] | None:
+    """(next line only?, rules) for a `cutover:ignore[-next-line] [RULE ...] [-- reason]` comment, else None.
+    No rule named means every rule ('*'); words after `--` are a free-text reason."""
+    body = comment.lower()
+    marker = body.find("cutover:ignore")
+    if marker < 0:
+        return None
+    rest = body[marker + len("cutover:ignore") :]
+    next_line = rest.startswith("-next-line")
+    rest = rest.removeprefix("-next-line")
+    if rest[:1] not in ("", " ", "\t", ":", "(", "*", "\n"):
+        return None  # cutover:ignored, cutover:ignorex...: not a directive
+    rest = rest.split("--", 1)[0].replace("*/", " ").replace(",", " ").replace("(", " ").replace(")", " ")
+    words = rest.replace(":", " ").split()
+    rules = frozenset(w for w in words if _RULE_WORD.match(w))
+    if any(w in ("all", "*") for w in words):
+        rules = rules | {"*"}
+    return next_line, rules or frozenset({"*"})
+
+
 def _ignore_comments(root: Node) -> dict[int, frozenset[str]]:
+    """Line -> rules silenced there. `// cutover:ignore RULE` covers its own line when it ends a line of code and
+    the next line when it stands alone; `// cutover:ignore-next-line RULE` always covers the next line."""
     found: dict[int, frozenset[str]] = {}
     source = root.text or b""
     stack = [root]
     while stack:
         node = stack.pop()
         if node.type in ("line_comment", "block_comment"):
-            body = low(node)
-            marker = body.find("cutover:ignore")
-            if marker >= 0:
-                words = body[marker + len("cutover:ignore") :].replace("*/", " ").replace(",", " ").split()
-                rules = frozenset(w for w in words if "-" in w) or frozenset({"*"})
+            directive = ignore_directive(text(node))
+            if directive is not None:
+                next_line, rules = directive
                 line_start = node.start_byte - node.start_point[1]
                 alone = not source[line_start : node.start_byte].strip()
-                # A comment alone on its line covers the next line; a trailing one covers its own line only.
-                line = node.end_point[0] + 2 if alone else node.start_point[0] + 1
+                line = node.end_point[0] + 2 if next_line or alone else node.start_point[0] + 1
                 found[line] = found.get(line, frozenset()) | rules
             continue
         stack.extend(node.children)
