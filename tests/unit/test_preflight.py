@@ -182,7 +182,28 @@ def test_a_failing_command_fails_only_its_gate(tmp_path, capsys):
     assert code == 1
     assert failed == ["preflight.lint"]
     assert "src/x.js: 1:1 error bad no-bad" in _by_id(report)["preflight.lint"]["detail"]
+    assert _by_id(report)["preflight.lint"]["output_tail"] == ["src/x.js", "  1:1  error  bad  no-bad"]
+    assert _by_id(report)["preflight.docs"]["output_tail"] == []
     assert "1 blocking gate(s) failed: preflight.lint" in err
+    # The run keeps the tail with the step's detail, for `cutover status` and the release record.
+    from cutover.engine import Engine
+
+    engine = Engine(project)
+    try:
+        lint = engine.store.step(report["run_id"], "preflight.lint")
+        assert lint.detail.splitlines()[1:] == ["    | src/x.js", "    |   1:1  error  bad  no-bad"]
+    finally:
+        engine.close()
+
+
+def test_text_output_shows_the_tail_of_a_failed_command(tmp_path, capsys):
+    project = _project(tmp_path, lint_exit=1)
+    code = main(["-C", str(project), "preflight", "--at", INSIDE_WINDOW, "--only", "lint", "--no-record"])
+    out = capsys.readouterr().out
+    assert code == 1
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("    failed: `"))
+    assert lines[at + 1 : at + 3] == ["      | src/x.js", "      |   1:1  error  bad  no-bad"]
 
 
 def test_low_lwc_coverage_fails(tmp_path, capsys, monkeypatch):

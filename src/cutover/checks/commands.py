@@ -7,9 +7,12 @@ import re
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
+from cutover.checks.node import check_command
 from cutover.checks.result import Evidence, GateResult, failed, passed
 
 #: Lines worth quoting in a one-line failure detail: a tool's own error/failure markers, not npm's wrapper noise.
@@ -66,6 +69,30 @@ def problem_excerpt(output: str, max_lines: int = 2) -> str:
     return "; ".join(picked)
 
 
+#: How many lines of a failed command's error output the gate shows.
+TAIL_LINES = 20
+
+
+def output_tail(stderr: str, stdout: str, cwd: Path, lines: int = TAIL_LINES) -> tuple[str, ...]:
+    """The last `lines` lines of the error output (npm's own wrapper lines dropped), else of the standard output."""
+    for stream in (stderr, stdout):
+        kept = [
+            line.rstrip().replace(f"{cwd}/", "")
+            for line in stream.splitlines()
+            if line.strip() and not _NPM_NOISE.match(line.strip())
+        ]
+        if kept:
+            return tuple(kept[-lines:])
+    return ()
+
+
+def _collect(pipe: IO[bytes], name: str, lines: list[tuple[str, str]], lock: threading.Lock) -> None:
+    for raw in iter(pipe.readline, b""):
+        with lock:
+            lines.append((name, raw.decode("utf-8", errors="replace")))
+    pipe.close()
+
+
 def run_command_gate(
     gate_id: str,
     title: str,
@@ -74,8 +101,13 @@ def run_command_gate(
     *,
     timeout: float = 1800,
     evidence_name: str | None = None,
+    setting: str | None = None,
 ) -> GateResult:
-    """Run `command` (argv split like a shell, never through one) in `cwd`; pass on exit code 0."""
+    """Run `command` (argv split like a shell, never through one) in `cwd`; pass on exit code 0.
+
+    Before running it, check that what it needs is there (the program, the package.json script, node_modules):
+    `setting` (e.g. `project.commands.lint`) is named in the fix. A failure shows the tail of the error output.
+    """
     name = evidence_name or f"{gate_id.rsplit('.', 1)[-1]}.log"
     try:
         argv = shlex.split(command)
@@ -83,36 +115,55 @@ def run_command_gate(
         return failed(gate_id, title, f"`{command}`: cannot split into arguments: {exc}")
     if not argv:
         return failed(gate_id, title, "no command configured")
+    env = command_env()
+    problem = check_command(argv, cwd, env.get("PATH"), setting)
+    if problem is not None:
+        return failed(gate_id, title, problem.message)
     started = time.monotonic()
     try:
         process = subprocess.Popen(
             argv,
             cwd=cwd,
-            env=command_env(),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE,
             start_new_session=True,  # so a timeout can stop the whole tree (npm → node → jest workers)
         )
     except FileNotFoundError:
-        return failed(gate_id, title, f"`{command}`: {argv[0]} not found on PATH (install it, or run `make setup`)")
+        return failed(gate_id, title, f"`{command}`: {argv[0]} not found (install it)")
     except OSError as exc:
         return failed(gate_id, title, f"`{command}`: cannot start: {exc.strerror}")
+    # Both streams are read line by line into one list: the evidence keeps their order, the tail reads stderr alone.
+    lines: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    readers = [
+        threading.Thread(target=_collect, args=(pipe, stream, lines, lock), daemon=True)
+        for pipe, stream in ((process.stdout, "out"), (process.stderr, "err"))
+    ]
+    for reader in readers:
+        reader.start()
     try:
-        output_bytes, _ = process.communicate(timeout=timeout)
+        process.wait(timeout=timeout)
         timed_out = False
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        output_bytes, _ = process.communicate()
+        process.wait()
         timed_out = True
+    for reader in readers:
+        reader.join(timeout=10)
     elapsed = time.monotonic() - started
-    output = output_bytes.decode("utf-8", errors="replace")
+    with lock:
+        output = "".join(text for _, text in lines)
+        stderr = "".join(text for stream, text in lines if stream == "err")
+        stdout = "".join(text for stream, text in lines if stream == "out")
     header = f"$ {command}\n# cwd: {cwd}\n# exit code: {process.returncode}\n# duration: {elapsed:.1f} s\n\n"
     evidence = Evidence.text(name, header + output)
+    tail = output_tail(stderr, stdout, cwd)
     if timed_out:
-        return failed(gate_id, title, f"`{command}` timed out after {timeout:.0f} s", evidence)
+        return failed(gate_id, title, f"`{command}` timed out after {timeout:.0f} s", evidence, tail=tail)
     if process.returncode == 0:
         return passed(gate_id, title, f"`{command}` exited 0 in {elapsed:.1f} s", evidence)
     excerpt = problem_excerpt(output).replace(f"{cwd}/", "")
     detail = f"`{command}` exited {process.returncode}" + (f": {excerpt}" if excerpt else "")
-    return failed(gate_id, title, detail, evidence)
+    return failed(gate_id, title, detail, evidence, tail=tail)

@@ -8,6 +8,7 @@ release). Fields that cannot carry field permissions (required, master-detail) a
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +33,14 @@ def _text(element: ET.Element, tag: str) -> str:
     return (found.text or "").strip() if found is not None else ""
 
 
-def read_grants(source_dir: Path) -> Grants:
+def read_grants(*source_dirs: Path) -> Grants:
+    """Read access granted by the permission sets under `source_dirs` (every package directory of the project)."""
     objects: dict[str, list[str]] = {}
     fields: dict[str, list[str]] = {}
     names: list[str] = []
     unreadable: list[str] = []
-    for path in sorted(source_dir.rglob("*.permissionset-meta.xml")):
+    files = sorted({path for folder in source_dirs for path in folder.rglob("*.permissionset-meta.xml")})
+    for path in files:
         name = path.name.removesuffix(".permissionset-meta.xml")
         try:
             root = ET.parse(path).getroot()
@@ -75,12 +78,13 @@ def _needs_field_permission(path: Path) -> bool:
     return _text(root, "required") != "true" and _text(root, "type") != "MasterDetail"
 
 
-def added_components(repo: Path, source_dir: str, since: str | None) -> tuple[list[str], list[str]]:
-    """Custom objects and fields (as `Obj` and `Obj.Field`) added since `since`, from the files git tracks."""
+def added_components(repo: Path, source_dirs: Sequence[str], since: str | None) -> tuple[list[str], list[str]]:
+    """Custom objects and fields (as `Obj` and `Obj.Field`) added since `since` under `source_dirs`, from the files
+    git tracks."""
     if since:
-        listed = git(repo, "diff", "--name-only", "--diff-filter=A", "--no-renames", since, "HEAD", "--", source_dir)
+        listed = git(repo, "diff", "--name-only", "--diff-filter=A", "--no-renames", since, "HEAD", "--", *source_dirs)
     else:
-        listed = git(repo, "ls-files", "--", source_dir)
+        listed = git(repo, "ls-files", "--", *source_dirs)
     if listed.code != 0:
         raise ValueError(listed.err.strip().splitlines()[0] if listed.err.strip() else f"git exited {listed.code}")
     out = listed.out
@@ -105,13 +109,21 @@ def added_components(repo: Path, source_dir: str, since: str | None) -> tuple[li
 
 
 def check_permission_sets(
-    gate_id: str, title: str, repo: Path, *, source_dir: str, since: str | None, manifest: str | None = None
+    gate_id: str,
+    title: str,
+    repo: Path,
+    *,
+    source_dirs: Sequence[str],
+    since: str | None,
+    manifest: str | None = None,
 ) -> GateResult:
+    """Every custom object and field added under `source_dirs` (the project's package directories) is readable
+    through a permission set found under them."""
     try:
-        objects, fields = added_components(repo, source_dir, since)
+        objects, fields = added_components(repo, source_dirs, since)
     except ValueError as exc:
         return failed(gate_id, title, f"cannot list the components added since {since or 'the start'}: {exc}")
-    grants = read_grants(repo / source_dir)
+    grants = read_grants(*(repo / folder for folder in source_dirs))
     missing_objects = [name for name in objects if name not in grants.objects]
     missing_fields = [name for name in fields if name not in grants.fields]
     if grants.unreadable:
@@ -149,4 +161,13 @@ def check_permission_sets(
         )
     missing = [*missing_objects, *missing_fields]
     listed = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    where = ", ".join(f"{folder}/" for folder in source_dirs)
+    if not grants.permission_sets:
+        return failed(
+            gate_id,
+            title,
+            f"the release adds {listed}, but there is no permission set in {where} to grant read access; "
+            "add one (a *.permissionset-meta.xml), or waive the gate if access comes from profiles",
+            evidence,
+        )
     return failed(gate_id, title, f"no permission set grants read access to: {listed}", evidence)

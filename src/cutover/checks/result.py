@@ -48,7 +48,8 @@ class Evidence:
 
 @dataclass(frozen=True)
 class GateResult:
-    """What a gate found. `detail` is one human line (redacted); `evidence` backs it up."""
+    """What a gate found. `detail` is one human line (redacted); `evidence` backs it up; `output_tail` holds the last
+    lines of a failed command's error output (redacted), shown under the detail."""
 
     id: str
     title: str
@@ -56,11 +57,18 @@ class GateResult:
     blocking: bool
     detail: str
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    output_tail: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", GateStatus(self.status))
         object.__setattr__(self, "detail", redact(self.detail))
         object.__setattr__(self, "evidence", tuple(self.evidence))
+        object.__setattr__(self, "output_tail", tuple(redact(line) for line in self.output_tail))
+
+    @property
+    def full_detail(self) -> str:
+        """The detail, then the output tail (indented, one line each) when there is one."""
+        return "\n".join([self.detail, *(f"    | {line}" for line in self.output_tail)])
 
     @property
     def lets_deploy(self) -> bool:
@@ -78,6 +86,7 @@ class GateResult:
             "blocking": self.blocking,
             "detail": self.detail,
             "evidence": [item.summary() for item in self.evidence],
+            "output_tail": list(self.output_tail),
         }
 
 
@@ -85,8 +94,10 @@ def passed(gate_id: str, title: str, detail: str, *evidence: Evidence, blocking:
     return GateResult(gate_id, title, GateStatus.PASSED, blocking, detail, evidence)
 
 
-def failed(gate_id: str, title: str, detail: str, *evidence: Evidence, blocking: bool = True) -> GateResult:
-    return GateResult(gate_id, title, GateStatus.FAILED, blocking, detail, evidence)
+def failed(
+    gate_id: str, title: str, detail: str, *evidence: Evidence, blocking: bool = True, tail: tuple[str, ...] = ()
+) -> GateResult:
+    return GateResult(gate_id, title, GateStatus.FAILED, blocking, detail, evidence, tail)
 
 
 def skipped(gate_id: str, title: str, detail: str, *evidence: Evidence, blocking: bool = False) -> GateResult:

@@ -73,11 +73,11 @@ def render_junit(report: object) -> str:
             element = ET.SubElement(
                 case, "failure", {"message": gate.detail, "type": "blocking" if gate.blocking else "advisory"}
             )
-            element.text = gate.title
+            element.text = "\n".join([gate.title, *gate.output_tail])
         elif gate.status in (GateStatus.SKIPPED, GateStatus.WAITING_SIGNOFF):
             ET.SubElement(case, "skipped", {"message": f"{gate.status.value}: {gate.detail}"})
         out = ET.SubElement(case, "system-out")
-        out.text = f"{gate.title}\n{gate.status.value}: {gate.detail}"
+        out.text = f"{gate.title}\n{gate.status.value}: {gate.full_detail}"
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
@@ -92,6 +92,8 @@ def _print_text(report: object) -> None:
         advisory = "" if gate.blocking else " (advisory)"
         console.print(f"[{style}]{mark}[/] {gate.id}: {gate.title}{advisory}", highlight=False)
         console.print(f"    {gate.status.value}: {gate.detail}", markup=False, highlight=False)
+        for line in gate.output_tail:
+            console.print(f"      | {line}", markup=False, highlight=False)
     counts: dict[str, int] = {}
     for gate in report.gates:
         counts[gate.status.value] = counts.get(gate.status.value, 0) + 1

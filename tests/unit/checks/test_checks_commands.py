@@ -24,7 +24,7 @@ def test_failing_command_quotes_the_problem(tmp_path: Path):
 def test_missing_tool_is_a_clear_failure(tmp_path: Path):
     result = run_command_gate("preflight.lint", "Lint", "definitely-not-a-tool --check", tmp_path)
     assert result.status == GateStatus.FAILED
-    assert "definitely-not-a-tool not found on PATH" in result.detail
+    assert "definitely-not-a-tool is not installed (not found on PATH)" in result.detail
 
 
 def test_timeout_stops_the_command(tmp_path: Path):

@@ -15,7 +15,7 @@ def test_required_roles_with_tbd_fail():
     ]
     result = check_contacts("g", "t", contacts)
     assert result.status == GateStatus.FAILED
-    assert "Security Reviewer (name/email/phone)" in result.detail
+    assert "Security Reviewer (no name; no email or phone)" in result.detail
     assert "CTO" not in result.detail
 
 

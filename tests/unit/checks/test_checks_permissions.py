@@ -45,7 +45,7 @@ def test_added_components_since_tag(tmp_path: Path):
     repo = _repo(tmp_path)
     write(repo, PERMSET, _permset([], []))
     commit(repo, "v2")
-    objects, fields = added_components(repo, "force-app", "v1.0.0")
+    objects, fields = added_components(repo, ["force-app"], "v1.0.0")
     assert objects == ["Snapshot__c"]
     # Required and master-detail fields cannot carry field permissions: not expected in a permission set.
     assert fields == ["Old__c.Added__c", "Snapshot__c.Value__c"]
@@ -55,7 +55,7 @@ def test_missing_grants_are_named(tmp_path: Path):
     repo = _repo(tmp_path)
     write(repo, PERMSET, _permset(["Snapshot__c"], ["Snapshot__c.Value__c"]))
     commit(repo, "v2")
-    result = check_permission_sets("g", "t", repo, source_dir="force-app", since="v1.0.0")
+    result = check_permission_sets("g", "t", repo, source_dirs=["force-app"], since="v1.0.0")
     assert result.status == GateStatus.FAILED
     assert result.detail == "no permission set grants read access to: Old__c.Added__c"
 
@@ -64,7 +64,7 @@ def test_everything_granted_passes(tmp_path: Path):
     repo = _repo(tmp_path)
     write(repo, PERMSET, _permset(["Snapshot__c"], ["Snapshot__c.Value__c", "Old__c.Added__c"]))
     commit(repo, "v2")
-    result = check_permission_sets("g", "t", repo, source_dir="force-app", since="v1.0.0")
+    result = check_permission_sets("g", "t", repo, source_dirs=["force-app"], since="v1.0.0")
     assert result.status == GateStatus.PASSED
     assert "1 new object(s) and 2 new field(s) since v1.0.0" in result.detail
 
@@ -72,7 +72,7 @@ def test_everything_granted_passes(tmp_path: Path):
 def test_first_release_checks_everything(tmp_path: Path):
     repo = _repo(tmp_path)
     commit(repo, "v2")
-    result = check_permission_sets("g", "t", repo, source_dir="force-app", since=None)
+    result = check_permission_sets("g", "t", repo, source_dirs=["force-app"], since=None)
     assert result.status == GateStatus.FAILED
     assert "Old__c" in result.detail and "Old__c.Legacy__c" in result.detail
 
@@ -87,12 +87,14 @@ def test_permission_set_missing_from_the_manifest_fails(tmp_path: Path):
     write(repo, "manifest/package.xml", manifest)
     commit(repo, "v2")
     result = check_permission_sets(
-        "g", "t", repo, source_dir="force-app", since="v1.0.0", manifest="manifest/package.xml"
+        "g", "t", repo, source_dirs=["force-app"], since="v1.0.0", manifest="manifest/package.xml"
     )
     assert result.status == GateStatus.FAILED
     assert "not in manifest/package.xml, so not deployed: Admin" in result.detail
     write(repo, "manifest/package.xml", manifest.replace("Other", "*"))
-    ok = check_permission_sets("g", "t", repo, source_dir="force-app", since="v1.0.0", manifest="manifest/package.xml")
+    ok = check_permission_sets(
+        "g", "t", repo, source_dirs=["force-app"], since="v1.0.0", manifest="manifest/package.xml"
+    )
     assert ok.status == GateStatus.PASSED
 
 
@@ -100,10 +102,10 @@ def test_broken_permission_set_xml_fails(tmp_path: Path):
     repo = _repo(tmp_path)
     write(repo, PERMSET, "<PermissionSet><unclosed>")
     commit(repo, "v2")
-    result = check_permission_sets("g", "t", repo, source_dir="force-app", since="v1.0.0")
+    result = check_permission_sets("g", "t", repo, source_dirs=["force-app"], since="v1.0.0")
     assert result.status == GateStatus.FAILED and "not valid XML: Admin.permissionset-meta.xml" in result.detail
 
 
 def test_not_a_git_repository_fails(tmp_path: Path):
-    result = check_permission_sets("g", "t", tmp_path, source_dir="force-app", since=None)
+    result = check_permission_sets("g", "t", tmp_path, source_dirs=["force-app"], since=None)
     assert result.status == GateStatus.FAILED and "not a git repository" in result.detail

@@ -26,4 +26,15 @@ def test_to_json_shape():
     data = passed("a.b", "Title", "fine", Evidence.json("x.json", {"k": 1})).to_json()
     assert data["status"] == "passed" and data["blocking"] is True
     assert data["evidence"][0]["name"] == "x.json"
-    assert set(data) == {"id", "title", "status", "blocking", "detail", "evidence"}
+    assert set(data) == {"id", "title", "status", "blocking", "detail", "evidence", "output_tail"}
+    assert data["output_tail"] == []
+
+
+def test_output_tail_is_redacted_and_shown_under_the_detail():
+    token = "00D000000000001AAA!AQ8xyzSECRETxyz"
+    result = failed("a.b", "T", "`x` exited 1", tail=("first", f"token {token}"))
+    assert result.output_tail[0] == "first" and "SECRETxyz" not in result.output_tail[1]
+    lines = result.full_detail.splitlines()
+    assert lines[:2] == ["`x` exited 1", "    | first"] and lines[2].startswith("    | token ") and len(lines) == 3
+    assert passed("a.b", "T", "fine").full_detail == "fine"
+    assert result.to_json()["output_tail"] == list(result.output_tail)

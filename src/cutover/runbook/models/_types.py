@@ -146,7 +146,10 @@ def command_text(command: str | list[str]) -> str:
 
 
 def is_unset_contact(value: str | None) -> bool:
-    return value is None or value.strip().lower() in UNSET_CONTACT_VALUES
+    """A placeholder (TBD, n/a, ?, empty...): the one rule is in cutover.checks.contacts."""
+    from cutover.checks.contacts import is_unset
+
+    return is_unset(value)
 
 
 class _Model(BaseModel):

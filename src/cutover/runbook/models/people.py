@@ -30,7 +30,10 @@ class Role(_Model):
 
     @property
     def reachable(self) -> bool:
-        return not is_unset_contact(self.name) and not (is_unset_contact(self.email) and is_unset_contact(self.phone))
+        """A name plus a usable email or phone (the rule: cutover.checks.contacts)."""
+        from cutover.checks.contacts import reachable
+
+        return reachable(self.name, self.email, self.phone)
 
 
 def _default_roles() -> dict[str, Role]:
