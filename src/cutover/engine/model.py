@@ -221,6 +221,7 @@ class SignoffRecord:
     note: str | None
     evidence: str | None
     at: str
+    definition: str | None = None  # SHA-256 of the step definition it was given for (None: not recorded)
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,7 @@ class WaiverRecord:
     reason: str
     approver: str
     at: str
+    definition: str | None = None  # SHA-256 of the step definition it was given for
 
 
 @dataclass(frozen=True)

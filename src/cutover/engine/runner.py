@@ -28,28 +28,30 @@ from typing import Any
 from cutover.engine import signoffs as rules_mod
 from cutover.engine.chain import VerifyReport, verify_events
 from cutover.engine.context import StepContext
+from cutover.engine.decisions import ROLLBACK_SOURCE_STAGES, DecisionsMixin
 from cutover.engine.lock import OrgLocks
 from cutover.engine.model import (
     DONE_STATUSES,
     OPEN_RUN_STATES,
     EventRecord,
-    RoleRules,
     RunInfo,
     RunState,
-    SignoffRecord,
     Step,
     StepOutcome,
     StepRecord,
     StepSpec,
     StepStatus,
-    WaiverRecord,
 )
 from cutover.engine.progress import Progress
+from cutover.engine.replan import Replan, definition_hash, replan
 from cutover.engine.selection import StepSelector, steps_to_execute
 from cutover.engine.status import run_status
 from cutover.engine.store import Store, utc_now
 from cutover.errors import AwaitingSignoff, CutoverError, ExitCode, RunLocked, StepFailed, UsageError
 from cutover.redact import redact
+
+#: Stages that change the target org: a disabled rollback is announced before their first step.
+DEPLOY_STAGES = frozenset({"deploy"})
 
 
 class Interrupted(CutoverError):
@@ -77,7 +79,7 @@ class RunResult:
 __all__ = ["Engine", "Interrupted", "RunResult", "StepSelector", "steps_to_execute"]
 
 
-class Engine:
+class Engine(DecisionsMixin):
     """One project's runs. `Engine(project_dir)` opens (and migrates) `.cutover/state.db`."""
 
     def __init__(self, project_dir: Path) -> None:
@@ -115,9 +117,12 @@ class Engine:
         runs = [r for r in self.store.list_runs(target_org) if r.state in OPEN_RUN_STATES]
         return runs[-1] if runs else None
 
-    def continuable_run(self, target_org: str, *, git_head: str | None, runbook_sha256: str | None) -> RunInfo | None:
+    def continuable_run(
+        self, target_org: str, *, git_head: str | None, runbook_sha256: str | None, any_runbook: bool = False
+    ) -> RunInfo | None:
         """The run `cutover run`/`cutover preflight` should continue: the org's open run, else its latest run if that
-        failed at the same commit and runbook before any non-idempotent step ever started.
+        failed at the same commit and runbook (any runbook with `any_runbook`: the caller re-plans it) before any
+        non-idempotent step ever started.
 
         Such a failed run changed nothing outside (only read-only, repeatable steps ran, e.g. gates), so continuing it
         is safe, and it keeps the sign-offs and waivers given to fix it instead of starting over without them.
@@ -129,7 +134,9 @@ class Engine:
         if not runs:
             return None
         last = runs[-1]
-        if last.state != RunState.FAILED or (last.git_head, last.runbook_sha256) != (git_head, runbook_sha256):
+        if last.state != RunState.FAILED or last.git_head != git_head:
+            return None
+        if not any_runbook and last.runbook_sha256 != runbook_sha256:
             return None
         for event in self.store.events(last.id):
             if event.type == "step.started" and event.payload.get("idempotent") is False:
@@ -168,6 +175,17 @@ class Engine:
             raise UsageError(f"run {run_id} has no step {step_id!r}", hint=f"steps: {known}" if known else None)
         return record
 
+    def replan(
+        self, run_id: str, specs: Sequence[StepSpec], *, runbook_sha256: str | None, runbook_path: str | None = None
+    ) -> Replan:
+        """Re-plan a run whose runbook changed: only the steps whose definition changed are reset (see
+        `cutover.engine.replan`). Refused while the run is executing."""
+        run = self._run(run_id)
+        if run.state not in OPEN_RUN_STATES and run.state not in (RunState.FAILED, RunState.SUCCEEDED):
+            raise UsageError(f"run {run_id} is {run.state}; its plan can no longer change")
+        self._refuse_if_executing(run, "the plan")
+        return replan(self.store, run, specs, runbook_sha256=runbook_sha256, runbook_path=runbook_path)
+
     def abort(self, run_id: str, reason: str) -> RunInfo:
         run = self._run(run_id)
         if run.state not in OPEN_RUN_STATES and run.state != RunState.FAILED:
@@ -184,118 +202,6 @@ class Engine:
     def status(self, run_id: str) -> dict[str, Any]:
         """The `cutover status --format json` document."""
         return run_status(self, run_id)
-
-    # -- sign-offs, waivers, retries ---------------------------------------------------------------------------------
-    def signoff(
-        self,
-        run_id: str,
-        step_id: str,
-        *,
-        by: str,
-        role: str,
-        note: str | None = None,
-        evidence: str | None = None,
-        rules: RoleRules | None = None,
-    ) -> SignoffRecord:
-        run = self._run(run_id)
-        record = self._step(run_id, step_id)
-        # A finished run still accepts its open follow-up sign-offs (e.g. the first-week checklist).
-        follow_up = run.state == RunState.SUCCEEDED and record.status == StepStatus.WAITING_SIGNOFF
-        # A failed run still collects sign-offs (e.g. the review approvals a failed review gate asked for).
-        if run.state not in OPEN_RUN_STATES and run.state != RunState.FAILED and not follow_up:
-            raise UsageError(f"run {run_id} is {run.state}; sign-offs attach to an open run")
-        if record.status in DONE_STATUSES:
-            raise UsageError(f"step {step_id} is already {record.status}")
-        with self.store.transaction() as tx:
-            # Again under the write lock: another process may have waived or finished the step since.
-            current = self._step(run_id, step_id)
-            if current.status in DONE_STATUSES:
-                raise UsageError(f"step {step_id} is already {current.status}")
-            existing = self.store.signoffs(run_id)  # read inside the write lock: no race with a parallel sign-off
-            rules_mod.check_signoff(
-                record.spec, by=by, role=role, evidence=evidence, existing=existing, rules=rules or RoleRules()
-            )
-            signed = SignoffRecord(
-                run_id,
-                step_id,
-                redact(by.strip()),
-                role,
-                redact(note) if note else None,
-                redact(evidence) if evidence else None,
-                utc_now(),
-            )
-            self.store.add_signoff(tx, signed)
-            tx.append_event(
-                run_id,
-                "signoff.recorded",
-                step_id,
-                {"by": signed.by, "role": role, "note": signed.note, "evidence": signed.evidence},
-            )
-            if follow_up and record.spec.signoff is not None:
-                state = rules_mod.evaluate(record.spec.signoff, self.store.signoffs(run_id, step_id))
-                if state.satisfied:
-                    detail = "signed by " + ", ".join(state.signers)
-                    self.store.update_step(
-                        tx, run_id, step_id, status=StepStatus.PASSED, finished=signed.at, detail=detail
-                    )
-                    tx.append_event(run_id, "step.finished", step_id, {"status": "passed", "detail": detail})
-        return signed
-
-    def waive(
-        self, run_id: str, step_id: str, *, reason: str, approver: str, rules: RoleRules | None = None
-    ) -> WaiverRecord:
-        run = self._run(run_id)
-        if run.state not in OPEN_RUN_STATES and run.state != RunState.FAILED:
-            raise UsageError(f"run {run_id} is {run.state}; only an open or failed run accepts waivers")
-        with self.store.transaction() as tx:
-            # Checked under the write lock: another process may have waived or finished the step, or resumed the run.
-            self._refuse_if_executing(run, step_id)
-            record = self._step(run_id, step_id)
-            if record.status in DONE_STATUSES:
-                raise UsageError(f"step {step_id} is already {record.status}; nothing to waive")
-            rules_mod.check_waiver(
-                step_id,
-                reason=reason,
-                approver=approver,
-                existing=self.store.signoffs(run_id),
-                rules=rules or RoleRules(),
-            )
-            waiver = WaiverRecord(run_id, step_id, redact(reason.strip()), redact(approver.strip()), utc_now())
-            self.store.add_waiver(tx, waiver)
-            self.store.update_step(
-                tx, run_id, step_id, status=StepStatus.WAIVED, finished=waiver.at, detail=f"waived: {waiver.reason}"
-            )
-            tx.append_event(
-                run_id,
-                "step.waived",
-                step_id,
-                {"reason": waiver.reason, "approver": waiver.approver, "previous_status": record.status.value},
-            )
-            if run.state == RunState.FAILED:
-                self.store.set_run_state(tx, run_id, RunState.PAUSED, note=f"{step_id} waived")
-        return waiver
-
-    def retry(self, run_id: str, step_id: str) -> StepRecord:
-        """Reset a failed (or interrupted) step to pending so the next resume runs it again."""
-        run = self._run(run_id)
-        with self.store.transaction() as tx:
-            # Checked under the write lock: a resume that started since would lose the job id it just recorded.
-            self._refuse_if_executing(run, step_id)
-            record = self._step(run_id, step_id)
-            if record.status not in (StepStatus.FAILED, StepStatus.RUNNING):
-                raise UsageError(f"step {step_id} is {record.status}; only a failed or interrupted step can be retried")
-            self.store.update_step(
-                tx, run_id, step_id, status=StepStatus.PENDING, detail="", external_ids={}, finished=None
-            )
-            tx.append_event(
-                run_id,
-                "step.retry",
-                step_id,
-                {"previous_status": record.status.value, "previous_external_ids": dict(record.external_ids)},
-            )
-            if run.state == RunState.FAILED:
-                self.store.set_run_state(tx, run_id, RunState.PAUSED, note=f"{step_id} reset for retry")
-        return self._step(run_id, step_id)
 
     def _refuse_if_executing(self, run: RunInfo, step_id: str) -> None:
         holder = self.locks.read(run.target_org)
@@ -337,6 +243,10 @@ class Engine:
                 run_id, "rollback.requested", None, {"reason": reason, "by": by, "previous_state": run.state.value}
             )
         return self._run(run_id)
+
+    def rollback_requested(self, run_id: str) -> str | None:
+        """The reason of a pending manual rollback request (then `execute` runs only the contingency steps)."""
+        return self._requested_rollback(run_id)
 
     def _requested_rollback(self, run_id: str) -> str | None:
         """The reason of a pending manual rollback request, if any."""
@@ -459,6 +369,8 @@ class Engine:
                     f"{record.id}",
                     hint=f"check `cutover lock status`, then `cutover resume {run_id}`",
                 )
+            if record.spec.stage in DEPLOY_STAGES:
+                self._warn_if_rollback_disabled(run_id, progress)
             ctx, outcome = self._execute_step(record, executors[record.id], progress, index, total, cancelled)
             if ctx.requested_run_state is not None:
                 requested_state = ctx.requested_run_state
@@ -591,6 +503,21 @@ class Engine:
             message, hint=f"what ran: cutover status {run_id}; the audit trail: cutover audit log {run_id}"
         )
 
+    def _warn_if_rollback_disabled(self, run_id: str, progress: Progress) -> None:
+        """Before deploying: say so when a waived backup left the run without a rollback (an audit event, once)."""
+        records = self.store.steps(run_id)
+        waived = [r.id for r in records if r.spec.stage in ROLLBACK_SOURCE_STAGES and r.status == StepStatus.WAIVED]
+        if not waived or not any(r.spec.contingency for r in records):
+            return
+        message = (
+            f"warning: {', '.join(waived)} waived: this deploy cannot be rolled back by cutover "
+            "(no backup to restore); roll back by hand if needed"
+        )
+        progress.note(message)
+        if not any(e.type == "rollback.disabled" for e in self.store.events(run_id)):
+            with self.store.transaction() as tx:
+                tx.append_event(run_id, "rollback.disabled", None, {"waived": waived, "message": message})
+
     def _pause(self, run_id: str, message: str, *, event: str) -> RunResult:
         with self.store.transaction() as tx:
             self.store.set_run_state(tx, run_id, RunState.PAUSED, note=message)
@@ -692,6 +619,7 @@ class Engine:
                     "detail": outcome.detail,
                     "data": dict(outcome.data),
                     "seconds": round(time.monotonic() - started, 3),
+                    "definition": definition_hash(spec),
                 },
             )
         progress.step_finished(spec.id, spec.title, status.value, outcome.detail, time.monotonic() - started)

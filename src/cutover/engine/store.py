@@ -142,6 +142,13 @@ def m002_contingency_steps(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE steps ADD COLUMN on_failure TEXT NOT NULL DEFAULT 'stop'")
 
 
+@migration
+def m003_definition_hashes(db: sqlite3.Connection) -> None:
+    """Each sign-off and waiver is bound to the SHA-256 of the step definition it was given for (see replan)."""
+    db.execute("ALTER TABLE signoffs ADD COLUMN definition_sha256 TEXT")
+    db.execute("ALTER TABLE waivers ADD COLUMN definition_sha256 TEXT")
+
+
 @contextmanager
 def _exclusive(lock_path: Path) -> Iterator[None]:
     """An advisory lock between processes (POSIX flock); a no-op where flock does not exist."""
@@ -326,25 +333,7 @@ class Store:
             (run_id, target_org, state.value, runbook_path, runbook_sha256, git_head, now, now),
         )
         for position, spec in enumerate(specs):
-            tx.execute(
-                "INSERT INTO steps (run_id, position, step_id, stage, title, kind, action, blocking, params, "
-                "signoff_rule, status, contingency, on_failure) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    run_id,
-                    position,
-                    spec.id,
-                    spec.stage,
-                    redact(spec.title),
-                    spec.kind,
-                    spec.action,
-                    int(spec.blocking),
-                    json.dumps(redact_obj(dict(spec.params)), sort_keys=True, default=str),
-                    json.dumps(spec.signoff.to_json()) if spec.signoff else None,
-                    StepStatus.PENDING.value,
-                    int(spec.contingency),
-                    spec.on_failure,
-                ),
-            )
+            self.insert_step(tx, run_id, position, spec)
         tx.append_event(
             run_id,
             "run.created",
@@ -361,6 +350,12 @@ class Store:
             },
         )
         return run_id
+
+    def set_runbook(self, tx: Tx, run_id: str, *, runbook_sha256: str | None, runbook_path: str | None) -> None:
+        tx.execute(
+            "UPDATE runs SET runbook_sha256 = ?, runbook_path = COALESCE(?, runbook_path), updated = ? WHERE id = ?",
+            (runbook_sha256, runbook_path, utc_now(), run_id),
+        )
 
     def set_run_state(
         self, tx: Tx, run_id: str, state: RunState, *, pid: int | None = None, host: str | None = None, note: str = ""
@@ -390,6 +385,61 @@ class Store:
         cur = self.db.execute("SELECT * FROM steps WHERE run_id = ? AND step_id = ?", (run_id, step_id))
         row = cur.fetchone()
         return _step_from_row(cur, row) if row else None
+
+    def insert_step(
+        self, tx: Tx, run_id: str, position: int, spec: StepSpec, status: StepStatus = StepStatus.PENDING
+    ) -> None:
+        tx.execute(
+            "INSERT INTO steps (run_id, position, step_id, stage, title, kind, action, blocking, params, "
+            "signoff_rule, status, contingency, on_failure) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                run_id,
+                position,
+                spec.id,
+                spec.stage,
+                redact(spec.title),
+                spec.kind,
+                spec.action,
+                int(spec.blocking),
+                json.dumps(redact_obj(dict(spec.params)), sort_keys=True, default=str),
+                json.dumps(spec.signoff.to_json()) if spec.signoff else None,
+                StepStatus(status).value,
+                int(spec.contingency),
+                spec.on_failure,
+            ),
+        )
+
+    def replace_step_spec(self, tx: Tx, run_id: str, spec: StepSpec) -> None:
+        """A re-planned step's new definition (its state is changed separately with update_step)."""
+        tx.execute(
+            "UPDATE steps SET stage = ?, title = ?, kind = ?, action = ?, blocking = ?, params = ?, signoff_rule = ?, "
+            "contingency = ?, on_failure = ? WHERE run_id = ? AND step_id = ?",
+            (
+                spec.stage,
+                redact(spec.title),
+                spec.kind,
+                spec.action,
+                int(spec.blocking),
+                json.dumps(redact_obj(dict(spec.params)), sort_keys=True, default=str),
+                json.dumps(spec.signoff.to_json()) if spec.signoff else None,
+                int(spec.contingency),
+                spec.on_failure,
+                run_id,
+                spec.id,
+            ),
+        )
+
+    def delete_step(self, tx: Tx, run_id: str, step_id: str) -> None:
+        tx.execute("DELETE FROM steps WHERE run_id = ? AND step_id = ?", (run_id, step_id))
+
+    def set_positions(self, tx: Tx, run_id: str, step_ids: Sequence[str]) -> None:
+        for position, step_id in enumerate(step_ids):
+            tx.execute("UPDATE steps SET position = ? WHERE run_id = ? AND step_id = ?", (position, run_id, step_id))
+
+    def drop_signoffs_and_waivers(self, tx: Tx, run_id: str, step_id: str) -> None:
+        """Sign-offs and waivers given for a step definition that no longer exists (the audit log keeps them)."""
+        tx.execute("DELETE FROM signoffs WHERE run_id = ? AND step_id = ?", (run_id, step_id))
+        tx.execute("DELETE FROM waivers WHERE run_id = ? AND step_id = ?", (run_id, step_id))
 
     def update_step(self, tx: Tx, run_id: str, step_id: str, **fields: Any) -> None:
         allowed = {"status", "started", "finished", "attempt", "detail", "external_ids"}
@@ -430,7 +480,8 @@ class Store:
 
     def add_signoff(self, tx: Tx, record: SignoffRecord) -> None:
         tx.execute(
-            "INSERT INTO signoffs (run_id, step_id, by, role, note, evidence, at) VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO signoffs (run_id, step_id, by, role, note, evidence, at, definition_sha256) "
+            "VALUES (?,?,?,?,?,?,?,?)",
             (
                 record.run_id,
                 record.step_id,
@@ -439,11 +490,13 @@ class Store:
                 redact(record.note) if record.note else None,
                 redact(record.evidence) if record.evidence else None,
                 record.at,
+                record.definition,
             ),
         )
 
     def signoffs(self, run_id: str, step_id: str | None = None) -> list[SignoffRecord]:
-        sql, params = "SELECT run_id, step_id, by, role, note, evidence, at FROM signoffs WHERE run_id = ?", [run_id]
+        sql = "SELECT run_id, step_id, by, role, note, evidence, at, definition_sha256 FROM signoffs WHERE run_id = ?"
+        params = [run_id]
         if step_id is not None:
             sql += " AND step_id = ?"
             params.append(step_id)
@@ -451,12 +504,20 @@ class Store:
 
     def add_waiver(self, tx: Tx, record: WaiverRecord) -> None:
         tx.execute(
-            "INSERT INTO waivers (run_id, step_id, reason, approver, at) VALUES (?,?,?,?,?)",
-            (record.run_id, record.step_id, redact(record.reason), redact(record.approver), record.at),
+            "INSERT INTO waivers (run_id, step_id, reason, approver, at, definition_sha256) VALUES (?,?,?,?,?,?)",
+            (
+                record.run_id,
+                record.step_id,
+                redact(record.reason),
+                redact(record.approver),
+                record.at,
+                record.definition,
+            ),
         )
 
     def waivers(self, run_id: str, step_id: str | None = None) -> list[WaiverRecord]:
-        sql, params = "SELECT run_id, step_id, reason, approver, at FROM waivers WHERE run_id = ?", [run_id]
+        sql = "SELECT run_id, step_id, reason, approver, at, definition_sha256 FROM waivers WHERE run_id = ?"
+        params = [run_id]
         if step_id is not None:
             sql += " AND step_id = ?"
             params.append(step_id)

@@ -19,7 +19,7 @@ def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
     Store.open(tmp_path).close()
     store = Store.open(tmp_path)  # second open: nothing re-applied (CREATE TABLE would fail)
     names = [row[0] for row in store.db.execute("SELECT name FROM schema_migrations")]
-    assert names == ["m001_initial", "m002_contingency_steps"]
+    assert names == ["m001_initial", "m002_contingency_steps", "m003_definition_hashes"]
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.close()
 
