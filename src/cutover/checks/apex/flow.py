@@ -69,11 +69,23 @@ STRING_PASSTHROUGH = {
     "remove",
 }
 # Describe results that are API names, which cannot carry a quote.
-DESCRIBE_NAMES = {"getname", "getlocalname"}
+DESCRIBE_NAMES = {"getname", "getlocalname", "getfieldpath", "getrelationshipname", "getkeyprefix"}
 # Collection methods that hand back (some of) the records they hold.
 RECORD_PASSTHROUGH = {"values", "get", "clone", "deepclone", "getsobjects", "getsobject", "getrecords"}
 # Methods whose result is a number or a boolean, whatever they are called on.
-SAFE_RESULT_METHODS = {"size", "length", "intvalue", "longvalue", "hashcode", "isempty", "contains", "equals"}
+SAFE_RESULT_METHODS = {
+    "size",
+    "length",
+    "intvalue",
+    "longvalue",
+    "hashcode",
+    "isempty",
+    "contains",
+    "equals",
+    "ordinal",
+    "getsobjecttype",  # schema tokens, rendered as API names
+    "getsobjectfield",
+}
 # Static calls that return an Id, a date or a number.
 SAFE_STATIC_CALLS = {
     ("userinfo", "getuserid"),

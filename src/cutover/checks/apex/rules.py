@@ -45,45 +45,15 @@ from cutover.checks.apex.flow import (
 )
 from cutover.checks.apex.records import RecordTracer
 from cutover.checks.apex.strings import StringTracer
-from cutover.checks.apex.syntax import SHARING_MODIFIERS, ApexFile, TypeDecl, Unit, named_children, text
-
-STANDARD_RECORD_TYPES = {
-    "sobject",
-    "account",
-    "contact",
-    "lead",
-    "opportunity",
-    "opportunitylineitem",
-    "case",
-    "user",
-    "task",
-    "event",
-    "campaign",
-    "campaignmember",
-    "contract",
-    "order",
-    "orderitem",
-    "product2",
-    "pricebook2",
-    "pricebookentry",
-    "asset",
-    "quote",
-    "quotelineitem",
-    "contentversion",
-    "contentdocument",
-    "contentdocumentlink",
-    "attachment",
-    "note",
-    "feeditem",
-    "group",
-    "groupmember",
-    "permissionset",
-    "permissionsetassignment",
-    "profile",
-    "userrole",
-    "recordtype",
-    "emailmessage",
-}
+from cutover.checks.apex.syntax import (
+    SHARING_MODIFIERS,
+    STANDARD_RECORD_TYPES,
+    ApexFile,
+    TypeDecl,
+    Unit,
+    named_children,
+    text,
+)
 
 
 @dataclass(frozen=True)
@@ -117,7 +87,7 @@ def run_rules(model: ApexFile, config: ScanConfig) -> Iterator[Hit]:
     if "aura-without-strip" in config.rules:
         yield from aura_without_strip(model, units, config)
     if "soql-injection" in config.rules:
-        yield from soql_injection(model, units)
+        yield from soql_injection(model, units, config)
     if "sharing-not-declared" in config.rules:
         yield from sharing_not_declared(model, config)
 
@@ -130,7 +100,7 @@ def _accepted(config: ScanConfig) -> str:
 def soql_not_enforced(model: ApexFile, units: list[Unit], config: ScanConfig) -> Iterator[Hit]:
     rule = "soql-not-enforced"
     accepted = _accepted(config)
-    strings = StringTracer(model)
+    strings = StringTracer(model, config.safe_types)
     for unit in units:
         for query in unit.queries:
             mode = query_mode(query)
@@ -215,8 +185,8 @@ def aura_without_strip(model: ApexFile, units: list[Unit], config: ScanConfig) -
             yield Hit("aura-without-strip", ret, message, unit, unit.owner)
 
 
-def soql_injection(model: ApexFile, units: list[Unit]) -> Iterator[Hit]:
-    tracer = StringTracer(model)
+def soql_injection(model: ApexFile, units: list[Unit], config: ScanConfig) -> Iterator[Hit]:
+    tracer = StringTracer(model, config.safe_types)
     for unit in units:
         for call in unit.invocations:
             argument = dynamic_query_argument(call)

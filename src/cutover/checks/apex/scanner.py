@@ -48,6 +48,7 @@ def scan_paths(
     errors: list[ScanError] = []
     guards: set[str] = set()
     strips: set[str] = set()
+    enums: set[str] = set()
     for path in files:
         label = display_path(path, base)
         try:
@@ -55,16 +56,20 @@ def scan_paths(
         except OSError as exc:
             errors.append(ScanError(label, 1, 1, "read-error", f"cannot read: {exc.strerror or exc}"))
             continue
-        results[path] = _scan_one(source, label, config, helpers=(guards, strips))
-    extended = _with_helpers(config, guards, strips)
+        results[path] = _scan_one(source, label, config, helpers=(guards, strips, enums))
+    extended = _with_helpers(config, guards, strips, enums)
     if extended is not config:
         added = [name.rpartition(".")[2].lower().encode() for name in (*guards, *strips)]
+        new_enums = [name.encode() for name in extended.safe_types - config.safe_types]
         for path, result in results.items():
-            if not any(f.rule in _HELPER_DEPENDENT for f in result.findings):
+            rules = {f.rule for f in result.findings}
+            if not rules & _HELPER_DEPENDENT and "soql-injection" not in rules:
                 continue
-            source = path.read_bytes()
-            if any(name in source.lower() for name in added):
-                results[path] = _scan_one(source, result.label, extended)
+            source = path.read_bytes().lower()
+            if (rules & _HELPER_DEPENDENT and any(name in source for name in added)) or (
+                "soql-injection" in rules and any(name in source for name in new_enums)
+            ):
+                results[path] = _scan_one(path.read_bytes(), result.label, extended)
     collected = _Collected(errors=errors)
     for result in results.values():
         collected.add(result)
@@ -98,14 +103,17 @@ def project_helpers(model: ApexFile, config: ScanConfig) -> tuple[set[str], set[
     return guards, strips
 
 
-def _with_helpers(config: ScanConfig, guards: set[str], strips: set[str]) -> ScanConfig:
+def _with_helpers(config: ScanConfig, guards: set[str], strips: set[str], enums: set[str]) -> ScanConfig:
     known = {name.lower() for name in (*config.guard_methods, *config.strip_methods)}
     new_guards = tuple(sorted(g for g in guards if g.lower() not in known))
     new_strips = tuple(sorted(s for s in strips if s.lower() not in known))
-    if not new_guards and not new_strips:
+    if not new_guards and not new_strips and enums <= config.safe_types:
         return config
     return replace(
-        config, guard_methods=config.guard_methods + new_guards, strip_methods=config.strip_methods + new_strips
+        config,
+        guard_methods=config.guard_methods + new_guards,
+        strip_methods=config.strip_methods + new_strips,
+        safe_types=config.safe_types | enums,
     )
 
 
@@ -174,9 +182,9 @@ def display_path(path: Path, base: Path) -> str:
 
 
 def _scan_one(
-    source: bytes, label: str, config: ScanConfig, helpers: tuple[set[str], set[str]] | None = None
+    source: bytes, label: str, config: ScanConfig, helpers: tuple[set[str], set[str], set[str]] | None = None
 ) -> _FileResult:
-    """Scan one file; with `helpers`, also add the file's own guard/strip helpers to those two sets."""
+    """Scan one file; with `helpers`, also add the file's own guard/strip helpers and enum names to those sets."""
     source = source.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM (Windows editors) would shift line 1's columns
     try:
         model = parse(source, label)
@@ -184,6 +192,7 @@ def _scan_one(
             guards, strips = project_helpers(model, config)
             helpers[0].update(guards)
             helpers[1].update(strips)
+            helpers[2].update(d.lname for d in model.types if d.kind == "enum")
         return _rules_on(model, label, config)
     finally:
         # The per-call caches hold nodes, and nodes hold their tree: let this file's tree go.

@@ -32,6 +32,7 @@ from cutover.checks.apex.syntax import (
     arguments,
     invocation_parts,
     is_safe_type,
+    is_sobject_name,
     low,
     named_children,
     string_value,
@@ -72,12 +73,17 @@ class StringParts:
 class StringTracer:
     """Decompose a string expression into literal text and tainted values (see the module docstring)."""
 
-    def __init__(self, model: ApexFile) -> None:
+    def __init__(self, model: ApexFile, safe_types: frozenset[str] = frozenset()) -> None:
         self.model = model
+        # Enums (this file's and those scan_paths found in the project): their values render as plain names.
+        self.safe_types = safe_types | {d.lname for d in model.types if d.kind == "enum"}
         # Variables being traced: a use of `q` inside the trace of `q` (as in `q = q + x`) only sees assignments
         # the outer trace already covers, so it adds nothing. Without this, n such lines cost 2^n.
         self._in_progress: set[tuple[int, str]] = set()
         self._helpers: dict[int, StringParts] = {}
+
+    def safe(self, declared: str) -> bool:
+        return is_safe_type(declared, self.safe_types)
 
     def parts(self, expr: Node, unit: Unit) -> StringParts:
         result = StringParts()
@@ -102,12 +108,19 @@ class StringTracer:
         elif kind in ("parenthesized_expression",):
             for child in named_children(node):
                 self._trace(child, unit, owner, before, out, depth + 1)
+        elif kind == "binary_expression" and low(node.child_by_field_name("operator")) == "??":
+            for side in ("left", "right"):  # `name ?? 'default'`: either side may be the value
+                child = node.child_by_field_name(side)
+                if child is not None:
+                    self._trace(child, unit, owner, before, out, depth + 1)
         elif kind == "binary_expression":
             # `a + b + c` nests to the left; walk the spine in a loop so long concatenations do not deepen.
             operands: list[Node] = []
             current: Node | None = node
             while current is not None and current.type == "binary_expression":
                 if low(current.child_by_field_name("operator")) != "+":
+                    if low(current.child_by_field_name("operator")) == "??":
+                        operands.append(current)
                     break  # arithmetic or comparison: a number or a boolean
                 right = current.child_by_field_name("right")
                 if right is not None:
@@ -127,7 +140,7 @@ class StringTracer:
                 if child is not None:
                     self._trace(child, unit, owner, before, out, depth + 1)
         elif kind == "cast_expression":
-            if not is_safe_type("".join(low(node.child_by_field_name("type")).split())):
+            if not self.safe("".join(low(node.child_by_field_name("type")).split())):
                 value = node.child_by_field_name("value")
                 if value is not None:
                     self._trace(value, unit, owner, before, out, depth + 1)
@@ -140,7 +153,7 @@ class StringTracer:
         elif kind == "array_access":
             base = node.child_by_field_name("array")
             base_type = unit.locals.get(low(base)) or unit.params.get(low(base)) if unit and base is not None else None
-            if not (base_type and is_safe_type(base_type)):
+            if not (base_type and self.safe(base_type)):
                 out.taint(node, f"'{short(node)}'")
         elif kind == "object_creation_expression":
             for child in node.named_children:
@@ -171,7 +184,7 @@ class StringTracer:
     ) -> None:
         name = low(node)
         if unit is not None and name in unit.locals:
-            if is_safe_type(unit.locals[name]):
+            if self.safe(unit.locals[name]):
                 return
             earlier = [a for a in unit.assignments.get(name, []) if a.start < before]
             adds = [
@@ -197,7 +210,7 @@ class StringTracer:
                 self._in_progress.discard(key)
             return
         if unit is not None and name in unit.params:
-            if not is_safe_type(unit.params[name]):
+            if not self.safe(unit.params[name]):
                 out.taint(node, f"parameter '{text(node)}'")
             return
         self._field(node, name, owner, out, depth, f"variable '{text(node)}'")
@@ -207,7 +220,7 @@ class StringTracer:
         while decl is not None:
             info = decl.fields.get(name)
             if info is not None:
-                if is_safe_type(info.type):
+                if self.safe(info.type):
                     return
                 if info.is_final and info.value is not None:
                     self._trace(info.value, None, decl, info.value.start_byte, out, depth + 1)
@@ -232,11 +245,29 @@ class StringTracer:
         if target is not None and low(field_node) in target.fields:
             self._field(node, low(field_node), target, out, depth, f"field '{text(node)}'")
             return
-        if low(field_node) == "id":
-            return  # record.Id is always an Id
+        if target is not None and target.kind == "enum":
+            return  # Status.Open: an enum value
+        if low(field_node) in ("id", "sobjecttype"):
+            return  # record.Id is always an Id; Account.SObjectType is a schema token
+        if "".join(low(obj).split()) in ("schema.sobjecttype", "sobjecttype"):
+            return  # Schema.SObjectType.Account: a describe result
+        if obj.type == "identifier" and not declared_type(obj, unit, owner) and is_sobject_name(low(obj), self.model):
+            return  # Account.Name, Invoice__c.Amount__c: an SObjectField token, rendered as the field's API name
         if CONSTANT_NAME.match(text(field_node)):
             return  # Constants.ACCOUNT_FIELDS: a constant of another class, set in code, not by a caller
         out.taint(node, f"field '{short(node)}'")
+
+    def _describe_map(self, node: Node | None, unit: Unit | None, owner: TypeDecl) -> bool:
+        """A map of API name -> SObjectField / SObjectType: from a describe call, or declared so."""
+        if node is None:
+            return False
+        flat = "".join(low(node).split())
+        if flat.endswith(("getmap()", "getglobaldescribe()")):
+            return True
+        declared = declared_type(node, unit, owner)
+        if declared.startswith("map<") and "," in declared:
+            return is_safe_type(declared[:-1].rpartition(",")[2])
+        return False
 
     def _invocation(
         self, node: Node, unit: Unit | None, owner: TypeDecl, before: int, out: StringParts, depth: int
@@ -245,10 +276,14 @@ class StringTracer:
         args = arguments(node)
         if name == "escapesinglequotes" or name in DESCRIBE_NAMES or name in SAFE_RESULT_METHODS:
             return
+        if name == "name" and not args and not local_methods(node, owner, self.model):
+            return  # an enum value's name(), e.g. Trigger.operationType.name()
+        if name in ("keyset", "values") and self._describe_map(node.child_by_field_name("object"), unit, owner):
+            return  # field or object API names from Schema.getGlobalDescribe() / fields.getMap()
         if (strip_system(obj), name) in SAFE_STATIC_CALLS:
             return
         target_type = declared_type(node.child_by_field_name("object"), unit, owner)
-        if target_type and is_safe_type(target_type):
+        if target_type and self.safe(target_type):
             return  # d.format(), n.intValue(), createdDate.addDays(1): a scalar rendered by Apex
         if obj == "string" and name in ("valueof", "join", "format"):
             for arg in args[:1] if name == "join" else args:
@@ -261,7 +296,7 @@ class StringTracer:
             return
         helpers = local_methods(node, owner, self.model) if depth < MAX_DEPTH * 4 else []
         if helpers:
-            if all(is_safe_type(h.return_type) for h in helpers):
+            if all(self.safe(h.return_type) for h in helpers):
                 return
             inner = StringParts()
             for helper in helpers:

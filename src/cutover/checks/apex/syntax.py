@@ -42,6 +42,54 @@ _LEAVES = {
 TYPE_DECLARATIONS = {"class_declaration", "interface_declaration", "enum_declaration", "trigger_declaration"}
 SHARING_MODIFIERS = {"with_sharing", "without_sharing", "inherited_sharing"}
 SAFE_SCALAR_TYPES = {"integer", "long", "decimal", "double", "boolean", "id", "date", "datetime", "time"}
+# Schema tokens: rendered as API names (Account, Name), which cannot carry a quote into SOQL.
+SCHEMA_TOKEN_TYPES = {"sobjecttype", "sobjectfield", "displaytype", "soaptype"}
+
+STANDARD_RECORD_TYPES = {
+    "sobject",
+    "account",
+    "contact",
+    "lead",
+    "opportunity",
+    "opportunitylineitem",
+    "case",
+    "user",
+    "task",
+    "event",
+    "campaign",
+    "campaignmember",
+    "contract",
+    "order",
+    "orderitem",
+    "product2",
+    "pricebook2",
+    "pricebookentry",
+    "asset",
+    "quote",
+    "quotelineitem",
+    "contentversion",
+    "contentdocument",
+    "contentdocumentlink",
+    "attachment",
+    "note",
+    "feeditem",
+    "group",
+    "groupmember",
+    "permissionset",
+    "permissionsetassignment",
+    "profile",
+    "userrole",
+    "recordtype",
+    "emailmessage",
+}
+
+
+def is_sobject_name(lname: str, model: ApexFile) -> bool:
+    """Does this lower-case name look like an sObject type (standard, custom, queried in this file)?"""
+    if lname in STANDARD_RECORD_TYPES or lname in model.queried_objects:
+        return True
+    return lname.endswith(("__c", "__mdt", "__e", "__x", "__b", "__kav", "__share", "__history"))
+
 
 _local = threading.local()
 
@@ -69,14 +117,19 @@ def type_name(node: Node | None) -> str:
     return "".join(low(node).split())
 
 
-def is_safe_type(name: str) -> bool:
-    """Scalars that cannot carry a quote into SOQL, and collections of them (List<Id>, Set<Integer>...)."""
-    if name in SAFE_SCALAR_TYPES:
-        return True
+def is_safe_type(name: str, extra: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Scalars and schema tokens that cannot carry a quote into SOQL, and lists/sets of them (List<Id>,
+    Set<Schema.SObjectField>...). `extra`: more lower-case type names, such as the project's enums."""
     for prefix in ("list<", "set<"):
         if name.startswith(prefix) and name.endswith(">"):
-            return name[len(prefix) : -1] in SAFE_SCALAR_TYPES
-    return name.endswith("[]") and name[:-2] in SAFE_SCALAR_TYPES
+            name = name[len(prefix) : -1]
+            break
+    else:
+        name = name.removesuffix("[]")
+    if name in SAFE_SCALAR_TYPES or name in extra:
+        return True
+    plain = name.removeprefix("system.").removeprefix("schema.")
+    return plain in SAFE_SCALAR_TYPES or plain in SCHEMA_TOKEN_TYPES or plain.rpartition(".")[2] in extra
 
 
 def string_value(node: Node) -> str:
