@@ -36,7 +36,7 @@ expect() {
 cutover() { "$bin/cutover" -C "$project" "$@"; }
 
 say "cutover init: the Elaro production runbook as a file"
-"$bin/cutover" -C "$demo/scratch" init
+"$bin/cutover" -C "$demo/scratch" init --template elaro
 say "cutover plan: every step, its kind, what it checks, the equivalent sf command"
 "$bin/cutover" -C "$demo/scratch" plan
 

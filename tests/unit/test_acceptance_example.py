@@ -58,7 +58,7 @@ def test_project_files_docs_and_real_tool_scripts() -> None:
 
 
 def test_the_example_runbook_plans_the_same_steps_as_cutover_init(tmp_path: Path, capsys) -> None:
-    assert main(["-C", str(tmp_path), "init"]) == 0
+    assert main(["-C", str(tmp_path), "init", "--template", "elaro"]) == 0
     capsys.readouterr()
     assert main(["-C", str(tmp_path), "plan", "--format", "json"]) == 0
     from_init = [s["id"] for s in json.loads(capsys.readouterr().out)["steps"]]

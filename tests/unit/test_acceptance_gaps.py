@@ -279,7 +279,7 @@ def test_progress_shows_a_live_spinner_on_a_terminal_and_plain_lines_otherwise_n
 def test_a_mistyped_signoff_is_refused_without_creating_a_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from cutover.cli import main
 
-    assert main(["-C", str(tmp_path), "init"]) == 0
+    assert main(["-C", str(tmp_path), "init", "--template", "elaro"]) == 0
     assert main(["-C", str(tmp_path), "signoff", "no-such-step", "--by", "sam", "--role", "security_reviewer"]) == 2
     capsys.readouterr()
     # A usage error must leave nothing behind: a planned run would pin the runbook's hash and refuse the next

@@ -1,4 +1,5 @@
-"""`cutover init` (write the Elaro runbook) and `cutover plan` (print every step, no side effects)."""
+"""`cutover init` (write a runbook for this project: generic, or the Elaro seed's with --template elaro) and
+`cutover plan` (print every step, no side effects)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from rich.text import Text
 
 from cutover.commands._context import app_context, out_console
 from cutover.errors import EnvironmentProblem, UsageError
+from cutover.redact import redact
 from cutover.runbook import RUNBOOK_FILENAME, Runbook, find_runbook, load_runbook, parse_runbook, template_text
+from cutover.runbook.generic import SCHEDULED_CLASSES_SOQL, SCHEDULED_JOBS_SOQL, OrgFacts, OrgJob, render_generic
+from cutover.runbook.inspect import inspect_project
 from cutover.runbook.loader import display_path
 from cutover.runbook.models import STAGES
 from cutover.runbook.plan import STAGE_TITLES, PlanStep, build_plan, build_rollback_plan
@@ -32,7 +36,9 @@ class PlanFormat(StrEnum):
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to `app`."""
-    app.command("init", help="Write the Elaro production runbook (cutover.yaml) into the project folder.")(init)
+    app.command(
+        "init", help="Write a runbook (cutover.yaml) for this SFDX project, from what it finds in the project and org."
+    )(init)
     app.command("plan", help="Print every step of the runbook in order, with the equivalent sf command. Runs nothing.")(
         plan
     )
@@ -43,11 +49,26 @@ def register(app: typer.Typer) -> None:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+class Template(StrEnum):
+    generic = "generic"
+    elaro = "elaro"
+
+
 def init(
     ctx: typer.Context,
     force: bool = typer.Option(False, "--force", help="Overwrite an existing cutover.yaml."),
     target_org: str | None = typer.Option(
-        None, "--target-org", "-o", metavar="ALIAS", help="The sf alias of the production org (default: production)."
+        None,
+        "--target-org",
+        "-o",
+        metavar="ALIAS",
+        help="The sf alias of the production org (default: production). When it works, init reads the org's "
+        "identity (target.expect) and scheduled jobs.",
+    ),
+    template: Template = typer.Option(
+        Template.generic,
+        "--template",
+        help="generic: built from what init finds in the project (and org); elaro: the Elaro seed runbook.",
     ),
     print_schema: bool = typer.Option(
         False, "--print-schema", help="Print the JSON Schema of cutover.yaml (for editors) and write nothing."
@@ -60,11 +81,20 @@ def init(
     path = project_dir / RUNBOOK_FILENAME
     if path.exists() and not force:
         raise UsageError(f"{RUNBOOK_FILENAME} already exists in {project_dir}", hint="use --force to overwrite it")
-    text = render_template(target_org)
+    if target_org is not None and not _ALIAS_RE.match(target_org):
+        raise UsageError(f"--target-org {target_org!r}: not a valid sf alias or username")
+    console = out_console()
+    if template is Template.elaro:
+        text, what = render_template(target_org), "Elaro production runbook"
+    else:
+        facts = inspect_project(project_dir)
+        org, org_note = _read_org(project_dir, target_org)
+        text, what = render_generic(facts, target_org or "production", org), "generic runbook"
+        console.print(Text(f"Found: {facts.summary()}."))
+        console.print(Text(org_note, "dim" if org else "yellow"))
     runbook = parse_runbook(text, path)  # never write a file our own loader would reject
     _write_atomically(path, text)
-    console = out_console()
-    console.print(Text(f"Wrote {path} (Elaro production runbook, target org {runbook.target.alias!r})."))
+    console.print(Text(f"Wrote {path} ({what}, target org {runbook.target.alias!r})."))
     problems = runbook.problems() + runbook.project_problems(project_dir)
     if problems:
         console.print(Text(f"{len(problems)} things to fill in before a real run (see `cutover plan`):", "yellow"))
@@ -72,7 +102,50 @@ def init(
             console.print(Text(f"  - {problem}"))
         if len(problems) > 5:
             console.print(Text(f"  ... and {len(problems) - 5} more"))
-    console.print(Text("Next: edit target.expect and roles, then `cutover plan`."))
+    console.print(Text("Next: fill in the people (roles) and the expected org (target.expect), then `cutover plan`."))
+
+
+def _read_org(project_dir: Path, alias: str | None) -> tuple[OrgFacts | None, str]:
+    """The org's identity and scheduled jobs when `--target-org` works; else None and why (init goes on without)."""
+    if alias is None:
+        return None, (
+            "No --target-org: target.expect is left for you to fill in and no scheduled jobs are listed "
+            "(cutover init --force --target-org ALIAS reads them from the org)."
+        )
+    from cutover.sf import SfCli, SfError
+    from cutover.steps.guard import read_identity
+
+    try:
+        sf = SfCli(None, cwd=project_dir)
+        identity = read_identity(sf, alias, want_sandbox=True)
+        rows = sf.data_query(alias, SCHEDULED_JOBS_SOQL).rows()
+        classes: dict[str, str] = {}
+        if rows:
+            try:
+                for row in sf.data_query(alias, SCHEDULED_CLASSES_SOQL).rows():
+                    apex = row.get("ApexClass")
+                    if isinstance(apex, dict) and apex.get("Name") and row.get("CronTriggerId"):
+                        classes[str(row["CronTriggerId"])[:15]] = str(apex["Name"])
+            except SfError:
+                pass  # the class is only needed to re-create a job after a rollback; the job itself is known
+    except SfError as exc:
+        return None, (
+            f"Could not read org {alias!r} ({redact(str(exc)).splitlines()[0][:200]}): target.expect is left "
+            "for you to fill in and no scheduled jobs are listed."
+        )
+    jobs: list[OrgJob] = []
+    seen: set[str] = set()
+    for row in rows:
+        detail = row.get("CronJobDetail")
+        name = str(detail.get("Name") or "") if isinstance(detail, dict) else ""
+        cron = str(row.get("CronExpression") or "")
+        if not name or not cron or name in seen:
+            continue
+        seen.add(name)
+        jobs.append(OrgJob(name=name, cron=cron, class_name=classes.get(str(row.get("Id") or "")[:15])))
+    org = OrgFacts(identity.org_id, identity.username, identity.instance_url, identity.sandbox, jobs)
+    listed = ", ".join(job.name for job in jobs) or "none"
+    return org, f"Org {alias!r}: {identity.org_id} ({identity.username}); scheduled jobs: {listed}."
 
 
 def render_template(target_org: str | None = None) -> str:

@@ -173,7 +173,7 @@ def test_planstep_is_frozen() -> None:
 
 
 def test_init_then_plan_json_schema(project: Path, cli) -> None:
-    assert cli("init")[0] == 0
+    assert cli("init", "--template", "elaro")[0] == 0
     code, out, _ = cli("plan", "--format", "json")
     assert code == 0
     data = json.loads(out)
@@ -194,7 +194,7 @@ def test_init_then_plan_json_schema(project: Path, cli) -> None:
 
 
 def test_plan_text_shows_steps_commands_rollback_and_problems(project: Path, cli) -> None:
-    cli("init")
+    cli("init", "--template", "elaro")
     code, out, _ = cli("plan")
     assert code == 0
     assert "== preflight" in out and "== post_deploy" in out and "== rollback" in out
@@ -206,7 +206,7 @@ def test_plan_text_shows_steps_commands_rollback_and_problems(project: Path, cli
 
 
 def test_plan_markdown(project: Path, cli) -> None:
-    cli("init")
+    cli("init", "--template", "elaro")
     code, out, _ = cli("plan", "--format", "markdown")
     assert code == 0
     assert out.startswith("# Elaro production deployment")
@@ -215,7 +215,7 @@ def test_plan_markdown(project: Path, cli) -> None:
 
 
 def test_plan_stage_filter(project: Path, cli) -> None:
-    cli("init")
+    cli("init", "--template", "elaro")
     code, out, _ = cli("plan", "--json", "--stage", "verify")
     data = json.loads(out)
     assert code == 0 and {s["stage"] for s in data["steps"]} == {"verify"} and data["rollback"] == []
@@ -227,7 +227,7 @@ def test_plan_stage_filter(project: Path, cli) -> None:
 
 
 def test_plan_has_no_side_effects(project: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    cli("init")
+    cli("init", "--template", "elaro")
     before = sorted(p.name for p in project.iterdir())
 
     def forbidden(*args: object, **kwargs: object) -> None:
@@ -245,11 +245,11 @@ def test_plan_has_no_side_effects(project: Path, cli, monkeypatch: pytest.Monkey
 def test_init_refuses_to_overwrite_without_force(project: Path, cli) -> None:
     path = project / "cutover.yaml"
     path.write_text("target: {alias: mine}\n")
-    code, _, err = cli("init")
+    code, _, err = cli("init", "--template", "elaro")
     assert code == 2
     assert "already exists" in err and "--force" in err
     assert path.read_text() == "target: {alias: mine}\n"
-    code, _out, _ = cli("init", "--force")
+    code, _out, _ = cli("init", "--template", "elaro", "--force")
     assert code == 0
     assert path.read_text() == template_text()
 
@@ -257,19 +257,19 @@ def test_init_refuses_to_overwrite_without_force(project: Path, cli) -> None:
 def test_init_target_org_and_C(tmp_path: Path, project: Path, cli) -> None:
     other = tmp_path / "other"
     other.mkdir()
-    code, out, err = cli("-C", str(other), "init", "--target-org", "prod-eu")
+    code, out, err = cli("-C", str(other), "init", "--template", "elaro", "--target-org", "prod-eu")
     assert code == 0, err
     assert not (project / "cutover.yaml").exists()
     code, out, _ = cli("-C", str(other), "plan", "--json")
     data = json.loads(out)
     assert data["target_org"] == "prod-eu"
     assert any("--target-org prod-eu" in (s["sf_command"] or "") for s in data["steps"])
-    code, _, err = cli("-C", str(other), "init", "--force", "--target-org", "bad alias;rm")
+    code, _, err = cli("-C", str(other), "init", "--template", "elaro", "--force", "--target-org", "bad alias;rm")
     assert code == 2 and "not a valid" in err
 
 
 def test_init_output_is_valid_yaml_with_comments(project: Path, cli) -> None:
-    code, out, _ = cli("init")
+    code, out, _ = cli("init", "--template", "elaro")
     assert code == 0 and "Wrote" in out
     text = (project / "cutover.yaml").read_text()
     assert text.count("\n#") + text.count(" # ") > 40  # a commented template, not a dump
@@ -285,7 +285,7 @@ def test_plan_runbook_option_reads_another_file(project: Path, cli) -> None:
 
 
 def test_plan_reports_a_folder_that_is_not_the_sfdx_project(project: Path, cli) -> None:
-    cli("init")
+    cli("init", "--template", "elaro")
     data = json.loads(cli("plan", "--json")[1])
     assert any("sfdx-project.json" in p for p in data["problems"])
     assert any(p.startswith("project.manifest:") for p in data["problems"])
@@ -314,11 +314,11 @@ def test_init_writes_a_file_others_can_read_and_keeps_the_mode_on_force(project:
 
     old_umask = os.umask(0o022)
     try:
-        assert cli("init")[0] == 0
+        assert cli("init", "--template", "elaro")[0] == 0
         path = project / "cutover.yaml"
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
         path.chmod(0o640)
-        assert cli("init", "--force")[0] == 0
+        assert cli("init", "--template", "elaro", "--force")[0] == 0
         assert stat.S_IMODE(path.stat().st_mode) == 0o640
     finally:
         os.umask(old_umask)
@@ -331,6 +331,6 @@ def test_init_into_a_folder_it_cannot_write_is_a_one_line_error(project: Path, c
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
-    code, _, err = cli("init")
+    code, _, err = cli("init", "--template", "elaro")
     assert code != 3 and "cutover.yaml" in err and "No space left on device" in err and "Traceback" not in err
     assert not (project / "cutover.yaml").exists()

@@ -58,7 +58,7 @@ def _table(seed: str, heading: str) -> list[dict[str, str]]:
 
 @pytest.fixture
 def planned(project: Path, cli) -> dict:
-    code, _, err = cli("init")
+    code, _, err = cli("init", "--template", "elaro")
     assert code == 0, err
     code, out, err = cli("plan", "--format", "json")
     assert code == 0, err

@@ -146,7 +146,8 @@ class VerifyConfig(_Model):
         "WHERE Status != 'Success' AND StartTime = TODAY ORDER BY StartTime DESC LIMIT 10"
     )
     max_failure_logs: int = Field(default=0, ge=0)
-    permission_set_query: str = (
+    # Checked after the deploy only when set (None: no permission-set assignment check).
+    permission_set_query: str | None = (
         "SELECT Id, Assignee.Name, PermissionSet.Name FROM PermissionSetAssignment "
         "WHERE PermissionSet.Name LIKE 'Elaro%'"
     )

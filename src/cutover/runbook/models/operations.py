@@ -82,7 +82,8 @@ class MonitoringConfig(_Model):
     duration: Duration = "24h"
     interval: Duration = "15m"
     # Seed Appendix A "View Governor Limits": snapshots the org writes; Name identifies the limit, Value__c is a %.
-    limits_query: str = (
+    # Optional (None: not queried); the org's own /limits, ApexLog failures and scheduled jobs are always watched.
+    limits_query: str | None = (
         "SELECT Id, Name, Value__c FROM Governor_Limit_Snapshot__c WHERE CreatedDate = TODAY "
         "ORDER BY CreatedDate DESC LIMIT 10"
     )

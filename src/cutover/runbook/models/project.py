@@ -85,15 +85,40 @@ class DocsConfig(_Model):
     changelog_mentions_version: bool = True
 
 
+class DestructiveChanges(_Model):
+    """Components the release deletes: destructiveChanges manifests sent with the validation (and so with the quick
+    deploy of the validated job). The backup retrieves them first, so a rollback restores them."""
+
+    pre: str | None = None  # deleted before the components are deployed (`--pre-destructive-changes`)
+    post: str | None = None  # deleted after they are deployed (`--post-destructive-changes`), the usual case
+
+    def paths(self) -> list[str]:
+        return [p for p in (self.pre, self.post) if p]
+
+
 class ProjectConfig(_Model):
     source_dir: str = "force-app"
     manifest: str | None = "manifest/package.xml"
+    destructive_changes: DestructiveChanges = DestructiveChanges()
     commands: ProjectCommands = ProjectCommands()
     docs: DocsConfig = DocsConfig()
     # Where `npm run test:unit` (jest --coverage) leaves its json-summary; read by the LWC coverage gate.
     lwc_coverage_summary: str = "coverage/coverage-summary.json"
     backup_dir: str = "backups"
     logs_dir: str = "logs"
+    # What the project holds (written by `cutover init`): without Apex there is no Apex coverage gate, Apex scan or
+    # post-deployment Apex test run; without permission sets no permission-set gate.
+    has_apex: bool = True
+    has_permission_sets: bool = True
+
+    @model_validator(mode="after")
+    def _destructive_needs_manifest(self) -> ProjectConfig:
+        if self.destructive_changes.paths() and not self.manifest:
+            raise LocatedValueError(
+                ("destructive_changes",),
+                "destructive changes need project.manifest: sf deploys them only together with --manifest",
+            )
+        return self
 
 
 class SfConfig(_Model):

@@ -30,6 +30,9 @@ STAGE_TITLES: dict[str, str] = {
 # Seed "Pre-Deployment Checklist" sections, in order; sign-offs whose `source` names one are placed with its gates.
 PREFLIGHT_SECTIONS = ("Code Quality", "Security Verification", "Testing", "Documentation", "Stakeholder Communication")
 
+#: Org-wide limits (`sf org list limits`) have no threshold in the seed; this one matches its SOQL/DML threshold.
+ORG_LIMIT_THRESHOLD = 80.0
+
 # Runtime values the plan cannot know; the engine fills them in.
 BACKUP_DIR = "<backup-dir>"
 VALIDATED_JOB_ID = "<validated-job-id>"

@@ -7,6 +7,7 @@ from cutover.runbook.models import (
     parse_duration,
 )
 from cutover.runbook.plan._common import (
+    ORG_LIMIT_THRESHOLD,
     PlanStep,
     checklist_step,
     pct,
@@ -40,7 +41,7 @@ def verify_steps(runbook: Runbook) -> list[PlanStep]:
                 source="Deployment Steps > Step 3: Post-Deployment Verification > 3.1 Smoke Tests",
             )
         )
-    if verify.run_tests:
+    if verify.run_tests and rb.project.has_apex:
         steps.append(
             PlanStep(
                 id="verify.apex-tests",
@@ -109,19 +110,23 @@ def verify_steps(runbook: Runbook) -> list[PlanStep]:
                 source="Scheduled Jobs Verification",
             )
         )
-    steps.append(
-        PlanStep(
-            id="verify.permission-sets",
-            stage="verify",
-            title="Check Permission Set Assignments",
-            kind="automated",
-            action="sf.verify_permission_sets",
-            checks=[f"At least {verify.min_permission_set_assignments} Elaro permission set assignment(s) exist"],
-            sf_command=sf_line(rb, "data", "query", "--query", verify.permission_set_query),
-            params={"query": verify.permission_set_query, "minimum": verify.min_permission_set_assignments},
-            source="Appendix A: Useful Commands > Check Permission Set Assignments",
+    if verify.permission_set_query:
+        steps.append(
+            PlanStep(
+                id="verify.permission-sets",
+                stage="verify",
+                title="Check Permission Set Assignments",
+                kind="automated",
+                action="sf.verify_permission_sets",
+                checks=[
+                    f"At least {verify.min_permission_set_assignments} permission set assignment(s) match "
+                    f"verify.permission_set_query"
+                ],
+                sf_command=sf_line(rb, "data", "query", "--query", verify.permission_set_query),
+                params={"query": verify.permission_set_query, "minimum": verify.min_permission_set_assignments},
+                source="Appendix A: Useful Commands > Check Permission Set Assignments",
+            )
         )
-    )
     # The seed's "Immediate (Within 1 Hour)" checklist belongs right after verification, before the 24 h of
     # monitoring, so it closes this stage rather than opening post_deploy.
     steps.append(_announce(rb))
@@ -195,12 +200,24 @@ def monitor_steps(runbook: Runbook) -> list[PlanStep]:
             title=f"Monitor critical metrics every {mon.interval} for {mon.duration}",
             kind="automated",
             action="monitor.limits",
-            checks=[*checks, f"A breach alerts the channels and follows the Escalation Path ({mon.breach_severity})"],
-            sf_command=sf_line(rb, "data", "query", "--query", mon.limits_query),
+            checks=[
+                f"Org limits (sf org list limits) below {pct(ORG_LIMIT_THRESHOLD)} ({mon.breach_severity})",
+                "No failed Apex transactions (ApexLog) since the window started (CRITICAL)",
+                *(
+                    [f"Scheduled jobs still scheduled: {', '.join(job.name for job in rb.scheduled_jobs)} (HIGH)"]
+                    if rb.scheduled_jobs
+                    else []
+                ),
+                *(["Governor-limit snapshots (monitoring.limits_query)"] if mon.limits_query else []),
+                *checks,
+                f"A breach alerts the channels and follows the Escalation Path ({mon.breach_severity})",
+            ],
+            sf_command=sf_line(rb, "org", "list", "limits"),
             params={
                 "duration_seconds": mon.duration_seconds,
                 "interval_seconds": mon.interval_seconds,
                 "limits_query": mon.limits_query,
+                "jobs": [job.model_dump(by_alias=True) for job in rb.scheduled_jobs],
                 "snapshot_names": dict(mon.snapshot_names),
                 "thresholds": limits.model_dump(),
                 "metrics": [m.model_dump() for m in automated],

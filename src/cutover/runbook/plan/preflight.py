@@ -109,6 +109,11 @@ def _preflight_gates(runbook: Runbook) -> dict[str, list[PlanStep]]:
     )
     sec = rb.security
     enforcement = " or ".join(f"WITH {mode}" for mode in sec.soql_enforcement)
+    guards = [*sec.crud_guards, "Schema.sObjectType.X.isCreateable() (and the other describe checks)"]
+    strips = " or ".join(m.rsplit(".", 1)[-1] + "()" for m in sec.strip_methods) or "WITH USER_MODE"
+    if not rb.project.has_apex:
+        security.extend(_permission_set_gate(rb))
+        return _other_gates(rb, gates)
     security.append(
         PlanStep(
             id="preflight.apex-security",
@@ -118,16 +123,22 @@ def _preflight_gates(runbook: Runbook) -> dict[str, list[PlanStep]]:
             action="gate.apex_scan",
             checks=[
                 f"All SOQL queries use {enforcement}",
-                f"CRUD/FLS checks present via {' or '.join(g + '()' for g in sec.crud_guards)}",
-                "All @AuraEnabled methods use FLS stripping with "
-                + " or ".join(m.rsplit(".", 1)[-1] + "()" for m in sec.strip_methods),
+                f"CRUD/FLS checks present via {' or '.join(g if g.endswith(')') else g + '()' for g in guards)}",
+                f"All @AuraEnabled methods use FLS stripping with {strips}",
             ],
             command=f"cutover scan apex {' '.join(sec.scan_paths)}",
             params=sec.model_dump(exclude={"secrets"}),
             source=f"{pre} > Security Verification",
         )
     )
-    security.append(
+    security.extend(_permission_set_gate(rb))
+    return _other_gates(rb, gates)
+
+
+def _permission_set_gate(rb: Runbook) -> list[PlanStep]:
+    if not rb.project.has_permission_sets:
+        return []
+    return [
         PlanStep(
             id="preflight.permission-sets",
             stage="preflight",
@@ -138,32 +149,40 @@ def _preflight_gates(runbook: Runbook) -> dict[str, list[PlanStep]]:
                 "Permission sets updated: every permission set in the source is valid and listed in the manifest",
             ],
             params={"source_dir": rb.project.source_dir, "manifest": rb.project.manifest},
-            source=f"{pre} > Security Verification",
+            source="Pre-Deployment Checklist > Security Verification",
         )
-    )
+    ]
 
+
+def _other_gates(rb: Runbook, gates: dict[str, list[PlanStep]]) -> dict[str, list[PlanStep]]:
+    pre = "Pre-Deployment Checklist"
+    commands = rb.project.commands
     testing = gates["Testing"]
     test_org = rb.sf.test_org
-    testing.append(
-        PlanStep(
-            id="preflight.apex-coverage",
-            stage="preflight",
-            title="Apex test coverage",
-            kind="automated",
-            action="gate.coverage",
-            checks=[
-                f"Apex test coverage ≥ {pct(rb.thresholds.apex_coverage)} (org-wide)",
-                *([] if test_org else ["Read from the validation run when no test org is set (sf.test_org)"]),
-            ],
-            sf_command=(
-                f"sf apex run test --target-org {test_org} --test-level {rb.sf.test_level} --code-coverage "
-                f"--wait {rb.sf.wait_minutes} --json"
-                if test_org
-                else None
-            ),
-            params={"kind": "apex", "threshold": rb.thresholds.apex_coverage, "test_org": test_org},
-            source=f"{pre} > Testing",
-        )
+    testing.extend(
+        [
+            PlanStep(
+                id="preflight.apex-coverage",
+                stage="preflight",
+                title="Apex test coverage",
+                kind="automated",
+                action="gate.coverage",
+                checks=[
+                    f"Apex test coverage ≥ {pct(rb.thresholds.apex_coverage)} (org-wide)",
+                    *([] if test_org else ["Read from the validation run when no test org is set (sf.test_org)"]),
+                ],
+                sf_command=(
+                    f"sf apex run test --target-org {test_org} --test-level {rb.sf.test_level} --code-coverage "
+                    f"--wait {rb.sf.wait_minutes} --json"
+                    if test_org
+                    else None
+                ),
+                params={"kind": "apex", "threshold": rb.thresholds.apex_coverage, "test_org": test_org},
+                source=f"{pre} > Testing",
+            )
+        ]
+        if rb.project.has_apex
+        else []
     )
     if commands.test_unit is not None:
         testing.append(
