@@ -5,20 +5,23 @@
   recorded SHA-256 first; if the folder is gone it is unpacked from the archive. The deploy is
   `sf project deploy start --metadata-dir <backup> --test-level RunLocalTests`, started `--async` so the job id is
   recorded before waiting (a resumed run re-attaches with `deploy report` instead of deploying twice).
-- `sf.rollback_destructive` deletes what the release *added* (the backup's `added_by_release`: components of the
-  release manifest that the org did not have before). A redeploy of the backup cannot do that, which is why the
-  seed's manual procedure leaves new classes behind. It deploys a metadata-format folder holding an empty
-  package.xml and `destructiveChanges.xml` (the form a `--metadata-dir` deploy understands; it needs no SFDX project
-  and does not depend on the release's source still being on disk, unlike `--manifest --post-destructive-changes`,
-  which resolves components from the project). `--ignore-warnings` makes a second attempt idempotent: deleting a
-  component that is already gone is only a warning. Deleted Apex is then checked to be gone with a query.
-  Custom fields and objects the release added are deleted too (without `--purge-on-delete`, which production
-  refuses anyway: Salesforce keeps them restorable for 15 days). Changes to fields that already existed are
-  restored by the redeploy; anything beyond that is the seed's Option 2 (an org restore by Salesforce Support).
+- `sf.rollback_destructive` deletes what the release *added*: components the backup proved absent
+  (`added_by_release`) and the deploy's result shows it created; never standard objects or fields, never children
+  of an object deleted in the same changes; referencers in destructiveChangesPre.xml, what they reference in
+  destructiveChangesPost.xml (the full rule: `cutover.steps.rollback_plan`). A redeploy of the backup cannot do
+  that, which is why the seed's manual procedure leaves new classes behind. It deploys a metadata-format folder
+  holding an empty package.xml and the two manifests (the form a `--metadata-dir` deploy understands; it needs no
+  SFDX project and does not depend on the release's source still being on disk). `--ignore-warnings` makes a
+  second attempt idempotent: deleting a component that is already gone is only a warning, counted as "already
+  gone". Deleted Apex is then checked to be gone with a query. Custom fields and objects are deleted without
+  `--purge-on-delete` (production refuses it; Salesforce keeps them restorable for 15 days). Changes to components
+  that already existed are restored by the redeploy; anything beyond that is the seed's Option 2 (an org restore
+  by Salesforce Support).
+- A run whose backup step was waived has no backup: both steps fail with one line saying who waived it and when,
+  and how to restore by hand.
 
-Order: the backup is redeployed *first*, so classes the release changed no longer reference the classes it added;
-only then are those deleted (Salesforce refuses to delete a class another class still references; orgsim does not
-check references, so this order is not proven by the emulator — it follows the platform rule).
+Order: the backup is redeployed *first*, so components the release changed no longer reference the ones it added;
+only then are those deleted (Salesforce refuses to delete a class another class still references).
 
 Scheduled jobs: Salesforce refuses to deploy or delete a Schedulable class while jobs of it are pending. Runbook jobs
 whose class is about to be replaced are aborted first (the ids and crons are recorded as evidence), and re-created
@@ -41,6 +44,16 @@ from xml.sax.saxutils import escape
 from cutover.engine import StepContext, StepOutcome
 from cutover.engine.chain import sha256_file
 from cutover.steps.registry import StepServices, register_action
+from cutover.steps.rollback_plan import (
+    DeletionCounts,
+    DestructivePlan,
+    Item,
+    count_deletions,
+    manifest_xml,
+    plan_deletions,
+    release_created,
+    summary,
+)
 from cutover.steps.verify import (
     JobProblem,
     JobSpec,
@@ -199,11 +212,20 @@ def package_xml(components: Sequence[Component], api_version: str = DEFAULT_API_
     return "\n".join(lines) + "\n"
 
 
-def write_destructive_folder(folder: Path, components: Sequence[Component], api_version: str) -> Path:
-    """A metadata-format deploy folder that only deletes: empty package.xml + destructiveChanges.xml."""
+def write_destructive_folder(folder: Path, plan: DestructivePlan, api_version: str) -> Path:
+    """A metadata-format deploy folder that only deletes: an empty package.xml, destructiveChangesPre.xml (the
+    referencing layer) and destructiveChangesPost.xml (the referenced layer), each in `DELETE_ORDER`."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "package.xml").write_text(package_xml([], api_version), encoding="utf-8")
-    (folder / "destructiveChanges.xml").write_text(package_xml(components, api_version), encoding="utf-8")
+    for name, items in (("destructiveChangesPre.xml", plan.pre), ("destructiveChangesPost.xml", plan.post)):
+        path = folder / name
+        if items:
+            path.write_text(manifest_xml(items, api_version), encoding="utf-8")
+        elif path.exists():  # an earlier attempt's file
+            path.unlink()
+    legacy = folder / "destructiveChanges.xml"
+    if legacy.exists():
+        legacy.unlink()
     return folder
 
 
@@ -289,7 +311,7 @@ class RedeployBackupStep:
     def run(self, ctx: StepContext) -> StepOutcome:
         backup = find_backup(ctx, ctx.run_id, self.project_dir)
         if backup is None:
-            return StepOutcome.failed(f"run {ctx.run_id} recorded no backup (backup.json); nothing to redeploy")
+            return StepOutcome.failed(no_backup_message(ctx, "there is nothing to redeploy"))
         try:
             folder = restore_folder(backup, ctx.store.run_dir(ctx.run_id) / "rollback")
         except RollbackProblem as exc:
@@ -374,7 +396,7 @@ class RedeployBackupStep:
 
 @dataclass
 class RemoveAddedStep:
-    """Delete what the release added: what a redeploy of the backup leaves behind."""
+    """Delete what the release added: what a redeploy of the backup leaves behind (rules: `rollback_plan`)."""
 
     alias: str
     make_sf: SfFactory
@@ -387,42 +409,77 @@ class RemoveAddedStep:
     def run(self, ctx: StepContext) -> StepOutcome:
         backup = find_backup(ctx, ctx.run_id, self.project_dir)
         if backup is None:
-            return StepOutcome.failed(f"run {ctx.run_id} recorded no backup, so what the release added is unknown")
-        added = list(backup.added_by_release)
-        if not added:
-            return StepOutcome.passed("the release added no components: nothing to delete", removed=[])
+            return StepOutcome.failed(no_backup_message(ctx, "what the release added is unknown"))
+        plan = self._plan(ctx, backup)
+        if not plan.delete:
+            return StepOutcome.passed(summary(plan, DeletionCounts()), removed=[], **_plan_data(plan))
         folder = write_destructive_folder(
-            ctx.store.run_dir(ctx.run_id) / "rollback" / "remove-added",
-            added,
-            backup.api_version or DEFAULT_API_VERSION,
+            ctx.store.run_dir(ctx.run_id) / "rollback" / "remove-added", plan, backup.api_version or DEFAULT_API_VERSION
         )
-        ctx.record_file("destructiveChanges.xml", folder / "destructiveChanges.xml")
+        for name in ("destructiveChangesPre.xml", "destructiveChangesPost.xml"):
+            if (folder / name).is_file():
+                ctx.record_file(name, folder / name)
+        deleted = [Component(i.type, i.name) for i in plan.delete]
         with self.make_sf(ctx) as sf:
             # Their class is going away: these jobs are aborted and stay so (re-creating them would fail anyway).
-            abort_jobs(ctx, sf, self.alias, jobs_on_classes(self.jobs, added), why="their class is being deleted")
+            abort_jobs(ctx, sf, self.alias, jobs_on_classes(self.jobs, deleted), why="their class is being deleted")
             result = deploy_and_wait(ctx, sf, self.alias, folder, test_level=self.test_level, wait=self.wait_minutes)
-            return self._judge(ctx, sf, result, added)
+            return self._judge(ctx, sf, result, plan)
 
     def reattach(self, ctx: StepContext, external_ids: Mapping[str, Any]) -> StepOutcome:
-        if not external_ids.get("deploy_id"):
-            return self.run(ctx)
         backup = find_backup(ctx, ctx.run_id, self.project_dir)
+        if not external_ids.get("deploy_id") or backup is None:
+            return self.run(ctx)
+        plan = self._plan(ctx, backup)
         with self.make_sf(ctx) as sf:
             result = wait_for_deploy(ctx, sf, self.alias, str(external_ids["deploy_id"]), wait=self.wait_minutes)
-            return self._judge(ctx, sf, result, list(backup.added_by_release) if backup else [])
+            return self._judge(ctx, sf, result, plan)
 
-    def _judge(self, ctx: StepContext, sf: Any, result: Any, added: Sequence[Component]) -> StepOutcome:
+    def _plan(self, ctx: StepContext, backup: BackupRecord) -> DestructivePlan:
+        created = release_created(ctx.store, ctx.run_id)
+        plan = plan_deletions((Item(c.type, c.name) for c in backup.added_by_release), created)
+        ctx.record_evidence("destructive-plan.json", plan.to_json())
+        return plan
+
+    def _judge(self, ctx: StepContext, sf: Any, result: Any, plan: DestructivePlan) -> StepOutcome:
         problem = _deploy_outcome(result, "destructive deploy")
-        data = {"deploy_id": result.id, "removed": [str(c) for c in added]}
+        data = {"deploy_id": result.id, "removed": [str(i) for i in plan.delete], **_plan_data(plan)}
         if problem:
             return StepOutcome.failed(problem, **data)
-        still_there = still_present(sf, self.alias, added)
+        still_there = still_present(sf, self.alias, [Component(i.type, i.name) for i in plan.delete])
         if still_there:
             return StepOutcome.failed(
                 f"deploy {result.id} succeeded but these are still in the org: {', '.join(still_there)}", **data
             )
-        names = ", ".join(str(c) for c in added[:6]) + (" …" if len(added) > 6 else "")
-        return StepOutcome.passed(f"deleted {len(added)} component(s) the release added ({names})", **data)
+        counts = count_deletions(plan.delete, result)
+        data.update(
+            deleted=[str(i) for i in counts.deleted],
+            already_gone=[str(i) for i in counts.already_gone],
+            unconfirmed=[str(i) for i in counts.unconfirmed],
+        )
+        return StepOutcome.passed(f"{summary(plan, counts)} (deploy {result.id})", **data)
+
+
+def _plan_data(plan: DestructivePlan) -> dict[str, Any]:
+    return {
+        "removed_with_their_object": [str(i) for i in plan.with_parent],
+        "left_in_place": [str(x) for x in plan.left],
+    }
+
+
+def no_backup_message(ctx: StepContext, consequence: str) -> str:
+    """Why there is no backup: a waived backup step says who waived it and when (rollback needs a backup)."""
+    stages = {r.id: r.spec.stage for r in ctx.store.steps(ctx.run_id)}
+    waived = [w for w in ctx.store.waivers(ctx.run_id) if stages.get(w.step_id) == "backup"]
+    if waived:
+        w = waived[-1]
+        return (
+            f"rollback impossible: the backup step {w.step_id} was waived on {w.at} by {w.approver} ({w.reason}); "
+            "a rollback needs a backup. Restore by hand from the previous release's source (a checkout of its tag) "
+            "with `sf project deploy start --source-dir <folder> --target-org <alias>`, or ask Salesforce Support "
+            "for an org restore (Destructive Rollback, Option 2)"
+        )
+    return f"run {ctx.run_id} recorded no backup (backup.json), so {consequence}"
 
 
 def still_present(sf: Any, alias: str, components: Sequence[Component]) -> list[str]:

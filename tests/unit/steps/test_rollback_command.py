@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cutover.cli import main
-from cutover.engine import Engine, StepContext, StepOutcome, StepStatus
+from cutover.engine import Engine, RunState, StepContext, StepOutcome, StepStatus
 from cutover.runbook import load_runbook
 from cutover.runbook.plan import build_plan
 from cutover.steps import plan_to_specs
@@ -50,7 +50,7 @@ def calls() -> Iterator[list[str]]:
             register_action(action, factory)
 
 
-def project_with_run(tmp_path: Path, *, deployed: bool) -> tuple[Path, str]:
+def project_with_run(tmp_path: Path, *, deployed: bool, finished: bool = False) -> tuple[Path, str]:
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(EXAMPLE_RUNBOOK, project / "cutover.yaml")
@@ -67,6 +67,12 @@ def project_with_run(tmp_path: Path, *, deployed: bool) -> tuple[Path, str]:
     if deployed:
         with engine.store.transaction() as tx:
             engine.store.update_step(tx, run.id, "deploy.quick", status=StepStatus.PASSED, started="x", finished="y")
+    if finished:  # the whole plan went through: the run succeeded, its rollback steps were not needed
+        with engine.store.transaction() as tx:
+            for record in engine.steps(run.id):
+                status = StepStatus.SKIPPED if record.spec.contingency else StepStatus.PASSED
+                engine.store.update_step(tx, run.id, record.id, status=status, started="x", finished="y")
+            engine.store.set_run_state(tx, run.id, RunState.SUCCEEDED, note="all steps finished")
     engine.close()
     return project, run.id
 
@@ -119,3 +125,22 @@ def test_without_an_approver_the_rollback_waits_for_the_decision(
     engine = Engine(project)
     assert engine.status(run_id)["state"] == "rolled_back"
     engine.close()
+
+
+def test_the_two_step_rollback_continues_with_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], calls: list[str]
+) -> None:
+    # Issue 7: `cutover rollback` (exit 4) → `cutover signoff rollback.decide` → `cutover resume` must roll back,
+    # also for a run that had finished (no step left that could trigger a rollback by itself).
+    project, run_id = project_with_run(tmp_path, deployed=True, finished=True)
+    assert main(["-C", str(project), "rollback", run_id, "--yes", "--reason", "users locked out"]) == 4
+    err = capsys.readouterr().err
+    assert f"cutover resume {run_id}" in err and "cutover signoff rollback.decide" in err
+    assert main(["-C", str(project), "signoff", "rollback.decide", "--by", "Avery Brooks", "--role",
+                 "deployment_lead"]) == 0  # fmt: skip  # the printed command, without --run: the open run
+    capsys.readouterr()
+    assert main(["-C", str(project), "resume", run_id, "--format", "json"]) == 0, capsys.readouterr().err
+    status = json.loads(capsys.readouterr().out)
+    assert status["state"] == "rolled_back", status["note"]
+    assert calls == ["rollback.redeploy-backup", "rollback.remove-added", "rollback.scheduled-jobs", "rollback.notify"]
+    assert "users locked out" in status["note"]

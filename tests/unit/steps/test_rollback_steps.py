@@ -72,13 +72,37 @@ def write_backup(project: Path, components: list[tuple[str, str]]) -> dict[str, 
     }
 
 
-def rollback_ctx(engine: Engine, step_id: str, backup_doc: dict[str, Any]) -> StepContext:
+def success_row(type_name: str, name: str, **flags: bool) -> dict[str, Any]:
+    return {"componentType": type_name, "fullName": name, "success": True, "fileName": f"x/{name}", **flags}
+
+
+def deploy_evidence(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """`deploy-result.json` as the deploy step records it (SfResult.to_evidence() of the last `deploy report`)."""
+    package = success_row("", "package.xml", changed=True)
+    result = {"id": "0Af0000000000DPAAA", "status": "Succeeded", "done": True, "success": True,
+              "details": {"componentSuccesses": [package, *rows]}}  # fmt: skip
+    return {"argv": ["sf", "project", "deploy", "report"], "exit_code": 0, "envelope": {"status": 0, "result": result}}
+
+
+RELEASE_CREATED = [
+    success_row("ApexClass", "ReleaseX", created=True),
+    success_row("ApexClass", "ReleaseXTest", created=True),
+]
+
+
+def rollback_ctx(
+    engine: Engine, step_id: str, backup_doc: dict[str, Any], created: list[dict[str, Any]] | None = None
+) -> StepContext:
     stages = {"backup.retrieve": "backup", "deploy.quick": "deploy", step_id: "rollback"}
     ctx = make_ctx(engine, step_id, stages=stages)
     backup_ctx = StepContext(
         store=engine.store, record=engine.store.step(ctx.run_id, "backup.retrieve"), project_dir=engine.project_dir
     )
     backup_ctx.record_evidence("backup.json", backup_doc)
+    deploy_ctx = StepContext(
+        store=engine.store, record=engine.store.step(ctx.run_id, "deploy.quick"), project_dir=engine.project_dir
+    )
+    deploy_ctx.record_evidence("deploy-result.json", deploy_evidence(RELEASE_CREATED if created is None else created))
     return ctx
 
 
@@ -126,7 +150,8 @@ def test_remove_added_deploys_only_a_destructive_package_and_checks_the_classes_
     folder = Path(fake.calls[0][1]["metadata_dir"])
     assert fake.calls[0][1]["async_"] is True and fake.calls[0][1]["ignore_warnings"] is True
     assert "<types>" not in (folder / "package.xml").read_text()
-    destructive = (folder / "destructiveChanges.xml").read_text()
+    assert not (folder / "destructiveChangesPost.xml").exists()  # only Apex: all of it in the pre manifest
+    destructive = (folder / "destructiveChangesPre.xml").read_text()
     assert "<members>ReleaseX</members>" in destructive and "<members>ReleaseXTest</members>" in destructive
     assert "ElaroLogger" not in destructive
     assert engine.store.step(ctx.run_id, ctx.step.id).external_ids["deploy_id"] == "0Af000000000001AAA"

@@ -1,0 +1,317 @@
+"""What `rollback.remove-added` deletes, in which order, and how the outcome is counted.
+
+The rule (a real org must accept the destructive deploy, or the rollback fails exactly when it is needed):
+
+1. **Proof.** A component is deleted only when the backup proved it absent before the release (`added_by_release`
+   in `backup.json`) *and* the deploy created it: a `componentSuccesses` row with `created: true` in the deploy
+   step's result (`deploy-result.json`), or, when that result carries no component details, in the validation's
+   result (`validation-result.json`; a quick deploy promotes exactly the validated package). Without either proof
+   the component is left in place, with the reason.
+2. **Never standard components.** Standard objects (a `CustomObject` whose name has no custom suffix: `__c`,
+   `__e`, `__mdt`, `__b`, `__x`, `__kav`, ...), standard fields (a `CustomField` whose field part has no `__c`:
+   `Account.Name` is standard, `Account.Score__c` custom), standard tabs and apps (`standard-Account`,
+   `standard__Sales`) and types that are not a release's to delete (`StandardValueSet`, `Profile`, `*Settings`,
+   translations) are left in place.
+3. **Never children of a deleted object.** Fields, list views, record types, compact layouts, validation rules,
+   web links, field sets, business processes, sharing reasons, and the object's layouts (`Obj__c-Layout`) and quick
+   actions (`Obj__c.Action`) are not listed when their custom object is deleted in the same changes: deleting the
+   object deletes them. They are counted as "removed with their object", not as deletions.
+4. **What references a component goes before it.** One deploy (an empty package.xml) with two manifests: the
+   platform processes `destructiveChangesPre.xml` entirely before `destructiveChangesPost.xml`. *Pre* holds what
+   references others: permission set groups, apps, permission sets, Lightning pages, layouts, quick actions, tabs,
+   flows, reports and dashboards, email templates, Visualforce, Aura and LWC bundles, triggers, Apex classes.
+   *Post* holds what is referenced: the data model (object children, fields, objects) and leaf resources (static
+   resources, message channels, labels, custom metadata records, ...). Within each manifest the types are written
+   in the same order (`DELETE_ORDER`: referencers first; unknown types last); members of one type are deleted
+   together, and the platform resolves references among them (two added classes that call each other).
+5. **Counts.** From the destructive deploy's result: *deleted* (a `deleted: true` row), *already gone* (the "No T
+   named: N found" warning that `--ignore-warnings` lets through), *removed with their object*, and *left in place*
+   (each with its reason).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from xml.sax.saxutils import escape
+
+MD_NS = "http://soap.sforce.com/2006/04/metadata"
+
+#: Deletion order, referencers first. Up to and including ApexClass: destructiveChangesPre.xml; after: Post.
+DELETE_ORDER: tuple[str, ...] = (
+    "PermissionSetGroup",
+    "CustomApplication",
+    "PermissionSet",
+    "FlexiPage",
+    "Layout",
+    "QuickAction",
+    "CustomTab",
+    "Dashboard",
+    "Report",
+    "ReportType",
+    "Flow",
+    "FlowDefinition",
+    "EmailTemplate",
+    "ApexPage",
+    "ApexComponent",
+    "AuraDefinitionBundle",
+    "LightningComponentBundle",
+    "ApexTrigger",
+    "ApexClass",
+    # --- post: the referenced layer ---
+    "CompactLayout",
+    "ListView",
+    "ValidationRule",
+    "RecordType",
+    "BusinessProcess",
+    "WebLink",
+    "FieldSet",
+    "SharingReason",
+    "CustomField",
+    "CustomObject",
+    "CustomMetadata",
+    "CustomLabel",
+    "CustomLabels",
+    "LightningMessageChannel",
+    "StaticResource",
+    "ContentAsset",
+    "NamedCredential",
+    "ExternalCredential",
+    "RemoteSiteSetting",
+    "GlobalValueSet",
+)
+LAST_PRE_TYPE = "ApexClass"
+_RANK = {name: index for index, name in enumerate(DELETE_ORDER)}
+_PRE_TYPES = frozenset(DELETE_ORDER[: DELETE_ORDER.index(LAST_PRE_TYPE) + 1])
+
+CUSTOM_OBJECT_SUFFIXES = ("__c", "__e", "__mdt", "__b", "__x", "__kav", "__ka", "__dlm")
+#: Types named `Object.Child` that live and die with their object.
+OBJECT_CHILD_TYPES = frozenset(
+    {
+        "CustomField",
+        "ListView",
+        "RecordType",
+        "CompactLayout",
+        "ValidationRule",
+        "WebLink",
+        "FieldSet",
+        "BusinessProcess",
+        "SharingReason",
+        "QuickAction",
+        "Index",
+    }
+)
+#: Types a rollback never deletes (not the release's to delete, or not deletable with the Metadata API).
+NEVER_DELETED_TYPES = frozenset(
+    {"StandardValueSet", "Profile", "CustomObjectTranslation", "Translations", "AppMenu", "Role", "Territory"}
+)
+ALREADY_GONE = re.compile(r"\bNo\b.*\bnamed\b.*\bfound\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, order=True)
+class Item:
+    """A metadata component by type and full name (the rollback's own plain pair)."""
+
+    type: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.name}"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.type, self.name.lower())
+
+
+@dataclass(frozen=True)
+class LeftInPlace:
+    item: Item
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.item} ({self.reason})"
+
+
+@dataclass
+class DestructivePlan:
+    """The components to delete (pre, then post), and those the rollback does not list, with why."""
+
+    pre: list[Item] = field(default_factory=list)
+    post: list[Item] = field(default_factory=list)
+    with_parent: list[Item] = field(default_factory=list)
+    left: list[LeftInPlace] = field(default_factory=list)
+
+    @property
+    def delete(self) -> list[Item]:
+        return self.pre + self.post
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "destructiveChangesPre": [str(i) for i in self.pre],
+            "destructiveChangesPost": [str(i) for i in self.post],
+            "removed_with_their_object": [str(i) for i in self.with_parent],
+            "left_in_place": [{"component": str(x.item), "reason": x.reason} for x in self.left],
+        }
+
+
+def is_custom_object(name: str) -> bool:
+    return name.lower().endswith(CUSTOM_OBJECT_SUFFIXES)
+
+
+def parent_object(item: Item) -> str | None:
+    """The object a child component belongs to (`Obj__c.Field__c` → `Obj__c`, layout `Obj__c-Main` → `Obj__c`)."""
+    if item.type in OBJECT_CHILD_TYPES and "." in item.name:
+        return item.name.split(".", 1)[0]
+    if item.type == "Layout" and "-" in item.name:
+        return item.name.split("-", 1)[0]
+    return None
+
+
+def never_delete(item: Item) -> str | None:
+    """Why a rollback must not delete `item` whatever the evidence says (None: it may)."""
+    if item.type in NEVER_DELETED_TYPES or item.type.endswith("Settings"):
+        return f"{item.type} is never deleted by a rollback"
+    if item.type == "CustomObject" and not is_custom_object(item.name):
+        return "standard object"
+    if item.type == "CustomField":
+        field_name = item.name.split(".", 1)[-1]
+        if "." not in item.name or not field_name.lower().endswith("__c"):
+            return "standard field"
+    if item.type == "CustomTab" and item.name.lower().startswith("standard-"):
+        return "standard tab"
+    if item.type == "CustomApplication" and item.name.lower().startswith("standard__"):
+        return "standard app"
+    return None
+
+
+def plan_deletions(added: Iterable[Item], created: set[tuple[str, str]] | None) -> DestructivePlan:
+    """Apply rules 1-4 to the backup's `added_by_release`. `created`: (type, lower-case name) of what the deploy
+    created; None when no deploy or validation result with component details was found."""
+    plan = DestructivePlan()
+    candidates: list[Item] = []
+    for item in sorted(set(added)):
+        reason = never_delete(item)
+        if reason is None and created is None:
+            reason = "no deploy or validation result of this run shows that the release created it"
+        elif reason is None and item.key not in created:
+            reason = "the deploy did not create it (no created=true row in its result)"
+        if reason is not None:
+            plan.left.append(LeftInPlace(item, reason))
+        else:
+            candidates.append(item)
+    deleted_objects = {i.name.lower() for i in candidates if i.type == "CustomObject"}
+    ordered = sorted(candidates, key=lambda i: (_RANK.get(i.type, len(DELETE_ORDER)), i.type, i.name.lower()))
+    for item in ordered:
+        parent = parent_object(item)
+        if parent is not None and parent.lower() in deleted_objects:
+            plan.with_parent.append(item)
+        elif item.type in _PRE_TYPES:
+            plan.pre.append(item)
+        else:
+            plan.post.append(item)
+    return plan
+
+
+def manifest_xml(items: Sequence[Item], api_version: str) -> str:
+    """A package.xml / destructiveChanges*.xml listing `items` in the given order (types grouped where they first
+    appear; `plan_deletions` already sorted them by DELETE_ORDER)."""
+    by_type: dict[str, list[str]] = {}
+    for item in items:
+        members = by_type.setdefault(item.type, [])
+        if item.name not in members:
+            members.append(item.name)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<Package xmlns="{MD_NS}">']
+    for type_name, members in by_type.items():
+        lines.append("    <types>")
+        lines += [f"        <members>{escape(m)}</members>" for m in members]
+        lines.append(f"        <name>{escape(type_name)}</name>")
+        lines.append("    </types>")
+    lines += [f"    <version>{escape(api_version)}</version>", "</Package>"]
+    return "\n".join(lines) + "\n"
+
+
+def created_components(deploy_result: Mapping[str, Any] | None) -> set[tuple[str, str]] | None:
+    """(type, lower-case name) of every `created: true` component success of a deploy/validation result document
+    (None when it lists no component details at all, so it proves nothing either way)."""
+    from cutover.sf.results import parse_deploy_result
+
+    if not deploy_result:
+        return None
+    result = parse_deploy_result(deploy_result)
+    rows = [c for c in result.component_successes if c.type]
+    if not rows:
+        return None
+    return {(c.type, c.name.lower()) for c in rows if c.created}
+
+
+def _evidence_result(store: Any, item: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The `result` of an sf call recorded as evidence (`SfResult.to_evidence()`)."""
+    try:
+        doc = json.loads((store.cutover_dir / item["relpath"]).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    envelope = doc.get("envelope") if isinstance(doc, Mapping) else None
+    result = envelope.get("result") if isinstance(envelope, Mapping) else None
+    return result if isinstance(result, Mapping) else None
+
+
+def release_created(store: Any, run_id: str) -> set[tuple[str, str]] | None:
+    """What the run's deploy created (`created: true` rows of `deploy-result.json`), else what its validation would
+    have created (`validation-result.json`); None when neither result lists component details."""
+    stages = {r.id: r.spec.stage for r in store.steps(run_id)}
+    evidence = list(reversed(store.evidence(run_id)))
+    for stage, prefix in (("deploy", "deploy-result"), ("validate", "validation-result")):
+        for item in evidence:
+            if stages.get(item["step_id"]) == stage and str(item["name"]).startswith(prefix):
+                created = created_components(_evidence_result(store, item))
+                if created is not None:
+                    return created
+    return None
+
+
+@dataclass
+class DeletionCounts:
+    deleted: list[Item] = field(default_factory=list)
+    already_gone: list[Item] = field(default_factory=list)
+    unconfirmed: list[Item] = field(default_factory=list)
+
+
+def count_deletions(listed: Sequence[Item], deploy_result: Any) -> DeletionCounts:
+    """Sort what the destructive deploy listed by what its result says happened to each."""
+    rows: dict[tuple[str, str], Any] = {}
+    for row in (*deploy_result.component_successes, *deploy_result.component_failures):
+        if row.type:
+            rows.setdefault((row.type, row.name.lower()), row)
+    counts = DeletionCounts()
+    for item in listed:
+        row = rows.get(item.key)
+        if row is not None and row.deleted:
+            counts.deleted.append(item)
+        elif row is not None and ALREADY_GONE.search(row.problem or ""):
+            counts.already_gone.append(item)
+        elif row is None and not rows and deploy_result.succeeded:
+            counts.deleted.append(item)  # a result without component details: the deploy succeeded as a whole
+        else:
+            counts.unconfirmed.append(item)
+    return counts
+
+
+def summary(plan: DestructivePlan, counts: DeletionCounts) -> str:
+    """`deleted 52 component(s) (+41 removed with their object); 3 already gone; 2 left in place: ...`"""
+
+    def names(items: Sequence[Any], limit: int = 5) -> str:
+        shown = ", ".join(str(i) for i in items[:limit])
+        return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+    parts = [f"deleted {len(counts.deleted)} component(s) the release added"]
+    if counts.deleted:
+        parts[0] += f" ({names(counts.deleted)})"
+    if plan.with_parent:
+        parts.append(f"{len(plan.with_parent)} removed with their object")
+    parts.append(f"{len(counts.already_gone)} already gone")
+    left = plan.left
+    parts.append(f"{len(left)} left in place" + (f": {names(left)}" if left else ""))
+    return "; ".join(parts)
