@@ -13,8 +13,8 @@ recorded shapes) wrapped in a small Step:
   start). The check runs once, right after the deploy; watching for the seed's "first 30 minutes" and the next 24
   hours is the monitoring stage's job.
 - `sf.verify_jobs`: for every runbook scheduled job, a CronTrigger named after it in state WAITING with a
-  NextFireTime in the future. The query names each job (two of the seed's five do not start with "Elaro", so the
-  seed's `LIKE 'Elaro%'` never sees them). Missing or broken jobs fail the step, unless re-creation is on (default
+  NextFireTime in the future. The query names each job (a common name prefix would miss the jobs that do not
+  share it). Missing or broken jobs fail the step, unless re-creation is on (default
   for rehearsal orgs; `verify.recreate_missing_jobs` in the runbook; always on for the rollback's job step): then
   they are re-created with `sf apex run` (`System.schedule(...)`) as a separate, evidenced action and checked again.
 - `sf.verify_permission_sets`: the runbook's PermissionSetAssignment query returns at least the minimum.
@@ -366,7 +366,7 @@ class JobSpec:
 
     def owns(self, trigger_name: str) -> bool:
         """A trigger belongs to this job if it carries its name, or its name plus a suffix (one trigger per cron:
-        "ElaroAuditTrailPoller :15"), never merely a longer name ("ElaroAuditTrailPollerV2")."""
+        "AuditPoller :15"), never merely a longer name ("AuditPollerV2")."""
         return trigger_name == self.name or trigger_name.startswith(self.name + " ")
 
     def schedule_names(self) -> list[tuple[str, str]]:
@@ -384,7 +384,7 @@ class JobSpec:
 
 
 def job_query(jobs: Sequence[JobSpec]) -> str:
-    """CronTriggers of exactly these jobs (a name, or the name plus a suffix), not of every `Elaro%` job."""
+    """CronTriggers of exactly these jobs (a name, or the name plus a suffix), not of every job sharing a prefix."""
     # A prefix match in SOQL (LIKE has no "followed by a space or nothing"); `JobSpec.owns` then keeps exact owners.
     clauses = [f"CronJobDetail.Name LIKE '{_soql_quote(job.name)}%'" for job in jobs]
     return (
@@ -661,6 +661,15 @@ def _verify_permission_sets(plan_step: Any, runbook: Any, services: StepServices
     return VerifyPermissionSetsStep(
         alias=services.target_org,
         make_sf=step_sf(runbook, services),
-        query=str(params.get("query") or runbook.verify.permission_set_query),
+        query=_permission_set_query(params, runbook),
         minimum=int(params.get("minimum", 1)),
     )
+
+
+def _permission_set_query(params: Mapping[str, Any], runbook: Any) -> str:
+    query = params.get("query") or runbook.verify.permission_set_query
+    if not query:
+        from cutover.errors import UsageError
+
+        raise UsageError("verify.permission_set_query is not set: the permission-set assignment check has no query")
+    return str(query)
