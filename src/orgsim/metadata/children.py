@@ -165,6 +165,11 @@ def merge(existing: bytes | None, new: bytes, parent_type: str, *, whole: bool, 
     return _serialise(root)
 
 
+def is_empty(content: bytes) -> bool:
+    root = parse(content)
+    return root is not None and len(root) == 0
+
+
 def remove(content: bytes, ref: ChildRef) -> bytes | None:
     """The parent file without child `ref` (None when the file does not hold it)."""
     root = parse(content)

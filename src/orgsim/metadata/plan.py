@@ -18,7 +18,7 @@ from orgsim.metadata import children as kids
 from orgsim.metadata import store as md
 from orgsim.metadata import types as mdtypes
 from orgsim.metadata.package import Package, read_zip
-from orgsim.metadata.select import select
+from orgsim.metadata.select import folder_member, select
 from orgsim.metadata.xml import NIL, SoapFault, boolean, text, texts
 
 TEST_LEVELS = ("NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg")
@@ -276,7 +276,8 @@ def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> 
 
     for manifest_name, manifest in package.destructive.items():
         target = deletes_pre if manifest_name == "destructiveChangesPre.xml" else deletes_post
-        for type_name, full_name in manifest.members():
+        for listed_type, listed_name in manifest.members():
+            type_name, full_name = folder_member(listed_type, listed_name)
             file_name = f"{prefix}{manifest_name}"
             refusal = deletion_refusal(type_name, full_name)
             if refusal is not None:

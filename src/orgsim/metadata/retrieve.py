@@ -13,6 +13,7 @@ from orgsim.metadata import children as kids
 from orgsim.metadata import store as md
 from orgsim.metadata import types as mdtypes
 from orgsim.metadata.package import package_xml, write_zip
+from orgsim.metadata.select import folder_member
 from orgsim.metadata.xml import SoapFault, child, children, text, texts
 from orgsim.store import parse_datetime
 
@@ -209,7 +210,7 @@ def _build(org: Any, request: dict[str, Any], retrieve_id: str) -> tuple[dict[st
                     collector.child(parent, match)
                     continue
             else:
-                stored = md.get_component(org, type_name, member)
+                stored = md.get_component(org, *folder_member(type_name, member))
                 if stored is not None:
                     collector.component(stored)
                     continue

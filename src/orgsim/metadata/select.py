@@ -44,6 +44,17 @@ def _claim(files: dict[str, bytes], type_name: str, member: str) -> dict[str, by
     return claimed
 
 
+def folder_member(type_name: str, member: str) -> tuple[str, str]:
+    """package.xml lists a folder under its content type (`EmailTemplate: Fleet_Templates`, the CLI also writes
+    `Report: Fleet_Reports/`): that member is the folder component (EmailFolder Fleet_Templates)."""
+    metadata_type = mdtypes.get(type_name)
+    if metadata_type is not None and metadata_type.in_folder and metadata_type.folder_type:
+        bare = member.rstrip("/")
+        if "/" not in bare:
+            return metadata_type.folder_type, bare
+    return type_name, member
+
+
 def select(package: Package) -> Selection:
     selection = Selection()
     files = package.files
@@ -88,12 +99,13 @@ def select(package: Package) -> Selection:
                 if ref is None or not add_child(ref):
                     selection.missing.append((type_name, member))
                 continue
-            if (type_name, member) in seen:
+            real_type, name = folder_member(type_name, member)
+            if (real_type, name) in seen:
                 continue
-            claimed = _claim(files, type_name, member)
+            claimed = _claim(files, real_type, name)
             if not claimed:
-                selection.missing.append((type_name, member))
+                selection.missing.append((real_type, name))
                 continue
-            seen.add((type_name, member))
-            selection.components.append(Component(type_name, member, claimed))
+            seen.add((real_type, name))
+            selection.components.append(Component(real_type, name, claimed))
     return selection

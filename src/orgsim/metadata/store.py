@@ -224,6 +224,10 @@ def delete_any(org: Any, type_name: str, full_name: str) -> None:
     remaining = kids.remove(existing, ref)
     if remaining is None:
         return
+    if kids.is_empty(remaining) and (ref.parent_type == "CustomLabels" or not mdtypes.is_custom_name(stored.full_name)):
+        # a container that only held children (the labels file, a standard object's custom fields) goes with them
+        delete_component(org, ref.parent_type, stored.full_name)
+        return
     org.store.conn.execute(
         "UPDATE md_files SET content = ? WHERE path = ? AND type = ?", (remaining, path, ref.parent_type)
     )
