@@ -21,7 +21,7 @@ from typing import Any
 
 from cutover.checks.result import Evidence, GateResult, failed, passed
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 MAX_FILE_BYTES = 2_000_000  # larger tracked files are data dumps or binaries; scanning them costs more than it finds
 PARALLEL_THRESHOLD = 400  # below this many files to scan, starting worker processes costs more than it saves
 
@@ -57,16 +57,35 @@ def tracked_files(repo: Path) -> list[str]:
     return sorted({name for name in out.split("\0") if name})
 
 
-def _settings_config(baseline: dict[str, Any] | None) -> dict[str, Any]:
-    """The detector configuration: the baseline's own when there is one, else every plugin with default filters."""
-    if baseline and baseline.get("plugins_used"):
-        config = {"plugins_used": baseline["plugins_used"]}
-        if baseline.get("filters_used"):
-            config["filters_used"] = baseline["filters_used"]
-        return config
-    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+#: Filters every scan uses, whatever the baseline lists: lock files (integrity hashes), templated and `$`-prefixed
+#: values, indirect references, and the CI/template/vault reference syntax of `cutover.checks.secret_refs`.
+REQUIRED_FILTERS = (
+    "detect_secrets.filters.heuristic.is_lock_file",
+    "detect_secrets.filters.heuristic.is_templated_secret",
+    "detect_secrets.filters.heuristic.is_prefixed_with_dollar_sign",
+    "detect_secrets.filters.heuristic.is_indirect_reference",
+    "cutover.checks.secret_refs.is_ci_reference",
+)
 
-    return {"plugins_used": [{"name": cls.__name__} for cls in get_mapping_from_secret_type_to_class().values()]}
+
+def _settings_config(baseline: dict[str, Any] | None) -> dict[str, Any]:
+    """The detector configuration: the baseline's own when there is one, else every plugin with default filters;
+    the REQUIRED_FILTERS are added either way (a baseline written with fewer filters must not bring back findings
+    such as `${{ secrets.NAME }}` or package-lock.json integrity hashes)."""
+    if baseline and baseline.get("plugins_used"):
+        config: dict[str, Any] = {"plugins_used": baseline["plugins_used"]}
+        filters = list(baseline.get("filters_used") or [])
+    else:
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+        from detect_secrets.settings import Settings
+
+        plugins = get_mapping_from_secret_type_to_class().values()
+        config = {"plugins_used": [{"name": cls.__name__} for cls in plugins]}
+        filters = [{"path": path} for path in sorted(Settings().filters)]
+    present = {item.get("path") for item in filters if isinstance(item, dict)}
+    filters += [{"path": path} for path in REQUIRED_FILTERS if path not in present]
+    config["filters_used"] = filters
+    return config
 
 
 def _settings_key(config: dict[str, Any], known: set[tuple[str, str]]) -> str:
