@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from orgsim.store import format_datetime, parse_datetime
 
 _MONTHS = {
     name: index
@@ -98,15 +101,123 @@ def parse_cron(expression: str) -> CronSchedule:
 def next_fire_time(expression: str | CronSchedule, after: datetime) -> datetime | None:
     """The first moment strictly after `after` that the expression fires (UTC), or None if never (past years)."""
     schedule = parse_cron(expression) if isinstance(expression, str) else expression
-    after = after.astimezone(UTC).replace(microsecond=0)
-    day = after.date()
+    exact = after.astimezone(UTC)
+    after = exact.replace(microsecond=0)
+    first_day = after.date()
+    day = first_day
+    hours, minutes, seconds = sorted(schedule.hours), sorted(schedule.minutes), sorted(schedule.seconds)
     for _ in range(366 * 8):
         if schedule.matches_day(day):
-            for hour in sorted(schedule.hours):
-                for minute in sorted(schedule.minutes):
-                    for second in sorted(schedule.seconds):
+            today = day == first_day
+            for hour in hours:
+                if today and hour < after.hour:
+                    continue
+                for minute in minutes:
+                    if today and hour == after.hour and minute < after.minute:
+                        continue
+                    for second in seconds:
                         moment = datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=UTC)
-                        if moment > after:
+                        if moment > exact:
                             return moment
         day += timedelta(days=1)
     return None
+
+
+def previous_fire_time(expression: str | CronSchedule, at: datetime) -> datetime | None:
+    """The last moment at or before `at` that the expression fired (UTC), or None within the 8 years before."""
+    schedule = parse_cron(expression) if isinstance(expression, str) else expression
+    at = at.astimezone(UTC)
+    last_day = at.date()
+    day = last_day
+    hours = sorted(schedule.hours, reverse=True)
+    minutes, seconds = sorted(schedule.minutes, reverse=True), sorted(schedule.seconds, reverse=True)
+    for _ in range(366 * 8):
+        if schedule.matches_day(day):
+            today = day == last_day
+            for hour in hours:
+                if today and hour > at.hour:
+                    continue
+                for minute in minutes:
+                    if today and hour == at.hour and minute > at.minute:
+                        continue
+                    for second in seconds:
+                        moment = datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=UTC)
+                        if moment <= at:
+                            return moment
+        day -= timedelta(days=1)
+    return None
+
+
+# -- keeping live triggers current ------------------------------------------------------------------------------------
+LIVE_STATES = frozenset({"WAITING", "ACQUIRED", "EXECUTING"})
+MAX_COUNTED_FIRES = 1000  # missed fires counted one by one into TimesTriggered; beyond that, jump to now
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """What a trigger due at some time looks like at `now`: it fired `fires` times, last at `previous`."""
+
+    next_fire_time: datetime | None
+    previous_fire_time: datetime
+    fires: int
+
+
+def _horizon(now: datetime) -> datetime:
+    """`now` rounded up to the whole second. Fire times are whole seconds, so a trigger due within this second
+    counts as fired: the NextFireTime shown stays after the moment of reading, also later in the same request."""
+    now = now.astimezone(UTC)
+    whole = now.replace(microsecond=0)
+    return whole if whole == now else whole + timedelta(seconds=1)
+
+
+def catch_up(expression: str | CronSchedule, due: datetime, now: datetime) -> CatchUp | None:
+    """None while `due` (the stored NextFireTime) is still after `now`; else the fires since then and the next fire
+    time, strictly after `now` (None when the expression never fires again)."""
+    horizon = _horizon(now)
+    if due > horizon:
+        return None
+    schedule = parse_cron(expression) if isinstance(expression, str) else expression
+    fires, last = 0, due
+    upcoming: datetime | None = due
+    while upcoming is not None and upcoming <= horizon and fires < MAX_COUNTED_FIRES:
+        fires, last = fires + 1, upcoming
+        upcoming = next_fire_time(schedule, upcoming)
+    if upcoming is not None and upcoming <= horizon:  # more missed fires than we count: jump to now
+        last = previous_fire_time(schedule, horizon) or last
+        upcoming = next_fire_time(schedule, horizon)
+    return CatchUp(upcoming, last, fires)
+
+
+class _Store(Protocol):
+    def list(self, sobject: str) -> list[dict[str, Any]]: ...
+
+    def update(self, record_id: str, fields: dict[str, Any]) -> None: ...
+
+
+def refresh_triggers(store: _Store, now: datetime) -> int:
+    """Bring every live CronTrigger whose NextFireTime is not after `now` up to date, as the scheduler would have:
+    PreviousFireTime, TimesTriggered and a NextFireTime strictly after now. Called from `Org.tick()` before each
+    request, so it holds on a boundary and after the org clock was advanced. Returns how many triggers changed."""
+    changed = 0
+    for trigger in store.list("CronTrigger"):
+        due_text = trigger.get("NextFireTime")
+        if trigger.get("State") not in LIVE_STATES or not isinstance(due_text, str) or not trigger.get("Id"):
+            continue
+        try:
+            update = catch_up(str(trigger.get("CronExpression") or ""), parse_datetime(due_text), now)
+        except (CronError, ValueError):
+            continue  # a trigger orgsim cannot read is left as the scenario wrote it
+        if update is None:
+            continue
+        times = trigger.get("TimesTriggered")
+        store.update(
+            str(trigger["Id"]),
+            {
+                "NextFireTime": format_datetime(update.next_fire_time) if update.next_fire_time else None,
+                "PreviousFireTime": format_datetime(update.previous_fire_time),
+                "TimesTriggered": (times if isinstance(times, int) and not isinstance(times, bool) else 0)
+                + update.fires,
+            },
+        )
+        changed += 1
+    return changed

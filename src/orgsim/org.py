@@ -435,11 +435,13 @@ class Org:
 
     # -- time-driven state --------------------------------------------------------------------------------------
     def tick(self) -> None:
-        """Bring time-driven state up to date (called before each request): test runs, rising limits, hooks."""
+        """Bring time-driven state up to date (called before each request): test runs, scheduled jobs' fire times,
+        rising limits, hooks."""
         from orgsim.tooling import advance_test_runs
 
         with self.lock:
             advance_test_runs(self)
+            cron.refresh_triggers(self.store, self.now())
             for hook in list(self.tick_hooks):
                 hook(self)
             self._emit_rising_snapshots()
