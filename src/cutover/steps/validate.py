@@ -224,12 +224,16 @@ class Validate:
         project = Path(ctx.project_dir)
         manifest = self.params.get("manifest", self.runbook.project.manifest)
         source_dir = self.params.get("source_dir") or self.runbook.project.source_dir
+        # The deletions travel with the validated job, so the quick deploy of that job performs them too.
+        destructive = self.runbook.project.destructive_changes
         with sf_session(ctx, self.services, self.runbook) as sf:
             ctx.progress.update(f"submitting the validation ({self.test_level}) to {self.alias}")
             queued = sf.deploy_start(
                 self.alias,
                 manifest=project / manifest if manifest else None,
                 source_dirs=None if manifest else [source_dir],
+                pre_destructive=project / destructive.pre if destructive.pre else None,
+                post_destructive=project / destructive.post if destructive.post else None,
                 dry_run=True,
                 test_level=self.test_level,
                 async_=True,

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from cutover.engine import Engine, Progress, StepContext, StepSpec, StepStatus
-from cutover.runbook import parse_runbook
+from cutover.runbook import RunbookError, parse_runbook
+from cutover.runbook.models import DestructiveChanges
+from cutover.runbook.plan import build_plan
 from cutover.sf import SfApiError
 from cutover.sf.process import SfResult
 from cutover.sf.results import DeployResult, parse_deploy_result
@@ -239,3 +241,31 @@ def test_a_job_still_running_at_the_deadline_says_how_to_wait_again(engine: Engi
         wait_for_deploy(ctx, fake, "production", QUEUED.id, label="validation", timeout_s=0, sleep=lambda _: None)  # type: ignore[arg-type]
     assert "still InProgress" in waited.value.message
     assert waited.value.hint and "cutover retry validate.dry-run && cutover resume" in waited.value.hint
+
+
+def test_the_release_deletions_travel_with_the_validation(engine: Engine) -> None:
+    runbook = RUNBOOK.model_copy(
+        update={
+            "project": RUNBOOK.project.model_copy(
+                update={"destructive_changes": DestructiveChanges(post="manifest/destructiveChangesPost.xml")}
+            )
+        }
+    )
+    fake = FakeSf(reports=[replace(SUCCESS, id=QUEUED.id)])
+    step = make_step(engine, fake)
+    step.runbook = runbook
+    assert step.run(make_ctx(engine)).status == StepStatus.PASSED
+    kwargs = fake.calls[0][1]
+    assert kwargs["post_destructive"] == engine.project_dir / "manifest/destructiveChangesPost.xml"
+    assert kwargs["pre_destructive"] is None
+
+
+def test_the_plan_shows_the_deletions_and_a_manifest_is_required() -> None:
+    text = (
+        "target:\n  alias: production\nproject:\n  destructive_changes:\n    pre: manifest/destructiveChangesPre.xml\n"
+    )
+    runbook = parse_runbook(text, "cutover.yaml")
+    step = next(s for s in build_plan(runbook) if s.id == "validate.dry-run")
+    assert "--pre-destructive-changes manifest/destructiveChangesPre.xml" in (step.sf_command or "")
+    with pytest.raises(RunbookError, match=r"project\.destructive_changes.*--manifest"):
+        parse_runbook(text.replace("project:\n", "project:\n  manifest: null\n"), "cutover.yaml")

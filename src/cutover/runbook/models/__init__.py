@@ -61,6 +61,7 @@ from cutover.runbook.models.operations import (
 )
 from cutover.runbook.models.people import ReviewsConfig, Role, SeparationOfDuties, Signoff
 from cutover.runbook.models.project import (
+    DestructiveChanges,
     DocsConfig,
     OrgExpectation,
     ProjectCommands,
@@ -83,6 +84,7 @@ __all__ = [
     "ClockTime",
     "Command",
     "CustomStep",
+    "DestructiveChanges",
     "DestructiveOption",
     "DocsConfig",
     "Duration",
