@@ -73,6 +73,9 @@ class ScanConfig:
     rules: frozenset[str] = field(default_factory=lambda: frozenset(RULE_IDS))
     warning_rules: frozenset[str] = frozenset()
     safe_types: frozenset[str] = frozenset()
+    # `Class.method`s of the project whose returned records come only from enforced queries or strip calls
+    # (scan_paths learns them, like the project's own guard and strip helpers).
+    safe_record_methods: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "soql_enforcement", normalise_enforcement(self.soql_enforcement))
@@ -82,6 +85,7 @@ class ScanConfig:
         object.__setattr__(self, "rules", frozenset(self.rules))
         object.__setattr__(self, "warning_rules", frozenset(self.warning_rules))
         object.__setattr__(self, "safe_types", frozenset(t.lower() for t in self.safe_types))
+        object.__setattr__(self, "safe_record_methods", frozenset(m.lower() for m in self.safe_record_methods))
 
     def severity(self, rule: str) -> str:
         """'error', 'warning', or 'off' for a rule that does not run."""

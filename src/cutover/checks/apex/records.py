@@ -12,6 +12,7 @@ from cutover.checks.apex.flow import (
     MAX_DEPTH,
     RECORD_PASSTHROUGH,
     access_level,
+    declared_type,
     dynamic_query_argument,
     is_strip_call,
     local_methods,
@@ -19,7 +20,7 @@ from cutover.checks.apex.flow import (
     short,
 )
 from cutover.checks.apex.strings import StringTracer
-from cutover.checks.apex.syntax import ApexFile, Unit, arguments, invocation_parts, low, named_children
+from cutover.checks.apex.syntax import ApexFile, Unit, arguments, invocation_parts, low, named_children, type_name
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class RecordTracer:
     def __init__(self, model: ApexFile, config: ScanConfig) -> None:
         self.model = model
         self.config = config
-        self.strings = StringTracer(model)
+        self.strings = StringTracer(model, config.safe_types)
         self._in_progress: set[tuple[int, str]] = set()  # see StringTracer
         self._helpers: dict[int, list[RecordSource]] = {}
 
@@ -144,4 +145,19 @@ class RecordTracer:
             if not found:
                 return []
             return [RecordSource(node, found[0].kind, f"{short(node)} (which returns {found[0].what})")]
+        if (
+            self.config.safe_record_methods
+            and f"{self._receiver(node, unit)}.{name}" in self.config.safe_record_methods
+        ):
+            return []  # a method of another class that only returns enforced or stripped records
         return [RecordSource(node, "call", f"the result of {short(node)}")]
+
+    def _receiver(self, node: Node, unit: Unit) -> str:
+        """The class a call goes to, lower-case: `new Sel().m()`, `sel.m()` with `Sel sel`, `Sel.m()`."""
+        target = node.child_by_field_name("object")
+        if target is None:
+            return ""
+        if target.type == "object_creation_expression":
+            return type_name(target.child_by_field_name("type")).rpartition(".")[2]
+        declared = declared_type(target, unit, unit.owner) if target.type == "identifier" else ""
+        return (declared or "".join(low(target).split())).rpartition(".")[2]

@@ -15,8 +15,9 @@ from cutover.checks.apex.flow import (
     is_check,
     is_strip_call,
 )
-from cutover.checks.apex.rules import Hit, inherits_sharing, run_rules
-from cutover.checks.apex.syntax import ApexFile, invocation_parts, parse
+from cutover.checks.apex.records import RecordTracer
+from cutover.checks.apex.rules import Hit, inherits_sharing, returns_records, run_rules
+from cutover.checks.apex.syntax import ApexFile, invocation_parts, named_children, parse
 
 APEX_SUFFIXES = (".cls", ".trigger")
 SKIPPED_FOLDERS = {"node_modules", ".sfdx", ".sf", ".git"}
@@ -46,9 +47,7 @@ def scan_paths(
     files = list(discover(paths))
     results: dict[Path, _FileResult] = {}
     errors: list[ScanError] = []
-    guards: set[str] = set()
-    strips: set[str] = set()
-    enums: set[str] = set()
+    learned = Learned()
     for path in files:
         label = display_path(path, base)
         try:
@@ -56,10 +55,11 @@ def scan_paths(
         except OSError as exc:
             errors.append(ScanError(label, 1, 1, "read-error", f"cannot read: {exc.strerror or exc}"))
             continue
-        results[path] = _scan_one(source, label, config, helpers=(guards, strips, enums))
-    extended = _with_helpers(config, guards, strips, enums)
+        results[path] = _scan_one(source, label, config, learned)
+    extended = learned.extend(config)
     if extended is not config:
-        added = [name.rpartition(".")[2].lower().encode() for name in (*guards, *strips)]
+        added = [name.rpartition(".")[2].lower().encode() for name in (*learned.guards, *learned.strips)]
+        added += [name.rpartition(".")[2].encode() for name in extended.safe_record_methods]
         new_enums = [name.encode() for name in extended.safe_types - config.safe_types]
         for path, result in results.items():
             rules = {f.rule for f in result.findings}
@@ -77,6 +77,41 @@ def scan_paths(
 
 
 _HELPER_DEPENDENT = {"dml-without-crud-check", "aura-without-strip"}
+
+
+@dataclass
+class Learned:
+    """What scan_paths learns about the project from every file: its own guard and strip helpers, its enums, and
+    the methods whose returned records are already enforced or stripped (all `Class.method` / type names)."""
+
+    guards: set[str] = field(default_factory=set)
+    strips: set[str] = field(default_factory=set)
+    enums: set[str] = field(default_factory=set)
+    record_methods: set[str] = field(default_factory=set)
+
+    def learn(self, model: ApexFile, config: ScanConfig) -> None:
+        guards, strips = project_helpers(model, config)
+        self.guards |= guards
+        self.strips |= strips
+        self.enums.update(d.lname for d in model.types if d.kind == "enum")
+        self.record_methods |= safe_record_methods(model, config)
+
+    def extend(self, config: ScanConfig) -> ScanConfig:
+        """`config` with what was learned added, or `config` itself when nothing is new."""
+        known = {name.lower() for name in (*config.guard_methods, *config.strip_methods)}
+        new_guards = tuple(sorted(g for g in self.guards if g.lower() not in known))
+        new_strips = tuple(sorted(s for s in self.strips if s.lower() not in known))
+        records = {m.lower() for m in self.record_methods}
+        nothing_new = self.enums <= config.safe_types and records <= config.safe_record_methods
+        if nothing_new and not new_guards and not new_strips:
+            return config
+        return replace(
+            config,
+            guard_methods=config.guard_methods + new_guards,
+            strip_methods=config.strip_methods + new_strips,
+            safe_types=config.safe_types | self.enums,
+            safe_record_methods=config.safe_record_methods | records,
+        )
 
 
 def project_helpers(model: ApexFile, config: ScanConfig) -> tuple[set[str], set[str]]:
@@ -103,18 +138,34 @@ def project_helpers(model: ApexFile, config: ScanConfig) -> tuple[set[str], set[
     return guards, strips
 
 
-def _with_helpers(config: ScanConfig, guards: set[str], strips: set[str], enums: set[str]) -> ScanConfig:
-    known = {name.lower() for name in (*config.guard_methods, *config.strip_methods)}
-    new_guards = tuple(sorted(g for g in guards if g.lower() not in known))
-    new_strips = tuple(sorted(s for s in strips if s.lower() not in known))
-    if not new_guards and not new_strips and enums <= config.safe_types:
-        return config
-    return replace(
-        config,
-        guard_methods=config.guard_methods + new_guards,
-        strip_methods=config.strip_methods + new_strips,
-        safe_types=config.safe_types | enums,
-    )
+def safe_record_methods(model: ApexFile, config: ScanConfig) -> set[str]:
+    """Non-private methods returning records that query or strip, run no unenforced query at all, and whose every
+    returned value traces to no unenforced source (a selector's `WITH USER_MODE` methods): other classes'
+    @AuraEnabled methods may return what these give."""
+    found: set[str] = set()
+    tracer: RecordTracer | None = None
+    for decl in model.types:
+        for unit in decl.units:
+            if unit.kind != "method" or unit.is_private or unit.is_test or not decl.name or not unit.returns:
+                continue
+            if not returns_records(unit, model):
+                continue
+            reads = bool(unit.queries) or any(
+                dynamic_query_argument(call) is not None or is_strip_call(call, decl, config)
+                for call in unit.invocations
+            )
+            if not reads:
+                continue
+            tracer = tracer or RecordTracer(model, config)
+            if any(tracer.sources(query, unit, query.start_byte) for query in unit.queries):
+                continue  # an unenforced query: its rows may reach the result in ways the tracer does not follow
+            dynamic = [call for call in unit.invocations if dynamic_query_argument(call) is not None]
+            if any(tracer.sources(call, unit, call.start_byte) for call in dynamic):
+                continue
+            values = [value for ret in unit.returns for value in named_children(ret)[:1]]
+            if values and not any(tracer.sources(value, unit, value.start_byte) for value in values):
+                found.add(f"{decl.name}.{unit.name}")
+    return found
 
 
 @dataclass
@@ -181,18 +232,13 @@ def display_path(path: Path, base: Path) -> str:
         return resolved.as_posix()
 
 
-def _scan_one(
-    source: bytes, label: str, config: ScanConfig, helpers: tuple[set[str], set[str], set[str]] | None = None
-) -> _FileResult:
-    """Scan one file; with `helpers`, also add the file's own guard/strip helpers and enum names to those sets."""
+def _scan_one(source: bytes, label: str, config: ScanConfig, learned: Learned | None = None) -> _FileResult:
+    """Scan one file; with `learned`, also note what the file tells about the project (see Learned)."""
     source = source.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM (Windows editors) would shift line 1's columns
     try:
         model = parse(source, label)
-        if helpers is not None:
-            guards, strips = project_helpers(model, config)
-            helpers[0].update(guards)
-            helpers[1].update(strips)
-            helpers[2].update(d.lname for d in model.types if d.kind == "enum")
+        if learned is not None:
+            learned.learn(model, config)
         return _rules_on(model, label, config)
     finally:
         # The per-call caches hold nodes, and nodes hold their tree: let this file's tree go.
