@@ -270,3 +270,21 @@ def test_restore_deploys_the_verified_archive_not_a_folder_edited_since(tmp_path
     edited.write_text("public class ElaroLogger { /* edited after the backup */ }")
     folder = restore_folder(record, tmp_path / "work")
     assert (folder / "classes" / "ElaroLogger.cls").read_text() == original
+
+
+def test_a_waived_backup_makes_both_rollback_steps_say_who_waived_it(engine: Engine) -> None:
+    ctx = make_ctx(
+        engine,
+        "rollback.redeploy-backup",
+        stages={"backup.retrieve": "backup", "deploy.quick": "deploy", "rollback.redeploy-backup": "rollback"},
+    )
+    engine.waive(ctx.run_id, "backup.retrieve", reason="retrieve kept timing out", approver="Dana Lead")
+    for step in (
+        RedeployBackupStep("prod", session_of(FakeSf()), engine.project_dir),
+        RemoveAddedStep("prod", session_of(FakeSf()), engine.project_dir),
+    ):
+        outcome = step.run(ctx)
+        assert outcome.status == StepStatus.FAILED
+        assert "rollback impossible: the backup step backup.retrieve was waived on 20" in outcome.detail
+        assert "by Dana Lead (retrieve kept timing out); a rollback needs a backup" in outcome.detail
+        assert "\n" not in outcome.detail
