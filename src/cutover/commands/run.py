@@ -1,4 +1,6 @@
-"""Run commands: run, resume, status, signoff, waive, retry, abort, runs, audit verify/log, lock status/break.
+"""Run commands: run and resume, plus the helpers the other run-lifecycle modules share (`status`, `signoff`,
+`abort`, `audit`: `register` here adds them all: run, resume, status, runs, signoff, waive, retry, abort, audit
+verify/log/evidence, lock status/break).
 
 Thin: parse, call `cutover.engine.Engine` (through the `cutover.steps` adapter for anything runbook-specific),
 render. Errors are raised as `CutoverError`s and turned into exit codes by cli.py:
@@ -15,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from cutover.commands._context import app_context, err_console, out_console
 from cutover.engine import (
@@ -32,7 +32,7 @@ from cutover.engine import (
     StepStatus,
 )
 from cutover.engine.runner import steps_to_execute
-from cutover.errors import AuditBroken, CutoverError, RunLocked, UsageError
+from cutover.errors import CutoverError, UsageError
 
 
 class OutputFormat(StrEnum):
@@ -87,13 +87,46 @@ def _try_load_project(project_dir: Path, target_org: str | None = None) -> Proje
     return load_project(project_dir, target_org)
 
 
-def _check_runbook_unchanged(run: RunInfo, project: Project) -> None:
-    if run.runbook_sha256 and run.runbook_sha256 != project.runbook_sha256:
-        raise UsageError(
-            f"{project.relpath} changed since run {run.id} was created "
-            f"(SHA-256 {run.runbook_sha256[:12]} → {project.runbook_sha256[:12]})",
-            hint=f"restore the file, or end that run with `cutover abort {run.id} --reason TEXT` and start a new one",
+def sync_runbook(run: RunInfo, project: Project, engine: Engine | None = None) -> RunInfo:
+    """Re-plan `run` when its runbook changed since it was planned: steps whose definition is unchanged keep their
+    status, sign-offs and waivers; changed ones are reset (see `cutover.engine.replan`). Prints what changed."""
+    if not run.runbook_sha256 or run.runbook_sha256 == project.runbook_sha256:
+        return run
+    from cutover.steps import plan_to_specs
+
+    own = engine is None
+    engine = engine or Engine(project.dir)
+    try:
+        result = engine.replan(
+            run.id,
+            plan_to_specs(project.plan, project.runbook),
+            runbook_sha256=project.runbook_sha256,
+            runbook_path=project.relpath,
         )
+        for line in result.lines():
+            err_console().print(line, markup=False, highlight=False)
+        return engine.resolve_run(run.id)
+    finally:
+        if own:
+            engine.close()
+
+
+def create_run(engine: Engine, project: Project, specs: list[StepSpec]) -> RunInfo:
+    """A new run of `specs` for the project's target org, at its commit and runbook."""
+    from cutover.steps import git_head
+
+    return engine.create_run(
+        project.target_org,
+        specs,
+        runbook_path=project.relpath,
+        runbook_sha256=project.runbook_sha256,
+        git_head=git_head(project.dir),
+    )
+
+
+def _check_runbook_unchanged(run: RunInfo, project: Project) -> None:
+    """Kept for the commands that call it (rollback, announce): re-plans the run when its runbook changed."""
+    sync_runbook(run, project)
 
 
 def _check_same_commit(run: RunInfo, project: Project) -> None:
@@ -173,6 +206,9 @@ def _execute(
 
     records = engine.steps(run.id)
     todo = steps_to_execute(records, select)
+    if engine.rollback_requested(run.id):  # `cutover rollback` then `cutover resume`: only the rollback runs
+        finished = (StepStatus.PASSED, StepStatus.WAIVED, StepStatus.SKIPPED)
+        todo = [r for r in records if r.spec.contingency and r.status not in finished]
     services = StepServices(
         project_dir=project.dir,
         target_org=run.target_org,
@@ -247,11 +283,11 @@ def run_cmd(
     from cutover.steps import git_head
 
     run = engine.continuable_run(
-        project.target_org, git_head=git_head(project.dir), runbook_sha256=project.runbook_sha256
+        project.target_org, git_head=git_head(project.dir), runbook_sha256=project.runbook_sha256, any_runbook=True
     )
     if run is not None:
-        _check_runbook_unchanged(run, project)
         _check_same_commit(run, project)
+        run = sync_runbook(run, project, engine)
         question = f"Continue run {run.id} against {project.target_org}?"
     else:
         from cutover.steps import build_executors, plan_to_specs
@@ -273,13 +309,7 @@ def run_cmd(
     production = bool(getattr(project.runbook.target, "production", False))
     _confirm(question + (" (a production org)" if production else ""), yes or app.yes or not production)
     if run is None:
-        run = engine.create_run(
-            project.target_org,
-            specs,
-            runbook_path=project.relpath,
-            runbook_sha256=project.runbook_sha256,
-            git_head=git_head(project.dir),
-        )
+        run = create_run(engine, project, specs)
     _execute(engine, project, run, select, fmt, monitor)
 
 
@@ -319,8 +349,8 @@ def resume_cmd(
             hint = f"see `cutover status {run.id}`; then `cutover retry STEP` or `cutover waive STEP ...` and resume"
         raise UsageError(f"run {run.id} is {run.state.value}; nothing to resume", hint=hint)
     project = load_project(app.project_dir, run.target_org)
-    _check_runbook_unchanged(run, project)
     _check_same_commit(run, project)
+    run = sync_runbook(run, project, engine)
     select = _selector(project, only, until) if only or until else None
     _execute(engine, project, run, select, fmt, monitor)
 
@@ -338,119 +368,6 @@ def _monitor_overrides(duration: str | None, interval: str | None) -> dict[str, 
     return given or None
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# status, runs
-# ---------------------------------------------------------------------------------------------------------------------
-
-_STATUS_STYLE = {
-    "passed": "green",
-    "failed": "red",
-    "waived": "yellow",
-    "waiting_signoff": "yellow",
-    "running": "cyan",
-    "skipped": "dim",
-    "pending": "",
-}
-
-
-def status_cmd(
-    ctx: typer.Context,
-    run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id or unique prefix (default: latest)."),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
-) -> None:
-    """Show a run's state and every step's status."""
-    engine = Engine(app_context(ctx).project_dir)
-    run = engine.resolve_run(run_id)
-    doc = engine.status(run.id)
-    if fmt == OutputFormat.json:
-        typer.echo(json.dumps(doc, indent=2))
-        return
-    console = out_console()
-    console.print(f"run {doc['run_id']} on {escape(doc['target_org'])}: [bold]{doc['state']}[/bold]")
-    if doc.get("note"):
-        console.print(f"  {escape(doc['note'])}")
-    if doc.get("next"):
-        console.print(f"  next: {escape(doc['next'])}")
-    if doc.get("lock"):
-        lock = doc["lock"]
-        state = "STALE (process gone)" if lock["stale"] else "active"
-        console.print(f"  lock: pid {lock['pid']} on {escape(lock['host'])} since {lock['since']} ({state})")
-    # Piped output is not wrapped at 80 columns; on a narrow terminal the title gives way to the detail.
-    if not console.is_terminal:
-        console = Console(width=200, highlight=False)
-    with_title = console.width >= 120
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    table.add_column("step", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    if with_title:
-        table.add_column("title", overflow="fold", max_width=50)
-    table.add_column("detail", overflow="fold")
-    for step in doc["steps"]:
-        style = _STATUS_STYLE.get(step["status"], "")
-        detail = step["detail"] or ""
-        if step.get("signoffs"):
-            detail = (
-                (detail + " ").lstrip() + "[" + ", ".join(f"{s['by']} ({s['role']})" for s in step["signoffs"]) + "]"
-            )
-        shown = step["status"]
-        if step.get("contingency") and shown == "pending":
-            shown, style = "standby", "dim"  # a rollback step: runs only if a rollback is triggered
-        cells = [escape(step["id"]), f"[{style}]{shown}[/{style}]" if style else shown]
-        if with_title:
-            cells.append(escape(step["title"]))
-        cells.append(escape(detail))
-        table.add_row(*cells)
-    console.print(table)
-    if doc.get("head_hash"):
-        console.print(f"[dim]audit head: {doc['head_hash']}[/dim]")
-
-
-def runs_cmd(
-    ctx: typer.Context,
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
-) -> None:
-    """List the runs of this project, oldest first."""
-    engine = Engine(app_context(ctx).project_dir)
-    rows = []
-    for run in engine.runs():
-        steps = engine.steps(run.id)
-        finished = sum(1 for s in steps if s.status in (StepStatus.PASSED, StepStatus.WAIVED, StepStatus.SKIPPED))
-        rows.append(
-            {
-                "run_id": run.id,
-                "target_org": run.target_org,
-                "state": run.state.value,
-                "created": run.created,
-                "updated": run.updated,
-                "steps": len(steps),
-                "finished": finished,
-            }
-        )
-    if fmt == OutputFormat.json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        out_console().print("no runs yet (start one with: cutover run)")
-        return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("run", "org", "state", "steps", "created"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            row["run_id"],
-            escape(row["target_org"]),
-            row["state"],
-            f"{row['finished']}/{row['steps']}",
-            row["created"],
-        )
-    out_console().print(table)
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# signoff, waive, retry, abort
-# ---------------------------------------------------------------------------------------------------------------------
-
-
 def _resolve_step(engine: Engine, run: RunInfo, given: str) -> str:
     ids = [r.id for r in engine.steps(run.id)]
     if given in ids:
@@ -463,373 +380,22 @@ def _resolve_step(engine: Engine, run: RunInfo, given: str) -> str:
     raise UsageError(f"{given!r} matches several steps: {', '.join(matches)}")
 
 
-def _check_signoff_against_plan(
-    specs: Any, given: str, *, by: str, role: str, evidence: str | None, rules: RoleRules
-) -> None:
-    """The checks `_resolve_step` and the engine make on a run, made on the plan before a run is created for it."""
-    from cutover.engine.signoffs import check_signoff
-
-    ids = [spec.id for spec in specs]
-    matches = [given] if given in ids else [i for i in ids if i.endswith("." + given)]
-    if len(matches) != 1:
-        what = f"no step {given!r}" if not matches else f"{given!r} matches several steps: {', '.join(matches)}"
-        raise UsageError(f"the runbook's plan has {what}", hint="see the steps with: cutover plan")
-    spec = next(s for s in specs if s.id == matches[0])
-    check_signoff(spec, by=by, role=role, evidence=evidence, existing=(), rules=rules)
-
-
-def _run_for_change(engine: Engine, run_id: str | None, project: Project | None) -> RunInfo:
-    """The run a sign-off/waiver/retry applies to: --run, else the org's open run, else its latest run."""
-    if run_id:
-        return engine.resolve_run(run_id)
-    if project is not None:
-        run = engine.open_run(project.target_org)
-        if run is not None:
-            return run
-        return engine.resolve_run(None, target_org=project.target_org)
-    return engine.resolve_run(None)
-
-
-def _failed_run(engine: Engine, org: str) -> RunInfo | None:
-    """The org's latest run if it failed: sign-offs given to fix it belong to it (then retry and resume)."""
-    runs = engine.runs(org)
-    return runs[-1] if runs and runs[-1].state == RunState.FAILED else None
-
-
-def _follow_up_run(engine: Engine, org: str, step: str) -> RunInfo | None:
-    """The org's latest run if it succeeded with this step's (non-blocking) sign-off still open."""
-    runs = engine.runs(org)
-    if not runs or runs[-1].state != RunState.SUCCEEDED:
-        return None
-    latest = runs[-1]
-    try:
-        step_id = _resolve_step(engine, latest, step)
-    except UsageError:
-        return None
-    record = next(r for r in engine.steps(latest.id) if r.id == step_id)
-    return latest if record.status == StepStatus.WAITING_SIGNOFF else None
-
-
-def signoff_cmd(
-    ctx: typer.Context,
-    step: str = typer.Argument(..., metavar="STEP", help="Sign-off step id (e.g. signoff.security-review)."),
-    by: str = typer.Option(..., "--by", metavar="WHO", help="The person signing."),
-    role: str = typer.Option(..., "--role", metavar="ROLE", help="The runbook role they sign as."),
-    note: str | None = typer.Option(None, "--note", metavar="TEXT", help="A remark kept in the audit trail."),
-    evidence: str | None = typer.Option(None, "--evidence", metavar="URL", help="Link to the proof."),
-    run_id: str | None = typer.Option(None, "--run", metavar="RUN", help="Run id (default: the open run)."),
-    target_org: str | None = typer.Option(None, "--target-org", "-o", help="Org alias (default: the runbook's)."),
-) -> None:
-    """Record a sign-off (separation of duties is enforced). May be given before the run reaches the step.
-
-    Code reviews count too: cutover signoff preflight.reviews --by WHO --role reviewer
-    """
-    app = app_context(ctx)
-    engine = Engine(app.project_dir)
-    project = _try_load_project(app.project_dir, target_org)
-    run: RunInfo | None
-    if run_id:
-        run = engine.resolve_run(run_id)
-    else:
-        if project is None:
-            from cutover.runbook import find_runbook
-
-            find_runbook(app.project_dir)  # raises the loader's clear "no cutover.yaml" error
-            raise UsageError("no runbook")  # pragma: no cover - find_runbook raised
-        run = (
-            engine.open_run(project.target_org)
-            or _failed_run(engine, project.target_org)
-            or _follow_up_run(engine, project.target_org, step)
-        )
-        if run is None:  # sign-offs may come before the run starts: they attach to a planned run
-            from cutover.steps import git_head, plan_to_specs
-
-            specs = plan_to_specs(project.plan, project.runbook)
-            # A typo or a refused sign-off must not leave a planned run behind: check it against the plan first.
-            _check_signoff_against_plan(specs, step, by=by, role=role, evidence=evidence, rules=_rules(project))
-            run = engine.create_run(
-                project.target_org,
-                specs,
-                runbook_path=project.relpath,
-                runbook_sha256=project.runbook_sha256,
-                git_head=git_head(project.dir),
-            )
-            err_console().print(f"created run {run.id} (planned) for {project.target_org}", markup=False)
-    if project is not None:
-        _check_runbook_unchanged(run, project)
-    step_id = _resolve_step(engine, run, step)
-    signed = engine.signoff(run.id, step_id, by=by, role=role, note=note, evidence=evidence, rules=_rules(project))
-    from cutover.engine.signoffs import evaluate
-
-    record = next(r for r in engine.steps(run.id) if r.id == step_id)
-    progress = ""
-    if record.spec.signoff is not None:
-        state = evaluate(record.spec.signoff, engine.store.signoffs(run.id, step_id))
-        progress = f" ({len(state.signers)} of {state.needed} sign-off(s))"
-    out_console().print(
-        f"{escape(signed.by)} signed {step_id} as {signed.role} in run {run.id}{progress}", highlight=False
-    )
-    if run.state == RunState.PAUSED:
-        out_console().print(f"continue with: cutover resume {run.id}", markup=False)
-    elif run.state == RunState.FAILED and record.status == StepStatus.FAILED:
-        out_console().print(f"then: cutover retry {step_id} && cutover resume {run.id}", markup=False)
-
-
-def waive_cmd(
-    ctx: typer.Context,
-    step: str = typer.Argument(..., metavar="STEP"),
-    reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why it is acceptable to skip this step."),
-    approver: str = typer.Option(..., "--approver", metavar="WHO", help="Who takes responsibility."),
-    run_id: str | None = typer.Option(None, "--run", metavar="RUN", help="Run id (default: the open/latest run)."),
-    target_org: str | None = typer.Option(None, "--target-org", "-o", help="Org alias (default: the runbook's)."),
-) -> None:
-    """Waive a step (it counts as finished): needs a reason and an approver holding an allowed role."""
-    app = app_context(ctx)
-    engine = Engine(app.project_dir)
-    project = _try_load_project(app.project_dir, target_org)
-    run = _run_for_change(engine, run_id, project)
-    if project is not None:
-        _check_runbook_unchanged(run, project)
-    step_id = _resolve_step(engine, run, step)
-    waiver = engine.waive(run.id, step_id, reason=reason, approver=approver, rules=_rules(project))
-    out_console().print(f"{step_id} waived by {escape(waiver.approver)}: {escape(waiver.reason)}")
-    out_console().print(f"continue with: cutover resume {run.id}", markup=False)
-
-
-def retry_cmd(
-    ctx: typer.Context,
-    step: str = typer.Argument(..., metavar="STEP"),
-    run_id: str | None = typer.Option(None, "--run", metavar="RUN", help="Run id (default: the open/latest run)."),
-) -> None:
-    """Reset a failed (or interrupted) step to pending, so `cutover resume` runs it again."""
-    app = app_context(ctx)
-    engine = Engine(app.project_dir)
-    project = _try_load_project(app.project_dir)
-    run = _run_for_change(engine, run_id, project)
-    step_id = _resolve_step(engine, run, step)
-    engine.retry(run.id, step_id)
-    out_console().print(f"{step_id} reset to pending; continue with: cutover resume {run.id}", markup=False)
-
-
-def abort_cmd(
-    ctx: typer.Context,
-    run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id (default: latest)."),
-    reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why the run is abandoned."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-) -> None:
-    """Abandon an open (or failed) run; the next `cutover run` starts a new one."""
-    app = app_context(ctx)
-    engine = Engine(app.project_dir)
-    run = engine.resolve_run(run_id)
-    _confirm(f"Abort run {run.id} ({run.state.value})?", yes or app.yes)
-    engine.abort(run.id, reason)
-    out_console().print(f"run {run.id} aborted", markup=False)
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# audit
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-def audit_verify_cmd(
-    ctx: typer.Context,
-    run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id (default: latest)."),
-    all_runs: bool = typer.Option(False, "--all", help="Verify every run."),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
-) -> None:
-    """Verify a run's hash-chained event log and evidence files (exit 1 naming the first bad event)."""
-    engine = Engine(app_context(ctx).project_dir)
-    runs = engine.runs() if all_runs else [engine.resolve_run(run_id)]
-    if all_runs and not runs:
-        raise UsageError("no runs yet in this project")
-    reports = [engine.verify(run.id) for run in runs]
-    if fmt == OutputFormat.json:
-        typer.echo(
-            json.dumps(
-                [
-                    {"run_id": r.run_id, "ok": r.ok, "events": r.count, "head_hash": r.head_hash, "problem": r.problem}
-                    for r in reports
-                ],
-                indent=2,
-            )
-        )
-    else:
-        for report in reports:
-            if report.ok:
-                out_console().print(
-                    f"run {report.run_id}: {report.count} events verified (head {report.head_hash})", markup=False
-                )
-    bad = next((r for r in reports if not r.ok), None)
-    if bad is not None:
-        raise AuditBroken(
-            f"run {bad.run_id}: {bad.problem}",
-            hint=f"{bad.count} event(s) before it verified; inspect with: cutover audit log {bad.run_id}",
-        )
-
-
-def audit_log_cmd(
-    ctx: typer.Context,
-    run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id (default: latest)."),
-    step: str | None = typer.Option(None, "--step", metavar="STEP", help="Only the events of this step."),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
-) -> None:
-    """Print a run's event log."""
-    engine = Engine(app_context(ctx).project_dir)
-    run = engine.resolve_run(run_id)
-    events = engine.events(run.id)
-    if step:
-        step_id = _resolve_step(engine, run, step)
-        events = [e for e in events if e.step_id == step_id]
-    if fmt == OutputFormat.json:
-        typer.echo(
-            json.dumps(
-                [
-                    {
-                        "seq": e.seq,
-                        "at": e.at,
-                        "type": e.type,
-                        "step_id": e.step_id,
-                        "payload": e.payload,
-                        "prev_hash": e.prev_hash,
-                        "hash": e.hash,
-                    }
-                    for e in events
-                ],
-                indent=2,
-            )
-        )
-        return
-    console = out_console()
-    for event in events:
-        payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False)
-        if len(payload) > 160:
-            payload = payload[:157] + "..."
-        step = f" {event.step_id}" if event.step_id else ""
-        console.print(f"#{event.seq:<4} {event.at} {event.type}{step} {payload}", markup=False, highlight=False)
-
-
-def audit_evidence_cmd(
-    ctx: typer.Context,
-    run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id (default: latest)."),
-    step: str | None = typer.Option(None, "--step", metavar="STEP", help="Only the evidence of this step."),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
-) -> None:
-    """List a run's evidence files with their SHA-256, and whether each still matches."""
-    from cutover.engine.chain import sha256_file
-
-    engine = Engine(app_context(ctx).project_dir)
-    run = engine.resolve_run(run_id)
-    step_id = _resolve_step(engine, run, step) if step else None
-    rows = []
-    for item in engine.store.evidence(run.id, step_id):
-        path = engine.cutover_dir / item["relpath"]
-        state = "missing" if not path.is_file() else ("ok" if sha256_file(path) == item["sha256"] else "MODIFIED")
-        rows.append(
-            {
-                "step_id": item["step_id"],
-                "name": item["name"],
-                "path": f".cutover/{item['relpath']}",
-                "sha256": item["sha256"],
-                "size": item["size"],
-                "created": item["created"],
-                "state": state,
-            }
-        )
-    if fmt == OutputFormat.json:
-        typer.echo(json.dumps(rows, indent=2))
-    else:
-        for row in rows:
-            out_console().print(
-                f"{row['state']:<8} {row['sha256'][:16]}  {row['size']:>9}  {row['path']}", markup=False
-            )
-        if not rows:
-            out_console().print("no evidence recorded", markup=False)
-    bad = [row for row in rows if row["state"] != "ok"]
-    if bad:
-        raise AuditBroken(
-            f"{len(bad)} evidence file(s) no longer match their recorded SHA-256: {bad[0]['path']} ({bad[0]['state']})",
-            hint=f"cutover audit verify {run.id}",
-        )
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# lock
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-def lock_status_cmd(
-    ctx: typer.Context,
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
-) -> None:
-    """Show which target orgs are locked by a run, and whether each lock is stale (its process is gone)."""
-    engine = Engine(app_context(ctx).project_dir)
-    locks = engine.locks.all()
-    if fmt == OutputFormat.json:
-        typer.echo(
-            json.dumps(
-                [
-                    {
-                        "org": lock.org,
-                        "run_id": lock.run_id,
-                        "pid": lock.pid,
-                        "host": lock.host,
-                        "since": lock.started,
-                        "stale": lock.stale,
-                    }
-                    for lock in locks
-                ],
-                indent=2,
-            )
-        )
-        return
-    if not locks:
-        out_console().print("no locks held", markup=False)
-        return
-    for lock in locks:
-        line = f"{lock.org}: {lock.describe()}"
-        if lock.stale:
-            line += f"\n  break it with: cutover lock break {lock.org} --yes"
-        out_console().print(line, markup=False)
-
-
-def lock_break_cmd(
-    ctx: typer.Context,
-    org: str = typer.Argument(..., metavar="ORG", help="Target org alias whose lock to break."),
-    force: bool = typer.Option(False, "--force", help="Break even a lock whose process looks alive."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-) -> None:
-    """Break a stale lock (the process that held it is gone). A live lock needs --force."""
-    app = app_context(ctx)
-    engine = Engine(app.project_dir)
-    info = engine.locks.read(org)
-    if info is None:
-        raise UsageError(f"target org {org} is not locked")
-    if not info.stale and not force:
-        raise RunLocked(
-            f"refusing to break the lock on {org}: it is held by {info.describe()}",
-            hint=f"stop that run first; only if you are sure it is gone: cutover lock break {org} --force --yes",
-        )
-    _confirm(f"Break the lock on {org} held by {info.describe()}?", yes or app.yes)
-    broken = engine.locks.break_lock(org, force=force)
-    if engine.store.get_run(broken.run_id) is not None:
-        with engine.store.transaction() as tx:
-            tx.append_event(
-                broken.run_id,
-                "lock.broken",
-                None,
-                {"org": org, "pid": broken.pid, "host": broken.host, "since": broken.started, "forced": force},
-            )
-    out_console().print(
-        f"lock on {org} broken (was {broken.describe()}); continue with: cutover resume {broken.run_id}",
-        markup=False,
-    )
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to `app`."""
+    """Add this area's commands to `app` (the modules are imported here: they import this one)."""
+    from cutover.commands.abort import abort_cmd
+    from cutover.commands.audit import (
+        audit_evidence_cmd,
+        audit_log_cmd,
+        audit_verify_cmd,
+        lock_break_cmd,
+        lock_status_cmd,
+    )
+    from cutover.commands.signoff import retry_cmd, signoff_cmd, waive_cmd
+    from cutover.commands.status import runs_cmd, status_cmd
+
     app.command("run")(run_cmd)
     app.command("resume")(resume_cmd)
     app.command("status")(status_cmd)

@@ -8,16 +8,23 @@ evidence):
    the base branch (the run was gated on HEAD, so that is what gets the tag);
 3. creates `release/v<version>` at HEAD (`git branch`, HEAD stays where it is: same commit, no checkout needed);
 4. creates the annotated tag at HEAD;
-5. pushes the branch and the tag to the remote (never `--force`); no remote configured → skipped, not failed.
+5. pushes nothing when the plan deploys: `deploy.push-release` (`git.push_release`, right after `deploy.quick`)
+   pushes the branch and the tag once the deploy succeeded, so a failed validation or deploy leaves nothing on the
+   remote. Only a runbook without a `deploy` stage pushes here. Never `--force`; no remote → skipped, not failed.
 
-Idempotent: a branch or tag that already points at HEAD is accepted as done; one that points elsewhere is a
-blocking failure (an existing tag is never moved, an existing branch never reset). `{date}` in the names is the
-run's creation date, so a resume on the next day finds the same names.
+Idempotent: a branch or tag that already points at HEAD is reused (accepted as done, and not counted as created by
+the run); one that points elsewhere is a blocking failure (an existing tag is never moved, an existing branch never
+reset) that names the run which created it, when one did. `{date}` in the names is the run's creation date, so a
+resume on the next day finds the same names.
+
+What the run created (and pushed) is recorded in the step outcomes; `cutover abort` removes exactly that
+(`remove_release_refs`), unless the run deployed.
 """
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +32,7 @@ from typing import Any
 
 from cutover.engine import StepContext, StepOutcome
 from cutover.steps.registry import StepServices, register_action
+from cutover.steps.release_refs import created_refs
 
 
 class ReleaseRefused(Exception):
@@ -91,6 +99,10 @@ class GitRelease:
         except ReleaseRefused as exc:
             return StepOutcome.failed(str(exc), branch=names.branch, tag=names.tag)
 
+    def pushes_here(self) -> bool:
+        """Push in this step only when no deploy follows (else `deploy.push-release` pushes after the deploy)."""
+        return "deploy" not in (getattr(self.runbook, "stages", None) or ())
+
     def _must(self, ctx: StepContext, argv: list[str], name: str, what: str) -> None:
         # Never wait for a credentials prompt nobody will answer: fail and say so.
         result = ctx.run_command(argv, name=name, timeout=300, env={"GIT_TERMINAL_PROMPT": "0"})
@@ -146,14 +158,16 @@ class GitRelease:
                 f"an up-to-date {base}; check out {base}"
             )
 
+        created: list[str] = []
         branch_at = rev(project, f"refs/heads/{names.branch}")
         if branch_at is None:
             self._must(ctx, ["git", "branch", names.branch, head], "git-branch", f"git branch {names.branch}")
             lines.append(f"created branch {names.branch}")
+            created.append("branch")
         elif branch_at != head:
             raise ReleaseRefused(
                 f"branch {names.branch} already exists at {branch_at[:12]}, not at HEAD {head[:12]}; cutover never "
-                "resets a branch (delete or rename it, or change release.version)"
+                f"resets a branch ({_who_created(ctx, 'branch', names.branch)})"
             )
         else:
             lines.append(f"branch {names.branch} already at HEAD")
@@ -164,37 +178,118 @@ class GitRelease:
                 ctx, ["git", "tag", "-a", names.tag, "-m", names.message, head], "git-tag", f"git tag {names.tag}"
             )
             lines.append(f"created annotated tag {names.tag}")
+            created.append("tag")
         elif tag_at != head:
             raise ReleaseRefused(
                 f"tag {names.tag} already exists at {tag_at[:12]}, not at HEAD {head[:12]}; cutover never moves a "
-                "tag (bump release.version)"
+                f"tag ({_who_created(ctx, 'tag', names.tag)})"
             )
         elif tag_object_type(project, names.tag) != "tag":
             raise ReleaseRefused(f"tag {names.tag} exists at HEAD but is lightweight; the release tag is annotated")
         else:
             lines.append(f"tag {names.tag} already at HEAD")
 
-        pushed = False
+        pushed: list[str] = []
         if not self.runbook.release.push:
             lines.append("push disabled (release.push: false)")
+        elif not self.pushes_here():
+            lines.append("pushed after a successful deploy (deploy.push-release)")
         elif remote_exists:
-            self._must(
-                ctx,
-                ["git", "push", remote, f"refs/heads/{names.branch}", f"refs/tags/{names.tag}"],
-                "git-push",
-                f"git push {remote} {names.branch} {names.tag}",
-            )
-            pushed = True
+            pushed = push_refs(ctx, project, remote, names, self._must)
             lines.append(f"pushed {names.branch} and {names.tag} to {remote}")
         ctx.record_evidence(
             "release.json",
-            {"commit": head, "branch": names.branch, "tag": names.tag, "message": names.message, "pushed": pushed},
+            {
+                "commit": head,
+                "branch": names.branch,
+                "tag": names.tag,
+                "message": names.message,
+                "created": created,
+                "pushed": pushed,
+            },
         )
         return StepOutcome.passed(
-            f"{names.tag} at {head[:12]}: " + "; ".join(lines), commit=head, branch=names.branch, tag=names.tag
+            f"{names.tag} at {head[:12]}: " + "; ".join(lines),
+            commit=head,
+            branch=names.branch,
+            tag=names.tag,
+            created=created,
+            pushed=pushed,
+            remote=remote,
         )
+
+
+Must = Callable[[StepContext, list[str], str, str], None]
+
+
+def push_refs(ctx: StepContext, project: Path, remote: str, names: ReleaseNames, must: Must) -> list[str]:
+    """Push the branch and the tag (never --force); returns which of them the remote did not have before."""
+    listed = git(project, "ls-remote", remote, f"refs/heads/{names.branch}", f"refs/tags/{names.tag}")
+    before = listed.stdout if listed.returncode == 0 else ""
+    new = [
+        kind
+        for kind, ref in (("branch", f"refs/heads/{names.branch}"), ("tag", f"refs/tags/{names.tag}"))
+        if listed.returncode == 0 and ref not in before.split()
+    ]
+    must(
+        ctx,
+        ["git", "push", remote, f"refs/heads/{names.branch}", f"refs/tags/{names.tag}"],
+        "git-push",
+        f"git push {remote} {names.branch} {names.tag}",
+    )
+    return new
+
+
+class GitReleasePush(GitRelease):
+    """`deploy.push-release`: push the release branch and tag after the deploy succeeded (idempotent: pushing refs
+    the remote already has at the same commit changes nothing)."""
+
+    def _release(self, ctx: StepContext, project: Path, names: ReleaseNames) -> StepOutcome:
+        remote = self.runbook.release.remote
+        if not self.runbook.release.push:
+            return StepOutcome.skipped("push disabled (release.push: false)")
+        if not has_remote(project, remote):
+            return StepOutcome.skipped(f"no remote {remote!r}: push skipped")
+        commit = rev(project, f"refs/heads/{names.branch}")
+        if commit is None or rev(project, f"refs/tags/{names.tag}") != commit:
+            raise ReleaseRefused(
+                f"branch {names.branch} and tag {names.tag} are not both present at the same commit; "
+                f"push them by hand: git push {remote} {names.branch} {names.tag}"
+            )
+        pushed = push_refs(ctx, project, remote, names, self._must)
+        ctx.record_evidence(
+            "release-push.json", {"commit": commit, "branch": names.branch, "tag": names.tag, "pushed": pushed}
+        )
+        return StepOutcome.passed(
+            f"pushed {names.branch} and {names.tag} ({commit[:12]}) to {remote}",
+            commit=commit,
+            branch=names.branch,
+            tag=names.tag,
+            pushed=pushed,
+            remote=remote,
+        )
+
+
+def _who_created(ctx: StepContext, kind: str, name: str) -> str:
+    """The hint for a release ref in the way: the run that created it, when one did."""
+    for run in reversed(ctx.store.list_runs()):
+        if run.id == ctx.run_id:
+            continue
+        if name in created_refs(ctx.store, run.id).get(kind, ()):
+            if run.state.value in ("planned", "running", "paused", "failed"):
+                return (
+                    f"run {run.id} created it and is {run.state.value}: "
+                    f"`cutover abort {run.id} --reason TEXT` removes it"
+                )
+            return f"run {run.id} created it; delete it by hand if that release is void, or change release.version"
+    return "delete or rename it, or change release.version"
 
 
 @register_action("git.release")
 def _release_factory(plan_step: Any, runbook: Any, services: StepServices) -> GitRelease:
     return GitRelease(dict(plan_step.params or {}), runbook, services)
+
+
+@register_action("git.push_release")
+def _push_factory(plan_step: Any, runbook: Any, services: StepServices) -> GitReleasePush:
+    return GitReleasePush(dict(plan_step.params or {}), runbook, services)

@@ -119,14 +119,47 @@ def test_unknown_stage_in_only_is_a_usage_error(tmp_path: Path, capsys: pytest.C
     assert "unknown stage(s) nope" in capsys.readouterr().err
 
 
-def test_resume_refuses_when_the_runbook_changed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_edited_runbook_re_plans_only_the_changed_steps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_runbook(tmp_path, STEPS, signoffs=SIGNOFFS)
-    assert cutover(tmp_path, "run", "--yes") == 4
+    assert cutover(tmp_path, "signoff", "notes", "--by", "alice", "--role", "deployment_lead") == 0
+    assert cutover(tmp_path, "run", "--yes") == 4  # paused on the security review
     path = tmp_path / "cutover.yaml"
-    path.write_text(path.read_text() + "\n# edited\n")
+    edited = path.read_text().replace("echo second >> side.txt", "echo second, edited >> side.txt")
+    edited += """  - id: third
+    after: post_deploy
+    run: [sh, -c, "echo third >> side.txt"]
+"""
+    path.write_text(edited)
     capsys.readouterr()
-    assert cutover(tmp_path, "resume") == 2
-    assert "changed since run" in capsys.readouterr().err
+    assert cutover(tmp_path, "resume") == 4  # still waiting for the security review, nothing else asked again
+    err = capsys.readouterr().err
+    assert "re-planned" in err and "reset to pending: custom.second" in err and "added: custom.third" in err
+    assert cutover(tmp_path, "signoff", "security-review", "--by", "sam", "--role", "security_reviewer") == 0
+    assert cutover(tmp_path, "resume") == 0
+    assert (tmp_path / "side.txt").read_text().splitlines()[-2:] == ["second, edited", "third"]
+    assert cutover(tmp_path, "audit", "verify") == 0
+    capsys.readouterr()
+    assert cutover(tmp_path, "audit", "log", "--format", "json") == 0
+    events = json.loads(capsys.readouterr().out)
+    replanned = [e for e in events if e["type"] == "run.replanned"]
+    assert len(replanned) == 1
+    payload = replanned[0]["payload"]
+    assert payload["old_runbook_sha256"] != payload["new_runbook_sha256"]
+    assert "signoff.notes" in payload["kept"] and payload["dropped_signoffs"] == []
+    notes_signed = [e for e in events if e["type"] == "signoff.recorded" and e["step_id"] == "signoff.notes"]
+    assert len(notes_signed) == 1 and len(notes_signed[0]["payload"]["definition"]) == 64
+
+
+def test_a_changed_sign_off_step_must_be_signed_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_runbook(tmp_path, STEPS, signoffs=SIGNOFFS)
+    assert cutover(tmp_path, "signoff", "notes", "--by", "alice", "--role", "deployment_lead") == 0
+    path = tmp_path / "cutover.yaml"
+    path.write_text(path.read_text().replace("Deployment notes documented", "Deployment notes documented and linked"))
+    capsys.readouterr()
+    assert cutover(tmp_path, "run", "--yes") == 4
+    err = capsys.readouterr().err
+    assert "sign-offs/waivers to give again (their step changed): signoff.notes (alice)" in err
+    assert "waiting for sign-off: Deployment notes documented and linked" in err
 
 
 def test_retry_and_failed_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

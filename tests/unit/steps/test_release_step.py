@@ -68,7 +68,9 @@ def release(engine: Engine, repo: Path, runbook: object = RUNBOOK) -> StepOutcom
     return GitRelease({}, runbook, services).run(ctx)
 
 
-def test_creates_branch_and_annotated_tag_at_head_and_pushes_them(engine: Engine, repo: Path) -> None:
+def test_creates_branch_and_annotated_tag_at_head_but_leaves_the_push_to_after_the_deploy(
+    engine: Engine, repo: Path
+) -> None:
     head = git(repo, "rev-parse", "HEAD")
     outcome = release(engine, repo)
     assert outcome.status == StepStatus.PASSED, outcome.detail
@@ -76,10 +78,22 @@ def test_creates_branch_and_annotated_tag_at_head_and_pushes_them(engine: Engine
     assert git(repo, "cat-file", "-t", "v3.1.0") == "tag"
     assert git(repo, "rev-parse", "v3.1.0^{commit}") == head
     assert "Production release v3.1.0 - " in git(repo, "tag", "-l", "--format=%(contents)", "v3.1.0")
+    assert "pushed after a successful deploy (deploy.push-release)" in outcome.detail
+    assert outcome.data["created"] == ["branch", "tag"] and outcome.data["pushed"] == []
+    origin = repo.parent / "origin.git"
+    assert git(origin, "show-ref") == git(origin, "show-ref", "refs/heads/main")  # nothing pushed yet
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"  # same commit: no checkout needed
+
+
+def test_without_a_deploy_stage_the_release_step_pushes_itself(engine: Engine, repo: Path) -> None:
+    runbook = parse_runbook('target:\n  alias: production\nrelease:\n  version: "3.1.0"\nstages: [release, validate]\n')
+    head = git(repo, "rev-parse", "HEAD")
+    outcome = release(engine, repo, runbook)
+    assert outcome.status == StepStatus.PASSED, outcome.detail
     origin = repo.parent / "origin.git"
     assert git(origin, "rev-parse", "refs/heads/release/v3.1.0") == head
     assert git(origin, "rev-parse", "refs/tags/v3.1.0^{commit}") == head
-    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"  # same commit: no checkout needed
+    assert outcome.data["pushed"] == ["branch", "tag"]
 
 
 def test_running_again_is_a_no_op(engine: Engine, repo: Path) -> None:

@@ -1,0 +1,205 @@
+"""`cutover audit verify/log/evidence` and `cutover lock status/break`."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from cutover.commands._context import app_context, out_console
+from cutover.commands.run import (
+    OutputFormat,
+    _confirm,
+    _resolve_step,
+)
+from cutover.engine import Engine
+from cutover.errors import AuditBroken, RunLocked, UsageError
+
+
+def audit_verify_cmd(
+    ctx: typer.Context,
+    run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id (default: latest)."),
+    all_runs: bool = typer.Option(False, "--all", help="Verify every run."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
+) -> None:
+    """Verify a run's hash-chained event log and evidence files (exit 1 naming the first bad event)."""
+    engine = Engine(app_context(ctx).project_dir)
+    runs = engine.runs() if all_runs else [engine.resolve_run(run_id)]
+    if all_runs and not runs:
+        raise UsageError("no runs yet in this project")
+    reports = [engine.verify(run.id) for run in runs]
+    if fmt == OutputFormat.json:
+        typer.echo(
+            json.dumps(
+                [
+                    {"run_id": r.run_id, "ok": r.ok, "events": r.count, "head_hash": r.head_hash, "problem": r.problem}
+                    for r in reports
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for report in reports:
+            if report.ok:
+                out_console().print(
+                    f"run {report.run_id}: {report.count} events verified (head {report.head_hash})", markup=False
+                )
+    bad = next((r for r in reports if not r.ok), None)
+    if bad is not None:
+        raise AuditBroken(
+            f"run {bad.run_id}: {bad.problem}",
+            hint=f"{bad.count} event(s) before it verified; inspect with: cutover audit log {bad.run_id}",
+        )
+
+
+def audit_log_cmd(
+    ctx: typer.Context,
+    run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id (default: latest)."),
+    step: str | None = typer.Option(None, "--step", metavar="STEP", help="Only the events of this step."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
+) -> None:
+    """Print a run's event log."""
+    engine = Engine(app_context(ctx).project_dir)
+    run = engine.resolve_run(run_id)
+    events = engine.events(run.id)
+    if step:
+        step_id = _resolve_step(engine, run, step)
+        events = [e for e in events if e.step_id == step_id]
+    if fmt == OutputFormat.json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "seq": e.seq,
+                        "at": e.at,
+                        "type": e.type,
+                        "step_id": e.step_id,
+                        "payload": e.payload,
+                        "prev_hash": e.prev_hash,
+                        "hash": e.hash,
+                    }
+                    for e in events
+                ],
+                indent=2,
+            )
+        )
+        return
+    console = out_console()
+    for event in events:
+        payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False)
+        if len(payload) > 160:
+            payload = payload[:157] + "..."
+        step = f" {event.step_id}" if event.step_id else ""
+        console.print(f"#{event.seq:<4} {event.at} {event.type}{step} {payload}", markup=False, highlight=False)
+
+
+def audit_evidence_cmd(
+    ctx: typer.Context,
+    run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id (default: latest)."),
+    step: str | None = typer.Option(None, "--step", metavar="STEP", help="Only the evidence of this step."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
+) -> None:
+    """List a run's evidence files with their SHA-256, and whether each still matches."""
+    from cutover.engine.chain import sha256_file
+
+    engine = Engine(app_context(ctx).project_dir)
+    run = engine.resolve_run(run_id)
+    step_id = _resolve_step(engine, run, step) if step else None
+    rows = []
+    for item in engine.store.evidence(run.id, step_id):
+        path = engine.cutover_dir / item["relpath"]
+        state = "missing" if not path.is_file() else ("ok" if sha256_file(path) == item["sha256"] else "MODIFIED")
+        rows.append(
+            {
+                "step_id": item["step_id"],
+                "name": item["name"],
+                "path": f".cutover/{item['relpath']}",
+                "sha256": item["sha256"],
+                "size": item["size"],
+                "created": item["created"],
+                "state": state,
+            }
+        )
+    if fmt == OutputFormat.json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            out_console().print(
+                f"{row['state']:<8} {row['sha256'][:16]}  {row['size']:>9}  {row['path']}", markup=False
+            )
+        if not rows:
+            out_console().print("no evidence recorded", markup=False)
+    bad = [row for row in rows if row["state"] != "ok"]
+    if bad:
+        raise AuditBroken(
+            f"{len(bad)} evidence file(s) no longer match their recorded SHA-256: {bad[0]['path']} ({bad[0]['state']})",
+            hint=f"cutover audit verify {run.id}",
+        )
+
+
+def lock_status_cmd(
+    ctx: typer.Context,
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
+) -> None:
+    """Show which target orgs are locked by a run, and whether each lock is stale (its process is gone)."""
+    engine = Engine(app_context(ctx).project_dir)
+    locks = engine.locks.all()
+    if fmt == OutputFormat.json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "org": lock.org,
+                        "run_id": lock.run_id,
+                        "pid": lock.pid,
+                        "host": lock.host,
+                        "since": lock.started,
+                        "stale": lock.stale,
+                    }
+                    for lock in locks
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not locks:
+        out_console().print("no locks held", markup=False)
+        return
+    for lock in locks:
+        line = f"{lock.org}: {lock.describe()}"
+        if lock.stale:
+            line += f"\n  break it with: cutover lock break {lock.org} --yes"
+        out_console().print(line, markup=False)
+
+
+def lock_break_cmd(
+    ctx: typer.Context,
+    org: str = typer.Argument(..., metavar="ORG", help="Target org alias whose lock to break."),
+    force: bool = typer.Option(False, "--force", help="Break even a lock whose process looks alive."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Break a stale lock (the process that held it is gone). A live lock needs --force."""
+    app = app_context(ctx)
+    engine = Engine(app.project_dir)
+    info = engine.locks.read(org)
+    if info is None:
+        raise UsageError(f"target org {org} is not locked")
+    if not info.stale and not force:
+        raise RunLocked(
+            f"refusing to break the lock on {org}: it is held by {info.describe()}",
+            hint=f"stop that run first; only if you are sure it is gone: cutover lock break {org} --force --yes",
+        )
+    _confirm(f"Break the lock on {org} held by {info.describe()}?", yes or app.yes)
+    broken = engine.locks.break_lock(org, force=force)
+    if engine.store.get_run(broken.run_id) is not None:
+        with engine.store.transaction() as tx:
+            tx.append_event(
+                broken.run_id,
+                "lock.broken",
+                None,
+                {"org": org, "pid": broken.pid, "host": broken.host, "since": broken.started, "forced": force},
+            )
+    out_console().print(
+        f"lock on {org} broken (was {broken.describe()}); continue with: cutover resume {broken.run_id}",
+        markup=False,
+    )
