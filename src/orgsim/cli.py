@@ -194,6 +194,17 @@ def _clock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _org_id(args: argparse.Namespace) -> int:
+    from orgsim.ids import complete_id
+
+    try:
+        print(complete_id(args.id))
+    except ValueError as error:
+        print(f"orgsim: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orgsim", description="A local Salesforce org emulator for the real sf CLI.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -201,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve one emulated org on 127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     serve.add_argument("--state", required=True, help="folder for the org's SQLite state (kept across restarts)")
-    serve.add_argument("--scenario", help="scenario YAML, or a built-in name: production, sandbox")
+    serve.add_argument("--scenario", help="scenario YAML, or a built-in name: production, sandbox, empty")
     serve.add_argument("--quiet", action="store_true", help="log warnings only, not every request")
     serve.set_defaults(func=_serve)
 
@@ -227,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--url", help="reset a running server")
     target.add_argument("--state", help="delete the state of a stopped server")
     reset.set_defaults(func=_reset)
+
+    org_id = commands.add_parser(
+        "org-id", help="print the 18-character form (with its checksum suffix) of a 15-character id"
+    )
+    org_id.add_argument("id", help="15 characters, e.g. 00D5g000004SLb1 (an org id) or 0055g00000EMPTY (a user id)")
+    org_id.set_defaults(func=_org_id)
 
     clock = commands.add_parser("clock", help="advance a running org's clock")
     clock.add_argument("--url", required=True)

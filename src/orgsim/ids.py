@@ -64,6 +64,33 @@ def is_valid_id(value: str) -> bool:
     return len(value) == 15 or checksum_suffix(value[:15]) == value[15:]
 
 
+def complete_id(value: str) -> str:
+    """The 18-character form of a 15-character id (or of an 18-character one whose suffix is wrong).
+
+    Raises ValueError naming the problem when `value` cannot be an id (length, characters).
+    """
+    value = value.strip()
+    if len(value) not in (15, 18):
+        raise ValueError(f"an id has 15 characters (or 18 with its suffix); {value!r} has {len(value)}")
+    bad = sorted({char for char in value[:15] if char not in _BASE62})
+    if bad:
+        raise ValueError(f"an id holds only letters and digits; {value!r} has {''.join(bad)!r}")
+    return to_18(value[:15])
+
+
+def fix_hint(value: str, kind: str, prefix: str) -> str:
+    """How to get a valid 18-character id from a wrong one, for scenario errors."""
+    if value[:3] != prefix:
+        return f"must be an 18-character {kind} id starting with {prefix}"
+    try:
+        fixed = complete_id(value[:15]) if len(value) >= 15 else None
+    except ValueError:
+        fixed = None
+    hint = f"must be an 18-character {kind} id starting with {prefix}, with the checksum suffix of its first 15"
+    hint += f" characters (`orgsim org-id {value[:15]}` prints it"
+    return hint + (f": {fixed})" if fixed else ")")
+
+
 def new_id(key_prefix: str) -> str:
     """A fresh 18-character id with `key_prefix` (3 characters, e.g. '0Af' for a deploy)."""
     if len(key_prefix) != 3:

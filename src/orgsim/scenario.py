@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from orgsim.ids import is_valid_id
+from orgsim.ids import fix_hint, is_valid_id
 
 DEFAULT_ORG_ID = "00D5g00000ELAROEA5"
 DEFAULT_USER_ID = "0055g00000RMGR1AAP"
@@ -46,14 +46,14 @@ class OrgIdentity(_Section):
     @classmethod
     def _org_id_shape(cls, value: str) -> str:
         if not value.startswith("00D") or not is_valid_id(value) or len(value) != 18:
-            raise ValueError("must be an 18-character org id starting with 00D (with a valid checksum suffix)")
+            raise ValueError(fix_hint(value, "org", "00D"))
         return value
 
     @field_validator("user_id")
     @classmethod
     def _user_id_shape(cls, value: str) -> str:
         if not value.startswith("005") or not is_valid_id(value) or len(value) != 18:
-            raise ValueError("must be an 18-character user id starting with 005 (with a valid checksum suffix)")
+            raise ValueError(fix_hint(value, "user", "005"))
         return value
 
     @field_validator("api_version")
@@ -218,7 +218,7 @@ def _describe_errors(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         location = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"]
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key"
         parts.append(f"{location}: {message}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from xml.parsers import expat
 
 from orgsim.metadata import types as mdtypes
 from orgsim.metadata.xml import local
@@ -84,37 +85,89 @@ def has_child(content: bytes, ref: ChildRef) -> bool:
     return any(c.type == ref.type and c.key == ref.key for c in children_of(ref.parent_type, ref.parent, content))
 
 
-def _find(root: ET.Element, parent_type: str, element: str, key: str) -> ET.Element | None:
+@dataclass(frozen=True)
+class _Span:
+    """One element directly under the root, located in the file's bytes (edits keep every other byte as it is)."""
+
+    tag: str
+    lead: int  # where the whitespace before the element starts
+    start: int
+    end: int
+    text: bytes
+
+    def key(self, id_element: str = "fullName") -> str:
+        element = parse(self.text)
+        if element is None:
+            return ""
+        return _id_of(element, id_element) or _id_of(element, "name") or ""
+
+
+def _spans(content: bytes) -> tuple[list[_Span], int] | None:
+    """The root's child elements and the offset where the whitespace before the root's closing tag starts."""
+    parser = expat.ParserCreate()
+    spans: list[_Span] = []
+    state = {"depth": 0, "start": 0, "tag": ""}
+
+    def on_start(name: str, _attrs: object) -> None:
+        state["depth"] += 1
+        if state["depth"] == 2:
+            state["start"], state["tag"] = parser.CurrentByteIndex, name.rsplit(":", 1)[-1]
+
+    def on_end(_name: str) -> None:
+        if state["depth"] == 2:
+            index = parser.CurrentByteIndex
+            begin = int(state["start"])
+            end = content.index(b"/>", index) + 2 if index == begin else content.index(b">", index) + 1
+            lead = begin
+            while lead > 0 and content[lead - 1 : lead] in (b" ", b"\t", b"\n", b"\r"):
+                lead -= 1
+            spans.append(_Span(str(state["tag"]), lead, begin, end, content[begin:end]))
+        state["depth"] -= 1
+
+    parser.StartElementHandler = on_start
+    parser.EndElementHandler = on_end
+    try:
+        parser.Parse(content, True)
+    except expat.ExpatError:
+        return None
+    close = content.rindex(b"</") if b"</" in content else len(content)
+    while close > 0 and content[close - 1 : close] in (b" ", b"\t", b"\n", b"\r"):
+        close -= 1
+    return spans, close
+
+
+def _find_span(spans: list[_Span], parent_type: str, element: str, key: str) -> _Span | None:
     kind = _kinds_by_element(parent_type).get(element)
     if kind is None:
         return None
-    for candidate in root:
-        if local(candidate.tag) == element and _id_of(candidate, kind.id_element) == key:
-            return candidate
-    return None
+    return next((span for span in spans if span.tag == element and span.key(kind.id_element) == key), None)
 
 
-def _insert(root: ET.Element, new: ET.Element) -> None:
-    """Put `new` after the last sibling with its tag, else before the first sibling whose tag sorts after it
-    (Salesforce writes metadata elements in alphabetical order)."""
-    tag = local(new.tag)
+def _insert_at(spans: list[_Span], close: int, tag: str, key: str) -> int:
+    """Where a new child goes: among its siblings of the same tag in name order, else before the first element whose
+    tag sorts after it (Salesforce writes elements in alphabetical order, children by name)."""
     position = None
-    for index, existing in enumerate(root):
-        if local(existing.tag) == tag:
-            position = index + 1
-    if position is None:
-        position = next((i for i, existing in enumerate(root) if local(existing.tag) > tag), len(root))
-    root.insert(position, new)
+    for span in spans:
+        if span.tag == tag:
+            if span.key() > key:
+                return span.lead
+            position = span.end
+    if position is not None:
+        return position
+    return next((span.lead for span in spans if span.tag > tag), close)
 
 
-def _serialise(root: ET.Element) -> bytes:
-    ET.register_namespace("", MD_NS)
-    for element in root.iter():  # re-indent from scratch: the merged elements come from different files
-        if len(element):
-            element.text = None
-        element.tail = None
-    ET.indent(root, space="    ")
-    return XML_DECLARATION + ET.tostring(root, encoding="unicode").encode() + b"\n"
+def _with(content: bytes, segment: bytes, tag: str, key: str) -> bytes:
+    found = _spans(content)
+    if found is None:
+        return content
+    position = _insert_at(*found, tag, key)
+    return content[:position] + segment + content[position:]
+
+
+def _segment(content: bytes, span: _Span) -> bytes:
+    """The element with the whitespace before it (one line's indent when it had none)."""
+    return content[span.lead : span.end] if span.lead < span.start else b"\n    " + span.text
 
 
 def empty_parent(parent_type: str) -> bytes:
@@ -122,7 +175,7 @@ def empty_parent(parent_type: str) -> bytes:
 
 
 def merge(existing: bytes | None, new: bytes, parent_type: str, *, whole: bool, names: set[tuple[str, str]]) -> bytes:
-    """The parent file after a deploy.
+    """The parent file after a deploy, edited as text so that every byte not touched stays as it was.
 
     whole: the parent itself is deployed, so its own elements come from `new`; children the org has and `new` lacks
     are kept (a deploy never deletes a child). Otherwise only the children in `names` ((element, key) pairs) are
@@ -130,67 +183,59 @@ def merge(existing: bytes | None, new: bytes, parent_type: str, *, whole: bool, 
     """
     if existing is None and whole:
         return new
-    new_root = parse(new)
-    old_root = parse(existing) if existing is not None else None
-    if new_root is None:
+    new_found = _spans(new)
+    if new_found is None:
         return new if whole else (existing or empty_parent(parent_type))
+    old_found = _spans(existing) if existing is not None else None
     if whole:
-        if old_root is None:
+        if old_found is None or existing is None:
             return new
-        kept = [
-            c
-            for c in children_of(parent_type, "", existing or b"")
-            if _find(new_root, parent_type, c.element, c.key) is None
-        ]
-        if not kept:
-            return new  # nothing to add: keep the deployed bytes exactly
-        for ref in kept:
-            element = _find(old_root, parent_type, ref.element, ref.key)
-            if element is not None:
-                _insert(new_root, element)
-        return _serialise(new_root)
-    root = old_root if old_root is not None else parse(empty_parent(parent_type))
-    assert root is not None
+        result = new
+        for ref in children_of(parent_type, "", existing):
+            if _find_span(new_found[0], parent_type, ref.element, ref.key) is not None:
+                continue
+            span = _find_span(old_found[0], parent_type, ref.element, ref.key)
+            if span is not None:
+                result = _with(result, _segment(existing, span), ref.element, ref.key)
+        return result
+    result = existing if existing is not None and old_found is not None else empty_parent(parent_type)
     for element_name, key in sorted(names):
-        incoming = _find(new_root, parent_type, element_name, key)
+        incoming = _find_span(new_found[0], parent_type, element_name, key)
         if incoming is None:
             continue
-        current = _find(root, parent_type, element_name, key)
+        current_found = _spans(result)
+        current = _find_span(current_found[0], parent_type, element_name, key) if current_found else None
         if current is not None:
-            index = list(root).index(current)
-            root.remove(current)
-            root.insert(index, incoming)
+            result = result[: current.start] + incoming.text + result[current.end :]
         else:
-            _insert(root, incoming)
-    return _serialise(root)
+            result = _with(result, _segment(new, incoming), element_name, key)
+    return result
 
 
 def is_empty(content: bytes) -> bool:
-    root = parse(content)
-    return root is not None and len(root) == 0
+    found = _spans(content)
+    return found is not None and not found[0]
 
 
 def remove(content: bytes, ref: ChildRef) -> bytes | None:
     """The parent file without child `ref` (None when the file does not hold it)."""
-    root = parse(content)
-    if root is None:
+    found = _spans(content)
+    span = _find_span(found[0], ref.parent_type, ref.element, ref.key) if found else None
+    if span is None:
         return None
-    element = _find(root, ref.parent_type, ref.element, ref.key)
-    if element is None:
-        return None
-    root.remove(element)
-    return _serialise(root)
+    return content[: span.lead] + content[span.end :]
 
 
 def only(content: bytes, parent_type: str, wanted: set[tuple[str, str]]) -> bytes:
     """The parent file holding only the children in `wanted` ((element, key) pairs), as a retrieve of explicit
     child members returns it."""
-    root = parse(content)
-    if root is None:
+    found = _spans(content)
+    if found is None:
         return content
     kinds = _kinds_by_element(parent_type)
-    for element in list(root):
-        kind = kinds.get(local(element.tag))
-        if kind is None or (kind.element, _id_of(element, kind.id_element) or "") not in wanted:
-            root.remove(element)
-    return _serialise(root)
+    result = content
+    for span in reversed(found[0]):
+        kind = kinds.get(span.tag)
+        if kind is None or (kind.element, span.key(kind.id_element)) not in wanted:
+            result = result[: span.lead] + result[span.end :]
+    return result

@@ -224,6 +224,8 @@ def delete_any(org: Any, type_name: str, full_name: str) -> None:
     remaining = kids.remove(existing, ref)
     if remaining is None:
         return
+    if ref.type == "CustomField" and getattr(org, "schema", None) is not None:
+        org.schema.remove_custom_field(stored.full_name, ref.key)
     if kids.is_empty(remaining) and (ref.parent_type == "CustomLabels" or not mdtypes.is_custom_name(stored.full_name)):
         # a container that only held children (the labels file, a standard object's custom fields) goes with them
         delete_component(org, ref.parent_type, stored.full_name)
@@ -231,8 +233,6 @@ def delete_any(org: Any, type_name: str, full_name: str) -> None:
     org.store.conn.execute(
         "UPDATE md_files SET content = ? WHERE path = ? AND type = ?", (remaining, path, ref.parent_type)
     )
-    if ref.type == "CustomField" and getattr(org, "schema", None) is not None:
-        org.schema.remove_custom_field(stored.full_name, ref.key)
 
 
 def cascade_of(org: Any, type_name: str, full_name: str) -> list[StoredComponent]:
