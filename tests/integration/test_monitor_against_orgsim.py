@@ -42,6 +42,7 @@ target:
   alias: production
   production: false
 stages: [monitor]
+scheduled_jobs: []  # each sample would also query CronTrigger; this test is about limits and their timing
 monitoring:
   duration: {duration}
   interval: {interval}
