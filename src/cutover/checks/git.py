@@ -52,6 +52,8 @@ def check_clean_tree(gate_id: str, title: str, repo: Path) -> GateResult:
     """Nothing modified, staged or untracked (ignored files and cutover's own `.cutover/` excepted)."""
     status = git(repo, "status", "--porcelain=v1", "--untracked-files=normal", "--", ".")
     if status.code != 0:
+        if "not a git repository" in status.err:
+            return failed(gate_id, title, f"{repo} is not in a git repository: put the project under git first")
         return failed(gate_id, title, f"git status failed: {_first_line(status.err)}")
     # Porcelain paths are relative to the repository root: a project in a subfolder has its state at <prefix>.cutover/.
     prefix = git(repo, "rev-parse", "--show-prefix").out.strip()
@@ -74,6 +76,23 @@ def fetch_base(repo: Path, remote: str, base_branch: str) -> GitOutput:
     )
 
 
+def fetch_problem(repo: Path, remote: str, base_branch: str, fetched: GitOutput) -> str:
+    """Why the base branch could not be fetched, with the fix: no such remote, no such branch, or git's own words."""
+    if git(repo, "remote", "get-url", remote).code != 0:
+        known = [name for name in git(repo, "remote").out.split() if name]
+        have = f" (it has: {', '.join(known)})" if known else " (it has none)"
+        return (
+            f"the repository has no remote {remote!r}{have}: add it (git remote add {remote} URL) "
+            "or set release.remote to the remote releases are pushed to"
+        )
+    if "couldn't find remote ref" in fetched.err:
+        return (
+            f"{remote} has no branch {base_branch!r}: set release.base_branch to the branch releases start from "
+            "(e.g. master)"
+        )
+    return f"cannot fetch {remote}/{base_branch}: {_first_line(fetched.err)}"
+
+
 def check_up_to_date(
     gate_id: str, title: str, repo: Path, *, remote: str, base_branch: str, fetch: bool = True
 ) -> GateResult:
@@ -81,7 +100,7 @@ def check_up_to_date(
     if fetch:
         fetched = fetch_base(repo, remote, base_branch)
         if fetched.code != 0:
-            return failed(gate_id, title, f"cannot fetch {remote}/{base_branch}: {_first_line(fetched.err)}")
+            return failed(gate_id, title, fetch_problem(repo, remote, base_branch, fetched))
     ref = remote_ref(remote, base_branch)
     counts = git(repo, "rev-list", "--left-right", "--count", f"HEAD...{ref}")
     if counts.code != 0:

@@ -43,7 +43,26 @@ def test_missing_remote_fails(tmp_path: Path):
     commit(repo, "a")
     result = check_up_to_date("g", "t", repo, remote="origin", base_branch="main")
     assert result.status == GateStatus.FAILED
-    assert "cannot fetch origin/main" in result.detail
+    assert result.detail == (
+        "the repository has no remote 'origin' (it has none): add it (git remote add origin URL) "
+        "or set release.remote to the remote releases are pushed to"
+    )
+
+
+def test_missing_base_branch_on_the_remote_names_the_setting(repo_with_origin):
+    repo = repo_with_origin()
+    result = check_up_to_date("g", "t", repo, remote="origin", base_branch="master")
+    assert result.status == GateStatus.FAILED
+    assert result.detail.startswith("origin has no branch 'master': set release.base_branch")
+    other = check_up_to_date("g", "t", repo, remote="upstream", base_branch="main")
+    assert "no remote 'upstream' (it has: origin)" in other.detail
+
+
+def test_not_a_git_repository_is_said_plainly(tmp_path: Path):
+    result = check_clean_tree("g", "t", tmp_path)
+    assert result.status == GateStatus.FAILED and result.detail.endswith(
+        "is not in a git repository: put the project under git first"
+    )
 
 
 def test_merge_conflicts_are_found_with_merge_tree(repo_with_origin, tmp_path: Path):

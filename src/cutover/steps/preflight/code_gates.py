@@ -32,10 +32,9 @@ def _command_key(spec: GateSpec) -> str | None:
 def gate_command(spec: GateSpec, ctx: PreflightContext) -> GateResult:
     command = param(spec, "command", "argv", "run")
     key = _command_key(spec)
-    setting = None
+    setting = f"project.commands.{key}" if key else None
     if command is None and key:
         command = getattr(ctx.runbook.project.commands, key, None)
-        setting = f"project.commands.{key}"
     if not command:
         return skipped(spec.id, spec.title, f"no command configured ({setting or 'project.commands'} is null)")
     return command_checks.run_command_gate(spec.id, spec.title, command_text(command), ctx.project_dir, setting=setting)
@@ -73,13 +72,12 @@ def apex_files(paths: list[Path]) -> int:
 
 
 def _scan_paths(spec: GateSpec, ctx: PreflightContext) -> tuple[list[Path], str | None]:
-    """The folders to scan: the gate's or runbook's `scan_paths` when written, else the project's package folders.
+    """The folders to scan: `security.scan_paths` when the runbook writes it, else the project's package folders.
     Second: the problem when paths the runbook names do not exist."""
-    security = ctx.runbook.security
-    named = param(spec, "paths", "scan_paths")
-    if named is None and not ctx.explicit(security, "scan_paths"):
+    named, chosen = ctx.setting(spec, ("paths", "scan_paths"), ctx.runbook.security, "scan_paths")
+    if not chosen:
         return [ctx.project_dir / d for d in ctx.source_dirs], None
-    paths = [ctx.project_dir / path for path in (named if named is not None else security.scan_paths)]
+    paths = [ctx.project_dir / path for path in named]
     missing = [str(p.relative_to(ctx.project_dir)) for p in paths if not p.exists()]
     if missing:
         return paths, f"scan path(s) not found: {', '.join(missing)} (security.scan_paths)"
@@ -138,14 +136,24 @@ def _relative(path: str, base: Path) -> str:
 
 
 def gate_permission_sets(spec: GateSpec, ctx: PreflightContext) -> GateResult:
+    # The step's own folder when it names one; else the project's package directories (and project.source_dir).
     named = param(spec, "source_dir")
+    folders = [named] if named and named != ctx.source_dir else ctx.source_dirs
+    missing = [folder for folder in folders if not (ctx.project_dir / folder).is_dir()]
+    if missing:
+        return failed(
+            spec.id,
+            spec.title,
+            f"{', '.join(f'{m}/' for m in missing)} not found: set project.source_dir to a package directory of "
+            "sfdx-project.json",
+        )
+    manifest, chosen = ctx.setting(spec, ("manifest",), ctx.runbook.project, "manifest")
+    if manifest and not (ctx.project_dir / manifest).is_file():
+        if chosen:
+            return failed(spec.id, spec.title, f"{manifest} not found (project.manifest)")
+        manifest = None  # the default name, and the project has no manifest: the package directories deploy
     return permission_checks.check_permission_sets(
-        spec.id,
-        spec.title,
-        ctx.project_dir,
-        source_dirs=[named] if named else ctx.source_dirs,
-        since=ctx.previous_tag,
-        manifest=param(spec, "manifest", default=ctx.runbook.project.manifest),
+        spec.id, spec.title, ctx.project_dir, source_dirs=folders, since=ctx.previous_tag, manifest=manifest
     )
 
 

@@ -125,6 +125,13 @@ class PreflightContext:
         """True when the runbook writes `key` in `section` itself (not only the default)."""
         return key in getattr(section, "model_fields_set", set())
 
+    def setting(self, spec: GateSpec, names: tuple[str, ...], section: object, key: str) -> tuple[Any, bool]:
+        """A gate setting: the step's param (named `names`), else the runbook's `section.key`. Second: whether it
+        was chosen on purpose (a param that differs from the runbook, or a key the runbook writes itself)."""
+        default = getattr(section, key)
+        value = param(spec, *names, default=default)
+        return value, value != default or self.explicit(section, key)
+
 
 def param(spec: GateSpec, *names: str, default: Any = None) -> Any:
     for name in names:
