@@ -163,3 +163,29 @@ def test_a_manifest_the_runbook_names_must_exist(tmp_path: Path):
     gates = _gates(_project(tmp_path, runbook=RUNBOOK + "project:\n  manifest: manifest/package.xml\n"))
     assert gates["preflight.permission-sets"][:1] == (GateStatus.FAILED,)
     assert gates["preflight.permission-sets"][2] == "manifest/package.xml not found (project.manifest)"
+
+
+UNSHARED = "public class ShipmentQuery {\n  public static Integer count() { return 1; }\n}\n"
+
+
+@pytest.mark.parametrize(
+    ("rules", "status", "expected"),
+    [
+        ("", GateStatus.FAILED, "1 finding(s): extras/main/default/classes/ShipmentQuery.cls:1 sharing-not-declared"),
+        (
+            "security:\n  rules: {sharing-not-declared: warning}\n",
+            GateStatus.PASSED,
+            "no failing findings in 2 Apex file(s); 1 warning(s) (not failing): "
+            "extras/main/default/classes/ShipmentQuery.cls:1 sharing-not-declared",
+        ),
+        ("security:\n  rules: {sharing-not-declared: 'off'}\n", GateStatus.PASSED, "no findings in 2 Apex file(s)"),
+    ],
+)
+def test_the_apex_gate_honours_security_rules(tmp_path: Path, rules: str, status: GateStatus, expected: str):
+    project = _project(tmp_path, runbook=RUNBOOK + rules)
+    _write(project, "extras/main/default/classes/ShipmentQuery.cls", UNSHARED)
+    commit_all(project, "query", trailers=review_trailers())
+    runbook = load_runbook(project / "cutover.yaml")
+    report = run_preflight(project, runbook, at=INSIDE_WINDOW, only=["apex-security"])
+    gate = report.gates[0]
+    assert gate.status == status and gate.detail.startswith(expected), gate.detail

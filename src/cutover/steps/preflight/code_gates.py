@@ -15,6 +15,7 @@ from cutover.steps.preflight.context import COMMAND_KEYS, GateSpec, PreflightCon
 
 if TYPE_CHECKING:
     from cutover.checks.apex import ScanConfig
+    from cutover.checks.apex.findings import Finding
     from cutover.runbook.models import SecurityConfig
 
 #: Apex sources: classes and triggers.
@@ -104,26 +105,20 @@ def gate_apex_scan(spec: GateSpec, ctx: PreflightContext) -> GateResult:
     for item in data["findings"] + data["errors"]:
         item["file"] = _relative(item["file"], ctx.project_dir)
     evidence = Evidence.json("apex-scan.json", data)
-    severity = getattr(config, "severity", None)
-    errors = [f for f in report.findings if severity is None or severity(f.rule) != "warning"]
-    warnings = [f for f in report.findings if f not in errors]
+    # Findings of rules the runbook sets to "warning" (security.rules) are reported but do not fail the gate.
+    errors = [f for f in report.findings if f.severity != "warning"]
+    warnings = [f for f in report.findings if f.severity == "warning"]
     notes = f"; {report.suppressed} suppressed" if report.suppressed else ""
     notes += f"; {len(report.errors)} file(s) only partly parsed" if report.errors else ""
     if warnings:
-        notes += f"; {len(warnings)} warning(s): {_listed(warnings, ctx.project_dir)}"
+        notes += f"; {len(warnings)} warning(s) (not failing): {_listed(warnings, ctx.project_dir)}"
     if not errors:
-        return passed(
-            spec.id,
-            spec.title,
-            f"no findings that fail the gate in {report.files} Apex file(s){notes}"
-            if warnings
-            else f"no findings in {report.files} Apex file(s){notes}",
-            evidence,
-        )
+        what = "no failing findings" if warnings else "no findings"
+        return passed(spec.id, spec.title, f"{what} in {report.files} Apex file(s){notes}", evidence)
     return failed(spec.id, spec.title, f"{len(errors)} finding(s): {_listed(errors, ctx.project_dir)}{notes}", evidence)
 
 
-def _listed(findings: list, base: Path) -> str:  # type: ignore[type-arg]
+def _listed(findings: list[Finding], base: Path) -> str:
     first = "; ".join(f"{_relative(f.file, base)}:{f.line} {f.rule}: {f.message}" for f in findings[:3])
     return first + (f" (and {len(findings) - 3} more)" if len(findings) > 3 else "")
 
