@@ -172,3 +172,11 @@ def test_text_view_cuts_lists_and_keeps_totals():
     assert len(view["a"]) == explain_cmd.TEXT_ROWS and view["a"].total == 120
     assert len(view["limits"]) == 120
     assert view["s"] == "\\ud800"
+
+
+def test_query_field_names_are_data_not_rich_markup(capsys, tmp_path):
+    """Found by the fuzz test: a field name in a query result was handed to Rich as a column header object."""
+    doc = {"status": 0, "result": {"totalSize": 1, "done": True, "records": [{"[/bold]": 1, "Name": "[red]x"}]}}
+    code, out, err = run(capsys, str(write(tmp_path, doc)))
+    assert code == 0, err
+    assert "[/bold]" in out and "[red]x" in out

@@ -266,7 +266,9 @@ def _render_query(summary: dict[str, Any]) -> None:
     console.print(f"\n{summary['total_size']} record(s)" + ("" if summary["done"] else " (not all fetched)"))
     if summary["records"]:
         fields = summary["fields"]
-        table = Table(*_cells(*fields), show_edge=False, header_style="bold")
+        table = Table(show_edge=False, header_style="bold")
+        for header in _cells(*fields):  # Text headers: Table(*headers) would take a Text for a Column
+            table.add_column(header)
         for row in summary["records"]:
             table.add_row(*_cells(*[_cell(row.get(field)) for field in fields]))
         console.print(table)
