@@ -29,6 +29,7 @@ ACTIONS = {
     "sf.guard",
     "sf.backup",
     "git.release",
+    "git.push_release",
     "sf.validate",
     "sf.quick_deploy",
     "sf.verify_tests",

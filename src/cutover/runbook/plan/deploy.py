@@ -85,7 +85,9 @@ def backup_steps(runbook: Runbook) -> list[PlanStep]:
 def release_steps(runbook: Runbook) -> list[PlanStep]:
     rel = runbook.release
     branch, tag = rel.branch_name(), rel.tag_name()
-    push = f" && git push {rel.remote} {branch} {tag}" if rel.push else ""
+    # With a deploy stage the push waits for the deploy (deploy.push-release): a failed attempt leaves no remote refs.
+    push_now = rel.push and "deploy" not in runbook.stages
+    push = f" && git push {rel.remote} {branch} {tag}" if push_now else ""
     return [
         PlanStep(
             id="release.branch-and-tag",
@@ -97,7 +99,8 @@ def release_steps(runbook: Runbook) -> list[PlanStep]:
                 f"{rel.base_branch} is up to date with {rel.remote}/{rel.base_branch}",
                 f"Create release branch {branch}",
                 f"Tag the release: annotated tag {tag} ({rel.tag_text()!r})",
-                *([f"Push the branch and the tag to {rel.remote}"] if rel.push else []),
+                *([f"Push the branch and the tag to {rel.remote}"] if push_now else []),
+                *([f"Pushed to {rel.remote} only after a successful deploy"] if rel.push and not push_now else []),
             ],
             command=(
                 f"git checkout {rel.base_branch} && git pull {rel.remote} {rel.base_branch} && "
@@ -181,5 +184,29 @@ def deploy_steps(runbook: Runbook) -> list[PlanStep]:
                 "wait_minutes": runbook.sf.wait_minutes,
             },
             source="Deployment Steps > Step 2: Deploy to Production",
+        ),
+        *_push_release_steps(runbook),
+    ]
+
+
+def _push_release_steps(runbook: Runbook) -> list[PlanStep]:
+    """The release branch and tag reach the remote only once the deploy succeeded (non-blocking: the deploy is
+    done; a failed push is pushed by hand)."""
+    rel = runbook.release
+    if not rel.push or "release" not in runbook.stages:
+        return []
+    branch, tag = rel.branch_name(), rel.tag_name()
+    return [
+        PlanStep(
+            id="deploy.push-release",
+            stage="deploy",
+            title=f"Push release branch {branch} and tag {tag} to {rel.remote}",
+            kind="automated",
+            action="git.push_release",
+            checks=[f"{branch} and {tag} pushed to {rel.remote} (never --force) after the deploy succeeded"],
+            command=f"git push {rel.remote} {branch} {tag}",
+            params={"version": rel.version, "branch": rel.branch, "tag": rel.tag, "remote": rel.remote},
+            blocking=False,
+            source="Pre-Deployment Steps > 3. Create Deployment Branch",
         )
     ]
