@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import xml.etree.ElementTree as ET
+import zlib
 from datetime import timedelta
 from typing import Any
 
-from orgsim.ids import new_id
+from orgsim.ids import new_id, to_18
 from orgsim.metadata import children as kids
 from orgsim.metadata import store as md
 from orgsim.metadata import types as mdtypes
@@ -118,6 +119,7 @@ class _Collector:
         self.parts: dict[tuple[str, str], tuple[md.StoredComponent, set[tuple[str, str]]]] = {}
         self.properties: list[dict[str, Any]] = []
         self.listed: dict[str, list[str]] = {}
+        self.standard: dict[str, bytes] = {}
 
     def component(self, stored: md.StoredComponent) -> None:
         key = (stored.type, stored.full_name)
@@ -139,8 +141,20 @@ class _Collector:
         self.properties.append(props)
         self.listed.setdefault(ref.type, []).append(ref.name)
 
+    def standard_object(self, name: str) -> None:
+        """A standard object the org never had customised: Salesforce still returns its definition (orgsim: an
+        empty one), so a backup never mistakes Account for something a release added."""
+        if name in self.standard:
+            return
+        self.standard[name] = kids.empty_parent("CustomObject")
+        now = _iso_now(self.org)
+        object_id = to_18(f"01I000000{zlib.crc32(name.encode()) % 10**6:06d}")
+        stored = md.StoredComponent("CustomObject", name, object_id, now, now)
+        self.properties.append(_file_properties(self.org, stored, f"{self.root}objects/{name}.object"))
+        self.listed.setdefault("CustomObject", []).append(name)
+
     def files(self) -> dict[str, bytes]:
-        out: dict[str, bytes] = {}
+        out: dict[str, bytes] = {f"{self.root}objects/{name}.object": body for name, body in self.standard.items()}
         for (type_name, full_name), (parent, wanted) in sorted(self.parts.items()):
             if (type_name, full_name) in self.whole:
                 continue
@@ -174,6 +188,13 @@ def _child_in(org: Any, parent: md.StoredComponent, ref: kids.ChildRef) -> kids.
             if found.type == ref.type and found.key == ref.key:
                 return found
     return None
+
+
+def _is_standard_object(org: Any, name: str) -> bool:
+    if mdtypes.is_custom_name(name):
+        return False
+    schema = getattr(org, "schema", None)
+    return name.lower() in mdtypes.STANDARD_OBJECTS or (schema is not None and schema.has_object(name))
 
 
 def _wildcard(org: Any, type_name: str) -> list[md.StoredComponent]:
@@ -213,6 +234,9 @@ def _build(org: Any, request: dict[str, Any], retrieve_id: str) -> tuple[dict[st
                 stored = md.get_component(org, *folder_member(type_name, member))
                 if stored is not None:
                     collector.component(stored)
+                    continue
+                if type_name == "CustomObject" and _is_standard_object(org, member):
+                    collector.standard_object(member)
                     continue
             messages.append({"fileName": f"{root}package.xml", "problem": _problem(type_name, member)})
     files = collector.files()

@@ -16,6 +16,18 @@ _TABLE = Path(__file__).resolve().parents[1] / "data" / "metadata_types.json"
 # Suffixes of custom object names (Salesforce's own list in "fullName must end with: ...").
 CUSTOM_SUFFIXES = ("__c", "__kav", "__x", "__b", "__e", "__p", "__mdt", "__dll", "__dlm", "__ka", "__hd", "__share")
 
+# Standard objects every org has (lower case), beyond those orgsim's schema models; a retrieve by name returns them.
+STANDARD_OBJECTS = frozenset(
+    {
+        "account", "contact", "lead", "opportunity", "opportunitylineitem", "case", "campaign", "campaignmember",
+        "task", "event", "user", "product2", "pricebook2", "pricebookentry", "order", "orderitem", "contract",
+        "asset", "quote", "quotelineitem", "solution", "idea", "contentversion", "contentdocument", "note",
+        "attachment", "entitlement", "servicecontract", "workorder", "workorderlineitem", "individual",
+        "contactpointemail", "contactpointphone", "location", "site", "group", "organization", "profile",
+        "permissionset",
+    }
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class ChildType:

@@ -374,3 +374,17 @@ def test_child_edits_keep_every_other_byte() -> None:
     added = kids.merge(None, original, "CustomObject", whole=False, names={("fields", "C__c")})
     assert kids.only(added, "CustomObject", {("fields", "C__c")}) == added
     assert [c.key for c in kids.children_of("CustomObject", "Car__c", added)] == ["C__c"]
+
+
+def test_a_standard_object_is_retrieved_by_name_but_never_by_wildcard(org: Org) -> None:
+    answer, got = fetch(org, {"CustomObject": ["Account", "Opportunity", "Nope__c"]})
+    assert sorted(got) == ["objects/Account.object", "objects/Opportunity.object"]
+    assert [m["problem"] for m in answer["messages"]] == [
+        "Entity of type 'CustomObject' named 'Nope__c' cannot be found"
+    ]
+    again, _ = fetch(org, {"CustomObject": ["Account"]})
+    assert [p["id"] for p in again["fileProperties"] if p["type"] == "CustomObject"] == [
+        p["id"] for p in answer["fileProperties"] if p["fullName"] == "Account"
+    ]
+    _, wildcard = fetch(org, {"CustomObject": ["*"]})
+    assert wildcard == {}
