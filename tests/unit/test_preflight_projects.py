@@ -189,3 +189,13 @@ def test_the_apex_gate_honours_security_rules(tmp_path: Path, rules: str, status
     report = run_preflight(project, runbook, at=INSIDE_WINDOW, only=["apex-security"])
     gate = report.gates[0]
     assert gate.status == status and gate.detail.startswith(expected), gate.detail
+
+
+def test_known_issues_none_written_in_the_runbook_counts(tmp_path: Path):
+    project = _project(tmp_path, runbook=RUNBOOK + "known_issues: []\n")
+    _write(project, "README.md", "# Shipments\n\nRelease 1.2.0.\n")
+    commit_all(project, "readme", trailers=review_trailers())
+    report = run_preflight(project, load_runbook(project / "cutover.yaml"), at=INSIDE_WINDOW, only=["docs"])
+    gate = report.gates[0]
+    assert gate.status == GateStatus.PASSED, gate.detail
+    assert "known issues documented in runbook (known_issues: [], none)" in gate.detail

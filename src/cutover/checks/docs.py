@@ -67,11 +67,16 @@ def check_changelog(
     )
 
 
-def check_known_issues(gate_id: str, title: str, project: Path, *, runbook_known_issues: int = 0) -> GateResult:
-    """Known issues live in the runbook (`known_issues`), a KNOWN_ISSUES file, or a "Known Issues" section."""
+def check_known_issues(
+    gate_id: str, title: str, project: Path, *, runbook_known_issues: int = 0, declared_none: bool = False
+) -> GateResult:
+    """Known issues live in the runbook (`known_issues`), a KNOWN_ISSUES file, or a "Known Issues" section.
+    `declared_none`: the runbook writes `known_issues: []` itself, which says there are none."""
     places: list[str] = []
     if runbook_known_issues:
         places.append(f"runbook ({runbook_known_issues} issue(s))")
+    elif declared_none:
+        places.append("runbook (known_issues: [], none)")
     for name in KNOWN_ISSUES_FILES:
         if (project / name).is_file() and (project / name).read_text(encoding="utf-8", errors="replace").strip():
             places.append(name)

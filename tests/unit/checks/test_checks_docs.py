@@ -60,3 +60,9 @@ def test_a_prerelease_of_the_version_is_not_the_version(tmp_path: Path):
     assert check_changelog("g", "t", tmp_path, version="3.0.0-rc.1").status == GateStatus.PASSED
     write(tmp_path, "CHANGELOG.md", "# Changelog\n\n## 3.0.0 - 2026-11-27\n\n- Release\n")
     assert check_changelog("g", "t", tmp_path, version="3.0.0").status == GateStatus.PASSED
+
+
+def test_known_issues_declared_none_in_the_runbook(tmp_path: Path):
+    assert check_known_issues("g", "t", tmp_path, declared_none=False).status == GateStatus.FAILED
+    declared = check_known_issues("g", "t", tmp_path, declared_none=True)
+    assert declared.status == GateStatus.PASSED and "known_issues: [], none" in declared.detail

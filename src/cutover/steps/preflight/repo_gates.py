@@ -64,7 +64,11 @@ def gate_docs(spec: GateSpec, ctx: PreflightContext) -> GateResult:
         )
     parts.append(
         doc_checks.check_known_issues(
-            spec.id, spec.title, ctx.project_dir, runbook_known_issues=len(ctx.runbook.known_issues)
+            spec.id,
+            spec.title,
+            ctx.project_dir,
+            runbook_known_issues=len(ctx.runbook.known_issues),
+            declared_none=ctx.explicit(ctx.runbook, "known_issues"),
         )
     )
     return combine(spec, parts)
