@@ -144,3 +144,57 @@ def test_the_two_step_rollback_continues_with_resume(
     assert status["state"] == "rolled_back", status["note"]
     assert calls == ["rollback.redeploy-backup", "rollback.remove-added", "rollback.scheduled-jobs", "rollback.notify"]
     assert "users locked out" in status["note"]
+
+
+class FailsOnce(Scripted):
+    """The destructive deploy refused once (e.g. a component still referenced), then accepted."""
+
+    failed = False
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        if not FailsOnce.failed:
+            FailsOnce.failed = True
+            return StepOutcome.failed("destructive deploy 0Af1 Failed: ApexClass X: referenced elsewhere")
+        return super().run(ctx)
+
+
+def printed(text: str, start: str) -> list[str]:
+    """The argv of each `cutover ...` command starting with `start` printed in `text` (placeholders filled)."""
+    import re
+    import shlex
+
+    found = []
+    for match in re.finditer(rf"({re.escape(start)}[^;`()\n]*)", text):
+        line = (
+            match.group(1).strip().replace("TEXT", "'fixed by hand'").replace("WHO", "'Avery Brooks'")
+        )  # the runbook's lead
+        for part in line.split("&&"):
+            found.append(shlex.split(part.strip())[1:])
+    return found
+
+
+@pytest.mark.parametrize("recovery", ["retry", "waive"])
+def test_every_recovery_command_a_failed_rollback_prints_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], calls: list[str], recovery: str
+) -> None:
+    FailsOnce.failed = False
+    register_action(
+        "sf.rollback_destructive", lambda plan_step, rb, services: FailsOnce(calls, plan_step.id), replace=True
+    )
+    project, run_id = project_with_run(tmp_path, deployed=True, finished=True)
+    code = main(["-C", str(project), "rollback", run_id, "--yes", "--by", "Avery Brooks", "--reason", "broken"])
+    err = capsys.readouterr().err
+    assert code == 1 and "rollback step failed" in err, err
+    if recovery == "retry":
+        commands = printed(err, "cutover retry")
+        assert [c[0] for c in commands] == ["retry", "resume"], err
+    else:
+        commands = [*printed(err, "cutover waive"), ["resume"]]
+        assert commands[0][:2] == ["waive", "rollback.remove-added"], err
+    for argv in commands:
+        assert main(["-C", str(project), *argv]) == 0, (argv, capsys.readouterr().err)
+    engine = Engine(project)
+    assert engine.status(run_id)["state"] == "rolled_back"
+    engine.close()
+    for argv in (["status", run_id], ["audit", "log", run_id]):  # printed after a triggered rollback
+        assert main(["-C", str(project), *argv]) == 0, (argv, capsys.readouterr().err)
