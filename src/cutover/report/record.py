@@ -688,7 +688,8 @@ class _Builder:
     # -- facts from evidence ---------------------------------------------------------------------------------------
     def _release_doc(self) -> dict[str, Any]:
         steps = self.steps_where(action="git.release") or self.steps_where(stage="release")
-        doc, source = self.evidence.json_doc([r.id for r in steps], "release")
+        pushes = self.steps_where(action="git.push_release")  # pushed after the deploy: its release.json is newer
+        doc, source = self.evidence.json_doc([r.id for r in steps + pushes], "release")
         if doc is None and steps:
             data = self.finished_data.get(steps[-1].id, {})
             doc = {k: v for k, v in data.items() if k in ("commit", "branch", "tag")}

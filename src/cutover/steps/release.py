@@ -205,7 +205,8 @@ class GitRelease:
                 "tag": names.tag,
                 "message": names.message,
                 "created": created,
-                "pushed": pushed,
+                "pushed": bool(pushed) or (self.pushes_here() and remote_exists and self.runbook.release.push),
+                "pushed_refs": pushed,
             },
         )
         return StepOutcome.passed(
@@ -214,7 +215,7 @@ class GitRelease:
             branch=names.branch,
             tag=names.tag,
             created=created,
-            pushed=pushed,
+            pushed_refs=pushed,
             remote=remote,
         )
 
@@ -257,15 +258,23 @@ class GitReleasePush(GitRelease):
                 f"push them by hand: git push {remote} {names.branch} {names.tag}"
             )
         pushed = push_refs(ctx, project, remote, names, self._must)
-        ctx.record_evidence(
-            "release-push.json", {"commit": commit, "branch": names.branch, "tag": names.tag, "pushed": pushed}
+        ctx.record_evidence(  # the release record reads the newest release*.json: now it says pushed
+            "release.json",
+            {
+                "commit": commit,
+                "branch": names.branch,
+                "tag": names.tag,
+                "message": names.message,
+                "pushed": True,
+                "pushed_refs": pushed,
+            },
         )
         return StepOutcome.passed(
             f"pushed {names.branch} and {names.tag} ({commit[:12]}) to {remote}",
             commit=commit,
             branch=names.branch,
             tag=names.tag,
-            pushed=pushed,
+            pushed_refs=pushed,
             remote=remote,
         )
 

@@ -2,7 +2,7 @@
 `cutover abort`.
 
 `git.release` records `created: ["branch", "tag"]` (only what did not exist before: a ref reused because it already
-pointed at HEAD is not the run's) and `git.release` / `git.push_release` record `pushed` (only what the remote did
+pointed at HEAD is not the run's) and `git.release` / `git.push_release` record `pushed_refs` (only what the remote did
 not have). `remove_release_refs` deletes exactly those, and only while they still point at the commit the run gave
 them; a run that deployed keeps them (they name what production runs).
 """
@@ -46,7 +46,7 @@ def release_refs(store: Store, run_id: str) -> list[CreatedRef]:
         for kind in data.get("created") or ():
             if names.get(kind):
                 out.append(CreatedRef(kind, names[kind], commit))
-        pushed = data.get("pushed")
+        pushed = data.get("pushed_refs")
         for kind in pushed if isinstance(pushed, list) else ():
             if names.get(kind):
                 out.append(CreatedRef(kind, names[kind], commit, str(data.get("remote") or "origin")))

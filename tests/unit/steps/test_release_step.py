@@ -79,7 +79,7 @@ def test_creates_branch_and_annotated_tag_at_head_but_leaves_the_push_to_after_t
     assert git(repo, "rev-parse", "v3.1.0^{commit}") == head
     assert "Production release v3.1.0 - " in git(repo, "tag", "-l", "--format=%(contents)", "v3.1.0")
     assert "pushed after a successful deploy (deploy.push-release)" in outcome.detail
-    assert outcome.data["created"] == ["branch", "tag"] and outcome.data["pushed"] == []
+    assert outcome.data["created"] == ["branch", "tag"] and outcome.data["pushed_refs"] == []
     origin = repo.parent / "origin.git"
     assert git(origin, "show-ref") == git(origin, "show-ref", "refs/heads/main")  # nothing pushed yet
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"  # same commit: no checkout needed
@@ -93,7 +93,7 @@ def test_without_a_deploy_stage_the_release_step_pushes_itself(engine: Engine, r
     origin = repo.parent / "origin.git"
     assert git(origin, "rev-parse", "refs/heads/release/v3.1.0") == head
     assert git(origin, "rev-parse", "refs/tags/v3.1.0^{commit}") == head
-    assert outcome.data["pushed"] == ["branch", "tag"]
+    assert outcome.data["pushed_refs"] == ["branch", "tag"]
 
 
 def test_running_again_is_a_no_op(engine: Engine, repo: Path) -> None:
