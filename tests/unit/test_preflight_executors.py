@@ -125,3 +125,26 @@ def test_apex_coverage_comes_from_the_latest_validation_of_this_commit(tmp_path:
     assert main(["-C", str(project), "preflight", "--format", "json", "--only", "apex-coverage", "--no-record"]) == 1
     gate = json.loads(capsys.readouterr().out)["gates"][0]
     assert gate["status"] == "failed" and gate["blocking"] is True and "80.1% < 85%" in gate["detail"]
+
+
+def test_engine_executor_keeps_the_tail_of_a_failed_command(tmp_path: Path):
+    import sys
+
+    project = make_release_repo(tmp_path)
+    script = "import sys; print('line one', file=sys.stderr); print('line two', file=sys.stderr); sys.exit(1)"
+    runbook = load_runbook(project / "cutover.yaml")
+    commands = runbook.project.commands.model_copy(update={"lint": [sys.executable, "-c", script]})
+    runbook = runbook.model_copy(update={"project": runbook.project.model_copy(update={"commands": commands})})
+    plan = build_plan(runbook)
+    engine = Engine(project)
+    try:
+        run = engine.create_run("production", plan_to_specs(plan, runbook))
+        services = StepServices(project_dir=project, target_org="production")
+        executor = build_executors(plan, runbook, services, ["preflight.lint"])["preflight.lint"]
+        record = engine.store.step(run.id, "preflight.lint")
+        outcome = executor.run(StepContext(store=engine.store, record=record, project_dir=project))
+        assert outcome.status == StepStatus.FAILED
+        assert outcome.detail.splitlines()[1:] == ["    | line one", "    | line two"]
+        assert outcome.data["output_tail"] == ["line one", "line two"]
+    finally:
+        engine.close()
