@@ -60,6 +60,7 @@ def render_generic(project: ProjectFacts, alias: str, org: OrgFacts | None = Non
     doc: CommentedMap = yaml.load(template_text("generic"))
     proj = doc["project"]
     proj["source_dir"] = project.package_dirs[0]
+    proj["extra_source_dirs"] = _flow(list(project.package_dirs[1:]))
     proj["has_apex"] = project.has_apex
     proj["has_permission_sets"] = project.has_permission_sets
     for key in ("test_all", "lint", "fmt_check", "test_unit"):

@@ -281,6 +281,7 @@ class Backup:
         # The plan passes the runbook's manifest, None included (`manifest: null` = the source folder).
         manifest_rel = self.params["manifest"] if "manifest" in self.params else self.runbook.project.manifest
         source_dir = self.params.get("source_dir") or self.runbook.project.source_dir
+        source_dirs = list(self.params.get("source_dirs") or [source_dir])  # every package directory
         backup_dir = project / (self.params.get("backup_dir") or self.runbook.project.backup_dir)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         folder = backup_dir / f"production-backup-{stamp}"
@@ -289,14 +290,14 @@ class Backup:
             suffix += 1
             folder = backup_dir / f"production-backup-{stamp}-{suffix}"
         with sf_session(ctx, self.services, self.runbook) as sf:
-            release = self._release_components(ctx, sf, project, manifest_rel, source_dir)
+            release = self._release_components(ctx, sf, project, manifest_rel, source_dirs)
             ctx.progress.update(f"retrieving {len(release)} release component(s) from {self.alias} into {folder.name}")
             folder.mkdir(parents=True, exist_ok=False)
             try:
                 retrieved = sf.retrieve_start(
                     self.alias,
                     manifest=project / manifest_rel if manifest_rel else None,
-                    source_dirs=None if manifest_rel else [source_dir],
+                    source_dirs=None if manifest_rel else source_dirs,
                     target_metadata_dir=folder,
                     unzip=True,
                     cwd=project,
@@ -362,15 +363,15 @@ class Backup:
         )
 
     def _release_components(
-        self, ctx: StepContext, sf: SfCli, project: Path, manifest_rel: str | None, source_dir: str
+        self, ctx: StepContext, sf: SfCli, project: Path, manifest_rel: str | None, source_dirs: list[str]
     ) -> list[Component]:
         manifest = read_manifest(project / manifest_rel) if manifest_rel else {}
         needs_source = not manifest or any("*" in members for members in manifest.values())
         from_source: dict[str, list[str]] = {}
         if needs_source:
-            ctx.progress.update(f"listing the components in {source_dir}")
+            ctx.progress.update(f"listing the components in {', '.join(source_dirs)}")
             with tempfile.TemporaryDirectory(prefix="cutover-manifest-") as tmp:
-                generated = sf.generate_manifest(source_dirs=[source_dir], output_dir=tmp, cwd=project)
+                generated = sf.generate_manifest(source_dirs=source_dirs, output_dir=tmp, cwd=project)
                 from_source = read_manifest(generated)
         if not manifest:
             manifest = {t: ["*"] for t in from_source}

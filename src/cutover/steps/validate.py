@@ -231,7 +231,7 @@ class Validate:
             queued = sf.deploy_start(
                 self.alias,
                 manifest=project / manifest if manifest else None,
-                source_dirs=None if manifest else [source_dir],
+                source_dirs=None if manifest else (self.params.get("source_dirs") or [source_dir]),
                 pre_destructive=project / destructive.pre if destructive.pre else None,
                 post_destructive=project / destructive.post if destructive.post else None,
                 dry_run=True,

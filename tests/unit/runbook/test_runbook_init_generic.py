@@ -105,6 +105,12 @@ def test_multiple_package_directories_default_first(tmp_path: Path) -> None:
     runbook = load_runbook(root / "cutover.yaml")
     assert runbook.project.source_dir == "app"
     assert runbook.security.scan_paths == ["app", "common", "extras"]
+    assert runbook.project.extra_source_dirs == ["common", "extras"]
+    steps = {s.id: s for s in build_plan(runbook)}
+    flags = "--source-dir app --source-dir common --source-dir extras"
+    for step_id in ("backup.retrieve", "validate.dry-run"):
+        assert flags in (steps[step_id].sf_command or ""), step_id
+        assert steps[step_id].params["source_dirs"] == ["app", "common", "extras"]
 
 
 def test_no_apex_means_no_apex_gates_or_verification_tests(tmp_path: Path) -> None:

@@ -98,6 +98,9 @@ class DestructiveChanges(_Model):
 
 class ProjectConfig(_Model):
     source_dir: str = "force-app"
+    # Other package directories: with `manifest: null` they are validated, deployed and backed up together with
+    # source_dir (one --source-dir each). `cutover init` lists every package directory of sfdx-project.json.
+    extra_source_dirs: list[str] = Field(default_factory=list)
     manifest: str | None = "manifest/package.xml"
     destructive_changes: DestructiveChanges = DestructiveChanges()
     commands: ProjectCommands = ProjectCommands()
@@ -110,6 +113,17 @@ class ProjectConfig(_Model):
     # post-deployment Apex test run; without permission sets no permission-set gate.
     has_apex: bool = True
     has_permission_sets: bool = True
+
+    @property
+    def source_dirs(self) -> list[str]:
+        """source_dir, then the extra package directories (each once)."""
+        return list(dict.fromkeys([self.source_dir, *self.extra_source_dirs]))
+
+    def source_selection(self) -> list[str]:
+        """The sf selection flags of the release: --manifest, else one --source-dir per package directory."""
+        if self.manifest:
+            return ["--manifest", self.manifest]
+        return [flag for folder in self.source_dirs for flag in ("--source-dir", folder)]
 
     @model_validator(mode="after")
     def _destructive_needs_manifest(self) -> ProjectConfig:

@@ -120,7 +120,7 @@ def signoff_step(signoff: Signoff, runbook: Runbook) -> PlanStep:
 def deploy_selection(runbook: Runbook) -> list[str]:
     """What a deploy of the release sends: its manifest (or source folder) and the deletions it carries."""
     project = runbook.project
-    args = ["--manifest", project.manifest] if project.manifest else ["--source-dir", project.source_dir]
+    args = project.source_selection()
     if project.destructive_changes.pre:
         args += ["--pre-destructive-changes", project.destructive_changes.pre]
     if project.destructive_changes.post:

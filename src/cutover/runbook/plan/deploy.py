@@ -44,7 +44,7 @@ def guard_steps(runbook: Runbook) -> list[PlanStep]:
 def backup_steps(runbook: Runbook) -> list[PlanStep]:
     project = runbook.project
     folder = f"{project.backup_dir}/production-backup-<YYYYMMDD-HHMMSS>"
-    selection = ["--manifest", project.manifest] if project.manifest else ["--source-dir", project.source_dir]
+    selection = project.source_selection()
     return [
         PlanStep(
             id="backup.retrieve",
@@ -76,6 +76,7 @@ def backup_steps(runbook: Runbook) -> list[PlanStep]:
                 "folder_format": "production-backup-%Y%m%d-%H%M%S",
                 "manifest": project.manifest,
                 "source_dir": project.source_dir,
+                "source_dirs": project.source_dirs,
             },
             source="Pre-Deployment Steps > 1. Backup Current Production State",
         )
@@ -154,6 +155,7 @@ def validate_steps(runbook: Runbook) -> list[PlanStep]:
                 "test_level": runbook.sf.test_level,
                 "manifest": runbook.project.manifest,
                 "source_dir": runbook.project.source_dir,
+                "source_dirs": runbook.project.source_dirs,
                 "apex_coverage": th.apex_coverage if runbook.project.has_apex else 0.0,  # no Apex: no coverage to meet
                 "test_pass_rate": th.test_pass_rate,
             },
