@@ -149,7 +149,7 @@ def test_thresholds_and_commands_flow_into_the_checks() -> None:
 def test_rollback_contingency_removes_what_the_release_added_and_recreates_jobs() -> None:
     rollback = {s.id: s for s in build_rollback_plan(elaro())}
     assert next(iter(rollback)) == "rollback.decide"
-    assert "--post-destructive-changes" in rollback["rollback.remove-added"].sf_command
+    assert "--metadata-dir <rollback-dir>/remove-added" in rollback["rollback.remove-added"].sf_command
     assert "rollback.scheduled-jobs" in rollback
     lean = build_rollback_plan(
         elaro("").model_copy(

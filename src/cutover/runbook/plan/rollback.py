@@ -72,18 +72,23 @@ def build_rollback_plan(runbook: Runbook) -> list[PlanStep]:
                 title="Delete the components the release added (a redeploy of the backup leaves them behind)",
                 kind="automated",
                 action="sf.rollback_destructive",
-                checks=["Components deployed by the release but absent from the backup are deleted"],
+                checks=[
+                    "Deleted: components the backup proved absent and the deploy created; never standard objects or "
+                    "fields, nor children of a custom object deleted with it",
+                    "destructiveChangesPre.xml (what references) before destructiveChangesPost.xml (what is "
+                    "referenced); counts: deleted, removed with their object, already gone, left in place (why)",
+                ],
+                # What runs (cutover.steps.rollback): an empty package.xml and the two manifests, as a metadata folder.
                 sf_command=sf_line(
                     rb,
                     "project",
                     "deploy",
                     "start",
-                    "--manifest",
-                    f"{ROLLBACK_DIR}/package.xml",
-                    "--post-destructive-changes",
-                    f"{ROLLBACK_DIR}/destructiveChangesPost.xml",
+                    "--metadata-dir",
+                    f"{ROLLBACK_DIR}/remove-added",
                     "--test-level",
                     quick.test_level,
+                    "--ignore-warnings",
                     wait=True,
                 ),
                 params={"test_level": quick.test_level},
