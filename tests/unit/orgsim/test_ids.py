@@ -41,3 +41,25 @@ def test_same_id_compares_15_and_18_character_forms() -> None:
     assert same_id(value, value[:15])
     assert not same_id(value, new_id("08e"))
     assert not same_id(None, value)
+
+
+def test_complete_id_gives_the_18_character_form() -> None:
+    from orgsim.ids import complete_id
+
+    assert complete_id("00D5g000004SLb1") == "00D5g000004SLb1EAG"
+    assert complete_id("00D5g000004SLb1AAA") == "00D5g000004SLb1EAG"  # a wrong suffix is replaced
+    with pytest.raises(ValueError, match="15 characters"):
+        complete_id("00D5g")
+    with pytest.raises(ValueError, match="letters and digits"):
+        complete_id("00D5g000004SL-1")
+
+
+def test_orgsim_org_id_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from orgsim.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["org-id", "00D5g000004SLb1"])
+    assert done.value.code == 0 and capsys.readouterr().out == "00D5g000004SLb1EAG\n"
+    with pytest.raises(SystemExit) as done:
+        main(["org-id", "nope"])
+    assert done.value.code == 2 and "has 4" in capsys.readouterr().err

@@ -130,3 +130,26 @@ def test_yaml_the_loader_cannot_build_is_a_scenario_error(tmp_path: Path, text: 
     path.write_text(text)
     with pytest.raises(ScenarioError, match=expected):
         load_scenario(path)
+
+
+def test_builtin_empty_scenario_is_a_production_org_with_only_standard_objects(tmp_path: Path) -> None:
+    from orgsim.metadata import store as md
+
+    scenario = load_scenario(builtin_scenario_path("empty"))
+    assert scenario.name == "empty" and scenario.org.sandbox is False
+    assert scenario.seed_dir is None and scenario.scheduled_jobs == [] and scenario.records == {}
+    org = Org(tmp_path / "org", scenario)
+    md.ensure_tables(org)
+    assert md.list_components(org) == []
+    assert org.store.list("CronTrigger") == [] and org.store.list("ApexClass") == []
+    assert org.schema.has_object("Account") and org.schema.has_object("Contact")
+
+
+def test_a_wrong_org_id_checksum_says_how_to_make_a_valid_one() -> None:
+    with pytest.raises(ScenarioError) as error:
+        scenario_from_dict({"org": {"org_id": "00D5g000004SLb1AAA"}})
+    message = str(error.value)
+    assert "org.org_id: must be an 18-character org id starting with 00D" in message
+    assert "`orgsim org-id 00D5g000004SLb1` prints it: 00D5g000004SLb1EAG" in message
+    with pytest.raises(ScenarioError, match="user id starting with 005"):
+        scenario_from_dict({"org": {"user_id": "00D5g000004SLb1EAG"}})
