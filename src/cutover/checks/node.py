@@ -82,6 +82,10 @@ def _has_dependencies(package: Mapping[str, object]) -> bool:
 
 
 def _modules_missing(project: Path, package: Mapping[str, object], installer: str) -> CommandProblem | None:
+    if installer == "npm ci" and not any(
+        (project / lock).is_file() for lock in ("package-lock.json", "npm-shrinkwrap.json")
+    ):
+        installer = "npm install"  # npm ci needs a lock file
     if _has_dependencies(package) and not (project / "node_modules").is_dir():
         return CommandProblem(
             f"node_modules/ not found in {project.name or project}: the dependencies in package.json are not "

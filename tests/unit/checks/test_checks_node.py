@@ -75,7 +75,11 @@ def test_broken_package_json_is_named(tmp_path: Path, fake_npm: str):
 def test_npm_ci_not_run_is_detected(tmp_path: Path, fake_npm: str):
     _package(tmp_path, {"test:unit": "sfdx-lwc-jest"}, deps=True)
     problem = check_command(["npm", "run", "test:unit"], tmp_path, fake_npm)
-    assert problem is not None and "node_modules/ not found" in problem.message and "run `npm ci`" in problem.message
+    assert problem is not None and "node_modules/ not found" in problem.message
+    assert "run `npm install` there first" in problem.message  # no lock file: npm ci would refuse
+    (tmp_path / "package-lock.json").write_text("{}")
+    problem = check_command(["npm", "run", "test:unit"], tmp_path, fake_npm)
+    assert problem is not None and "run `npm ci` there first" in problem.message
     (tmp_path / "node_modules").mkdir()
     assert check_command(["npm", "run", "test:unit"], tmp_path, fake_npm) is None
 

@@ -125,7 +125,7 @@ def _listed(findings: list[Finding], base: Path) -> str:
 
 def _relative(path: str, base: Path) -> str:
     try:
-        return Path(path).resolve().relative_to(base).as_posix()
+        return Path(path).resolve().relative_to(base.resolve()).as_posix()
     except ValueError:
         return path
 
