@@ -199,3 +199,11 @@ def test_known_issues_none_written_in_the_runbook_counts(tmp_path: Path):
     gate = report.gates[0]
     assert gate.status == GateStatus.PASSED, gate.detail
     assert "known issues documented in runbook (known_issues: [], none)" in gate.detail
+
+
+def test_an_unknown_scanner_rule_is_a_failed_gate_naming_it(tmp_path: Path):
+    project = _project(tmp_path, runbook=RUNBOOK + "security:\n  rules: {no-such-rule: warning}\n")
+    report = run_preflight(project, load_runbook(project / "cutover.yaml"), at=INSIDE_WINDOW, only=["apex-security"])
+    gate = report.gates[0]
+    assert gate.status == GateStatus.FAILED and gate.detail.startswith("security settings: ")
+    assert "no-such-rule" in gate.detail
