@@ -20,7 +20,7 @@ from rich.markup import escape
 from cutover.commands._context import app_context, err_console, out_console
 from cutover.commands.run import OutputFormat, _check_runbook_unchanged, _confirm, _progress, _rules, load_project
 from cutover.engine import DONE_STATUSES, Engine, RunInfo, RunState, StepStatus
-from cutover.errors import CutoverError, UsageError
+from cutover.errors import CutoverError, Failure, UsageError
 
 DECIDE_STEP = "rollback.decide"
 
@@ -57,6 +57,11 @@ def rollback_cmd(
             f"run {run.id} deployed nothing to {run.target_org}; there is nothing to roll back",
             hint="a deploy that failed left the org unchanged (rollbackOnError)",
         )
+    from cutover.steps.rollback import waived_backup, waived_backup_message
+
+    waiver = waived_backup(engine.store, run.id)
+    if waiver is not None:  # say it now, before asking for a decision that cannot be carried out
+        raise Failure(waived_backup_message(waiver))
     project = load_project(app.project_dir, run.target_org)
     _check_runbook_unchanged(run, project)
     _confirm(

@@ -467,18 +467,27 @@ def _plan_data(plan: DestructivePlan) -> dict[str, Any]:
     }
 
 
+def waived_backup(store: Any, run_id: str) -> Any | None:
+    """The waiver of the run's backup step, if it was waived (then there is no backup to roll back to)."""
+    stages = {r.id: r.spec.stage for r in store.steps(run_id)}
+    waived = [w for w in store.waivers(run_id) if stages.get(w.step_id) == "backup"]
+    return waived[-1] if waived else None
+
+
+def waived_backup_message(waiver: Any) -> str:
+    return (
+        f"rollback impossible: the backup step {waiver.step_id} was waived on {waiver.at} by {waiver.approver} "
+        f"({waiver.reason}); a rollback needs a backup. Restore by hand from the previous release's source (a "
+        "checkout of its tag) with `sf project deploy start --source-dir <folder> --target-org <alias>`, or ask "
+        "Salesforce Support for an org restore (Destructive Rollback, Option 2)"
+    )
+
+
 def no_backup_message(ctx: StepContext, consequence: str) -> str:
     """Why there is no backup: a waived backup step says who waived it and when (rollback needs a backup)."""
-    stages = {r.id: r.spec.stage for r in ctx.store.steps(ctx.run_id)}
-    waived = [w for w in ctx.store.waivers(ctx.run_id) if stages.get(w.step_id) == "backup"]
-    if waived:
-        w = waived[-1]
-        return (
-            f"rollback impossible: the backup step {w.step_id} was waived on {w.at} by {w.approver} ({w.reason}); "
-            "a rollback needs a backup. Restore by hand from the previous release's source (a checkout of its tag) "
-            "with `sf project deploy start --source-dir <folder> --target-org <alias>`, or ask Salesforce Support "
-            "for an org restore (Destructive Rollback, Option 2)"
-        )
+    waiver = waived_backup(ctx.store, ctx.run_id)
+    if waiver is not None:
+        return waived_backup_message(waiver)
     return f"run {ctx.run_id} recorded no backup (backup.json), so {consequence}"
 
 

@@ -198,3 +198,18 @@ def test_every_recovery_command_a_failed_rollback_prints_works(
     engine.close()
     for argv in (["status", run_id], ["audit", "log", run_id]):  # printed after a triggered rollback
         assert main(["-C", str(project), *argv]) == 0, (argv, capsys.readouterr().err)
+
+
+def test_a_run_whose_backup_was_waived_is_refused_with_who_and_when(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], calls: list[str]
+) -> None:
+    project, run_id = project_with_run(tmp_path, deployed=True)
+    waived = main(["-C", str(project), "waive", "backup.retrieve", "--reason", "retrieve timed out", "--approver",
+                   "Avery Brooks", "--accept-no-rollback", "--run", run_id])  # fmt: skip
+    assert waived == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["-C", str(project), "rollback", run_id, "--yes", "--by", "Avery Brooks"]) == 1
+    err = capsys.readouterr().err
+    assert "rollback impossible: the backup step backup.retrieve was waived on 20" in err
+    assert "by Avery Brooks (retrieve timed out); a rollback needs a backup" in err
+    assert calls == []
