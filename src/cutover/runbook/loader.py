@@ -48,7 +48,8 @@ def find_runbook(project_dir: Path) -> Path:
     if not path.is_file():
         raise RunbookError(
             f"no {RUNBOOK_FILENAME} in {display_path(Path(project_dir))}",
-            hint=f"`cutover init` writes the Elaro runbook there ({RUNBOOK_FILENAME}); edit it for your org",
+            hint=f"`cutover init --target-org ALIAS` writes one for this project ({RUNBOOK_FILENAME}); "
+            "then fill in the people (roles) and the expected org (target.expect)",
             path=path,
         )
     return path

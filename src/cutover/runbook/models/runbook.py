@@ -157,7 +157,8 @@ class Runbook(_Model):
         if missing:
             found.append(
                 f"target.expect: no expected {', '.join(missing)} for org {self.target.alias!r}: "
-                "the org identity guard cannot prove this is the right org"
+                "the org identity guard cannot prove this is the right org "
+                "(fill them in; `cutover target pin` copies them from the org)"
             )
         if self.target.production and expect.sandbox:
             found.append("target: production is true but target.expect.sandbox is true")
@@ -177,7 +178,10 @@ class Runbook(_Model):
                 why = "signs off steps"
             else:
                 continue
-            found.append(f"roles.{role_id}: {role.title} ({why}) has no {', '.join(unset)} (TBD)")
+            found.append(
+                f"roles.{role_id}: {role.title} ({why}) has no {', '.join(unset)} (TBD): "
+                "fill in a name and an email or phone"
+            )
         for index, channel in enumerate(self.alerts.channels):
             if channel.url is None:
                 found.append(
