@@ -259,6 +259,19 @@ def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> 
     for ref in selection.children:
         path, content = selection.parent_files[(ref.parent_type, ref.parent)]
         existing = md.get_component(org, ref.parent_type, ref.parent)
+        if (
+            existing is None
+            and ref.parent_type == "CustomObject"
+            and mdtypes.is_custom_name(ref.parent)
+            and selection.component(ref.parent_type, ref.parent) is None
+        ):
+            # a field of a custom object neither the org nor the deploy has: the object file holds no label
+            failures.append(
+                _refusal(
+                    ref.type, prefix + path, ref.name, created, "Must specify a non-empty label for the CustomObject"
+                )
+            )
+            continue
         stored = md.component_files(org, ref.parent_type, existing.full_name).get(path) if existing else None
         created_child = stored is None or not kids.has_child(stored, ref)
         successes.append(

@@ -388,3 +388,13 @@ def test_a_standard_object_is_retrieved_by_name_but_never_by_wildcard(org: Org) 
     ]
     _, wildcard = fetch(org, {"CustomObject": ["*"]})
     assert wildcard == {}
+
+
+def test_a_field_of_a_custom_object_nobody_has_is_refused(org: Org) -> None:
+    files = {"objects/Ghost__c.object": generic("CustomObject", field("A__c"))}
+    result = run(org, zip_of(files, {"CustomField": ["Ghost__c.A__c"]}))
+    assert result["status"] == "Failed"
+    failure = result["details"]["componentFailures"][0]
+    assert (failure["componentType"], failure["fullName"]) == ("CustomField", "Ghost__c.A__c")
+    assert failure["problem"] == "Must specify a non-empty label for the CustomObject"
+    assert md.list_components(org) == []
