@@ -218,3 +218,48 @@ def _evidence(project: Path, run_id: str, step_id: str, name: str) -> Any:
         return json.loads((engine.cutover_dir / item["relpath"]).read_text())
     finally:
         engine.close()
+
+
+def test_a_waived_backup_refuses_the_rollback_and_its_restore_command_works(
+    tmp_path: Path,
+    sf_bin: Path,
+    sf_home: Path,
+    sf_environment: dict[str, str],  # noqa: F811
+) -> None:
+    from cutover.runbook import load_runbook
+    from cutover.runbook.plan import build_plan
+    from cutover.steps import file_sha256, plan_to_specs
+    from orgsim.testing import run_sf
+
+    server = start_org(tmp_path, sf_bin, sf_home)
+    try:
+        project = make_project(tmp_path)
+        runbook = load_runbook(project / "cutover.yaml")
+        engine = Engine(project)
+        try:
+            run = engine.create_run(
+                "production",
+                plan_to_specs(build_plan(runbook), runbook),
+                runbook_path="cutover.yaml",
+                runbook_sha256=file_sha256(project / "cutover.yaml"),
+            )
+            engine.waive(run.id, "backup.retrieve", reason="retrieve timed out", approver="Avery Brooks",
+                         accept_no_rollback=True)  # fmt: skip
+            with engine.store.transaction() as tx:  # the release went out without a backup
+                engine.store.update_step(
+                    tx, run.id, "deploy.quick", status=StepStatus.PASSED, started="x", finished="y"
+                )
+        finally:
+            engine.close()
+        refused = cutover(project, sf_environment, "rollback", run.id, "--yes", "--by", "Avery Brooks")
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        message = " ".join(refused.stderr.split())
+        assert "the backup step backup.retrieve was waived on" in message and "a rollback needs a backup" in message
+        command = re.search(r"`(sf project deploy start [^`]+)`", message)
+        assert command is not None, message
+        # The printed restore command, run from a checkout of the previous release (here: the project itself).
+        restored = run_sf(sf_bin, [*command.group(1).split()[1:], "--wait", "5"], sf_home, cwd=project)
+        assert restored.returncode == 0, str(restored)
+        assert _exists(server.org, "ApexClass", "ElaroLogger")
+    finally:
+        server.stop()

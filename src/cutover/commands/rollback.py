@@ -59,10 +59,11 @@ def rollback_cmd(
         )
     from cutover.steps.rollback import waived_backup, waived_backup_message
 
+    project = load_project(app.project_dir, run.target_org)
     waiver = waived_backup(engine.store, run.id)
     if waiver is not None:  # say it now, before asking for a decision that cannot be carried out
-        raise Failure(waived_backup_message(waiver))
-    project = load_project(app.project_dir, run.target_org)
+        source = project.runbook.project.source_dir
+        raise Failure(waived_backup_message(waiver, alias=run.target_org, source_dir=source))
     _check_runbook_unchanged(run, project)
     _confirm(
         f"Roll back run {run.id} on {run.target_org}: redeploy the backup and delete what the release added?",

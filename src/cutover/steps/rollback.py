@@ -474,12 +474,12 @@ def waived_backup(store: Any, run_id: str) -> Any | None:
     return waived[-1] if waived else None
 
 
-def waived_backup_message(waiver: Any) -> str:
+def waived_backup_message(waiver: Any, *, alias: str = "<alias>", source_dir: str = "<folder>") -> str:
     return (
         f"rollback impossible: the backup step {waiver.step_id} was waived on {waiver.at} by {waiver.approver} "
         f"({waiver.reason}); a rollback needs a backup. Restore by hand from the previous release's source (a "
-        "checkout of its tag) with `sf project deploy start --source-dir <folder> --target-org <alias>`, or ask "
-        "Salesforce Support for an org restore (Destructive Rollback, Option 2)"
+        f"checkout of its tag) with `sf project deploy start --source-dir {source_dir} --target-org {alias}`, or "
+        "ask Salesforce Support for an org restore (Destructive Rollback, Option 2)"
     )
 
 

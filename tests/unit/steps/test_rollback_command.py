@@ -212,4 +212,5 @@ def test_a_run_whose_backup_was_waived_is_refused_with_who_and_when(
     err = capsys.readouterr().err
     assert "rollback impossible: the backup step backup.retrieve was waived on 20" in err
     assert "by Avery Brooks (retrieve timed out); a rollback needs a backup" in err
+    assert "`sf project deploy start --source-dir force-app --target-org production`" in err
     assert calls == []
