@@ -207,3 +207,16 @@ def test_an_unknown_scanner_rule_is_a_failed_gate_naming_it(tmp_path: Path):
     gate = report.gates[0]
     assert gate.status == GateStatus.FAILED and gate.detail.startswith("security settings: ")
     assert "no-such-rule" in gate.detail
+
+
+def test_a_project_without_its_source_folder_is_not_taken_for_one_without_apex(tmp_path: Path):
+    project = tmp_path / "empty"
+    _write(project, "cutover.yaml", RUNBOOK)
+    runbook = load_runbook(project / "cutover.yaml")
+    report = run_preflight(project, runbook, at=INSIDE_WINDOW, only=["apex-security", "apex-coverage"])
+    gates = {g.id: g for g in report.gates}
+    scan = gates["preflight.apex-security"]
+    assert scan.status == GateStatus.FAILED
+    assert scan.detail == "force-app/ not found: set project.source_dir or security.scan_paths"
+    # Not "the project has no Apex": coverage stays pending until a validation measures it.
+    assert gates["preflight.apex-coverage"].detail.startswith("no validation or sandbox test run yet")

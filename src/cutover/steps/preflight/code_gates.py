@@ -77,7 +77,10 @@ def _scan_paths(spec: GateSpec, ctx: PreflightContext) -> tuple[list[Path], str 
     Second: the problem when paths the runbook names do not exist."""
     named, chosen = ctx.setting(spec, ("paths", "scan_paths"), ctx.runbook.security, "scan_paths")
     if not chosen:
-        return [ctx.project_dir / d for d in ctx.source_dirs], None
+        paths = [ctx.project_dir / d for d in ctx.source_dirs]
+        if not any(p.is_dir() for p in paths):
+            return paths, f"{ctx.source_dir}/ not found: set project.source_dir or security.scan_paths"
+        return paths, None
     paths = [ctx.project_dir / path for path in named]
     missing = [str(p.relative_to(ctx.project_dir)) for p in paths if not p.exists()]
     if missing:
@@ -163,7 +166,8 @@ def gate_coverage(spec: GateSpec, ctx: PreflightContext) -> GateResult:
     if coverage_kind(spec) == "lwc":
         return _lwc_coverage(spec, ctx)
     threshold = float(param(spec, "threshold", default=ctx.runbook.thresholds.apex_coverage))
-    if not apex_files([ctx.project_dir / d for d in ctx.source_dirs]):
+    folders = [ctx.project_dir / d for d in ctx.source_dirs]
+    if any(folder.is_dir() for folder in folders) and not apex_files(folders):
         return skipped(spec.id, spec.title, "the project has no Apex classes or triggers: no Apex coverage to measure")
     percent, source = apex_coverage_source(ctx)
     return coverage_checks.check_apex_coverage(spec.id, spec.title, percent=percent, threshold=threshold, source=source)
