@@ -225,3 +225,23 @@ def test_a_production_run_needs_confirmation(tmp_path: Path, capsys: pytest.Capt
     assert not (tmp_path / "side.txt").exists()
     assert main(["-C", str(tmp_path), "--yes", "run"]) == 0  # the global --yes works too
     assert (tmp_path / "side.txt").read_text() == "line\nsecond\n"
+
+
+def test_waiving_the_backup_needs_accept_no_rollback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cutover.commands.run import create_run, load_project
+    from cutover.engine import Engine
+    from cutover.steps import plan_to_specs
+
+    write_runbook(tmp_path, "  []", stages="[backup, deploy]")
+    project = load_project(tmp_path)
+    engine = Engine(tmp_path)
+    run = create_run(engine, project, plan_to_specs(project.plan, project.runbook))
+    engine.close()
+    waive = ["waive", "backup.retrieve", "--reason", "retrieve is broken", "--approver", "Dana Lead"]
+    assert cutover(tmp_path, *waive) == 2
+    err = capsys.readouterr().err
+    assert f"waiving backup.retrieve disables the rollback of run {run.id}" in err and "--accept-no-rollback" in err
+    assert cutover(tmp_path, *waive, "--accept-no-rollback") == 0
+    captured = capsys.readouterr()
+    assert "backup.retrieve waived by Dana Lead" in captured.out
+    assert f"warning: run {run.id} can no longer be rolled back by cutover (backup.retrieve waived)" in captured.err
