@@ -3,12 +3,12 @@
 1. What the release deploys: the release manifest's members; a wildcard (`*`) or no manifest (`manifest: null`) is
    expanded from the project's source with `sf project generate manifest --source-dir` (the CLI's own resolver, so
    every metadata type it knows is named the way the org names it).
-2. `sf project retrieve start --manifest <release manifest>` (or `--source-dir <source_dir>` when the runbook has no
-   manifest) `--target-metadata-dir backups/production-backup-<UTC> --unzip` — exactly the line `cutover plan` shows
-   (`retrieve_selection()` builds the selection for both). **Metadata format on purpose**: it needs no SFDX project
-   layout, keeps the org's files exactly as the Metadata API gave them (with the org's own package.xml), and can be
-   redeployed as it is with `sf project deploy start --metadata-dir` — the rollback. Source format would write into
-   the project tree and mix the backup with the release's own files.
+2. `sf project retrieve start --manifest <release manifest>` (or one `--source-dir` per package directory when the
+   runbook has no manifest) `--target-metadata-dir backups/production-backup-<UTC> --unzip` — the flags `cutover
+   plan` shows (`ProjectConfig.source_selection()`; an integration test compares the two). **Metadata format on
+   purpose**: it needs no SFDX project layout, keeps the org's files exactly as the Metadata API gave them (with the
+   org's own package.xml), and can be redeployed as it is with `sf project deploy start --metadata-dir` — the
+   rollback. Source format would write into the project tree and mix the backup with the release's own files.
 3. Members the org does not have: Salesforce answers `status: Succeeded` with a message per missing member ("Entity
    of type 'ApexClass' named 'NewFeatureTest' cannot be found"); the sf CLI turns those into `Failed` file rows (in
    every selection mode) and sometimes warnings. Those, and only those, are accepted: every other message, failed
@@ -100,12 +100,6 @@ def release_components(manifest: dict[str, list[str]], from_source: dict[str, li
             else:
                 found.add((type_name, member))
     return sorted(found)
-
-
-def retrieve_selection(manifest: str | None, source_dir: str) -> list[str]:
-    """The selection flags of the backup's retrieve: the release manifest, else the source folder. `cutover plan`
-    prints the same flags (one function, so the plan shows the command that really runs)."""
-    return ["--manifest", manifest] if manifest else ["--source-dir", source_dir]
 
 
 NOT_FOUND = re.compile(r"Entity of type '(?P<type>[^']+)' named '(?P<name>[^']+)' cannot be found")
@@ -279,7 +273,7 @@ class Backup:
                 sha256=existing["sha256"],
             )
         # The plan passes the runbook's manifest, None included (`manifest: null` = the source folder).
-        manifest_rel = self.params["manifest"] if "manifest" in self.params else self.runbook.project.manifest
+        manifest_rel = self.params.get("manifest", self.runbook.project.manifest)
         source_dir = self.params.get("source_dir") or self.runbook.project.source_dir
         source_dirs = list(self.params.get("source_dirs") or [source_dir])  # every package directory
         backup_dir = project / (self.params.get("backup_dir") or self.runbook.project.backup_dir)

@@ -21,7 +21,6 @@ from cutover.steps.backup import (
     classify_retrieve,
     read_manifest,
     release_components,
-    retrieve_selection,
     verify_backup,
 )
 from cutover.steps.registry import StepServices
@@ -362,10 +361,8 @@ def test_members_the_org_lacks_are_added_by_release_in_every_manifest_mode(
     doc = backup_doc(engine, ctx.run_id)
     assert {"type": "ApexClass", "name": "NewFeatureTest"} in doc["added_by_release"]
     assert {"type": "ApexClass", "name": "ElaroLogger"} not in doc["added_by_release"]
-    # The retrieve that ran uses the selection the plan shows (retrieve_selection).
+    # The retrieve that ran uses the release's selection: its manifest, else the source folder.
     assert fake.retrieve_kwargs[selection] is not None
-    shown = retrieve_selection(manifest, "force-app")
-    assert shown == (["--manifest", manifest] if manifest else ["--source-dir", "force-app"])
     if manifest is None:
         assert fake.retrieve_kwargs["source_dirs"] == ["force-app"] and fake.retrieve_kwargs["manifest"] is None
 
