@@ -11,6 +11,7 @@ from importlib.resources import files
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from cutover.runbook.inspect import ProjectFacts
 
@@ -58,6 +59,8 @@ def render_generic(project: ProjectFacts, alias: str, org: OrgFacts | None = Non
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)
     doc: CommentedMap = yaml.load(template_text("generic"))
+    if project.version:
+        doc["release"]["version"] = DoubleQuotedScalarString(project.version)
     proj = doc["project"]
     proj["source_dir"] = project.package_dirs[0]
     proj["extra_source_dirs"] = _flow(list(project.package_dirs[1:]))

@@ -39,6 +39,7 @@ class ProjectFacts:
     has_jest: bool = False
     readme: str | None = None
     changelog: str | None = None
+    version: str | None = None  # the newest CHANGELOG version, else package.json's, else the package's versionNumber
     metadata_counts: dict[str, int] = field(default_factory=dict)  # folder kind -> files, for the summary line
 
     def summary(self) -> str:
@@ -80,6 +81,22 @@ def read_sfdx_project(project_dir: Path) -> tuple[list[str], str | None]:
     if api is not None and not re.fullmatch(r"\d{2,3}\.0", api):
         api = None  # the runbook pins only versions sf accepts; an odd value is left to sf's own default
     return list(dict.fromkeys(ordered)), api
+
+
+def _package_version(project_dir: Path) -> object:
+    """package.json `version`, else the default package directory's `versionNumber` (None when neither)."""
+    for name, key in (("package.json", "version"), ("sfdx-project.json", "packageDirectories")):
+        try:
+            data = json.loads((project_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        value = data.get(key) if isinstance(data, dict) else None
+        if key == "packageDirectories" and isinstance(value, list):
+            numbers = [d.get("versionNumber") for d in value if isinstance(d, dict)]
+            value = next((n for n in numbers if n), None)
+        if value:
+            return value
+    return None
 
 
 def _read_scripts(project_dir: Path) -> tuple[bool, dict[str, str]]:
@@ -172,6 +189,24 @@ def _metadata(project_dir: Path, package_dirs: list[str]) -> dict[str, int]:
     return counts
 
 
+_VERSION_HEADING = re.compile(r"^#{1,3}\s*\[?v?(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)\]?", re.MULTILINE)
+
+
+def release_version(project_dir: Path, changelog: str | None, package_version: object) -> str | None:
+    """The version being released, as the project states it: the newest CHANGELOG heading (`## 1.5.0`,
+    `## [1.5.0] - date`), else package.json's `version`, else sfdx-project.json's versionNumber (`0.9.0.NEXT`)."""
+    if changelog:
+        try:
+            match = _VERSION_HEADING.search((project_dir / changelog).read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            match = None
+        if match:
+            return match.group(1)
+    text = str(package_version or "")
+    match = re.match(r"^v?(\d+\.\d+\.\d+)", text)
+    return match.group(1) if match else None
+
+
 def _first_file(project_dir: Path, names: tuple[str, ...]) -> str | None:
     return next((n for n in names if (project_dir / n).is_file()), None)
 
@@ -180,6 +215,7 @@ def inspect_project(project_dir: Path) -> ProjectFacts:
     project_dir = Path(project_dir)
     package_dirs, api_version = read_sfdx_project(project_dir)
     has_package_json, scripts = _read_scripts(project_dir)
+    changelog = _first_file(project_dir, ("CHANGELOG.md", "changelog.md", "CHANGES.md"))
     counts = _metadata(project_dir, package_dirs)
     has_jest = _first_file(project_dir, _JEST_CONFIGS) is not None or any("jest" in b for b in scripts.values())
     has_lwc = counts["LWC bundles"] > 0
@@ -196,6 +232,7 @@ def inspect_project(project_dir: Path) -> ProjectFacts:
         has_lwc=has_lwc,
         has_jest=has_jest,
         readme=_first_file(project_dir, ("README.md", "readme.md", "README")),
-        changelog=_first_file(project_dir, ("CHANGELOG.md", "changelog.md", "CHANGES.md")),
+        changelog=changelog,
+        version=release_version(project_dir, changelog, _package_version(project_dir)),
         metadata_counts=counts,
     )

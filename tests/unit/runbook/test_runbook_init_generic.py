@@ -202,3 +202,17 @@ AREA_FILES = [
 def test_area_code_has_no_elaro_identifiers(path: Path) -> None:
     hits = [line for line in path.read_text(encoding="utf-8").splitlines() if re.search(r"elaro", line, re.I)]
     assert hits == []
+
+
+def test_release_version_comes_from_the_changelog_then_package_json(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", scripts={"lint": "eslint ."}, files=[APEX])
+    (root / "package.json").write_text(json.dumps({"version": "3.1.0", "scripts": {"lint": "eslint ."}}))
+    assert inspect_project(root).version == "3.1.0"
+    (root / "CHANGELOG.md").write_text("# Changelog\n\n## [2.0] draft\n\n## [2.10.0] - 2026-12-01\n- x\n\n## 2.9.0\n")
+    assert inspect_project(root).version == "2.10.0"
+    assert init(root)[0] == 0
+    runbook = load_runbook(root / "cutover.yaml")
+    assert runbook.release.version == "2.10.0" and runbook.project.docs.changelog == "CHANGELOG.md"
+    bare = make_project(tmp_path / "q", files=[APEX])
+    assert inspect_project(bare).version is None
+    assert init(bare)[0] == 0 and load_runbook(bare / "cutover.yaml").release.version == "1.0.0"
