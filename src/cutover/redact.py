@@ -30,6 +30,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)\b((?:SF|SFDX)_ACCESS_TOKEN=)\S+"), r"\1" + MASK),
     (re.compile(r"force://[^\s\"']+"), "force://" + MASK),
 ]
+# Something every pattern above needs (case-insensitive, so a superset): text without any of these is left as is.
+_MAYBE_SECRET = re.compile(r'(?i)00D|bearer|authorization|sessionid|"|access_token=|force://')
 
 _registered: set[str] = set()
 _lock = threading.Lock()
@@ -50,6 +52,8 @@ def redact(text: str) -> str:
         values = sorted(_registered, key=len, reverse=True)
     for value in values:
         text = text.replace(value, MASK)
+    if _MAYBE_SECRET.search(text) is None:  # one search instead of every pattern: most text holds no secret
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -312,14 +312,14 @@ def register(app: typer.Typer) -> None:
         whatever the deploy status; 2 when it cannot be read or is not sf JSON output."""
         if output_format not in FORMATS:
             raise UsageError(f"--format {output_format}: expected one of {', '.join(FORMATS)}")
-        doc = read_document(file, app_context(ctx).project_dir)
-        try:
-            summary = explain_document(doc)
+        try:  # no name keeps the parsed document alive beside the summary
+            summary = explain_document(read_document(file, app_context(ctx).project_dir))
         except NotExplainable as exc:
             raise UsageError(f"{file}: {exc}") from None
         except SfMalformedOutput as exc:
             raise UsageError(f"{file}: {exc.message}") from None
         if output_format == "json":
-            typer.echo(json.dumps(summary, indent=2))
+            json.dump(summary, sys.stdout, indent=2)  # streamed: a 100k-row summary is never one 20 MB string
+            sys.stdout.write("\n")
         else:
             render_text(summary)
