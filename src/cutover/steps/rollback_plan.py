@@ -22,7 +22,9 @@ The rule (a real org must accept the destructive deploy, or the rollback fails e
    flows, reports and dashboards, email templates, Visualforce, Aura and LWC bundles, triggers, Apex classes.
    *Post* holds what is referenced: the data model (object children, fields, objects) and leaf resources (static
    resources, message channels, labels, custom metadata records, ...). Within each manifest the types are written
-   in the same order (`DELETE_ORDER`: referencers first; unknown types last); members of one type are deleted
+   in dependency order (`PRE_ORDER`, `POST_ORDER`: each type may reference those after it); a type in neither list
+   opens Post (after every referencer, before the fields and objects it may name); report, dashboard, email
+   template and document *folders* close Post, once their contents are gone. Members of one type are deleted
    together, and the platform resolves references among them (two added classes that call each other).
 5. **Counts.** From the destructive deploy's result: *deleted* (a `deleted: true` row), *already gone* (the "No T
    named: N found" warning that `--ignore-warnings` lets through), *removed with their object*, and *left in place*
@@ -40,18 +42,23 @@ from xml.sax.saxutils import escape
 
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
 
-#: Deletion order, referencers first. Up to and including ApexClass: destructiveChangesPre.xml; after: Post.
-DELETE_ORDER: tuple[str, ...] = (
+#: The referencing layer, deleted first (destructiveChangesPre.xml), in this order: each type may reference the ones
+#: after it (a permission set names apps, tabs, classes, fields; an app names tabs and pages; a layout names quick
+#: actions; a quick action names flows and components; a trigger names classes ...).
+PRE_ORDER: tuple[str, ...] = (
     "PermissionSetGroup",
-    "CustomApplication",
     "PermissionSet",
+    "CustomApplication",
+    "LightningExperienceTheme",
+    "CustomTab",
     "FlexiPage",
     "Layout",
     "QuickAction",
-    "CustomTab",
     "Dashboard",
     "Report",
     "ReportType",
+    "GenAiPromptTemplate",
+    "Prompt",
     "Flow",
     "FlowDefinition",
     "EmailTemplate",
@@ -61,7 +68,11 @@ DELETE_ORDER: tuple[str, ...] = (
     "LightningComponentBundle",
     "ApexTrigger",
     "ApexClass",
-    # --- post: the referenced layer ---
+)
+#: The referenced layer, deleted after (destructiveChangesPost.xml): the data model, then leaf resources. Types in
+#: neither list go first in Post (after every referencer in Pre, before the fields and objects they may name).
+POST_ORDER: tuple[str, ...] = (
+    "CustomMetadata",
     "CompactLayout",
     "ListView",
     "ValidationRule",
@@ -72,7 +83,8 @@ DELETE_ORDER: tuple[str, ...] = (
     "SharingReason",
     "CustomField",
     "CustomObject",
-    "CustomMetadata",
+    "GlobalValueSet",
+    "CustomPermission",
     "CustomLabel",
     "CustomLabels",
     "LightningMessageChannel",
@@ -81,11 +93,17 @@ DELETE_ORDER: tuple[str, ...] = (
     "NamedCredential",
     "ExternalCredential",
     "RemoteSiteSetting",
-    "GlobalValueSet",
+    "BrandingSet",
 )
-LAST_PRE_TYPE = "ApexClass"
-_RANK = {name: index for index, name in enumerate(DELETE_ORDER)}
-_PRE_TYPES = frozenset(DELETE_ORDER[: DELETE_ORDER.index(LAST_PRE_TYPE) + 1])
+DELETE_ORDER: tuple[str, ...] = PRE_ORDER + POST_ORDER
+_RANK = {name: index for index, name in enumerate(PRE_ORDER)} | {
+    name: len(PRE_ORDER) + 1 + index for index, name in enumerate(POST_ORDER)
+}
+_UNKNOWN_RANK = len(PRE_ORDER)  # first in Post
+_FOLDER_RANK = len(DELETE_ORDER) + 1  # a folder goes last, once its reports/templates are gone
+_PRE_TYPES = frozenset(PRE_ORDER)
+#: Types whose members live in folders (`Folder/Item`); a member without `/` is the folder itself.
+FOLDER_TYPES = frozenset({"Report", "Dashboard", "EmailTemplate", "Document"})
 
 CUSTOM_OBJECT_SUFFIXES = ("__c", "__e", "__mdt", "__b", "__x", "__kav", "__ka", "__dlm")
 #: Types named `Object.Child` that live and die with their object.
@@ -167,6 +185,8 @@ def parent_object(item: Item) -> str | None:
         return item.name.split(".", 1)[0]
     if item.type == "Layout" and "-" in item.name:
         return item.name.split("-", 1)[0]
+    if item.type == "CustomMetadata" and "." in item.name:  # record `Config.Default` of type Config__mdt
+        return item.name.split(".", 1)[0] + "__mdt"
     return None
 
 
@@ -180,6 +200,8 @@ def never_delete(item: Item) -> str | None:
         field_name = item.name.split(".", 1)[-1]
         if "." not in item.name or not field_name.lower().endswith("__c"):
             return "standard field"
+    if item.type in FOLDER_TYPES and item.name.split("/", 1)[0].lower() == "unfiled$public" and "/" not in item.name:
+        return "the standard unfiled$public folder"
     if item.type == "CustomTab" and item.name.lower().startswith("standard-"):
         return "standard tab"
     if item.type == "CustomApplication" and item.name.lower().startswith("standard__"):
@@ -203,16 +225,24 @@ def plan_deletions(added: Iterable[Item], created: set[tuple[str, str]] | None) 
         else:
             candidates.append(item)
     deleted_objects = {i.name.lower() for i in candidates if i.type == "CustomObject"}
-    ordered = sorted(candidates, key=lambda i: (_RANK.get(i.type, len(DELETE_ORDER)), i.type, i.name.lower()))
-    for item in ordered:
+    for item in sorted(candidates, key=_order):
         parent = parent_object(item)
         if parent is not None and parent.lower() in deleted_objects:
             plan.with_parent.append(item)
-        elif item.type in _PRE_TYPES:
+        elif item.type in _PRE_TYPES and not _is_folder(item):
             plan.pre.append(item)
         else:
             plan.post.append(item)
     return plan
+
+
+def _is_folder(item: Item) -> bool:
+    return item.type in FOLDER_TYPES and "/" not in item.name
+
+
+def _order(item: Item) -> tuple[int, str, str]:
+    rank = _FOLDER_RANK if _is_folder(item) else _RANK.get(item.type, _UNKNOWN_RANK)
+    return (rank, item.type, item.name.lower())
 
 
 def manifest_xml(items: Sequence[Item], api_version: str) -> str:

@@ -100,11 +100,11 @@ def test_children_of_a_deleted_object_are_left_to_the_object_and_layers_are_orde
     ]
     # Pre: everything that references something, referencers first; post: the data model and leaf resources.
     assert [str(i) for i in plan.pre] == [
-        "CustomApplication:Dreamhouse",
-        "PermissionSet:Property_Admin",
+        "PermissionSet:Property_Admin",  # names the app, the tab, the class, the object and its fields
+        "CustomApplication:Dreamhouse",  # names the tab and the pages
+        "CustomTab:Property__c",
         "FlexiPage:Property_Record_Page",
         "Layout:Account-Account Score Layout",  # a layout of an object that stays: deleted itself
-        "CustomTab:Property__c",
         "LightningComponentBundle:propertyCard",
         "ApexTrigger:PropertyTrigger",
         "ApexClass:PropertyController",
@@ -124,11 +124,11 @@ def test_manifest_keeps_the_dependency_order() -> None:
     root = ET.fromstring(manifest_xml(plan.pre, "62.0"))
     types = [t.findtext(f"{NS}name") for t in root.findall(f"{NS}types")]
     assert types == [
-        "CustomApplication",
         "PermissionSet",
+        "CustomApplication",
+        "CustomTab",
         "FlexiPage",
         "Layout",
-        "CustomTab",
         "LightningComponentBundle",
         "ApexTrigger",
         "ApexClass",
@@ -173,3 +173,31 @@ def test_counts_come_from_the_destructive_deploy_result() -> None:
 def test_a_standard_object_is_never_listed_even_when_the_deploy_reports_it_created(name: str) -> None:
     plan = plan_deletions(items(f"CustomObject:{name}"), created(f"CustomObject:{name}"))
     assert plan.delete == [] and plan.left[0].reason == "standard object"
+
+
+def test_folders_close_post_unknown_types_open_it_and_metadata_records_go_with_their_type() -> None:
+    added = items(
+        "Report:Sales_Reports",
+        "Report:Sales_Reports/Pipeline",
+        "EmailTemplate:unfiled$public",
+        "EmailTemplate:unfiled$public/Welcome",
+        "DataWeaveResource:csvToContacts",
+        "CustomObject:Config__mdt",
+        "CustomField:Config__mdt.Value__c",
+        "CustomMetadata:Config.Default",
+        "CustomMetadata:Other.Default",
+        "CustomField:Account.Score__c",
+    )
+    plan = plan_deletions(added, created(*(str(i) for i in added)))
+    assert [str(i) for i in plan.pre] == ["Report:Sales_Reports/Pipeline", "EmailTemplate:unfiled$public/Welcome"]
+    assert [str(i) for i in plan.post] == [
+        "DataWeaveResource:csvToContacts",  # a type the order does not know: before the data model
+        "CustomMetadata:Other.Default",  # a record of a type that stays: deleted before fields and objects
+        "CustomField:Account.Score__c",
+        "CustomObject:Config__mdt",
+        "Report:Sales_Reports",  # the folder, once its report is gone
+    ]
+    assert [str(i) for i in plan.with_parent] == ["CustomMetadata:Config.Default", "CustomField:Config__mdt.Value__c"]
+    assert [(str(x.item), x.reason) for x in plan.left] == [
+        ("EmailTemplate:unfiled$public", "the standard unfiled$public folder")
+    ]
