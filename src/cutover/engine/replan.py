@@ -68,6 +68,11 @@ class Replan:
     dropped_waivers: list[dict[str, str]] = field(default_factory=list)
     point_of_no_return: str | None = None
     definitions: dict[str, str] = field(default_factory=dict)  # step id -> new definition hash (changed and added)
+    # For replaying the log (the release record checks state.db against it): new statuses, deleted rows, and the
+    # added steps that are rollback contingency.
+    statuses: dict[str, str] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+    contingency: list[str] = field(default_factory=list)
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -83,6 +88,9 @@ class Replan:
             "dropped_waivers": self.dropped_waivers,
             "point_of_no_return": self.point_of_no_return,
             "definitions": self.definitions,
+            "statuses": self.statuses,
+            "deleted": self.deleted,
+            "contingency": self.contingency,
         }
 
     def lines(self) -> list[str]:
@@ -150,6 +158,9 @@ def replan(
             if old is None:
                 status = StepStatus.SKIPPED if past and not spec.contingency else StepStatus.PENDING
                 store.insert_step(tx, run.id, index, spec, status)
+                result.statuses[spec.id] = status.value
+                if spec.contingency:
+                    result.contingency.append(spec.id)
                 if status == StepStatus.SKIPPED:
                     store.update_step(tx, run.id, spec.id, detail="added to the runbook after this point had passed")
                     result.added_skipped.append(spec.id)
@@ -171,6 +182,7 @@ def replan(
                 continue
             _drop_given(store, tx, result, run.id, spec.id, signoffs, waivers)
             store.update_step(tx, run.id, spec.id, status=StepStatus.PENDING, detail="", external_ids={}, finished=None)
+            result.statuses[spec.id] = StepStatus.PENDING.value
             result.reset.append(spec.id)
         for old in records:
             if old.id in new_index:
@@ -184,8 +196,10 @@ def replan(
             if old.status == StepStatus.PENDING:
                 _drop_given(store, tx, result, run.id, old.id, signoffs, waivers)
                 store.delete_step(tx, run.id, old.id)
+                result.deleted.append(old.id)
             elif old.status not in DONE_STATUSES:
                 store.update_step(tx, run.id, old.id, status=StepStatus.SKIPPED, detail="removed from the runbook")
+                result.statuses[old.id] = StepStatus.SKIPPED.value
         store.set_positions(tx, run.id, _merged_order(records, [s.id for s in specs], store, run.id))
         store.set_runbook(tx, run.id, runbook_sha256=runbook_sha256, runbook_path=runbook_path)
         tx.append_event(run.id, "run.replanned", None, result.payload())

@@ -195,6 +195,11 @@ def replay_state(events: Sequence[EventRecord]) -> tuple[str | None, dict[str, s
                     steps[sid] = "skipped"
         elif kind == "run.aborted":
             run_state = "aborted"
+        elif kind == "run.replanned":  # the runbook changed mid-run (cutover.engine.replan)
+            for sid in payload.get("deleted") or ():
+                steps.pop(str(sid), None)
+            contingency.update(str(sid) for sid in payload.get("contingency") or ())
+            steps.update({str(sid): str(status) for sid, status in (payload.get("statuses") or {}).items()})
         elif step_id is None:
             continue
         elif kind in ("step.started", "step.reattaching"):

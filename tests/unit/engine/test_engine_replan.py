@@ -8,6 +8,7 @@ from engine_helpers import ScriptedStep
 from cutover.engine import Engine, Progress, RunState, SignoffRule, StepOutcome, StepSpec, StepStatus
 from cutover.engine.replan import definition_hash
 from cutover.errors import AwaitingSignoff, UsageError
+from cutover.report.record import consistency_problems
 from cutover.steps.signoff import SignoffStep
 
 TOKEN = "00D000000000001AAA!AQ8.fake.token"
@@ -24,6 +25,15 @@ def sign(step_id: str, **changes: object) -> StepSpec:
 
 def status(engine: Engine, run_id: str) -> dict[str, str]:
     return {r.id: r.status.value for r in engine.steps(run_id)}
+
+
+def consistent(engine: Engine, run_id: str) -> list[str]:
+    """What the release record finds when it replays the audit log against state.db (nothing, after a re-plan)."""
+    store = engine.store
+    run = engine.resolve_run(run_id)
+    return consistency_problems(
+        run, store.steps(run_id), store.events(run_id), signoffs=store.signoffs(run_id), waivers=store.waivers(run_id)
+    )
 
 
 def test_the_definition_hash_survives_the_store_and_sees_every_field(engine: Engine) -> None:
@@ -74,7 +84,7 @@ def test_only_changed_steps_are_reset_and_their_sign_offs_dropped(engine: Engine
     assert engine.resolve_run(run.id).runbook_sha256 == "r2"
     event = [e for e in engine.events(run.id) if e.type == "run.replanned"][-1]
     assert event.payload["old_runbook_sha256"] == "r1" and event.payload["new_runbook_sha256"] == "r2"
-    assert engine.verify(run.id).ok
+    assert engine.verify(run.id).ok and consistent(engine, run.id) == []
     steps["added"] = ScriptedStep("added", calls)
     with pytest.raises(AwaitingSignoff):  # the changed review is asked for again; the gate is not re-run
         engine.execute(run.id, steps)
@@ -99,6 +109,7 @@ def test_past_the_point_of_no_return_a_changed_finished_step_is_kept_as_it_ran(e
     assert got == {"backup": "passed", "check": "skipped", "deploy": "passed", "smoke": "pending", "after": "pending"}
     assert any("backup changed after it ran" in line for line in result.lines())
     assert "definition changed after it ran" in engine.steps(run.id)[0].detail
+    assert consistent(engine, run.id) == []
 
 
 def test_a_removed_step_that_failed_is_skipped_and_a_finished_one_kept(engine: Engine) -> None:
@@ -112,6 +123,7 @@ def test_a_removed_step_that_failed_is_skipped_and_a_finished_one_kept(engine: E
     assert result.removed == ["a", "b"] and result.kept == ["c"]
     assert status(engine, run.id) == {"a": "passed", "b": "skipped", "c": "passed"}
     assert [r.id for r in engine.steps(run.id)] == ["a", "b", "c"]
+    assert [p for p in consistent(engine, run.id) if "state.db but" not in p or "the run is" not in p] == []
 
 
 def test_a_finished_run_is_not_re_planned(engine: Engine) -> None:
