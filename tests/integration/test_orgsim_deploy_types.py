@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from orgsim.metadata import store as md
+from orgsim.metadata import types as mdtypes
 from orgsim.testing import login, run_sf
 
 pytestmark = pytest.mark.integration
@@ -436,3 +437,32 @@ def test_every_type_deploys_retrieves_and_deletes_with_the_real_cli(
     account = md.component_files(server.org, "CustomObject", "Account")
     assert b"Fleet_Size__c" not in b"".join(account.values())
     print("timings", {k: round(v, 1) for k, v in timings.items()}, "types", len({t for t, _ in EXPECTED}))
+
+
+def test_seeding_from_source_matches_the_clis_own_conversion(
+    orgsim_factory: Any, sf_bin: Path, sf_home: Path, tmp_path: Path
+) -> None:
+    from orgsim.metadata.source import source_to_metadata
+
+    project = write_project(tmp_path / "project")
+    run = run_sf(
+        sf_bin,
+        ["project", "convert", "source", "--source-dir", "force-app", "--output-dir", "converted"],
+        sf_home,
+        cwd=project,
+    )
+    assert run.returncode == 0, run
+    converted = {
+        p.relative_to(project / "converted").as_posix(): p.read_bytes()
+        for p in (project / "converted").rglob("*")
+        if p.is_file() and p.name != "package.xml"
+    }
+    ours = source_to_metadata(project / "force-app")
+    assert sorted(ours) == sorted(converted)
+    for path in ("classes/Greeter.cls", "flows/Welcome.flow", "email/Fleet_Templates-meta.xml", "dw/vehicleToJson.dwl"):
+        assert ours[path] == converted[path], path
+
+    server = orgsim_factory({"org": {"sandbox": True}, "metadata": {"seed_dir": str(project / "force-app")}})
+    stored = _stored(server.org)
+    tops = {(t, n) for t, n in EXPECTED if mdtypes.child(t) is None} | {("CustomObject", "Account")}
+    assert stored == tops, (sorted(tops - stored), sorted(stored - tops))

@@ -46,48 +46,8 @@ def _zip_directory(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _compose_object(object_dir: Path) -> bytes | None:
-    """A metadata-format `.object` from a source-format object folder (object-meta.xml + fields/*.field-meta.xml)."""
-    import xml.etree.ElementTree as ET
-
-    main = object_dir / f"{object_dir.name}.object-meta.xml"
-    if not main.is_file():
-        return None
-    namespace = "http://soap.sforce.com/2006/04/metadata"
-    ET.register_namespace("", namespace)
-    root = ET.fromstring(main.read_bytes())
-    for field_file in sorted((object_dir / "fields").glob("*.field-meta.xml")):
-        field = ET.fromstring(field_file.read_bytes())
-        field.tag = f"{{{namespace}}}fields"
-        root.append(field)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root) + b"\n"
-
-
-def _source_to_metadata_dir(path: Path) -> dict[str, bytes]:
-    """Minimal source-format → metadata-format conversion for seeding: classes, triggers, permission sets, custom
-    objects with their fields, and LWC/Aura bundles (copied as they are)."""
-    files: dict[str, bytes] = {}
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        parts = file.relative_to(path).parts
-        for folder in ("classes", "triggers", "permissionsets"):
-            if folder in parts[:-1]:
-                name = file.name
-                if folder == "permissionsets" and name.endswith(".permissionset-meta.xml"):
-                    name = name.removesuffix("-meta.xml")
-                files[f"{folder}/{name}"] = file.read_bytes()
-        for folder in ("lwc", "aura"):
-            if folder in parts[:-2] and "__tests__" not in parts:
-                index = parts.index(folder)
-                files["/".join(parts[index:])] = file.read_bytes()
-    for object_dir in sorted(p for p in path.rglob("objects/*") if p.is_dir()):
-        composed = _compose_object(object_dir)
-        if composed is not None:
-            files[f"objects/{object_dir.name}.object"] = composed
-    return files
-
-
 def seed_metadata(org: Any, path: Path | str) -> list[tuple[str, str]]:
-    """Deploy a directory (metadata format with package.xml, or a simple source-format tree) without tests.
+    """Deploy a directory (metadata format with package.xml, or an SFDX source-format tree) without tests.
 
     Used at scenario load: the org starts with these components, as if deployed long ago. Returns what was stored.
     """
@@ -101,7 +61,9 @@ def seed_metadata(org: Any, path: Path | str) -> list[tuple[str, str]]:
         package = read_zip(_zip_directory(root))
         components = package.components
     else:
-        files = _source_to_metadata_dir(root)
+        from orgsim.metadata.source import source_to_metadata
+
+        files = source_to_metadata(root)
         types: dict[str, list[str]] = {}
         package = read_zip(write_zip({**files, "package.xml": package_xml(types, org.api_version)}))
         components = package.components
