@@ -164,10 +164,9 @@ def as_opt_str(value: Any) -> str | None:
 
 
 def as_opt_int(value: Any) -> int | None:
-    """An int when the value is readable as one, else None (for optional line/column numbers)."""
-    sentinel = -(2**62)
-    number = as_int(value, sentinel)
-    return None if number == sentinel else number
+    """A whole number when the value is readable as one, else None (optional line/column numbers, times): a
+    boolean, a fraction or infinity is not a line number."""
+    return _whole_number(value)
 
 
 def parse_percent(value: Any) -> float | None:
@@ -181,6 +180,18 @@ def parse_percent(value: Any) -> float | None:
         if match:
             return float(match.group(1))
     return None
+
+
+def as_percent(value: Any, field: str) -> float | None:
+    """A coverage or pass-rate percentage (`parse_percent`), which must lie in 0-100: `150%`, `-3`, `true` or an
+    infinite number raises SfMalformedOutput naming `field` (a gate must not pass on an impossible 150 %).
+    Absent or unreadable text ("N/A") -> None."""
+    if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
+        raise SfMalformedOutput(f"malformed sf result: {field} is {_shown(value)}, not a percentage (0-100)")
+    pct = parse_percent(value)
+    if pct is not None and not 0 <= pct <= 100:
+        raise SfMalformedOutput(f"malformed sf result: {field} is {_shown(value)}, not a percentage (0-100)")
+    return pct
 
 
 def parse_duration_ms(value: Any) -> int | None:

@@ -13,9 +13,9 @@ from cutover.sf.coerce import (
     as_list,
     as_opt_int,
     as_opt_str,
+    as_percent,
     as_str,
     parse_duration_ms,
-    parse_percent,
 )
 from cutover.sf.results_base import ClassCoverage, TestCase
 
@@ -97,12 +97,12 @@ def parse_test_run(result: Any) -> TestRunResult:
     run_id = as_str(summary.get("testRunId")) or as_str(data.get("testRunId"))
     tests = tuple(_apex_test_case(t) for t in as_list(data.get("tests")) if as_dict(t))
     failing = as_count(summary.get("failing"), "failing", sum(1 for t in tests if t.failed))
-    org_wide = parse_percent(summary.get("orgWideCoverage"))
+    org_wide = as_percent(summary.get("orgWideCoverage"), "orgWideCoverage")
     if org_wide is None:
-        org_wide = parse_percent(coverage_summary.get("orgWideCoverage"))
-    run_cov = parse_percent(summary.get("testRunCoverage"))
+        org_wide = as_percent(coverage_summary.get("orgWideCoverage"), "orgWideCoverage")
+    run_cov = as_percent(summary.get("testRunCoverage"), "testRunCoverage")
     if run_cov is None:
-        run_cov = parse_percent(coverage_summary.get("testRunCoverage"))
+        run_cov = as_percent(coverage_summary.get("testRunCoverage"), "testRunCoverage")
     exec_time = parse_duration_ms(summary.get("testExecutionTime"))
     if exec_time is None:
         exec_time = as_opt_int(summary.get("testExecutionTimeInMs"))
@@ -114,7 +114,7 @@ def parse_test_run(result: Any) -> TestRunResult:
         passing=as_count(summary.get("passing"), "passing"),
         failing=failing,
         skipped=as_count(summary.get("skipped"), "skipped"),
-        pass_rate=parse_percent(summary.get("passRate")),
+        pass_rate=as_percent(summary.get("passRate"), "passRate"),
         org_wide_coverage_pct=org_wide,
         test_run_coverage_pct=run_cov,
         execution_time_ms=exec_time,

@@ -110,3 +110,22 @@ def test_broken_document_with_many_candidate_lines_is_not_reparsed_per_line():
     started = time.monotonic()
     assert decode_json_document(text) is None
     assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("value", ["150%", 100.5, -3, "-0.5 %", True, float("inf")], ids=repr)
+def test_an_impossible_coverage_is_malformed_not_a_passing_gate(value):
+    with pytest.raises(SfMalformedOutput, match=r"orgWideCoverage is .*not a percentage \(0-100\)"):
+        parse_test_run({"summary": {"outcome": "Passed", "orgWideCoverage": value}})
+
+
+def test_readable_percentages_and_unreadable_text():
+    run = parse_test_run({"summary": {"orgWideCoverage": "87%", "testRunCoverage": "N/A", "passRate": 100}})
+    assert run.org_wide_coverage_pct == 87.0 and run.test_run_coverage_pct is None and run.pass_rate == 100.0
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, None), (3.5, None), (float("inf"), None), ("12", 12), (7, 7)])
+def test_optional_line_numbers_are_whole_numbers_or_none(value, expected):
+    parsed = parse_deploy_result(
+        {"details": {"componentFailures": [{"componentType": "ApexClass", "lineNumber": value}]}}
+    )
+    assert parsed.failures[0].line == expected
