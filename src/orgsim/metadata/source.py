@@ -9,11 +9,10 @@ content and meta file, bundles are copied, folders get their metadata-format met
 
 from __future__ import annotations
 
-import io
 import xml.etree.ElementTree as ET
-import zipfile
 from pathlib import Path
 
+from orgsim.metadata import _zip_directory
 from orgsim.metadata import types as mdtypes
 from orgsim.metadata.children import MD_NS, XML_DECLARATION
 from orgsim.metadata.xml import local
@@ -24,14 +23,6 @@ _SKIP_PARTS = ("__tests__", ".eslintrc.json", "jsconfig.json", ".DS_Store")
 def _type_index(parts: tuple[str, ...]) -> int | None:
     directories = mdtypes.by_directory()
     return next((i for i, part in enumerate(parts[:-1]) if part in directories), None)
-
-
-def _zip_folder(folder: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-            archive.write(file, file.relative_to(folder).as_posix())
-    return buffer.getvalue()
 
 
 def _compose(parent_type: str, main: bytes | None, children: list[tuple[str, str, bytes]]) -> bytes:
@@ -95,7 +86,7 @@ def source_to_metadata(root: Path) -> dict[str, bytes]:
             path = path.removesuffix("-meta.xml")
         files[path] = file.read_bytes()
     for stem, found in resources.items():
-        files[f"staticresources/{stem}.resource"] = _zip_folder(found) if found.is_dir() else found.read_bytes()
+        files[f"staticresources/{stem}.resource"] = _zip_directory(found) if found.is_dir() else found.read_bytes()
     for (parent_type, parent), (main, kids) in sorted(parents.items()):
         metadata_type = mdtypes.get(parent_type)
         suffix = metadata_type.suffix if metadata_type else parent_type.lower()
