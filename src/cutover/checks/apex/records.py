@@ -28,6 +28,7 @@ class RecordSource:
     node: Node
     kind: str  # "query": an unenforced query; "call": records from code this scanner cannot see
     what: str
+    callee: str = ""  # for a call to another class: `class.method`, lower-case
 
 
 class RecordTracer:
@@ -145,12 +146,11 @@ class RecordTracer:
             if not found:
                 return []
             return [RecordSource(node, found[0].kind, f"{short(node)} (which returns {found[0].what})")]
-        if (
-            self.config.safe_record_methods
-            and f"{self._receiver(node, unit)}.{name}" in self.config.safe_record_methods
-        ):
+        receiver = self._receiver(node, unit)
+        if f"{receiver}.{name}" in self.config.safe_record_methods:
             return []  # a method of another class that only returns enforced or stripped records
-        return [RecordSource(node, "call", f"the result of {short(node)}")]
+        callee = f"{receiver}.{name}" if receiver else ""
+        return [RecordSource(node, "call", f"the result of {short(node)}", callee)]
 
     def _receiver(self, node: Node, unit: Unit) -> str:
         """The class a call goes to, lower-case: `new Sel().m()`, `sel.m()` with `Sel sel`, `Sel.m()`."""

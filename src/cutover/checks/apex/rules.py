@@ -64,6 +64,7 @@ class Hit:
     unit: Unit | None  # whose suppressions apply (None: the type's)
     owner: TypeDecl
     superclass: str = ""  # sharing-not-declared: a parent (in another file) that may declare the mode
+    wants: tuple[str, ...] = ()  # aura-without-strip: other classes' methods (`cls.method`) the records come from
 
 
 def inherits_sharing(name: str, table: dict[str, tuple[bool, str]]) -> bool:
@@ -182,7 +183,8 @@ def aura_without_strip(model: ApexFile, units: list[Unit], config: ScanConfig) -
                 f"@AuraEnabled {unit.label} returns records from {sources[0].what} without {strip} "
                 f"or a WITH USER_MODE/SECURITY_ENFORCED query"
             )
-            yield Hit("aura-without-strip", ret, message, unit, unit.owner)
+            wants = tuple(s.callee for s in sources if s.callee)
+            yield Hit("aura-without-strip", ret, message, unit, unit.owner, wants=wants)
 
 
 def soql_injection(model: ApexFile, units: list[Unit], config: ScanConfig) -> Iterator[Hit]:

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cutover.checks.apex.config import ScanConfig
 from cutover.checks.apex.findings import Finding, ScanError, ScanReport
-from cutover.checks.apex.flow import (
-    dml_operation,
-    dynamic_query_argument,
-    is_check,
-    is_strip_call,
-)
-from cutover.checks.apex.records import RecordTracer
-from cutover.checks.apex.rules import Hit, inherits_sharing, returns_records, run_rules
-from cutover.checks.apex.syntax import ApexFile, invocation_parts, named_children, parse
+from cutover.checks.apex.flow import dynamic_query_argument
+from cutover.checks.apex.project import Learned
+from cutover.checks.apex.rules import Hit, inherits_sharing, run_rules
+from cutover.checks.apex.syntax import ApexFile, invocation_parts, parse
 
 APEX_SUFFIXES = (".cls", ".trigger")
 SKIPPED_FOLDERS = {"node_modules", ".sfdx", ".sf", ".git"}
@@ -55,18 +50,24 @@ def scan_paths(
         except OSError as exc:
             errors.append(ScanError(label, 1, 1, "read-error", f"cannot read: {exc.strerror or exc}"))
             continue
-        results[path] = _scan_one(source, label, config, learned)
+        results[path] = _scan_one(source, label, config, learned, path)
+    learned.find_record_methods(set().union(*(r.wants for r in results.values())), config, _parse_file)
     extended = learned.extend(config)
     if extended is not config:
-        added = [name.rpartition(".")[2].lower().encode() for name in (*learned.guards, *learned.strips)]
-        added += [name.rpartition(".")[2].encode() for name in extended.safe_record_methods]
+        # A file may depend on a learned Class.method only when it names both (`Cls.m(`, `new Cls().m(`, `c.m(`).
+        added = [
+            (cls.encode(), b"." + method.encode())
+            for cls, _, method in (
+                name.lower().rpartition(".") for name in (*learned.guards, *learned.strips, *learned.record_methods)
+            )
+        ]
         new_enums = [name.encode() for name in extended.safe_types - config.safe_types]
         for path, result in results.items():
             rules = {f.rule for f in result.findings}
             if not rules & _HELPER_DEPENDENT and "soql-injection" not in rules:
                 continue
             source = path.read_bytes().lower()
-            if (rules & _HELPER_DEPENDENT and any(name in source for name in added)) or (
+            if (rules & _HELPER_DEPENDENT and any(m in source and c in source for c, m in added)) or (
                 "soql-injection" in rules and any(name in source for name in new_enums)
             ):
                 results[path] = _scan_one(path.read_bytes(), result.label, extended)
@@ -80,95 +81,6 @@ _HELPER_DEPENDENT = {"dml-without-crud-check", "aura-without-strip"}
 
 
 @dataclass
-class Learned:
-    """What scan_paths learns about the project from every file: its own guard and strip helpers, its enums, and
-    the methods whose returned records are already enforced or stripped (all `Class.method` / type names)."""
-
-    guards: set[str] = field(default_factory=set)
-    strips: set[str] = field(default_factory=set)
-    enums: set[str] = field(default_factory=set)
-    record_methods: set[str] = field(default_factory=set)
-
-    def learn(self, model: ApexFile, config: ScanConfig) -> None:
-        guards, strips = project_helpers(model, config)
-        self.guards |= guards
-        self.strips |= strips
-        self.enums.update(d.lname for d in model.types if d.kind == "enum")
-        self.record_methods |= safe_record_methods(model, config)
-
-    def extend(self, config: ScanConfig) -> ScanConfig:
-        """`config` with what was learned added, or `config` itself when nothing is new."""
-        known = {name.lower() for name in (*config.guard_methods, *config.strip_methods)}
-        new_guards = tuple(sorted(g for g in self.guards if g.lower() not in known))
-        new_strips = tuple(sorted(s for s in self.strips if s.lower() not in known))
-        records = {m.lower() for m in self.record_methods}
-        nothing_new = self.enums <= config.safe_types and records <= config.safe_record_methods
-        if nothing_new and not new_guards and not new_strips:
-            return config
-        return replace(
-            config,
-            guard_methods=config.guard_methods + new_guards,
-            strip_methods=config.strip_methods + new_strips,
-            safe_types=config.safe_types | self.enums,
-            safe_record_methods=config.safe_record_methods | records,
-        )
-
-
-def project_helpers(model: ApexFile, config: ScanConfig) -> tuple[set[str], set[str]]:
-    """The file's own security helpers, as `Class.method` names: non-private methods that change no records and
-    either make a CRUD/FLS check (describe check or configured guard) without reading records, making them guard
-    methods, or take records and return what Security.stripInaccessible gives, making them strip methods. A
-    service or selector method that checks or strips, then queries or saves, is neither."""
-    guards: set[str] = set()
-    strips: set[str] = set()
-    for decl in model.types:
-        for unit in decl.units:
-            if unit.kind != "method" or unit.is_private or unit.is_test or not decl.name:
-                continue
-            if unit.dml or any(dml_operation(call) for call in unit.invocations):
-                continue
-            if unit.queries or any(dynamic_query_argument(call) for call in unit.invocations):
-                continue
-            qualified = f"{decl.name}.{unit.name}"
-            if any(is_check(call, decl, config) for call in unit.invocations):
-                guards.add(qualified)
-            takes_records = bool(unit.params) and unit.return_type != "void"
-            if takes_records and any(is_strip_call(call, decl, config) for call in unit.invocations):
-                strips.add(qualified)
-    return guards, strips
-
-
-def safe_record_methods(model: ApexFile, config: ScanConfig) -> set[str]:
-    """Non-private methods returning records that query or strip, run no unenforced query at all, and whose every
-    returned value traces to no unenforced source (a selector's `WITH USER_MODE` methods): other classes'
-    @AuraEnabled methods may return what these give."""
-    found: set[str] = set()
-    tracer: RecordTracer | None = None
-    for decl in model.types:
-        for unit in decl.units:
-            if unit.kind != "method" or unit.is_private or unit.is_test or not decl.name or not unit.returns:
-                continue
-            if not returns_records(unit, model):
-                continue
-            reads = bool(unit.queries) or any(
-                dynamic_query_argument(call) is not None or is_strip_call(call, decl, config)
-                for call in unit.invocations
-            )
-            if not reads:
-                continue
-            tracer = tracer or RecordTracer(model, config)
-            if any(tracer.sources(query, unit, query.start_byte) for query in unit.queries):
-                continue  # an unenforced query: its rows may reach the result in ways the tracer does not follow
-            dynamic = [call for call in unit.invocations if dynamic_query_argument(call) is not None]
-            if any(tracer.sources(call, unit, call.start_byte) for call in dynamic):
-                continue
-            values = [value for ret in unit.returns for value in named_children(ret)[:1]]
-            if values and not any(tracer.sources(value, unit, value.start_byte) for value in values):
-                found.add(f"{decl.name}.{unit.name}")
-    return found
-
-
-@dataclass
 class _FileResult:
     label: str
     findings: list[Finding]
@@ -176,6 +88,7 @@ class _FileResult:
     suppressed: int
     sharing: dict[str, tuple[bool, str]]  # class -> (declares sharing, superclass)
     inheriting: list[tuple[Finding, str]]  # sharing-not-declared findings on subclasses, with the parent's name
+    wants: set[str] = field(default_factory=set)  # `cls.method`s whose records its aura findings come from
 
 
 @dataclass
@@ -232,18 +145,28 @@ def display_path(path: Path, base: Path) -> str:
         return resolved.as_posix()
 
 
-def _scan_one(source: bytes, label: str, config: ScanConfig, learned: Learned | None = None) -> _FileResult:
+def _scan_one(
+    source: bytes, label: str, config: ScanConfig, learned: Learned | None = None, path: Path | None = None
+) -> _FileResult:
     """Scan one file; with `learned`, also note what the file tells about the project (see Learned)."""
     source = source.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM (Windows editors) would shift line 1's columns
     try:
         model = parse(source, label)
         if learned is not None:
-            learned.learn(model, config)
+            learned.learn(model, config, path)
         return _rules_on(model, label, config)
     finally:
-        # The per-call caches hold nodes, and nodes hold their tree: let this file's tree go.
-        invocation_parts.cache_clear()
-        dynamic_query_argument.cache_clear()
+        clear_caches()
+
+
+def clear_caches() -> None:
+    """The per-call caches hold nodes, and nodes hold their tree: let a file's tree go."""
+    invocation_parts.cache_clear()
+    dynamic_query_argument.cache_clear()
+
+
+def _parse_file(path: Path) -> ApexFile:
+    return parse(path.read_bytes().removeprefix(b"\xef\xbb\xbf"), str(path))
 
 
 def _rules_on(model: ApexFile, label: str, config: ScanConfig) -> _FileResult:
@@ -262,6 +185,7 @@ def _rules_on(model: ApexFile, label: str, config: ScanConfig) -> _FileResult:
         result.findings.append(finding)
         if hit.superclass:
             result.inheriting.append((finding, hit.superclass))
+        result.wants.update(hit.wants)
     return result
 
 
