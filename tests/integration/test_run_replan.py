@@ -89,5 +89,9 @@ def test_an_edited_runbook_re_plans_only_the_changed_steps(
         assert replanned[0]["reset"] == ["signoff.release-notes"] and replanned[0]["added"] == ["custom.smoke"]
         verified = cutover(project, env, "audit", "verify")
         assert verified.returncode == 0, verified.stdout + verified.stderr
+        report = cutover(project, env, "report", "--format", "json")
+        assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
+        audit = json.loads(report.stdout)["audit"]
+        assert audit["ok"] and audit["state_problems"] == [], audit["problems"]  # state.db agrees with the log
     finally:
         server.stop()
