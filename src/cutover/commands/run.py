@@ -184,8 +184,16 @@ def _confirm(question: str, yes: bool) -> None:
         raise UsageError("cancelled")
 
 
+class _WarningsOnly(Progress):
+    """--format json: stdout is the document, stderr stays quiet except for warnings (a disabled rollback)."""
+
+    def note(self, text: str) -> None:
+        if text.startswith("warning:"):
+            err_console().print(text, markup=False, highlight=False)
+
+
 def _progress(fmt: OutputFormat) -> Progress:
-    return ConsoleProgress(err_console()) if fmt == OutputFormat.text else Progress()
+    return ConsoleProgress(err_console()) if fmt == OutputFormat.text else _WarningsOnly()
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Library use::
     engine.signoff(run.id, step_id, by=..., role=..., rules=RoleRules(...))
     engine.waive(run.id, step_id, reason=..., approver=..., rules=...)
     engine.retry(run.id, step_id); engine.verify(run.id) -> VerifyReport
+    engine.replan(run.id, new_specs, runbook_sha256=...)   # runbook edited: reset only the changed steps
 
 A step executor implements `Step` (``idempotent: bool``, ``run(ctx) -> StepOutcome``, optionally
 ``reattach(ctx, external_ids) -> StepOutcome``) and receives a `StepContext` (evidence, external ids, events,

@@ -9,6 +9,9 @@ A run executes its stored, flat list of steps in order. For each step:
     failure fails the run (exit 1); a non-blocking failure is reported and the run goes on.
 The org lock is held for the whole execution and re-checked before every step; SIGTERM/SIGINT leave the current step
 `running` (resumable), record the interruption, release the lock and exit 130.
+
+Around it: `status.py` (the status document), `decisions.py` (sign-offs, waivers, retries), `replan.py` (a run
+whose runbook changed), `selection.py` (which steps an execution may run).
 """
 
 from __future__ import annotations
