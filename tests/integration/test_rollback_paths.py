@@ -3,6 +3,7 @@
 1. The backup of a release that adds components (a custom object with a field, a custom field on Account, an Apex
    class), with an explicit manifest and with `manifest: null` (`--source-dir`): both pass, and the added
    components are recorded as `added_by_release` (before, the retrieve's "cannot be found" messages failed it).
+   With the explicit manifest the release also deletes a class (`destructive_changes.post`): the backup holds it.
 2. The two-step rollback with real processes: `cutover rollback` (exit 4, waits for `rollback.decide`), the printed
    `cutover signoff rollback.decide ...`, then the printed `cutover resume RUN` → `rolled_back`. The rollback
    deletes the custom object (its field goes with it), the field on Account and the class; Account itself is never
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.integration
 OBJECT = "Rollback_Probe__c"
 CLASS = "RollbackProbeService"
 ACCOUNT_FIELD = "Account.Probe_Score__c"
+RETIRED = "ElaroGLBAAnnualNoticeBatch"  # in production before the release; the release deletes it
 META = '<?xml version="1.0" encoding="UTF-8"?>\n'
 NS = 'xmlns="http://soap.sforce.com/2006/04/metadata"'
 
@@ -110,6 +112,16 @@ def test_backup_of_a_release_that_adds_components(
         project = make_project(tmp_path)
         add_release_components(project)
         set_manifest(project, manifest)
+        if manifest is not None:  # the release also deletes a class production has: the backup must hold it
+            (project / "manifest" / "destructiveChangesPost.xml").write_text(
+                f"{META}<Package {NS}><types><members>{RETIRED}</members><name>ApexClass</name></types>"
+                "<version>62.0</version></Package>\n"
+            )
+            ryaml = YAML()
+            doc = ryaml.load((project / "cutover.yaml").read_text())
+            doc["project"]["destructive_changes"] = {"post": "manifest/destructiveChangesPost.xml"}
+            with (project / "cutover.yaml").open("w") as handle:
+                ryaml.dump(doc, handle)
         engine = Engine(project)
         try:
             run, executors = create_run(engine, ["backup.retrieve"])
@@ -123,6 +135,11 @@ def test_backup_of_a_release_that_adds_components(
         assert {("ApexClass", CLASS), ("CustomObject", OBJECT), ("CustomField", ACCOUNT_FIELD)} <= added
         in_org = {(c["type"], c["name"]) for c in doc["components"]}
         assert ("ApexClass", "ElaroLogger") in in_org and ("ApexClass", "ElaroLogger") not in added
+        if manifest is not None:
+            assert doc["deleted_by_release"] == [{"type": "ApexClass", "name": RETIRED}]
+            root = project / doc["metadata_dir"]
+            assert (root / "classes" / f"{RETIRED}.cls").is_file() and (root / "classes" / "ElaroLogger.cls").is_file()
+            assert RETIRED in (root / "package.xml").read_text()
         # The retrieve that ran is the one the plan shows.
         calls = [json.loads(p.read_text()) for p in (project / ".cutover").rglob("sf-*-project-retrieve-start.json")]
         argv = calls[-1]["argv"]

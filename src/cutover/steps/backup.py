@@ -29,11 +29,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tarfile
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,24 @@ def verify_backup(
     )
 
 
+def merge_metadata(root: Path, other: Path) -> None:
+    """Add the files of retrieved folder `other` to `root` (never overwriting one) and their members to `root`'s
+    package.xml, so one folder redeploys both."""
+    from cutover.steps.rollback_plan import Item, manifest_xml
+
+    for path in sorted(other.rglob("*")):
+        rel = path.relative_to(other)
+        if path.is_file() and rel.as_posix() != "package.xml" and not (root / rel).exists():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, root / rel)
+    merged = read_manifest(root / "package.xml")
+    for type_name, members in read_manifest(other / "package.xml").items():
+        merged.setdefault(type_name, []).extend(m for m in members if m not in merged.get(type_name, []))
+    version = manifest_version(root / "package.xml") or manifest_version(other / "package.xml") or "62.0"
+    items = [Item(t, m) for t, members in merged.items() for m in members]
+    write_atomic(root / "package.xml", manifest_xml(items, version))
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write beside `path`, then rename over it: a crash never leaves a half-written checksum or record."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -287,21 +306,20 @@ class Backup:
             release = self._release_components(ctx, sf, project, manifest_rel, source_dirs)
             ctx.progress.update(f"retrieving {len(release)} release component(s) from {self.alias} into {folder.name}")
             folder.mkdir(parents=True, exist_ok=False)
-            try:
-                retrieved = sf.retrieve_start(
-                    self.alias,
-                    manifest=project / manifest_rel if manifest_rel else None,
-                    source_dirs=None if manifest_rel else source_dirs,
-                    target_metadata_dir=folder,
-                    unzip=True,
-                    cwd=project,
-                )
-            except RetrieveFailed as exc:
-                if exc.result is None:
-                    raise
-                retrieved = exc.result  # judged below: members the org lacks are expected, nothing else is
-            call = last_result(sf)
-            problems = classify_retrieve(retrieved, call.warnings if call is not None else ())
+            retrieved, problems = self._retrieve(
+                sf,
+                folder,
+                cwd=project,
+                manifest=project / manifest_rel if manifest_rel else None,
+                source_dirs=None if manifest_rel else source_dirs,
+            )
+            deleted_by_release: list[Component] = []
+            for path in self._destructive_manifests(project):  # what the release deletes: restored by the rollback
+                ctx.progress.update(f"retrieving what {path} deletes")
+                extra, extra_problems = self._retrieve_into(sf, folder, path, cwd=project)
+                problems.other += extra_problems.other
+                retrieved = replace(retrieved, file_properties=retrieved.file_properties + extra.file_properties)
+                deleted_by_release += [(p.type, p.full_name) for p in extra.file_properties if p.type != "Package"]
         if problems.other:
             shown = "; ".join(problems.other[:3]) + (
                 f" (+{len(problems.other) - 3} more)" if len(problems.other) > 3 else ""
@@ -341,6 +359,7 @@ class Backup:
             "components": _components_json(check.in_org),
             "release_components": _components_json(release),
             "added_by_release": _components_json(check.added_by_release),
+            "deleted_by_release": _components_json(sorted(set(deleted_by_release))),
             "redeploy_command": f"sf project deploy start --metadata-dir {check.root.relative_to(project).as_posix()}"
             f" --target-org {self.alias} --test-level RunLocalTests"
             if check.root
@@ -355,6 +374,48 @@ class Backup:
             sha256=digest,
             added_by_release=len(check.added_by_release),
         )
+
+    def _retrieve(
+        self,
+        sf: SfCli,
+        folder: Path,
+        *,
+        cwd: Path,
+        manifest: Path | None = None,
+        source_dirs: list[str] | None = None,
+    ) -> tuple[RetrieveResult, RetrieveProblems]:
+        """One metadata-format retrieve into `folder`; members the org lacks are sorted out, not raised."""
+        try:
+            retrieved = sf.retrieve_start(
+                self.alias,
+                manifest=manifest,
+                source_dirs=source_dirs,
+                target_metadata_dir=folder,
+                unzip=True,
+                cwd=cwd,
+            )
+        except RetrieveFailed as exc:
+            if exc.result is None:
+                raise
+            retrieved = exc.result  # judged by classify_retrieve: members the org lacks are expected
+        call = last_result(sf)
+        return retrieved, classify_retrieve(retrieved, call.warnings if call is not None else ())
+
+    def _retrieve_into(
+        self, sf: SfCli, folder: Path, manifest: Path, *, cwd: Path
+    ) -> tuple[RetrieveResult, RetrieveProblems]:
+        """Retrieve the members of a destructiveChanges manifest and merge them into the backup folder."""
+        with tempfile.TemporaryDirectory(prefix=".deleted-", dir=folder.parent) as tmp:
+            retrieved, problems = self._retrieve(sf, Path(tmp) / "retrieved", cwd=cwd, manifest=manifest)
+            root, other = metadata_root(folder), metadata_root(Path(tmp) / "retrieved")
+            if root is not None and other is not None:
+                merge_metadata(root, other)
+        return retrieved, problems
+
+    def _destructive_manifests(self, project: Path) -> list[Path]:
+        changes = getattr(self.runbook.project, "destructive_changes", None)
+        paths = changes.paths() if changes is not None else []
+        return [project / p for p in paths if (project / p).is_file()]
 
     def _release_components(
         self, ctx: StepContext, sf: SfCli, project: Path, manifest_rel: str | None, source_dirs: list[str]

@@ -379,3 +379,53 @@ def test_any_other_retrieve_problem_fails_the_backup(engine: Engine, project: Pa
     assert outcome.status == StepStatus.FAILED
     assert "Unable to retrieve file" in outcome.detail and "NewFeatureTest" not in outcome.detail
     assert list((project / "backups").glob("*.tar.gz")) == []
+
+
+@dataclass
+class DeletingReleaseSf(FakeSf):
+    """The org answers the release manifest with ORG_FILES and the destructive manifest with the class it deletes."""
+
+    manifests: list[str] = field(default_factory=list)
+
+    def retrieve_start(self, alias: str, *, target_metadata_dir: Any, unzip: bool, **kwargs: Any) -> RetrieveResult:
+        manifest = Path(kwargs["manifest"])
+        self.manifests.append(manifest.name)
+        if manifest.name == "package.xml":
+            return super().retrieve_start(alias, target_metadata_dir=target_metadata_dir, unzip=unzip)
+        root = Path(target_metadata_dir) / "unpackaged" / "unpackaged"
+        (root / "classes").mkdir(parents=True)
+        (root / "classes" / "Retired.cls").write_text("public class Retired {}")
+        (root / "classes" / "Retired.cls-meta.xml").write_text("<ApexClass/>")
+        (root / "package.xml").write_text(package({"ApexClass": ["Retired", "NeverThere"]}))
+        return parse_retrieve_result(
+            {"done": True, "id": "09S000000000002AAA", "status": "Succeeded", "success": True,
+             "fileProperties": [{"type": "ApexClass", "fullName": "Retired",
+                                 "fileName": "unpackaged/classes/Retired.cls"}],
+             "messages": [{"fileName": "unpackaged/package.xml",
+                           "problem": "Entity of type 'ApexClass' named 'NeverThere' cannot be found"}]}
+        )  # fmt: skip
+
+
+def test_what_the_release_deletes_is_backed_up_too(engine: Engine, project: Path) -> None:
+    (project / "manifest" / "destructiveChangesPost.xml").write_text(package({"ApexClass": ["Retired", "NeverThere"]}))
+    runbook = parse_runbook(
+        "target:\n  alias: production\nproject:\n  manifest: manifest/package.xml\n"
+        "  destructive_changes:\n    post: manifest/destructiveChangesPost.xml\n"
+    )
+    fake = DeletingReleaseSf()
+    services = StepServices(project_dir=engine.project_dir, target_org="production")
+    services.extras["sf"] = fake
+    ctx = new_ctx(engine)
+    step = Backup({"manifest": "manifest/package.xml", "backup_dir": "backups"}, runbook, services)
+    outcome = step.run(ctx)
+    assert outcome.status == StepStatus.PASSED, outcome.detail
+    assert fake.manifests == ["package.xml", "destructiveChangesPost.xml"]
+    doc = backup_doc(engine, ctx.run_id)
+    assert doc["deleted_by_release"] == [{"type": "ApexClass", "name": "Retired"}]
+    root = project / doc["metadata_dir"]
+    assert (root / "classes" / "Retired.cls").read_text() == "public class Retired {}"
+    assert (root / "classes" / "ElaroLogger.cls").is_file()
+    merged = read_manifest(root / "package.xml")
+    assert "Retired" in merged["ApexClass"] and "ElaroLogger" in merged["ApexClass"]
+    assert not list((project / "backups").glob(".deleted-*"))  # the second retrieve's folder is gone
+    assert doc["files"] == 4
