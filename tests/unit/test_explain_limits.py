@@ -180,3 +180,12 @@ def test_query_field_names_are_data_not_rich_markup(capsys, tmp_path):
     code, out, err = run(capsys, str(write(tmp_path, doc)))
     assert code == 0, err
     assert "[/bold]" in out and "[red]x" in out
+
+
+def test_a_huge_message_is_cut_in_text_and_whole_in_json(capsys, tmp_path):
+    path = write(tmp_path, deploy_doc(errorMessage="e" * 1_000_000))
+    code, out, _ = run(capsys, str(path))
+    assert code == 0 and len(out) < 10_000
+    assert f"{1_000_000 - explain_cmd.TEXT_CHARS} more characters, see --format json" in out
+    code, out, _ = run(capsys, str(path), "--format", "json")
+    assert code == 0 and len(json.loads(out)["error_message"]) == 1_000_000

@@ -32,6 +32,7 @@ MAX_FILE_BYTES = MAX_FILE_MIB * 1024 * 1024
 # Text output shows the first rows of each list; --format json has them all.
 TEXT_ROWS = 50
 LIMIT_ROWS = 200  # an org has about 60 limits: show them all
+TEXT_CHARS = 4000  # per string (a message, a stack trace)
 
 
 def read_document(file: str, project_dir: Path) -> Any:
@@ -115,14 +116,16 @@ def _printable(text: str) -> str:
 
 
 def text_view(value: Any, *, rows: int = TEXT_ROWS) -> Any:
-    """A copy of a summary fit for a terminal: strings made printable, every list cut to its first `rows` items
-    (a `_Rows` that remembers its full length; `limits` keeps up to LIMIT_ROWS). Iterative: no depth to exhaust."""
+    """A copy of a summary fit for a terminal: strings made printable and cut at TEXT_CHARS, every list cut to its
+    first `rows` items (a `_Rows` that remembers its full length; `limits` keeps up to LIMIT_ROWS). Iterative."""
     root: list[Any] = [None]
     stack: list[tuple[Any, Any, Any, int]] = [(value, root, 0, rows)]
     while stack:
         item, parent, key, cap = stack.pop()
         if isinstance(item, str):
-            parent[key] = _printable(item)
+            cut = item[:TEXT_CHARS]
+            more = f"… ({len(item) - TEXT_CHARS} more characters, see --format json)" if len(item) > TEXT_CHARS else ""
+            parent[key] = _printable(cut) + more
         elif isinstance(item, dict):
             copy: dict[str, Any] = {}
             parent[key] = copy
