@@ -54,6 +54,11 @@ def backup_steps(runbook: Runbook) -> list[PlanStep]:
             action="sf.backup",
             checks=[
                 f"Retrieve current production metadata ({' '.join(selection)}) into {folder}",
+                # backup.py retrieves each destructive manifest too and merges it in: the rollback restores them.
+                *(
+                    f"Retrieve what the release deletes (--manifest {path}) into the same backup"
+                    for path in project.destructive_changes.paths()
+                ),
                 "Verify backup completed: retrieve Succeeded, every retrieved file present; release components the "
                 "org does not have yet are recorded (added_by_release) for the rollback",
                 f"Archive backup to {folder}.tar.gz",
