@@ -160,6 +160,19 @@ CASES: list[tuple[str, str, list[tuple[str, int]]]] = [
         """,
         [("soql-injection", 4)],
     ),
+    (
+        "Database.getCursor is dynamic SOQL like Database.query",
+        """
+        public with sharing class A {
+            public List<Contact> page(String lastName, Integer offset) {
+                Database.Cursor c = Database.getCursor('SELECT Id FROM Contact WHERE LastName = \\'' + lastName + '\\'');
+                Database.Cursor ok = Database.getCursor('SELECT Id FROM Contact WITH USER_MODE LIMIT ' + offset);
+                return c.fetch(offset, 200);
+            }
+        }
+        """,
+        [("soql-injection", 3), ("soql-not-enforced", 3)],
+    ),
     # --- dml-without-crud-check: what counts as a check ----------------------------------------------------------
     (
         "describe checks in every spelling count before the DML they guard",

@@ -8,9 +8,10 @@ Library API (used by `cutover scan apex` and the preflight gate):
     report = scan_paths(["force-app"], ScanConfig.from_mapping(runbook_security_section))
     report.findings  # tuple[Finding(file, line, column, rule, message)], sorted
     report.errors    # tuple[ScanError]: unreadable files, parse errors (rules still ran on what parsed)
+    report.ok        # no finding of a rule whose severity (runbook `security.rules`) is error
 """
 
-from cutover.checks.apex.config import RULE_IDS, ScanConfig
+from cutover.checks.apex.config import RULE_IDS, ScanConfig, ScanConfigError
 from cutover.checks.apex.findings import RULES, Finding, RuleInfo, ScanError, ScanReport
 from cutover.checks.apex.scanner import discover, scan_paths, scan_source
 
@@ -20,6 +21,7 @@ __all__ = [
     "Finding",
     "RuleInfo",
     "ScanConfig",
+    "ScanConfigError",
     "ScanError",
     "ScanReport",
     "discover",

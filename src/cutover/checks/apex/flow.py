@@ -39,6 +39,8 @@ DYNAMIC_QUERY_METHODS = {
     ("database", "querywithbinds"),
     ("database", "getquerylocator"),
     ("database", "getquerylocatorwithbinds"),
+    ("database", "getcursor"),
+    ("database", "getcursorwithbinds"),
     ("search", "query"),
 }
 DML_OPERATIONS = {"insert", "update", "upsert", "delete", "undelete", "merge"}
