@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from importlib.resources import files
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -47,6 +48,10 @@ def template_text(name: str) -> str:
     return (files("cutover.runbook") / "templates" / f"{name}.yaml").read_text(encoding="utf-8")
 
 
+def _null(representer: Any, _: None) -> Any:
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
+
+
 def _flow(items: list[str]) -> CommentedSeq:
     seq = CommentedSeq(items)
     seq.fa.set_flow_style()
@@ -58,12 +63,20 @@ def render_generic(project: ProjectFacts, alias: str, org: OrgFacts | None = Non
     yaml = YAML(typ="rt")
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.representer.add_representer(type(None), _null)
     doc: CommentedMap = yaml.load(template_text("generic"))
     if project.version:
         doc["release"]["version"] = DoubleQuotedScalarString(project.version)
     proj = doc["project"]
     proj["source_dir"] = project.package_dirs[0]
     proj["extra_source_dirs"] = _flow(list(project.package_dirs[1:]))
+    if (project.destructive_pre or project.destructive_post) and project.manifest:
+        # sf deletes components only together with --manifest: the release's deletions bring its manifest along.
+        proj["manifest"] = project.manifest
+        destructive = CommentedMap()
+        destructive["pre"] = project.destructive_pre
+        destructive["post"] = project.destructive_post
+        proj["destructive_changes"] = destructive
     proj["has_apex"] = project.has_apex
     proj["has_permission_sets"] = project.has_permission_sets
     for key in ("test_all", "lint", "fmt_check", "test_unit"):

@@ -39,8 +39,22 @@ class ProjectFacts:
     has_jest: bool = False
     readme: str | None = None
     changelog: str | None = None
+    destructive_pre: str | None = None  # manifest/destructiveChangesPre.xml
+    destructive_post: str | None = None  # manifest/destructiveChangesPost.xml (or destructiveChanges.xml)
     version: str | None = None  # the newest CHANGELOG version, else package.json's, else the package's versionNumber
     metadata_counts: dict[str, int] = field(default_factory=dict)  # folder kind -> files, for the summary line
+
+    def notes(self) -> list[str]:
+        """What init could not turn into the runbook by itself, in words a person can act on."""
+        out = []
+        deletions = self.destructive_pre or self.destructive_post
+        if deletions and not self.manifest:
+            out.append(
+                f"{deletions} found but no manifest/package.xml: sf deletes components only together with --manifest, "
+                "so the runbook does not delete them. Generate one (sf project generate manifest --source-dir "
+                f"{' --source-dir '.join(self.package_dirs)} --output-dir manifest) and run cutover init --force again."
+            )
+        return out
 
     def summary(self) -> str:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.metadata_counts.items()) if n) or "no metadata yet"
@@ -223,6 +237,10 @@ def inspect_project(project_dir: Path) -> ProjectFacts:
         package_dirs=package_dirs,
         api_version=api_version,
         manifest="manifest/package.xml" if (project_dir / "manifest" / "package.xml").is_file() else None,
+        destructive_pre=_first_file(project_dir, ("manifest/destructiveChangesPre.xml",)),
+        destructive_post=_first_file(
+            project_dir, ("manifest/destructiveChangesPost.xml", "manifest/destructiveChanges.xml")
+        ),
         scripts=scripts,
         has_package_json=has_package_json,
         commands=npm_commands(scripts, has_jest=has_jest and has_lwc),

@@ -216,3 +216,30 @@ def test_release_version_comes_from_the_changelog_then_package_json(tmp_path: Pa
     bare = make_project(tmp_path / "q", files=[APEX])
     assert inspect_project(bare).version is None
     assert init(bare)[0] == 0 and load_runbook(bare / "cutover.yaml").release.version == "1.0.0"
+
+
+def test_release_deletions_bring_the_manifest_along(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cutover.cli import main
+
+    both = make_project(tmp_path / "p", files=[APEX, "manifest/package.xml", "manifest/destructiveChangesPost.xml"])
+    assert main(["-C", str(both), "init"]) == 0
+    project = load_runbook(both / "cutover.yaml").project
+    assert project.manifest == "manifest/package.xml"
+    assert (project.destructive_changes.pre, project.destructive_changes.post) == (
+        None,
+        "manifest/destructiveChangesPost.xml",
+    )
+    validate = next(s for s in build_plan(load_runbook(both / "cutover.yaml")) if s.id == "validate.dry-run")
+    assert "--post-destructive-changes manifest/destructiveChangesPost.xml" in (validate.sf_command or "")
+    capsys.readouterr()
+    # deletions without a package.xml: sf cannot delete them, init says what to do and writes a valid runbook
+    alone = make_project(tmp_path / "q", files=[APEX, "manifest/destructiveChanges.xml"])
+    assert main(["-C", str(alone), "init"]) == 0
+    out = capsys.readouterr().out
+    assert "no manifest/package.xml" in out and "sf project generate manifest --source-dir force-app" in out
+    project = load_runbook(alone / "cutover.yaml").project
+    assert project.manifest is None and project.destructive_changes.paths() == []
+    # no deletions: the package directories, not the project's own (often partial) manifest
+    plain = make_project(tmp_path / "r", files=[APEX, "manifest/package.xml"])
+    assert main(["-C", str(plain), "init"]) == 0
+    assert load_runbook(plain / "cutover.yaml").project.manifest is None
