@@ -176,6 +176,7 @@ class Flow:
         # Diagnosis only (`__main__ --override`): runbook edits beyond people and org, to see what fails next while
         # an earlier problem is being fixed. The tests never pass any.
         self.overrides = overrides or {}
+        self.skip: set[str] = set()  # diagnosis only: phases left out
         self.root = root
         self.sf_bin = sf_bin
         self.home = root / "sf-home"
@@ -187,6 +188,8 @@ class Flow:
         self.server: OrgsimServer | None = None
         self.before = root / "snapshot-before"
         self.people: dict[str, str] = {}
+        self.retrieved: dict[str, Any] = {}
+        self.manifests: dict[str, set[tuple[str, str]]] = {}  # v1 / v2: (type, member) from the source
         self.env = self._environment()
 
     # ------------------------------------------------------------------------------------------------ plumbing
@@ -281,10 +284,13 @@ class Flow:
                 "init_runbook",
                 "preflight",
                 "run_release",
+                "check_released",
                 "rollback",
                 "snapshot_after",
                 "audit",
             ):
+                if name in self.skip:
+                    continue
                 self.phase = name
                 phase_started = time.monotonic()
                 getattr(self, name)()
@@ -346,12 +352,15 @@ class Flow:
             return path
         members: dict[str, set[str]] = {}
         for release in (False, True):
+            version = "v2" if release else "v1"
             tree = materialise(self.project, self.root / f"tree-{'v2' if release else 'v1'}", release=release)
             args = ["project", "generate", "manifest", "--output-dir", str(self.root), "--name", "gen.xml"]
             for package_dir in self.project.package_dirs:
                 args += ["--source-dir", package_dir]
             self.sf(args, cwd=tree)
-            for type_name, names in read_package(self.root / "gen.xml").items():
+            listing = read_package(self.root / "gen.xml")
+            self.manifests[version] = {(t, m) for t, names in listing.items() for m in names}
+            for type_name, names in listing.items():
                 members.setdefault(type_name, set()).update(names)
         types = {
             name: sorted(m.rstrip("/") for m in names) if name in FOLDERED_TYPES else ["*"]
@@ -363,7 +372,7 @@ class Flow:
 
     def retrieve(self, label: str) -> Path:
         out = self.root / f"snapshot-{label}"
-        self.sf(
+        self.retrieved = self.sf(
             [
                 "project", "retrieve", "start", "--manifest", str(self.full_manifest()), "--target-metadata-dir",
                 str(out), "--unzip", "--target-org", ALIAS, "--wait", "10",
@@ -480,6 +489,23 @@ class Flow:
             failed = [f"{s['id']}: {s['detail']}" for s in status["steps"] if s["status"] == "failed"]
             raise self.fail(f"the run ended {status['state']}, not succeeded: {failed}", self.commands[-2])
 
+    def check_released(self) -> None:
+        """The org after the release holds what v2 added and no longer holds what v2 deleted."""
+        self.retrieve("released")
+        held = {
+            (str(p.get("type")), str(p.get("fullName"))) for p in self.retrieved["result"].get("fileProperties", [])
+        }
+        v1, v2 = self.manifests["v1"], self.manifests["v2"]
+        # Folders are listed with a trailing slash by `generate manifest`; labels are inside CustomLabels.
+        comparable = {(t, m.rstrip("/")) for t, m in v2 - v1 if t != "CustomLabel"}
+        missing = sorted(f"{t} {m}" for t, m in comparable if (t, m) not in held)
+        still_there = sorted(f"{t} {m}" for t, m in v1 - v2 if (t, m.rstrip("/")) in held)
+        problems = [f"added by the release but not in the org: {', '.join(missing)}"] if missing else []
+        if still_there:
+            problems.append(f"deleted by the release but still in the org: {', '.join(still_there)}")
+        if problems:
+            raise self.fail("; ".join(problems))
+
     def rollback(self) -> None:
         reason = "acceptance drill: the release is rolled back"
         if self.project.two_step_rollback:
@@ -538,13 +564,24 @@ def snapshot_files(folder: Path) -> dict[str, bytes]:
 def normalised(relative: str, content: bytes) -> bytes:
     """What Salesforce itself regenerates is compared by meaning, everything else byte for byte.
 
-    Only the retrieve's own `package.xml` is normalised: Salesforce writes it for each retrieve, listing what the
-    retrieve returned in an order of its choosing, so types and members are compared as sorted sets.
+    - The retrieve's own `package.xml`: Salesforce writes it for each retrieve, listing what the retrieve returned in
+      an order of its choosing, so types and members are compared as sorted sets.
+    - Metadata XML files: a real org never stores the bytes a deploy sent; every retrieve serialises the components
+      anew, and a `.object` file is composed from the object and its fields, list views, layouts... So two
+      serialisations of the same XML (`<searchLayouts></searchLayouts>` and `<searchLayouts />`) are the same
+      component. They are compared in canonical XML (C14N 2.0), which keeps every element, attribute, text and
+      whitespace: any change of content still differs. Source files (Apex, LWC, Aura, resources) stay byte for byte.
     """
-    if relative.rsplit("/", 1)[-1] != "package.xml":
-        return content
-    listing = read_package_bytes(content)
-    return json.dumps({k: sorted(v) for k, v in sorted(listing.items())}).encode()
+    name = relative.rsplit("/", 1)[-1]
+    if name == "package.xml":
+        listing = read_package_bytes(content)
+        return json.dumps({k: sorted(v) for k, v in sorted(listing.items())}).encode()
+    if content.lstrip().startswith(b"<?xml"):
+        try:
+            return ET.canonicalize(content.decode("utf-8")).encode()
+        except (ET.ParseError, UnicodeDecodeError):
+            return content
+    return content
 
 
 def read_package_bytes(content: bytes) -> dict[str, list[str]]:
@@ -576,19 +613,26 @@ def first_difference(a: bytes, b: bytes) -> str:
     return f"{len(left)} line(s) before, {len(right)} after"
 
 
-def run_flow(name: str, root: Path, sf_bin: Path, overrides: dict[str, object] | None = None) -> FlowResult:
+def run_flow(
+    name: str, root: Path, sf_bin: Path, overrides: dict[str, object] | None = None, skip: set[str] | None = None
+) -> FlowResult:
     """Run the whole flow of one fixture project in `root` (created); raises FlowFailed naming the phase."""
     root.mkdir(parents=True, exist_ok=True)
-    return Flow(PROJECTS[name], root, sf_bin, overrides=overrides).run()
+    flow = Flow(PROJECTS[name], root, sf_bin, overrides=overrides)
+    flow.skip = skip or set()
+    return flow.run()
 
 
 if __name__ == "__main__":
     # Diagnosis: python tests/integration/projects_flow.py lwc-app /tmp/flow-lwc [--override release.version=1.5.0]
-    extra = {}
-    for item in sys.argv[3:]:
-        if item != "--override":
+    # [--skip check_released]
+    extra, skipped = {}, set()
+    for flag, item in zip(sys.argv[3::2], sys.argv[4::2], strict=True):
+        if flag == "--skip":
+            skipped.add(item)
+        else:
             key, _, text = item.partition("=")
             extra[key] = yaml.safe_load(text)
     sf = Path(os.environ.get("CUTOVER_SF", REPO / ".tools/bin/sf"))
-    outcome = run_flow(sys.argv[1], Path(sys.argv[2]), sf, extra)
+    outcome = run_flow(sys.argv[1], Path(sys.argv[2]), sf, extra, skipped)
     print(json.dumps(outcome.__dict__, indent=2))
