@@ -262,7 +262,8 @@ def dml_message(
         named = "".join(f"{s}() or " for s in strips[:1])
         fixes.append(f"strip the records with {named}Security.stripInaccessible(AccessType.{access}, {records})")
     before = ", ".join(fixes[:-1]) + f" or {fixes[-1]}" if len(fixes) > 1 else fixes[0]
-    return (
-        f"{shown} in {unit.label} has no CRUD check before it: {before} first, or run it in user mode: "
-        f"'{operation} as user {records};' / Database.{operation}({records}, AccessLevel.USER_MODE)"
-    )
+    if operation == "merge":
+        user_mode = "'merge as user master duplicate;' / Database.merge(master, duplicate, AccessLevel.USER_MODE)"
+    else:
+        user_mode = f"'{operation} as user {records};' / Database.{operation}({records}, AccessLevel.USER_MODE)"
+    return f"{shown} in {unit.label} has no CRUD check before it: {before} first, or run it in user mode: {user_mode}"
