@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cutover.engine import signoffs as rules_mod
@@ -26,6 +27,14 @@ if TYPE_CHECKING:
 
 #: Stages whose steps the rollback depends on (the backup it restores): waiving one needs an acknowledgement.
 ROLLBACK_SOURCE_STAGES = frozenset({"backup"})
+
+
+def waive_command(record: StepRecord, records: Sequence[StepRecord]) -> str:
+    """The `cutover waive` line a message suggests for `record` (with the acknowledgement a backup step needs)."""
+    line = f"cutover waive {record.id} --reason TEXT --approver WHO"
+    if record.spec.stage in ROLLBACK_SOURCE_STAGES and any(r.spec.contingency for r in records):
+        line += " --accept-no-rollback"
+    return line
 
 
 class DecisionsMixin:

@@ -31,7 +31,7 @@ from typing import Any
 from cutover.engine import signoffs as rules_mod
 from cutover.engine.chain import VerifyReport, verify_events
 from cutover.engine.context import StepContext
-from cutover.engine.decisions import ROLLBACK_SOURCE_STAGES, DecisionsMixin
+from cutover.engine.decisions import ROLLBACK_SOURCE_STAGES, DecisionsMixin, waive_command
 from cutover.engine.lock import OrgLocks
 from cutover.engine.model import (
     DONE_STATUSES,
@@ -535,7 +535,7 @@ class Engine(DecisionsMixin):
         raise StepFailed(
             message,
             hint=f"details: cutover status {run_id}; after fixing: cutover retry {record.id} && cutover resume "
-            f"(or waive it: cutover waive {record.id} --reason TEXT --approver WHO)",
+            f"(or waive it: {waive_command(record, self.store.steps(run_id))})",
         )
 
     def _execute_step(

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cutover.engine import signoffs as rules_mod
+from cutover.engine.decisions import waive_command
 from cutover.engine.model import OPEN_RUN_STATES, RunInfo, RunState, StepRecord, StepStatus
 
 if TYPE_CHECKING:
@@ -86,10 +87,7 @@ def next_action(run: RunInfo, records: Sequence[StepRecord], lock: Mapping[str, 
             return f"cutover resume {run.id}"
         return None
     if run.state == RunState.FAILED and failed is not None:
-        return (
-            f"cutover retry {failed.id} && cutover resume {run.id}  "
-            f"(or: cutover waive {failed.id} --reason TEXT --approver WHO)"
-        )
+        return f"cutover retry {failed.id} && cutover resume {run.id}  (or: {waive_command(failed, records)})"
     if waiting is not None and (run.state in OPEN_RUN_STATES or run.state == RunState.SUCCEEDED):
         return rules_mod.unblock_command(waiting.spec)
     if run.state in (RunState.PLANNED, RunState.PAUSED):

@@ -7,7 +7,7 @@ from engine_helpers import ScriptedStep
 
 from cutover.engine import Engine, Progress, RunState, SignoffRule, StepOutcome, StepSpec, StepStatus
 from cutover.engine.replan import definition_hash
-from cutover.errors import AwaitingSignoff, UsageError
+from cutover.errors import AwaitingSignoff, StepFailed, UsageError
 from cutover.report.record import consistency_problems
 from cutover.steps.signoff import SignoffStep
 
@@ -164,4 +164,21 @@ def test_waiving_the_backup_needs_the_acknowledgement_and_the_run_warns_before_d
 def test_a_step_without_a_rollback_behind_it_is_waived_as_before(engine: Engine) -> None:
     run = engine.create_run("prod", [spec("backup.retrieve", "backup"), spec("deploy.quick", "deploy")])
     engine.waive(run.id, "backup.retrieve", reason="no rollback planned", approver="dana")
+    assert engine.steps(run.id)[0].status == StepStatus.WAIVED
+
+
+def test_the_waiver_a_failed_backup_suggests_carries_the_acknowledgement(engine: Engine) -> None:
+    calls: list[str] = []
+    rollback = spec("rollback.redeploy", "rollback", contingency=True)
+    run = engine.create_run("prod", [spec("backup.retrieve", "backup"), spec("deploy.quick", "deploy"), rollback])
+    failing = ScriptedStep("backup", calls, behaviour=lambda ctx: StepOutcome.failed("retrieve failed"))
+    with pytest.raises(StepFailed) as failed:
+        engine.execute(run.id, {"backup.retrieve": failing, "deploy.quick": ScriptedStep("deploy", calls)})
+    suggested = "cutover waive backup.retrieve --reason TEXT --approver WHO --accept-no-rollback"
+    assert suggested in (failed.value.hint or "")
+    assert suggested in engine.status(run.id)["next"]
+    argv = suggested.split()[2:]  # the command as printed works (TEXT/WHO filled in)
+    engine.waive(
+        run.id, argv[0], reason="retrieve broken", approver="dana", accept_no_rollback="--accept-no-rollback" in argv
+    )
     assert engine.steps(run.id)[0].status == StepStatus.WAIVED
