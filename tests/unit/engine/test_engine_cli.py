@@ -245,3 +245,17 @@ def test_waiving_the_backup_needs_accept_no_rollback(tmp_path: Path, capsys: pyt
     captured = capsys.readouterr()
     assert "backup.retrieve waived by Dana Lead" in captured.out
     assert f"warning: run {run.id} can no longer be rolled back by cutover (backup.retrieve waived)" in captured.err
+
+
+def test_preflight_after_an_edit_re_plans_and_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_runbook(tmp_path, "  []", stages="[preflight]")
+    assert cutover(tmp_path, "preflight") == 1  # the gates fail here (no git, no npm): recorded all the same
+    first = capsys.readouterr().out
+    run_id = first.split("recorded in run ")[1].split()[0]
+    path = tmp_path / "cutover.yaml"
+    signoff = "signoffs:\n  - {id: go, title: Go decision, role: deployment_lead, stage: preflight}"
+    path.write_text(path.read_text().replace("signoffs: []", signoff))
+    assert cutover(tmp_path, "preflight") == 1
+    out = capsys.readouterr().out
+    assert f"recorded in run {run_id}" in out and "not recorded" not in out
+    assert "re-planned; kept " in out and "reset 0, added 1, removed 0" in out and "added: signoff.go" in out

@@ -117,15 +117,19 @@ def record_preflight(
                 runbook_sha256=report.runbook_sha256,
                 git_head=report.git_head,
             )
-        elif (run.git_head, run.runbook_sha256) != (report.git_head, report.runbook_sha256):
+        elif run.git_head != report.git_head:
             return replace(
                 report,
                 notes=(
                     *report.notes,
-                    f"not recorded: open run {run.id} was planned for another commit or runbook "
+                    f"not recorded: open run {run.id} was planned for another commit "
                     f"(finish it, or `cutover abort {run.id}`)",
                 ),
             )
+        elif run.runbook_sha256 and run.runbook_sha256 != report.runbook_sha256:  # edited: re-plan what changed
+            replanned = engine.replan(run.id, plan_to_specs(plan, runbook), runbook_sha256=report.runbook_sha256)
+            report = replace(report, notes=(*report.notes, *replanned.lines()))
+            run = engine.resolve_run(run.id)
         records = {r.id: r for r in engine.steps(run.id)}
         if run.state not in (RunState.PLANNED, RunState.PAUSED, RunState.FAILED) or any(
             r.spec.stage != "preflight" and r.status != StepStatus.PENDING for r in records.values()
