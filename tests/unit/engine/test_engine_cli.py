@@ -256,6 +256,7 @@ def test_preflight_after_an_edit_re_plans_and_records(tmp_path: Path, capsys: py
     signoff = "signoffs:\n  - {id: go, title: Go decision, role: deployment_lead, stage: preflight}"
     path.write_text(path.read_text().replace("signoffs: []", signoff))
     assert cutover(tmp_path, "preflight") == 1
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
     assert f"recorded in run {run_id}" in out and "not recorded" not in out
     assert "re-planned; kept " in out and "reset 0, added 1, removed 0" in out and "added: signoff.go" in out
