@@ -313,6 +313,18 @@ class Backup:
                 manifest=project / manifest_rel if manifest_rel else None,
                 source_dirs=None if manifest_rel else source_dirs,
             )
+            if manifest_rel and any("*" in m for m in read_manifest(project / manifest_rel).values()):
+                # `*` never returns standard objects (Account), so "not returned" is no proof of absence: ask by name.
+                said_absent = set(problems.absent)
+                unproven = [
+                    c for c in verify_backup(folder, retrieved, release).added_by_release if c not in said_absent
+                ]
+                if unproven:
+                    ctx.progress.update(f"asking {self.alias} by name for {len(unproven)} component(s) `*` left out")
+                    extra, extra_problems = self._retrieve_by_name(sf, folder, unproven, cwd=project)
+                    problems.other += extra_problems.other
+                    problems.absent += extra_problems.absent
+                    retrieved = replace(retrieved, file_properties=retrieved.file_properties + extra.file_properties)
             deleted_by_release: list[Component] = []
             for path in self._destructive_manifests(project):  # what the release deletes: restored by the rollback
                 ctx.progress.update(f"retrieving what {path} deletes")
@@ -411,6 +423,19 @@ class Backup:
             if root is not None and other is not None:
                 merge_metadata(root, other)
         return retrieved, problems
+
+    def _retrieve_by_name(
+        self, sf: SfCli, folder: Path, components: list[Component], *, cwd: Path
+    ) -> tuple[RetrieveResult, RetrieveProblems]:
+        """Retrieve these components by name (a manifest that lists them) and merge them into the backup folder."""
+        from cutover.steps.rollback_plan import Item, manifest_xml
+
+        root = metadata_root(folder)
+        version = (manifest_version(root / "package.xml") if root else None) or "62.0"
+        with tempfile.TemporaryDirectory(prefix=".by-name-", dir=folder.parent) as tmp:
+            manifest = Path(tmp) / "package.xml"
+            manifest.write_text(manifest_xml([Item(t, n) for t, n in components], version), encoding="utf-8")
+            return self._retrieve_into(sf, folder, manifest, cwd=cwd)
 
     def _destructive_manifests(self, project: Path) -> list[Path]:
         changes = getattr(self.runbook.project, "destructive_changes", None)

@@ -95,11 +95,34 @@ class FakeSf:
         path.write_text(package(SOURCE))
         return path
 
-    def retrieve_start(self, alias: str, *, target_metadata_dir: Any, unzip: bool, **_: Any) -> RetrieveResult:
+    by_name: dict[str, str] = field(default_factory=dict)  # what the org returns when asked by name: file -> text
+
+    def retrieve_start(self, alias: str, *, target_metadata_dir: Any, unzip: bool, **kwargs: Any) -> RetrieveResult:
         self.calls.append("retrieve_start")
         assert unzip
+        manifest = Path(kwargs.get("manifest") or ".")
+        if manifest.parent.name.startswith(".by-name-"):  # members `*` left out, asked for by name
+            return self.answer_by_name(Path(target_metadata_dir), read_manifest(manifest))
         write_org_folder(Path(target_metadata_dir), self.files)
         return retrieve_doc(ORG_PROPS)
+
+    def answer_by_name(self, folder: Path, asked: dict[str, list[str]]) -> RetrieveResult:
+        root = folder / "unpackaged" / "unpackaged"
+        root.mkdir(parents=True)
+        (root / "package.xml").write_text(package(asked))
+        rows, messages = [], []
+        for type_name, members in asked.items():
+            for member in members:
+                found = self.by_name.get(f"{type_name}:{member}")
+                if found is None:
+                    problem = f"Entity of type '{type_name}' named '{member}' cannot be found"
+                    messages.append({"fileName": "unpackaged/package.xml", "problem": problem})
+                    continue
+                (root / found).parent.mkdir(parents=True, exist_ok=True)
+                (root / found).write_text(f"<{type_name}/>")
+                rows.append({"type": type_name, "fullName": member, "fileName": f"unpackaged/{found}"})
+        doc = {"done": True, "id": "09S000000000003AAA", "status": "Succeeded", "success": True}
+        return parse_retrieve_result({**doc, "fileProperties": rows, "messages": messages})
 
 
 @pytest.fixture
@@ -173,7 +196,8 @@ def test_backup_archives_checksums_and_records_backup_json(engine: Engine, proje
     ctx = new_ctx(engine)
     outcome = backup_step(engine, fake).run(ctx)
     assert outcome.status == StepStatus.PASSED, outcome.detail
-    assert fake.calls == ["generate_manifest", "retrieve_start"]
+    # The wildcard left NewController & co. out: asked for by name (they "cannot be found"), so proven absent.
+    assert fake.calls == ["generate_manifest", "retrieve_start", "retrieve_start"]
     evidence = {e["name"]: e for e in engine.store.evidence(ctx.run_id, ctx.step.id)}
     doc = json.loads((engine.cutover_dir / evidence["backup.json"]["relpath"]).read_text())
     archive = project / doc["archive"]
@@ -390,8 +414,8 @@ class DeletingReleaseSf(FakeSf):
     def retrieve_start(self, alias: str, *, target_metadata_dir: Any, unzip: bool, **kwargs: Any) -> RetrieveResult:
         manifest = Path(kwargs["manifest"])
         self.manifests.append(manifest.name)
-        if manifest.name == "package.xml":
-            return super().retrieve_start(alias, target_metadata_dir=target_metadata_dir, unzip=unzip)
+        if manifest.name == "package.xml":  # the release manifest, or members `*` left out asked for by name
+            return super().retrieve_start(alias, target_metadata_dir=target_metadata_dir, unzip=unzip, **kwargs)
         root = Path(target_metadata_dir) / "unpackaged" / "unpackaged"
         (root / "classes").mkdir(parents=True)
         (root / "classes" / "Retired.cls").write_text("public class Retired {}")
@@ -419,7 +443,7 @@ def test_what_the_release_deletes_is_backed_up_too(engine: Engine, project: Path
     step = Backup({"manifest": "manifest/package.xml", "backup_dir": "backups"}, runbook, services)
     outcome = step.run(ctx)
     assert outcome.status == StepStatus.PASSED, outcome.detail
-    assert fake.manifests == ["package.xml", "destructiveChangesPost.xml"]
+    assert fake.manifests == ["package.xml", "package.xml", "destructiveChangesPost.xml"]  # by name, then deleted
     doc = backup_doc(engine, ctx.run_id)
     assert doc["deleted_by_release"] == [{"type": "ApexClass", "name": "Retired"}]
     root = project / doc["metadata_dir"]
@@ -429,3 +453,29 @@ def test_what_the_release_deletes_is_backed_up_too(engine: Engine, project: Path
     assert "Retired" in merged["ApexClass"] and "ElaroLogger" in merged["ApexClass"]
     assert not list((project / "backups").glob(".deleted-*"))  # the second retrieve's folder is gone
     assert doc["files"] == 4
+
+
+def test_a_wildcard_does_not_prove_absence_standard_objects_are_asked_for_by_name(
+    engine: Engine, project: Path
+) -> None:
+    # Salesforce's `CustomObject: *` never returns standard objects: Account in the release's source was "absent",
+    # so the rollback deleted Account (issue 7). Asked for by name, the org returns it: it is backed up instead.
+    (project / "manifest" / "package.xml").write_text(package({"CustomObject": ["*"], "ApexClass": ["*"]}))
+    fake = FakeSf(by_name={"CustomObject:Account": "objects/Account.object"})
+    source = {**SOURCE, "CustomObject": [*SOURCE["CustomObject"], "Account"]}
+
+    def generate(*, output_dir: Any, **_: Any) -> Path:
+        path = Path(output_dir) / "package.xml"
+        path.write_text(package(source))
+        return path
+
+    fake.generate_manifest = generate  # type: ignore[method-assign]
+    ctx = new_ctx(engine)
+    outcome = backup_step(engine, fake).run(ctx)
+    assert outcome.status == StepStatus.PASSED, outcome.detail
+    doc = backup_doc(engine, ctx.run_id)
+    added = {(c["type"], c["name"]) for c in doc["added_by_release"]}
+    assert ("CustomObject", "Account") not in added
+    assert {("CustomObject", "New_Object__c"), ("ApexClass", "NewController")} <= added
+    assert (project / doc["metadata_dir"] / "objects" / "Account.object").is_file()
+    assert "Account" in read_manifest(project / doc["metadata_dir"] / "package.xml")["CustomObject"]
