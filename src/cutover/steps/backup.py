@@ -13,10 +13,15 @@
    of type 'ApexClass' named 'NewFeatureTest' cannot be found"); the sf CLI turns those into `Failed` file rows (in
    every selection mode) and sometimes warnings. Those, and only those, are accepted: every other message, failed
    row or non-Succeeded status fails the step (`classify_retrieve`).
-4. Verify: every `fileProperties` entry has its file on disk (count checked), and every release component the org
+   A `*` that did not return a release component proves nothing (Salesforce's `CustomObject: *` never returns
+   standard objects such as Account): those members are retrieved again by name (a generated manifest) and merged
+   in, so `added_by_release` is what the org lacks when asked by name.
+4. What the release deletes (`project.destructive_changes` manifests) is retrieved too (`--manifest <it>`) and merged
+   into the same folder and package.xml (`deleted_by_release`): the rollback's redeploy restores it.
+5. Verify: every `fileProperties` entry has its file on disk (count checked), and every release component the org
    does not have is recorded as `added_by_release` — the redeploy of a backup cannot remove those, so the rollback
    deletes them (when the deploy's result proves it created them).
-5. `tar -czf backups/production-backup-<UTC>.tar.gz`, its SHA-256 (also in a `.sha256` file beside it, `sha256sum
+6. `tar -czf backups/production-backup-<UTC>.tar.gz`, its SHA-256 (also in a `.sha256` file beside it, `sha256sum
    -c` format), and `backup.json` (folder, archive, sha256, components, added_by_release) beside the archive and
    as evidence.
 
