@@ -91,8 +91,6 @@ def init(
         org, org_note = _read_org(project_dir, target_org)
         text, what = render_generic(facts, target_org or "production", org), "generic runbook"
         console.print(Text(f"Found: {facts.summary()}."))
-        for note in facts.notes():
-            console.print(Text(note, "yellow"))
         console.print(Text(org_note, "dim" if org else "yellow"))
     runbook = parse_runbook(text, path)  # never write a file our own loader would reject
     _write_atomically(path, text)

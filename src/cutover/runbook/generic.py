@@ -70,8 +70,9 @@ def render_generic(project: ProjectFacts, alias: str, org: OrgFacts | None = Non
     proj = doc["project"]
     proj["source_dir"] = project.package_dirs[0]
     proj["extra_source_dirs"] = _flow(list(project.package_dirs[1:]))
-    if (project.destructive_pre or project.destructive_post) and project.manifest:
-        # sf deletes components only together with --manifest: the release's deletions bring its manifest along.
+    if project.destructive_pre or project.destructive_post:
+        # sf deletes components only together with --manifest: the project's own package.xml when it has one, else
+        # the validation generates one listing the package directories.
         proj["manifest"] = project.manifest
         destructive = CommentedMap()
         destructive["pre"] = project.destructive_pre

@@ -44,18 +44,6 @@ class ProjectFacts:
     version: str | None = None  # the newest CHANGELOG version, else package.json's, else the package's versionNumber
     metadata_counts: dict[str, int] = field(default_factory=dict)  # folder kind -> files, for the summary line
 
-    def notes(self) -> list[str]:
-        """What init could not turn into the runbook by itself, in words a person can act on."""
-        out = []
-        deletions = self.destructive_pre or self.destructive_post
-        if deletions and not self.manifest:
-            out.append(
-                f"{deletions} found but no manifest/package.xml: sf deletes components only together with --manifest, "
-                "so the runbook does not delete them. Generate one (sf project generate manifest --source-dir "
-                f"{' --source-dir '.join(self.package_dirs)} --output-dir manifest) and run cutover init --force again."
-            )
-        return out
-
     def summary(self) -> str:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.metadata_counts.items()) if n) or "no metadata yet"
         npm = (

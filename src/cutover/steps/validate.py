@@ -14,6 +14,7 @@ blocking failure whose detail names the first problems (file:line, Class.method:
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -226,12 +227,17 @@ class Validate:
         source_dir = self.params.get("source_dir") or self.runbook.project.source_dir
         # The deletions travel with the validated job, so the quick deploy of that job performs them too.
         destructive = self.runbook.project.destructive_changes
-        with sf_session(ctx, self.services, self.runbook) as sf:
+        source_dirs = self.params.get("source_dirs") or [source_dir]
+        with sf_session(ctx, self.services, self.runbook) as sf, tempfile.TemporaryDirectory() as tmp:
+            manifest_path = project / manifest if manifest else None
+            if manifest_path is None and destructive.paths():
+                # sf deletes only together with --manifest: list the package directories in one (as the plan says).
+                manifest_path = sf.generate_manifest(source_dirs=source_dirs, output_dir=tmp, cwd=project)
             ctx.progress.update(f"submitting the validation ({self.test_level}) to {self.alias}")
             queued = sf.deploy_start(
                 self.alias,
-                manifest=project / manifest if manifest else None,
-                source_dirs=None if manifest else (self.params.get("source_dirs") or [source_dir]),
+                manifest=manifest_path,
+                source_dirs=None if manifest_path else source_dirs,
                 pre_destructive=project / destructive.pre if destructive.pre else None,
                 post_destructive=project / destructive.post if destructive.post else None,
                 dry_run=True,

@@ -232,13 +232,17 @@ def test_release_deletions_bring_the_manifest_along(tmp_path: Path, capsys: pyte
     validate = next(s for s in build_plan(load_runbook(both / "cutover.yaml")) if s.id == "validate.dry-run")
     assert "--post-destructive-changes manifest/destructiveChangesPost.xml" in (validate.sf_command or "")
     capsys.readouterr()
-    # deletions without a package.xml: sf cannot delete them, init says what to do and writes a valid runbook
+    # deletions without a package.xml: the validation generates one from the package directories (the plan says so)
     alone = make_project(tmp_path / "q", files=[APEX, "manifest/destructiveChanges.xml"])
     assert main(["-C", str(alone), "init"]) == 0
-    out = capsys.readouterr().out
-    assert "no manifest/package.xml" in out and "sf project generate manifest --source-dir force-app" in out
-    project = load_runbook(alone / "cutover.yaml").project
-    assert project.manifest is None and project.destructive_changes.paths() == []
+    runbook = load_runbook(alone / "cutover.yaml")
+    assert runbook.project.manifest is None
+    assert runbook.project.destructive_changes.paths() == ["manifest/destructiveChanges.xml"]
+    steps = {s.id: s for s in build_plan(runbook)}
+    assert "--manifest <generated-package.xml> --post-destructive-changes" in (
+        steps["validate.dry-run"].sf_command or ""
+    )
+    assert "--source-dir force-app" in (steps["backup.retrieve"].sf_command or "")
     # no deletions: the package directories, not the project's own (often partial) manifest
     plain = make_project(tmp_path / "r", files=[APEX, "manifest/package.xml"])
     assert main(["-C", str(plain), "init"]) == 0

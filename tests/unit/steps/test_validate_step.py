@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cutover.engine import Engine, Progress, StepContext, StepSpec, StepStatus
-from cutover.runbook import RunbookError, parse_runbook
+from cutover.runbook import parse_runbook
 from cutover.runbook.models import DestructiveChanges
 from cutover.runbook.plan import build_plan
 from cutover.sf import SfApiError
@@ -64,6 +64,12 @@ class FakeSf:
     def deploy_start(self, alias: str, **kwargs: Any) -> DeployResult:
         self.calls.append(("deploy_start", kwargs))
         return QUEUED
+
+    def generate_manifest(self, **kwargs: Any) -> Path:
+        self.calls.append(("generate_manifest", kwargs))
+        path = Path(kwargs["output_dir"]) / "package.xml"
+        path.write_text("<Package/>")
+        return path
 
     def deploy_report(self, alias: str, job_id: str, **_: Any) -> DeployResult:
         self.calls.append(("deploy_report", job_id))
@@ -267,5 +273,22 @@ def test_the_plan_shows_the_deletions_and_a_manifest_is_required() -> None:
     runbook = parse_runbook(text, "cutover.yaml")
     step = next(s for s in build_plan(runbook) if s.id == "validate.dry-run")
     assert "--pre-destructive-changes manifest/destructiveChangesPre.xml" in (step.sf_command or "")
-    with pytest.raises(RunbookError, match=r"project\.destructive_changes.*--manifest"):
-        parse_runbook(text.replace("project:\n", "project:\n  manifest: null\n"), "cutover.yaml")
+    # sf deletes only with --manifest: without one the validation generates a package.xml of the package directories
+    without = parse_runbook(text.replace("project:\n", "project:\n  manifest: null\n"), "cutover.yaml")
+    step = next(s for s in build_plan(without) if s.id == "validate.dry-run")
+    assert "--manifest <generated-package.xml> --pre-destructive-changes" in (step.sf_command or "")
+
+
+def test_deletions_without_a_manifest_send_a_generated_one(engine: Engine) -> None:
+    project = RUNBOOK.project.model_copy(
+        update={"manifest": None, "destructive_changes": DestructiveChanges(post="manifest/destructiveChangesPost.xml")}
+    )
+    fake = FakeSf(reports=[replace(SUCCESS, id=QUEUED.id)])
+    step = make_step(engine, fake)
+    step.runbook = RUNBOOK.model_copy(update={"project": project})
+    step.params = {**step.params, "manifest": None}  # the plan passes the runbook's manifest, None included
+    assert step.run(make_ctx(engine)).status == StepStatus.PASSED
+    (name, generated), (_, sent) = fake.calls[0], fake.calls[1]
+    assert name == "generate_manifest" and generated["source_dirs"] == ["force-app"]
+    assert sent["manifest"].name == "package.xml" and sent["source_dirs"] is None
+    assert sent["post_destructive"] == engine.project_dir / "manifest/destructiveChangesPost.xml"

@@ -125,15 +125,6 @@ class ProjectConfig(_Model):
             return ["--manifest", self.manifest]
         return [flag for folder in self.source_dirs for flag in ("--source-dir", folder)]
 
-    @model_validator(mode="after")
-    def _destructive_needs_manifest(self) -> ProjectConfig:
-        if self.destructive_changes.paths() and not self.manifest:
-            raise LocatedValueError(
-                ("destructive_changes",),
-                "destructive changes need project.manifest: sf deploys them only together with --manifest",
-            )
-        return self
-
 
 class SfConfig(_Model):
     binary: str | None = None  # override of the sf CLI (else $CUTOVER_SF, else `sf` on PATH)

@@ -38,6 +38,8 @@ BACKUP_DIR = "<backup-dir>"
 VALIDATED_JOB_ID = "<validated-job-id>"
 DEPLOY_JOB_ID = "<deploy-job-id>"
 ROLLBACK_DIR = "<rollback-dir>"
+#: With deletions and `manifest: null`, the validation lists the package directories in a package.xml it generates.
+GENERATED_MANIFEST = "<generated-package.xml>"
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,9 @@ def deploy_selection(runbook: Runbook) -> list[str]:
     """What a deploy of the release sends: its manifest (or source folder) and the deletions it carries."""
     project = runbook.project
     args = project.source_selection()
+    if not project.manifest and project.destructive_changes.paths():
+        # sf deletes only together with --manifest: the validation generates one listing the package directories.
+        args = ["--manifest", GENERATED_MANIFEST]
     if project.destructive_changes.pre:
         args += ["--pre-destructive-changes", project.destructive_changes.pre]
     if project.destructive_changes.post:
