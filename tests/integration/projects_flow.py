@@ -74,6 +74,8 @@ PEOPLE = (
 )
 REHEARSAL = ("--monitor-for", "5s", "--monitor-every", "5s")
 MAX_SIGNOFF_ROUNDS = 25
+# Source folders whose files keep their path and bytes in metadata format.
+SAME_PATH_FOLDERS = {"classes", "triggers", "lwc", "aura"}
 
 
 @dataclass(frozen=True)
@@ -503,8 +505,26 @@ class Flow:
         problems = [f"added by the release but not in the org: {', '.join(missing)}"] if missing else []
         if still_there:
             problems.append(f"deleted by the release but still in the org: {', '.join(still_there)}")
+        stale = self.changed_sources_not_deployed(self.root / "snapshot-released")
+        if stale:
+            problems.append(f"changed by the release but the org has the old content: {', '.join(stale)}")
         if problems:
             raise self.fail("; ".join(problems))
+
+    def changed_sources_not_deployed(self, snapshot: Path) -> list[str]:
+        """Source files the release changed whose metadata-format path is the same (Apex, triggers, LWC and Aura
+        bundles): the org must hold v2's bytes."""
+        stale = []
+        for source in sorted(p for p in self.project.release.rglob("*") if p.is_file()):
+            relative = source.relative_to(self.project.release).parts
+            if len(relative) < 5 or relative[1:3] != ("main", "default") or relative[3] not in SAME_PATH_FOLDERS:
+                continue
+            if relative[-1].endswith("-meta.xml") or not (self.project.base / Path(*relative)).exists():
+                continue  # only changes of existing files (additions are checked by name)
+            retrieved = snapshot / "unpackaged" / "unpackaged" / Path(*relative[3:])
+            if not retrieved.is_file() or retrieved.read_bytes() != source.read_bytes():
+                stale.append("/".join(relative[3:]))
+        return stale
 
     def rollback(self) -> None:
         reason = "acceptance drill: the release is rolled back"
