@@ -231,7 +231,7 @@ class MonitorLimitsStep:
             if self.limits_query:
                 readings += self._read(
                     "snapshots",
-                    "Governor_Limit_Snapshot__c",
+                    "governor-limit snapshots (monitoring.limits_query)",
                     lambda: snapshot_readings(
                         sf.data_query(self.alias, self.limits_query).rows(),
                         self.snapshot_names,

@@ -88,7 +88,7 @@ def snapshot_readings(
     thresholds: Mapping[str, float],
     metrics: Iterable[Mapping[str, Any]] = (),
 ) -> list[Reading]:
-    """The latest Governor_Limit_Snapshot__c per limit (rows newest first, as the runbook's query orders them),
+    """The latest governor-limit snapshot per limit (rows newest first, as the runbook's query orders them),
     mapped to threshold keys by Name prefix (case-insensitive)."""
     by_limit = {str(m.get("limit")): m for m in metrics if m.get("check") == "limit" and m.get("limit")}
     prefixes = sorted(((p.lower(), key) for p, key in snapshot_names.items()), key=lambda item: -len(item[0]))
@@ -110,7 +110,7 @@ def snapshot_readings(
             value=value,
             threshold=float(thresholds[key]) if key in thresholds else None,
             severity=str(metric.get("severity") or "HIGH"),
-            detail=f"Governor_Limit_Snapshot__c {name}",
+            detail=f"snapshot {name}",
         )
     return [seen[k] for k in sorted(seen)]
 

@@ -270,7 +270,7 @@ def test_a_metric_never_readable_fails_the_step(engine: Engine) -> None:
     ctx = make_ctx(engine)
     outcome = make_step(fake, clock, duration=timedelta(minutes=2), interval=timedelta(minutes=1)).run(ctx)
     assert outcome.status == StepStatus.FAILED
-    assert "could not read Governor_Limit_Snapshot__c in any of 3 sample(s)" in outcome.detail
+    assert "could not read governor-limit snapshots (monitoring.limits_query) in any of 3 sample(s)" in outcome.detail
     [alert] = load_alerts(engine.store, ctx.run_id)  # one MEDIUM alert, not one per sample
     assert alert.severity == "MEDIUM"
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+from cutover.runbook.models._seed import seed_list, seed_text
 from cutover.runbook.models._types import (
     Duration,
     Percentage,
@@ -44,10 +45,8 @@ class SecurityConfig(_Model):
     soql_enforcement: list[Literal["SECURITY_ENFORCED", "USER_MODE"]] = Field(
         default_factory=lambda: ["SECURITY_ENFORCED", "USER_MODE"], min_length=1
     )
-    crud_guards: list[str] = Field(default_factory=lambda: ["ElaroSecurityUtils.validateCRUDAccess"])
-    strip_methods: list[str] = Field(
-        default_factory=lambda: ["ElaroSecurityUtils.stripInaccessibleFields", "Security.stripInaccessible"]
-    )
+    crud_guards: list[str] = Field(default_factory=lambda: seed_list("security", "crud_guards"))
+    strip_methods: list[str] = Field(default_factory=lambda: seed_list("security", "strip_methods"))
     scan_paths: list[str] = Field(default_factory=lambda: ["force-app"])
     skip_test_classes: bool = True
     # Apex scanner rule id -> "error" (fails the gate), "warning" (reported, does not fail) or "off" (not run).
@@ -74,7 +73,7 @@ class ScheduledJob(_Model):
     every 15 minutes is four CronTriggers (`crons`); each is expected in state WAITING with a NextFireTime.
 
     `name` is the CronJobDetail.Name, matched as a prefix (a job with four crons is scheduled as
-    "ElaroAuditTrailPoller :00", "ElaroAuditTrailPoller :15", ...).
+    "AuditPoller :00", "AuditPoller :15", ...).
     """
 
     name: str = Field(min_length=1)
@@ -88,49 +87,7 @@ class ScheduledJob(_Model):
 
 
 def _default_scheduled_jobs() -> list[ScheduledJob]:
-    return [
-        ScheduledJob(
-            name="ElaroAuditTrailPoller",
-            class_name="ElaroAuditTrailPoller",
-            frequency="Every 15 min",
-            crons=["0 0 * * * ?", "0 15 * * * ?", "0 30 * * * ?", "0 45 * * * ?"],
-            purpose="Poll audit trail events",
-            verification="Check `Elaro_Audit_Log__c` for recent records",
-            verification_query="SELECT COUNT() FROM Elaro_Audit_Log__c WHERE CreatedDate = TODAY",
-        ),
-        ScheduledJob(
-            name="RetentionEnforcementScheduler",
-            class_name="RetentionEnforcementScheduler",
-            frequency="Daily 2 AM",
-            crons=["0 0 2 * * ?"],
-            purpose="Enforce data retention",
-            verification="Check scheduler last run time",
-        ),
-        ScheduledJob(
-            name="ConsentExpirationScheduler",
-            class_name="ConsentExpirationScheduler",
-            frequency="Daily 3 AM",
-            crons=["0 0 3 * * ?"],
-            purpose="Check consent expiration",
-            verification="Verify consent records processed",
-        ),
-        ScheduledJob(
-            name="ElaroCCPASLAMonitorScheduler",
-            class_name="ElaroCCPASLAMonitorScheduler",
-            frequency="Hourly",
-            crons=["0 0 * * * ?"],
-            purpose="Monitor CCPA SLA",
-            verification="Check SLA violations count",
-        ),
-        ScheduledJob(
-            name="ElaroGLBAAnnualNoticeBatch",
-            class_name="ElaroGLBAAnnualNoticeBatch",
-            frequency="Yearly",
-            crons=["0 0 0 1 1 ?"],
-            purpose="GLBA annual notice",
-            verification="Verify scheduled for next year",
-        ),
-    ]
+    return [ScheduledJob.model_validate(job) for job in seed_list("scheduled_jobs")]
 
 
 class VerifyConfig(_Model):
@@ -147,10 +104,7 @@ class VerifyConfig(_Model):
     )
     max_failure_logs: int = Field(default=0, ge=0)
     # Checked after the deploy only when set (None: no permission-set assignment check).
-    permission_set_query: str | None = (
-        "SELECT Id, Assignee.Name, PermissionSet.Name FROM PermissionSetAssignment "
-        "WHERE PermissionSet.Name LIKE 'Elaro%'"
-    )
+    permission_set_query: str | None = Field(default_factory=lambda: seed_text("verify", "permission_set_query"))
     min_permission_set_assignments: int = Field(default=1, ge=0)
     # Re-create missing/aborted scheduled jobs with `sf apex run` during verification (unset: only when
     # target.production is false, i.e. rehearsals; in production an operator decides).

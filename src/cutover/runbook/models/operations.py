@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from cutover.runbook.models._seed import seed_list, seed_text
 from cutover.runbook.models._types import (
     Command,
     Duration,
@@ -45,35 +46,7 @@ class MonitoringMetric(_Model):
 
 
 def _default_metrics() -> list[MonitoringMetric]:
-    gov, gaps, audit, access = (
-        "Governor Limits Dashboard",
-        "Compliance Gap Activity",
-        "Audit Trail Logging",
-        "User Access",
-    )
-    return [
-        MonitoringMetric(id="soql", group=gov, title="SOQL queries", check="limit", limit="soql"),
-        MonitoringMetric(id="dml", group=gov, title="DML statements", check="limit", limit="dml"),
-        MonitoringMetric(id="cpu", group=gov, title="CPU time", check="limit", limit="cpu"),
-        MonitoringMetric(id="heap", group=gov, title="Heap size", check="limit", limit="heap"),
-        MonitoringMetric(id="gaps-created", group=gaps, title="New gaps being created successfully"),
-        MonitoringMetric(id="gap-transitions", group=gaps, title="Gap status transitions working"),
-        MonitoringMetric(id="remediation-workflows", group=gaps, title="Remediation workflows executing"),
-        MonitoringMetric(
-            id="audit-logs-created",
-            group=audit,
-            title="Audit logs being created",
-            check="query",
-            query="SELECT Id FROM Elaro_Audit_Log__c WHERE CreatedDate = TODAY LIMIT 1",
-            expect="nonzero",
-            severity="CRITICAL",
-        ),
-        MonitoringMetric(id="retention-enforced", group=audit, title="Retention policies enforced"),
-        MonitoringMetric(id="audit-no-gaps", group=audit, title="No gaps in audit trail", severity="CRITICAL"),
-        MonitoringMetric(id="users-login", group=access, title="Users can login successfully", severity="CRITICAL"),
-        MonitoringMetric(id="permission-sets-applied", group=access, title="Permission sets applied correctly"),
-        MonitoringMetric(id="fls-not-blocking", group=access, title="FLS checks not blocking legitimate access"),
-    ]
+    return [MonitoringMetric.model_validate(metric) for metric in seed_list("monitoring", "metrics")]
 
 
 class MonitoringConfig(_Model):
@@ -83,10 +56,7 @@ class MonitoringConfig(_Model):
     interval: Duration = "15m"
     # Seed Appendix A "View Governor Limits": snapshots the org writes; Name identifies the limit, Value__c is a %.
     # Optional (None: not queried); the org's own /limits, ApexLog failures and scheduled jobs are always watched.
-    limits_query: str | None = (
-        "SELECT Id, Name, Value__c FROM Governor_Limit_Snapshot__c WHERE CreatedDate = TODAY "
-        "ORDER BY CreatedDate DESC LIMIT 10"
-    )
+    limits_query: str | None = Field(default_factory=lambda: seed_text("monitoring", "limits_query"))
     # Snapshot Name → threshold key; matched case-insensitively as a prefix of Name.
     snapshot_names: dict[str, LimitName] = Field(
         default_factory=lambda: {"SOQL": "soql", "DML": "dml", "CPU": "cpu", "Heap": "heap"}
@@ -123,11 +93,7 @@ class AlertChannel(_Model):
 
 
 def _default_channels() -> list[AlertChannel]:
-    return [
-        AlertChannel(id="email", type="email", target="ops-team@solentra.com"),
-        AlertChannel(id="slack", type="slack", target="#elaro-production-alerts"),
-        AlertChannel(id="pagerduty", type="pagerduty", target="Production on-call rotation", min_severity="HIGH"),
-    ]
+    return [AlertChannel.model_validate(channel) for channel in seed_list("alerts", "channels")]
 
 
 class EscalationRow(_Model):
@@ -232,22 +198,7 @@ class KnownIssue(_Model):
 
 
 def _default_known_issues() -> list[KnownIssue]:
-    return [
-        KnownIssue(
-            id="large-data-volume",
-            title="Large Data Volume Performance",
-            symptom="Dashboard loads slowly with >10,000 compliance gaps",
-            workaround='Enable pagination, set default filter to "Last 90 Days"',
-            permanent_fix="Planned for v3.1 (scheduled query optimization)",
-        ),
-        KnownIssue(
-            id="pdf-timeout",
-            title="PDF Generation Timeout",
-            symptom="PDF export fails for reports >100 pages",
-            workaround="Split report into smaller date ranges",
-            permanent_fix="Planned for v3.1 (async PDF generation)",
-        ),
-    ]
+    return [KnownIssue.model_validate(issue) for issue in seed_list("known_issues")]
 
 
 class ChecklistGroup(_Model):
@@ -261,76 +212,15 @@ class ChecklistGroup(_Model):
 
 
 def _default_smoke_tests() -> list[ChecklistGroup]:
-    return [
-        ChecklistGroup(
-            id="login-navigation",
-            title="Login & Navigation",
-            items=["Login to production org", "Navigate to Elaro app", "Verify app loads without errors"],
-        ),
-        ChecklistGroup(
-            id="compliance-dashboard",
-            title="Compliance Dashboard",
-            items=[
-                "Navigate to Compliance Dashboard",
-                "Verify dashboard widgets load",
-                "Check compliance gaps display correctly",
-                "Verify no console errors (F12 Developer Tools)",
-            ],
-        ),
-        ChecklistGroup(
-            id="core-functionality",
-            title="Core Functionality",
-            items=[
-                "Create test compliance gap (manually)",
-                "Verify gap appears in dashboard",
-                "Verify audit trail logging works",
-                "Test quick actions (if available)",
-            ],
-        ),
-        ChecklistGroup(
-            id="system-monitor",
-            title="System Monitor Dashboard",
-            items=[
-                "Navigate to System Monitor Dashboard",
-                "Verify governor limit gauges display",
-                "Check API usage metrics",
-                "Verify no alerts triggered",
-            ],
-        ),
-    ]
+    return [ChecklistGroup.model_validate(group) for group in seed_list("checklists", "smoke_tests")]
 
 
 class PostDeployChecklists(_Model):
     """Seed "Post-Deployment Checklist": Immediate (within 1 hour), First 24 Hours, First Week."""
 
-    within_1h: list[str] = Field(
-        default_factory=lambda: [
-            "Smoke tests passed",
-            "Automated tests passed",
-            "No critical errors in logs",
-            "System Monitor Dashboard shows healthy metrics",
-            "Scheduled jobs verified running",
-            "Deployment announcement sent to stakeholders",
-        ]
-    )
-    first_24h: list[str] = Field(
-        default_factory=lambda: [
-            "Monitor governor limits dashboard",
-            "Review debug logs for warnings/errors",
-            "Verify audit trail logging continues",
-            "Check compliance gap creation rate",
-            "Monitor user feedback channels",
-        ]
-    )
-    first_week: list[str] = Field(
-        default_factory=lambda: [
-            "Review production metrics vs. baseline",
-            "Collect user feedback",
-            "Document any issues or bugs",
-            "Plan hotfix deployment if needed",
-            "Update runbook based on lessons learned",
-        ]
-    )
+    within_1h: list[str] = Field(default_factory=lambda: seed_list("checklists", "post_deploy", "within_1h"))
+    first_24h: list[str] = Field(default_factory=lambda: seed_list("checklists", "post_deploy", "first_24h"))
+    first_week: list[str] = Field(default_factory=lambda: seed_list("checklists", "post_deploy", "first_week"))
     role: RoleId = "deployment_lead"
 
 

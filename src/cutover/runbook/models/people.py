@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from cutover.runbook.models._seed import seed_list
 from cutover.runbook.models._types import (
     Identifier,
     RoleId,
@@ -83,77 +84,4 @@ class Signoff(_Model):
 
 
 def _default_signoffs() -> list[Signoff]:
-    pre = "Pre-Deployment Checklist"
-    return [
-        Signoff(
-            id="security-review",
-            title="Security review completed by designated security reviewer",
-            role="security_reviewer",
-            evidence_required=True,
-            source=f"{pre} > Security Verification",
-        ),
-        Signoff(
-            id="sandbox-permission-test",
-            title="Permission sets updated and tested in sandbox",
-            role="qa_lead",
-            evidence_required=True,
-            source=f"{pre} > Security Verification",
-        ),
-        Signoff(
-            id="manual-testing",
-            title="Manual testing completed in full sandbox",
-            role="qa_lead",
-            evidence_required=True,
-            source=f"{pre} > Testing",
-        ),
-        Signoff(
-            id="load-testing",
-            title="Load testing with 1000+ compliance records completed",
-            role="qa_lead",
-            evidence_required=True,
-            source=f"{pre} > Testing",
-        ),
-        Signoff(
-            id="restricted-profile-testing",
-            title="Security testing with restricted user profiles completed",
-            role="security_reviewer",
-            evidence_required=True,
-            source=f"{pre} > Testing",
-        ),
-        Signoff(
-            id="governor-monitoring-verified",
-            title="Governor limit monitoring verified (System Monitor Dashboard)",
-            role="developer",
-            source=f"{pre} > Testing",
-        ),
-        Signoff(
-            id="api-docs",
-            title="API documentation current (if applicable)",
-            role="developer",
-            source=f"{pre} > Documentation",
-        ),
-        Signoff(
-            id="deployment-notes",
-            title="Deployment notes documented (this file)",
-            role="deployment_lead",
-            source=f"{pre} > Documentation",
-        ),
-        Signoff(
-            id="stakeholder-notification",
-            title="Deployment notification sent to all stakeholders",
-            role="deployment_lead",
-            source=f"{pre} > Stakeholder Communication",
-        ),
-        Signoff(
-            id="rollback-team-standby",
-            title="Rollback team identified and on standby",
-            role="deployment_lead",
-            source=f"{pre} > Stakeholder Communication",
-        ),
-        Signoff(
-            id="support-briefed",
-            title="Customer support team briefed on changes",
-            role="customer_support",
-            source=f"{pre} > Stakeholder Communication",
-        ),
-    ]
+    return [Signoff.model_validate(signoff) for signoff in seed_list("signoffs")]

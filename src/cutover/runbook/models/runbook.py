@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from cutover.runbook.models._seed import seed_text
 from cutover.runbook.models._types import (
     STAGES,
     LocatedValueError,
@@ -43,7 +44,7 @@ from cutover.runbook.models.project import ProjectConfig, ReleaseConfig, SfConfi
 
 class Runbook(_Model):
     version: Literal[1] = 1
-    name: str = "Elaro production deployment"
+    name: str = Field(default_factory=lambda: seed_text("name"))
     release: ReleaseConfig = ReleaseConfig()
     project: ProjectConfig = ProjectConfig()
     sf: SfConfig = SfConfig()
