@@ -247,7 +247,12 @@ class RedeployBackupStep:
             recreate_jobs(ctx, sf, self.alias, problems, why="aborted so the backup could be deployed")
         except CutoverError as exc:
             ctx.event("scheduled_jobs.recreate_failed", jobs=[j.name for j in aborted], error=exc.message)
-            return exc.message
+            scripts = [e for e in ctx.store.evidence(ctx.run_id, ctx.step.id) if e["name"].startswith("schedule-jobs")]
+            if not scripts:
+                return exc.message
+            path = ctx.store.cutover_dir / scripts[-1]["relpath"]
+            shown = path.relative_to(self.project_dir) if path.is_relative_to(self.project_dir) else path
+            return f"{exc.message} (once fixed: `sf apex run --file {shown} --target-org {self.alias}`)"
         return None
 
     def _judge(
@@ -260,10 +265,8 @@ class RedeployBackupStep:
             "jobs_rescheduled": [j.name for j in aborted],
         }
         if jobs_error:  # the jobs this step aborted are not running: say so loudly, whatever the deploy did
-            script = "the schedule-jobs.apex evidence of this step"
             problem = (f"{problem}; " if problem else f"deploy {result.id} restored the backup, but ") + (
-                f"re-scheduling {', '.join(j.name for j in aborted)} failed: {jobs_error} (run {script} "
-                "with `sf apex run --file`)"
+                f"re-scheduling {', '.join(j.name for j in aborted)} failed: {jobs_error}"
             )
         if problem:
             return StepOutcome.failed(problem, **data)

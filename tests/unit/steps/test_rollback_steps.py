@@ -244,6 +244,11 @@ def test_redeploy_fails_loudly_when_the_aborted_jobs_cannot_be_rescheduled(engin
     assert outcome.status == StepStatus.FAILED
     assert "restored the backup, but re-scheduling RetentionEnforcementScheduler failed" in outcome.detail
     assert "already scheduled" in outcome.detail
+    # The printed command re-runs the recorded script: the file it names exists and schedules the job.
+    command = outcome.detail.split("once fixed: `", 1)[1].split("`", 1)[0].split()
+    assert command[:4] == ["sf", "apex", "run", "--file"] and command[-2:] == ["--target-org", "prod"]
+    script = engine.project_dir / command[4]
+    assert "System.schedule('RetentionEnforcementScheduler'" in script.read_text()
     types = [e.type for e in engine.events(ctx.run_id)]
     assert "scheduled_jobs.recreate_failed" in types
 
