@@ -152,7 +152,10 @@ def _announce(runbook: Runbook) -> PlanStep:
         action="notify",
         checks=[
             "Deployment announcement sent to stakeholders on: "
-            + ", ".join(f"{c.type} {c.target}" for c in runbook.alerts.channels)
+            + (
+                ", ".join(f"{c.type} {c.target}" for c in runbook.alerts.channels)
+                or "no alert channel yet (alerts.channels): recorded in the run's outbox only"
+            )
         ],
         params={"event": "deployment_succeeded", "severity": "LOW"},
         source="Post-Deployment Checklist > Immediate (Within 1 Hour)",
