@@ -117,6 +117,19 @@ def test_security_rules_turn_rules_off_and_into_warnings() -> None:
     assert "dml-without-crud-check" not in levels
 
 
+def test_settings_the_runbook_leaves_out_get_the_generic_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = ScanConfig.from_mapping(SecurityConfig())  # a runbook without a security section
+    assert config == ScanConfig()
+    (tmp_path / "cutover.yaml").write_text("target:\n  alias: production\n", encoding="utf-8")
+    (tmp_path / "force-app").mkdir()
+    (tmp_path / "force-app" / "OrderService.cls").write_text(SERVICE, encoding="utf-8")
+    assert main(["-C", str(tmp_path), "scan", "apex"]) == 1
+    out = capsys.readouterr().out
+    assert "Schema.sObjectType.Order__c.isCreateable()" in out and "Elaro" not in out
+
+
 def test_security_rules_from_the_runbook_model() -> None:
     security = SecurityConfig(crud_guards=["AcmeSecurity.checkCrud"], rules={"aura-without-strip": "warning"})
     config = ScanConfig.from_mapping(security)

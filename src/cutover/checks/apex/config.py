@@ -120,9 +120,14 @@ class ScanConfig:
     def from_mapping(cls, security: Mapping[str, Any] | None) -> ScanConfig:
         """Build from a runbook `security` section, a mapping or the runbook's pydantic model (keys: crud_guards,
         strip_methods, soql_enforcement, skip_test_classes or skip_tests, rules, disabled_rules). Missing keys keep
-        the defaults. ScanConfigError (a ValueError) names an unknown rule id, severity or SOQL mode."""
+        the defaults. ScanConfigError (a ValueError) names an unknown rule id, severity or SOQL mode.
+
+        From the pydantic model only the keys the runbook wrote count: settings it leaves out get the scanner's
+        generic defaults, whatever defaults the runbook model carries."""
         if security is not None and hasattr(security, "model_dump"):
-            security = security.model_dump()
+            written = getattr(security, "model_fields_set", None)
+            dumped = security.model_dump()
+            security = dumped if written is None else {k: v for k, v in dumped.items() if k in written}
         security = security or {}
         kwargs: dict[str, Any] = {}
         if security.get("crud_guards") is not None:
