@@ -75,9 +75,11 @@ def test_an_upsert_with_one_check_says_which_is_missing() -> None:
     source = """public with sharing class A {
     void a(List<Account> rows) { if (Schema.sObjectType.Account.isCreateable()) { upsert rows; } }
     void b(List<Account> rows) { if (Schema.sObjectType.Account.isUpdateable()) { upsert rows; } }
+    void c(List<Account> rows) { if (Schema.sObjectType.Account.isAccessible()) { upsert rows; } }
 }
 """
-    first, second = scan_source(source, "A.cls").findings
+    first, second, third = scan_source(source, "A.cls").findings
+    assert third.message.startswith("upsert of Account in method A.c has neither a create nor an update check")
     assert "has a create check but no update check" in first.message
     assert "Schema.sObjectType.Account.isUpdateable()" in first.message
     assert "has an update check but no create check" in second.message

@@ -242,7 +242,7 @@ def dml_message(
         subject = operation
     shown = subject if site.type == "dml_expression" else f"Database.{subject}"
     records = text(target) if target is not None and target.type == "identifier" else "records"
-    if operation == "upsert" and coverage:
+    if operation == "upsert" and coverage & {"create", "update"}:
         missing = "update" if "create" in coverage else "create"
         present = "create" if missing == "update" else "update"
         check = describe[1] if missing == "update" else describe[0]
@@ -266,4 +266,5 @@ def dml_message(
         user_mode = "'merge as user master duplicate;' / Database.merge(master, duplicate, AccessLevel.USER_MODE)"
     else:
         user_mode = f"'{operation} as user {records};' / Database.{operation}({records}, AccessLevel.USER_MODE)"
-    return f"{shown} in {unit.label} has no CRUD check before it: {before} first, or run it in user mode: {user_mode}"
+    lacks = "neither a create nor an update check" if operation == "upsert" and coverage else "no CRUD check"
+    return f"{shown} in {unit.label} has {lacks} before it: {before} first, or run it in user mode: {user_mode}"
