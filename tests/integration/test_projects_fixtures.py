@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from projects_flow import FIXTURES, PROJECTS, materialise, read_package
+from projects_metadata import FIXTURES, PROJECTS, compare_snapshots, materialise, read_package
 
 from orgsim.testing import run_sf
 
 pytestmark = pytest.mark.integration
+MD = "http://soap.sforce.com/2006/04/metadata"
 
 # The types issue 7's "Done means" names, as the Metadata API calls them.
 NAMED_TYPES = {
@@ -82,3 +83,44 @@ def test_the_projects_are_unlike_the_elaro_example() -> None:
         for path in [*project.base.rglob("*"), *project.release.rglob("*")]:
             if path.is_file():
                 assert "elaro" not in path.read_text(errors="replace").lower(), path
+
+
+def test_the_snapshot_comparison_normalises_only_what_salesforce_regenerates(tmp_path: Path) -> None:
+    before, after = tmp_path / "before", tmp_path / "after"
+    files = {
+        "unpackaged/package.xml": (
+            f'<?xml version="1.0"?><Package xmlns="{MD}"><types><members>A</members><members>B</members>'
+            f"<name>ApexClass</name></types><version>62.0</version></Package>"
+        ),
+        "unpackaged/objects/Shift__c.object": (
+            f'<?xml version="1.0"?><CustomObject xmlns="{MD}"><searchLayouts></searchLayouts><label>Shift</label>'
+            "</CustomObject>"
+        ),
+        "unpackaged/classes/A.cls": "public class A {}\n",
+        "unpackaged/classes/B.cls": "public class B {}\n",
+    }
+    for root in (before, after):
+        for relative, text in files.items():
+            (root / relative).parent.mkdir(parents=True, exist_ok=True)
+            (root / relative).write_text(text)
+    # Salesforce's own re-serialisations are the same snapshot: members in another order, an empty element.
+    package = files["unpackaged/package.xml"].replace(
+        "<members>A</members><members>B</members>", "<members>B</members><members>A</members>"
+    )
+    (after / "unpackaged/package.xml").write_text(package)
+    obj = after / "unpackaged/objects/Shift__c.object"
+    obj.write_text(obj.read_text().replace("<searchLayouts></searchLayouts>", "<searchLayouts />"))
+    assert compare_snapshots(before, after) == []
+    # Any change of content is a difference: XML text, a source byte, a file gone or left behind.
+    obj.write_text(obj.read_text().replace("<label>Shift</label>", "<label>Shifts</label>"))
+    (after / "unpackaged/classes/A.cls").write_text("public class A { }\n")
+    (after / "unpackaged/classes/B.cls").unlink()
+    (after / "unpackaged/classes/C.cls").write_text("public class C {}\n")
+    problems = compare_snapshots(before, after)
+    assert problems == [
+        "missing after the rollback: unpackaged/classes/B.cls",
+        "left behind by the release: unpackaged/classes/C.cls",
+        "changed: unpackaged/classes/A.cls: line 1: before 'public class A {}', after 'public class A { }'",
+        "changed: unpackaged/objects/Shift__c.object: line 1: before 's></searchLayouts><label>Shift</label></"
+        "CustomObject>', after 's></searchLayouts><label>Shifts</label></CustomObject>'",
+    ], problems
