@@ -12,8 +12,12 @@ import pytest
 from projects_flow import PROJECTS, run_flow
 
 pytestmark = pytest.mark.integration
+# A flow takes about 160 s alone on two cores (about 40 sf calls, most of them cutover's own); under a loaded
+# machine it can take several times that, so the suite's 300 s default would cut it off mid-rollback.
+FLOW_TIMEOUT_S = 1200
 
 
+@pytest.mark.timeout(FLOW_TIMEOUT_S)
 @pytest.mark.parametrize(
     "name", [pytest.param(name, marks=pytest.mark.xdist_group(f"projects-{name}")) for name in PROJECTS]
 )
