@@ -130,6 +130,18 @@ def _fmt_pct(value: float) -> str:
     return f"{value:.1f}%"
 
 
+APEX_TYPES = frozenset({"ApexClass", "ApexTrigger"})
+
+
+def apex_free(result: DeployResult) -> bool:
+    """True when the deploy's component list is known and holds no Apex: Salesforce runs no tests for it, so "all
+    tests pass" and "coverage" hold vacuously. An unknown component list proves nothing (False)."""
+    types = {c.type for c in (*result.component_successes, *result.component_failures)}
+    types |= {f.type for f in result.files}
+    types.discard("")
+    return bool(types) and not (types & APEX_TYPES)
+
+
 def validation_criteria(result: DeployResult, *, min_coverage: float, pass_rate: float = 100) -> list[Criterion]:
     """The seed's Validation Criteria, each with what was expected and what the validation gave."""
     tests = result.tests
@@ -138,20 +150,25 @@ def validation_criteria(result: DeployResult, *, min_coverage: float, pass_rate:
     passed_pct = 100.0 * (run - failed) / run if run else 0.0
     coverage = result.coverage_pct
     component_failures = len(result.failures) or result.component_errors
+    no_apex = run == 0 and apex_free(result)
     return [
         Criterion("Status", "Succeeded", result.status or "(none)", result.status == "Succeeded"),
         Criterion("No component failures", "0", str(component_failures), component_failures == 0),
         Criterion(
             "All tests pass",
             f"{pass_rate:g}% of tests pass",
-            f"{run - failed}/{run} ({_fmt_pct(passed_pct)})" if run else "no tests ran",
-            run > 0 and failed == 0 and passed_pct >= pass_rate,
+            f"{run - failed}/{run} ({_fmt_pct(passed_pct)})"
+            if run
+            else ("no Apex in the release: no tests to run" if no_apex else "no tests ran"),
+            no_apex or (run > 0 and failed == 0 and passed_pct >= pass_rate),
         ),
         Criterion(
             "Code coverage",
             f"≥ {min_coverage:g}%",
-            _fmt_pct(coverage) if coverage is not None else "no coverage data",
-            coverage is not None and coverage >= min_coverage,
+            _fmt_pct(coverage)
+            if coverage is not None
+            else ("no Apex in the release: nothing to cover" if no_apex else "no coverage data"),
+            no_apex or (coverage is not None and coverage >= min_coverage),
         ),
     ]
 
@@ -176,6 +193,8 @@ def summary_line(result: DeployResult, *, min_coverage: float | None = None) -> 
         if min_coverage is not None:
             text += f" {'≥' if coverage >= min_coverage else '<'} {min_coverage:g}%"
         parts.append(text)
+    elif not (tests and tests.num_run) and apex_free(result):
+        parts.append("no Apex: no tests to run")
     return f"{result.status}: " + ", ".join(parts)
 
 

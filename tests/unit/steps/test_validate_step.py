@@ -16,7 +16,7 @@ from cutover.runbook.models import DestructiveChanges
 from cutover.runbook.plan import build_plan
 from cutover.sf import SfApiError
 from cutover.sf.process import SfResult
-from cutover.sf.results import DeployResult, parse_deploy_result
+from cutover.sf.results import ComponentMessage, DeployResult, parse_deploy_result
 from cutover.steps._sf import _Binding, _record, last_result, polling, sf_session
 from cutover.steps.registry import StepServices
 from cutover.steps.validate import (
@@ -292,3 +292,22 @@ def test_deletions_without_a_manifest_send_a_generated_one(engine: Engine) -> No
     assert name == "generate_manifest" and generated["source_dirs"] == ["force-app"]
     assert sent["manifest"].name == "package.xml" and sent["source_dirs"] is None
     assert sent["post_destructive"] == engine.project_dir / "manifest/destructiveChangesPost.xml"
+
+
+def _without_tests(*types: str) -> DeployResult:
+    rows = tuple(ComponentMessage(type=t, name=f"n{i}", file=f"f{i}", success=True) for i, t in enumerate(types))
+    return replace(SUCCESS, tests=None, tests_total=0, tests_completed=0, component_successes=rows, files=())
+
+
+def test_a_release_without_apex_needs_no_tests_to_pass() -> None:
+    result = _without_tests("LightningComponentBundle", "StaticResource", "BrandingSet")
+    criteria = validation_criteria(result, min_coverage=85)
+    assert [c.ok for c in criteria] == [True, True, True, True]
+    assert "no Apex" in criteria[2].actual and "no Apex" in summary_line(result, min_coverage=85)
+
+
+def test_apex_without_tests_or_an_unknown_component_list_still_fails() -> None:
+    with_apex = validation_criteria(_without_tests("ApexClass", "StaticResource"), min_coverage=85)
+    assert [c.ok for c in with_apex] == [True, True, False, False]
+    unknown = validation_criteria(_without_tests(), min_coverage=85)
+    assert [c.ok for c in unknown] == [True, True, False, False]
