@@ -122,7 +122,9 @@ def _unit_test_argv(script: str, body: str) -> list[str] | None:
         return None
     extra = [] if "--coverage" in body else ["--coverage"]
     # sfdx-lwc-jest hands options after its own `--` to jest; plain jest takes them directly.
-    passthrough = ["--"] if "sfdx-lwc-jest" in body or "lwc-jest" in body else []
+    # (npm appends our arguments at the end: after the script's own `--`, if it has one, they already reach jest).
+    wrapped = "lwc-jest" in body and not re.search(r"(^|\s)--(\s|$)", body)
+    passthrough = ["--"] if wrapped else []
     return ["npm", "run", script, "--", *extra, *passthrough, "--coverageReporters=json-summary"]
 
 

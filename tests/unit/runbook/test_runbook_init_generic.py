@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cutover.cli import app
 from cutover.runbook import load_runbook
 from cutover.runbook.generic import OrgFacts, OrgJob, render_generic
-from cutover.runbook.inspect import inspect_project
+from cutover.runbook.inspect import inspect_project, npm_commands
 from cutover.runbook.loader import parse_runbook
 from cutover.runbook.plan import build_plan, build_rollback_plan
 
@@ -137,6 +137,20 @@ def test_lwc_only_library_gets_a_coverage_gate_only_with_jest(tmp_path: Path) ->
     runbook = load_runbook(root / "cutover.yaml")
     assert runbook.project.commands.test_unit == ("npm run test:unit:coverage -- -- --coverageReporters=json-summary")
     assert "preflight.lwc-coverage" in [s.id for s in build_plan(runbook)]
+    # a coverage script that already hands options to jest after `--` (as lwc-recipes does) gets no second `--`
+    recipes = {"test:unit:coverage": "sfdx-lwc-jest --coverage -- --skipApiVersionCheck"}
+    assert npm_commands(recipes, has_jest=True)["test_unit"] == [
+        "npm",
+        "run",
+        "test:unit:coverage",
+        "--",
+        "--coverageReporters=json-summary",
+    ]
+    assert npm_commands({"test:unit": "jest"}, has_jest=True)["test_unit"][3:] == [
+        "--",
+        "--coverage",
+        "--coverageReporters=json-summary",
+    ]
     # the same library without jest: no LWC coverage gate
     other = make_project(tmp_path / "q", scripts={"lint": "eslint ."}, files=[LWC])
     assert init(other)[0] == 0
