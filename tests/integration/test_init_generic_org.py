@@ -57,6 +57,8 @@ def test_init_reads_the_org_identity_and_scheduled_jobs(
     names = [job.name for job in runbook.scheduled_jobs]
     assert len(names) >= 5 and any(name.startswith("RetentionEnforcementScheduler") for name in names), names
     assert all(len(job.crons) == 1 for job in runbook.scheduled_jobs)
+    classes = {job.name.split(" :")[0]: job.class_name for job in runbook.scheduled_jobs}
+    assert classes["RetentionEnforcementScheduler"] == "RetentionEnforcementScheduler", classes
     assert "scheduled jobs: " in out and "RetentionEnforcementScheduler" in out
     assert not any(p.startswith("target.expect") for p in runbook.problems())
     assert main(["-C", str(with_jobs), "plan", "--format", "json"]) == 0
