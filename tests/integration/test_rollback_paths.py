@@ -7,7 +7,7 @@
 2. The two-step rollback with real processes: `cutover rollback` (exit 4, waits for `rollback.decide`), the printed
    `cutover signoff rollback.decide ...`, then the printed `cutover resume RUN` → `rolled_back`. The rollback
    deletes the custom object (its field goes with it), the field on Account and the class; Account itself is never
-   named; the counts are exact.
+   named; the counts are exact (the class, deleted by hand meanwhile, counts as already gone).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from test_verify_rollback import (  # noqa: F401  (sf_environment is a fixture)
 )
 
 from cutover.engine import Engine, StepStatus
+from orgsim.testing import run_sf
 
 pytestmark = pytest.mark.integration
 
@@ -193,6 +194,21 @@ def test_two_step_rollback_removes_the_added_object_field_and_class(
         args = [a.replace("AVERY_BROOKS", "Avery Brooks") for a in args]
         signed = cutover(project, sf_environment, *args)
         assert signed.returncode == 0, signed.stdout + signed.stderr
+        # Meanwhile someone deleted the added class by hand: the rollback counts it as already gone.
+        by_hand = tmp_path / "by-hand"
+        by_hand.mkdir()
+        (by_hand / "package.xml").write_text(f"{META}<Package {NS}><version>62.0</version></Package>\n")
+        (by_hand / "destructiveChanges.xml").write_text(
+            f"{META}<Package {NS}><types><members>{CLASS}</members><name>ApexClass</name></types>"
+            "<version>62.0</version></Package>\n"
+        )
+        deleted = run_sf(
+            sf_bin,
+            ["project", "deploy", "start", "--metadata-dir", str(by_hand), "--target-org", "production", "--wait", "5"],
+            sf_home,
+        )
+        assert deleted.returncode == 0, str(deleted)
+        assert not _exists(org, "ApexClass", CLASS)
         done = cutover(project, sf_environment, *resume.split()[1:], "--format", "json")
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         status = json.loads(done.stdout)
@@ -210,8 +226,9 @@ def test_two_step_rollback_removes_the_added_object_field_and_class(
         assert not any(c in ("CustomObject:Account", "CustomObject:Contact") for c in pre + post)
         assert all(c.split(":", 1)[1].split(".")[0] != OBJECT for c in pre + post if c.startswith("CustomField:"))
         # Exact counts: what the manifests named, what went with its object, nothing already gone or left.
-        assert detail.startswith(f"deleted {len(pre) + len(post)} component(s) the release added"), detail
-        assert f"; {len(with_object)} removed with their object; 0 already gone; 0 left in place" in detail, detail
+        assert detail.startswith(f"deleted {len(pre) + len(post) - 1} component(s) the release added"), detail
+        assert f"; {len(with_object)} removed with their object; 1 already gone; 0 left in place" in detail, detail
+        assert f"ApexClass:{CLASS}" not in detail.split(";")[0]
 
         assert not _exists(org, "CustomObject", OBJECT) and not _exists(org, "ApexClass", CLASS)
         assert not _exists(org, "CustomField", ACCOUNT_FIELD)
@@ -246,7 +263,6 @@ def test_a_waived_backup_refuses_the_rollback_and_its_restore_command_works(
     from cutover.runbook import load_runbook
     from cutover.runbook.plan import build_plan
     from cutover.steps import file_sha256, plan_to_specs
-    from orgsim.testing import run_sf
 
     server = start_org(tmp_path, sf_bin, sf_home)
     try:

@@ -59,6 +59,7 @@ from cutover.steps.rollback_plan import (
     count_deletions,
     manifest_xml,
     plan_deletions,
+    references_in,
     release_created,
     summary,
 )
@@ -320,7 +321,13 @@ class RemoveAddedStep:
 
     def _plan(self, ctx: StepContext, backup: BackupRecord) -> DestructivePlan:
         created = release_created(ctx.store, ctx.run_id)
-        plan = plan_deletions((Item(c.type, c.name) for c in backup.added_by_release), created)
+        added = [Item(c.type, c.name) for c in backup.added_by_release]
+        try:  # what the redeployed backup still names cannot be deleted (Salesforce: "referenced elsewhere")
+            restored = restore_folder(backup, ctx.store.run_dir(ctx.run_id) / "rollback" / "remove-added-check")
+            referenced = references_in(restored, added)
+        except RollbackProblem:
+            referenced = {}
+        plan = plan_deletions(added, created, referenced)
         ctx.record_evidence("destructive-plan.json", plan.to_json())
         return plan
 

@@ -26,7 +26,11 @@ The rule (a real org must accept the destructive deploy, or the rollback fails e
    opens Post (after every referencer, before the fields and objects it may name); report, dashboard, email
    template and document *folders* close Post, once their contents are gone. Members of one type are deleted
    together, and the platform resolves references among them (two added classes that call each other).
-5. **Counts.** From the destructive deploy's result: *deleted* (a `deleted: true` row), *already gone* (the "No T
+5. **Never what the restored backup still names.** The backup is redeployed first; a file of it (Apex, a page, a
+   component, a flow) that names a custom object, custom field or class the release "created" would make
+   Salesforce refuse the whole destructive deploy ("referenced elsewhere"), so that component is left in place with
+   the file as the reason (`references_in`; in a consistent org this finds nothing).
+6. **Counts.** From the destructive deploy's result: *deleted* (a `deleted: true` row), *already gone* (the "No T
    named: N found" warning that `--ignore-warnings` lets through), *removed with their object*, and *left in place*
    (each with its reason).
 """
@@ -37,6 +41,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -209,9 +214,14 @@ def never_delete(item: Item) -> str | None:
     return None
 
 
-def plan_deletions(added: Iterable[Item], created: set[tuple[str, str]] | None) -> DestructivePlan:
-    """Apply rules 1-4 to the backup's `added_by_release`. `created`: (type, lower-case name) of what the deploy
-    created; None when no deploy or validation result with component details was found."""
+def plan_deletions(
+    added: Iterable[Item],
+    created: set[tuple[str, str]] | None,
+    referenced: Mapping[tuple[str, str], str] | None = None,
+) -> DestructivePlan:
+    """Apply rules 1-5 to the backup's `added_by_release`. `created`: (type, lower-case name) of what the deploy
+    created; None when no deploy or validation result with component details was found. `referenced`: item key →
+    the backup file that still names it once the backup is redeployed (`references_in`): left in place."""
     plan = DestructivePlan()
     candidates: list[Item] = []
     for item in sorted(set(added)):
@@ -220,6 +230,8 @@ def plan_deletions(added: Iterable[Item], created: set[tuple[str, str]] | None) 
             reason = "no deploy or validation result of this run shows that the release created it"
         elif reason is None and item.key not in created:
             reason = "the deploy did not create it (no created=true row in its result)"
+        elif reason is None and referenced and item.key in referenced:
+            reason = f"{referenced[item.key]}, restored from the backup, still references it"
         if reason is not None:
             plan.left.append(LeftInPlace(item, reason))
         else:
@@ -234,6 +246,53 @@ def plan_deletions(added: Iterable[Item], created: set[tuple[str, str]] | None) 
         else:
             plan.post.append(item)
     return plan
+
+
+#: Types a restored file can hold a reference to that Salesforce refuses to delete ("referenced elsewhere").
+REFERENCE_CHECKED_TYPES = frozenset({"CustomObject", "CustomField", "ApexClass"})
+#: Files whose references block a deletion: code, pages, components, flows. A permission set, profile, layout or
+#: list view does not: Salesforce drops its entries for the deleted component by itself.
+BLOCKING_SUFFIXES = (
+    ".cls",
+    ".trigger",
+    ".page",
+    ".component",
+    ".js",
+    ".cmp",
+    ".app",
+    ".evt",
+    ".intf",
+    ".html",
+    ".flow",
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def references_in(folder: Path, items: Iterable[Item]) -> dict[tuple[str, str], str]:
+    """Which of `items` a file of the backup folder names (Apex, Visualforce, Aura/LWC, flows: `BLOCKING_SUFFIXES`):
+    once the backup is redeployed that file is in the org again, and Salesforce refuses to delete what it references.
+    In a consistent org this finds nothing (the backup predates the release); it guards against an org that already
+    used a component the release "created". A field counts when its file names both the field and its object."""
+    wanted = [i for i in items if i.type in REFERENCE_CHECKED_TYPES]
+    if not wanted:
+        return {}
+    found: dict[tuple[str, str], str] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name.endswith(BLOCKING_SUFFIXES)):
+        try:
+            tokens = {t.lower() for t in _IDENTIFIER.findall(path.read_text(encoding="utf-8", errors="replace"))}
+        except OSError:
+            continue
+        for item in wanted:
+            if item.key in found:
+                continue
+            if item.type == "CustomField":
+                obj, _, field_name = item.name.lower().partition(".")
+                hit = field_name in tokens and obj in tokens
+            else:
+                hit = item.name.lower() in tokens
+            if hit:
+                found[item.key] = path.relative_to(folder).as_posix()
+    return found
 
 
 def _is_folder(item: Item) -> bool:

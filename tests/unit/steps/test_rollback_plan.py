@@ -4,6 +4,7 @@ referencers first (pre) and what they reference after (post), and exact counts f
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from cutover.steps.rollback_plan import (
     manifest_xml,
     never_delete,
     plan_deletions,
+    references_in,
     summary,
 )
 
@@ -201,3 +203,33 @@ def test_folders_close_post_unknown_types_open_it_and_metadata_records_go_with_t
     assert [(str(x.item), x.reason) for x in plan.left] == [
         ("EmailTemplate:unfiled$public", "the standard unfiled$public folder")
     ]
+
+
+def test_what_the_restored_backup_still_names_is_left_in_place(tmp_path: Path) -> None:
+    # An org whose old code already used an object the deploy "created": deleting it would make the whole
+    # destructive deploy fail ("This custom object is referenced elsewhere"), so it stays, with the reason.
+    (tmp_path / "classes").mkdir()
+    (tmp_path / "classes" / "Poller.cls").write_text("public class Poller { List<Audit_Log__c> rows; }")
+    (tmp_path / "objects").mkdir()
+    (tmp_path / "objects" / "Other__c.object").write_text("<CustomObject><fields><fullName>Amount__c</fullName>")
+    (tmp_path / "package.xml").write_text("<Package><members>Helper</members></Package>")
+    (tmp_path / "permissionsets").mkdir()  # a permission set's entries do not block a deletion
+    (tmp_path / "permissionsets" / "Admin.permissionset").write_text("<apexClass>Helper</apexClass>")
+    added = items(
+        "CustomObject:Audit_Log__c",
+        "CustomField:Audit_Log__c.Level__c",
+        "CustomField:New__c.Amount__c",  # `Amount__c` appears, but on another object: not a reference
+        "ApexClass:Helper",  # named only in package.xml and a permission set: not a blocking reference
+    )
+    referenced = references_in(tmp_path, added)
+    assert referenced == {("CustomObject", "audit_log__c"): "classes/Poller.cls"}
+    plan = plan_deletions(added, created(*(str(i) for i in added)), referenced)
+    assert [(str(x.item), x.reason) for x in plan.left] == [
+        ("CustomObject:Audit_Log__c", "classes/Poller.cls, restored from the backup, still references it")
+    ]
+    # The object stays, so its new field is deleted by itself (not "removed with its object").
+    assert [str(i) for i in plan.post] == [
+        "CustomField:Audit_Log__c.Level__c",
+        "CustomField:New__c.Amount__c",
+    ]
+    assert plan.with_parent == [] and [str(i) for i in plan.pre] == ["ApexClass:Helper"]
