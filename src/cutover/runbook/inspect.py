@@ -43,9 +43,14 @@ class ProjectFacts:
     destructive_post: str | None = None  # manifest/destructiveChangesPost.xml (or destructiveChanges.xml)
     version: str | None = None  # the newest CHANGELOG version, else package.json's, else the package's versionNumber
     metadata_counts: dict[str, int] = field(default_factory=dict)  # folder kind -> files, for the summary line
+    other_metadata: dict[str, int] = field(default_factory=dict)  # file suffix (flow, layout, ...) -> files
 
     def summary(self) -> str:
-        kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.metadata_counts.items()) if n) or "no metadata yet"
+        kinds = ", ".join(f"{k}: {n}" for k, n in sorted(self.metadata_counts.items()) if n) or "no metadata yet"
+        if self.other_metadata:
+            top = sorted(self.other_metadata.items(), key=lambda item: (-item[1], item[0]))
+            kinds += "; other metadata: " + ", ".join(f"{k} {n}" for k, n in top[:8])
+            kinds += f" and {len(top) - 8} more kinds" if len(top) > 8 else ""
         npm = (
             f"npm scripts used: {', '.join(self.commands) or 'none'}"
             if self.has_package_json
@@ -171,8 +176,9 @@ def _walk(root: Path) -> list[Path]:
     return out
 
 
-def _metadata(project_dir: Path, package_dirs: list[str]) -> dict[str, int]:
+def _metadata(project_dir: Path, package_dirs: list[str]) -> tuple[dict[str, int], dict[str, int]]:
     counts = {"Apex classes": 0, "triggers": 0, "custom objects": 0, "permission sets": 0, "LWC bundles": 0}
+    other: dict[str, int] = {}
     lwc_bundles: set[Path] = set()
     for package in package_dirs:
         for path in _walk(project_dir / package):
@@ -189,8 +195,11 @@ def _metadata(project_dir: Path, package_dirs: list[str]) -> dict[str, int]:
                 counts["permission sets"] += 1
             elif name.endswith(".js-meta.xml") and path.parent.parent.name == "lwc":
                 lwc_bundles.add(path.parent)
+            elif name.endswith("-meta.xml") and "." in name.removesuffix("-meta.xml"):
+                kind = name.removesuffix("-meta.xml").rsplit(".", 1)[1]
+                other[kind] = other.get(kind, 0) + 1
     counts["LWC bundles"] = len(lwc_bundles)
-    return counts
+    return counts, other
 
 
 _VERSION_HEADING = re.compile(r"^#{1,3}\s*\[?v?(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)\]?", re.MULTILINE)
@@ -220,7 +229,7 @@ def inspect_project(project_dir: Path) -> ProjectFacts:
     package_dirs, api_version = read_sfdx_project(project_dir)
     has_package_json, scripts = _read_scripts(project_dir)
     changelog = _first_file(project_dir, ("CHANGELOG.md", "changelog.md", "CHANGES.md"))
-    counts = _metadata(project_dir, package_dirs)
+    counts, other = _metadata(project_dir, package_dirs)
     has_jest = _first_file(project_dir, _JEST_CONFIGS) is not None or any("jest" in b for b in scripts.values())
     has_lwc = counts["LWC bundles"] > 0
     return ProjectFacts(
@@ -243,4 +252,5 @@ def inspect_project(project_dir: Path) -> ProjectFacts:
         changelog=changelog,
         version=release_version(project_dir, changelog, _package_version(project_dir)),
         metadata_counts=counts,
+        other_metadata=other,
     )
