@@ -114,8 +114,11 @@ def test_multiple_package_directories_default_first(tmp_path: Path) -> None:
 
 
 def test_no_apex_means_no_apex_gates_or_verification_tests(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", files=[OBJECT])
-    assert init(root)[0] == 0
+    flows = [f"force-app/main/default/flows/F{i}.flow-meta.xml" for i in range(3)]
+    root = make_project(tmp_path / "p", files=[OBJECT, *flows, "force-app/main/default/tabs/Widget__c.tab-meta.xml"])
+    code, out = init(root)
+    assert code == 0
+    assert "custom objects: 1" in out and "other metadata: flow 3, tab 1" in out
     runbook = load_runbook(root / "cutover.yaml")
     assert not runbook.project.has_apex and not runbook.project.has_permission_sets
     ids = [s.id for s in build_plan(runbook)]
