@@ -1,4 +1,4 @@
-"""The runbook file (`cutover.yaml`): pydantic models, loading with `file:line` errors, the Elaro template, the plan.
+"""The runbook file (`cutover.yaml`): pydantic models, loading with `file:line` errors, the templates, the plan.
 
 from cutover.runbook import find_runbook, load_runbook
 runbook = load_runbook(find_runbook(project_dir))
@@ -86,7 +86,7 @@ __all__ = [
 
 
 def template_text() -> str:
-    """The commented Elaro runbook that `cutover init` writes."""
+    """The commented Elaro seed runbook that `cutover init --template elaro` writes."""
     from importlib.resources import files
 
     return (files("cutover.runbook") / "templates" / "elaro.yaml").read_text(encoding="utf-8")
