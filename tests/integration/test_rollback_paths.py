@@ -22,6 +22,7 @@ from ruamel.yaml import YAML
 from test_verify_rollback import (  # noqa: F401  (sf_environment is a fixture)
     create_run,
     cutover,
+    deploy_folder,
     edit_runbook,
     make_project,
     sf_environment,
@@ -29,7 +30,6 @@ from test_verify_rollback import (  # noqa: F401  (sf_environment is a fixture)
 )
 
 from cutover.engine import Engine, StepStatus
-from orgsim.testing import run_sf
 
 pytestmark = pytest.mark.integration
 
@@ -202,12 +202,7 @@ def test_two_step_rollback_removes_the_added_object_field_and_class(
             f"{META}<Package {NS}><types><members>{CLASS}</members><name>ApexClass</name></types>"
             "<version>62.0</version></Package>\n"
         )
-        deleted = run_sf(
-            sf_bin,
-            ["project", "deploy", "start", "--metadata-dir", str(by_hand), "--target-org", "production", "--wait", "5"],
-            sf_home,
-        )
-        assert deleted.returncode == 0, str(deleted)
+        deploy_folder(sf_bin, sf_home, by_hand)
         assert not _exists(org, "ApexClass", CLASS)
         done = cutover(project, sf_environment, *resume.split()[1:], "--format", "json")
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -263,6 +258,7 @@ def test_a_waived_backup_refuses_the_rollback_and_its_restore_command_works(
     from cutover.runbook import load_runbook
     from cutover.runbook.plan import build_plan
     from cutover.steps import file_sha256, plan_to_specs
+    from orgsim.testing import run_sf
 
     server = start_org(tmp_path, sf_bin, sf_home)
     try:

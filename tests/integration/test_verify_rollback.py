@@ -113,6 +113,16 @@ def create_run(engine: Engine, step_ids: list[str], *, nonblocking: tuple[str, .
     return run, build_executors(plan, runbook, services, step_ids)
 
 
+def deploy_folder(sf_bin: Path, sf_home: Path, folder: Path) -> None:
+    """`sf project deploy start --metadata-dir FOLDER` to `production` (a change made outside cutover)."""
+    done = run_sf(
+        sf_bin,
+        ["project", "deploy", "start", "--metadata-dir", str(folder), "--target-org", "production", "--wait", "5"],
+        sf_home,
+    )
+    assert done.returncode == 0, str(done)
+
+
 def query(sf_bin: Path, sf_home: Path, soql: str) -> list[dict[str, Any]]:
     done = run_sf(sf_bin, ["data", "query", "--query", soql, "--target-org", "production"], sf_home)
     assert done.returncode == 0, str(done)
@@ -205,12 +215,7 @@ def test_jobs_aborted_by_the_deploy_are_found_and_recreated_with_apex_run(
             '<?xml version="1.0" encoding="UTF-8"?><ApexClass xmlns="http://soap.sforce.com/2006/04/metadata">'
             "<apiVersion>62.0</apiVersion><status>Active</status></ApexClass>"
         )
-        deployed = run_sf(
-            sf_bin,
-            ["project", "deploy", "start", "--metadata-dir", str(release), "--target-org", "production", "--wait", "5"],
-            sf_home,
-        )
-        assert deployed.returncode == 0, str(deployed)
+        deploy_folder(sf_bin, sf_home, release)
 
         run, executors = create_run(engine, ["verify.scheduled-jobs"])
         step = executors["verify.scheduled-jobs"]
