@@ -15,6 +15,7 @@ from typing import Any
 from orgsim import apexsim
 from orgsim.ids import new_id
 from orgsim.metadata import children as kids
+from orgsim.metadata import references
 from orgsim.metadata import store as md
 from orgsim.metadata import types as mdtypes
 from orgsim.metadata.package import Package, read_zip
@@ -327,6 +328,10 @@ def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> 
             target.append([type_name, full_name if mdtypes.child(type_name) or not existing else existing.full_name])
 
     _refuse_referenced_deletions(org, package, upserts, deletes_pre, deletes_post, successes, failures)
+    if any(t in ("CustomObject", "CustomField") for t, _ in deletes_pre + deletes_post):
+        before = _sources_after(org, package, [], deletes_pre)
+        after = _sources_after(org, package, upserts, deletes_pre + deletes_post)
+        references.refuse([(deletes_pre, before), (deletes_post, after)], successes, failures)
     successes.insert(0, _message("", f"{prefix}package.xml", "package.xml", created_date=created, changed=True))
     errors = [f for f in failures if f["problemType"] == "Error" or not options.ignore_warnings]
     outcome: dict[str, Any] = {

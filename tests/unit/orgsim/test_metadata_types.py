@@ -398,3 +398,37 @@ def test_a_field_of_a_custom_object_nobody_has_is_refused(org: Org) -> None:
     assert (failure["componentType"], failure["fullName"]) == ("CustomField", "Ghost__c.A__c")
     assert failure["problem"] == "Must specify a non-empty label for the CustomObject"
     assert md.list_components(org) == []
+
+
+def test_a_custom_object_or_field_apex_still_uses_cannot_be_deleted(org: Org) -> None:
+    service = b"public class TripService {\n    public static Integer n() { return [SELECT COUNT() FROM Trip__c"
+    service += b" WHERE Km__c > 0]; }\n}\n"
+    files = {
+        "objects/Trip__c.object": generic("CustomObject", field("Km__c", "Number") + "    <label>Trip</label>\n"),
+        "classes/TripService.cls": service,
+        "classes/TripService.cls-meta.xml": generic("ApexClass"),
+    }
+    manifest = {"CustomObject": ["Trip__c"], "CustomField": ["Trip__c.Km__c"], "ApexClass": ["TripService"]}
+    assert run(org, zip_of(files, manifest))["status"] == "Succeeded"
+
+    refused = run(org, zip_of({}, {}, destructive={"CustomField": ["Trip__c.Km__c"]}))
+    assert refused["status"] == "Failed"
+    assert refused["details"]["componentFailures"][0]["problem"] == (
+        "This custom field is referenced elsewhere in salesforce.com. : Apex Class - TripService."
+    )
+    # the object deleted first (Pre) while the class (Post) still uses it: refused
+    data = zip_of({}, {}, destructive={"ApexClass": ["TripService"]})
+    buffer = io.BytesIO(data)
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.writestr("destructiveChangesPre.xml", package_xml({"CustomObject": ["Trip__c"]}, "62.0"))
+    wrong_order = run(org, buffer.getvalue())
+    assert [f["problem"] for f in wrong_order["details"]["componentFailures"]] == [
+        "This custom object is referenced elsewhere in salesforce.com. : Apex Class - TripService."
+    ]
+    # the class deleted first (Pre), the object after (Post): accepted
+    data = zip_of({}, {}, destructive={"CustomObject": ["Trip__c"]})
+    buffer = io.BytesIO(data)
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.writestr("destructiveChangesPre.xml", package_xml({"ApexClass": ["TripService"]}, "62.0"))
+    assert run(org, buffer.getvalue())["status"] == "Succeeded"
+    assert md.list_components(org) == []
