@@ -104,7 +104,9 @@ def test_every_described_type_round_trips_deploy_retrieve_and_delete(org: Org) -
     expected = sum(len(m) for m in types.values())
 
     result = run(org, zip_of(files, types))
-    assert result["status"] == "Succeeded", result["details"]["componentFailures"][:3]
+    assert result["status"] == "Succeeded", [
+        (f["fullName"], f.get("problem")) for f in result["details"]["componentFailures"]
+    ][:3]
     stored = md.list_components(org)
     assert result["numberComponentsDeployed"] == len(stored) == expected
 
@@ -120,7 +122,9 @@ def test_every_described_type_round_trips_deploy_retrieve_and_delete(org: Org) -
 
     # every component deleted; nothing is left and a retrieve finds nothing
     result = run(org, zip_of({}, {}, destructive=types))
-    assert result["status"] == "Succeeded", result["details"]["componentFailures"][:3]
+    assert result["status"] == "Succeeded", [
+        (f["fullName"], f.get("problem")) for f in result["details"]["componentFailures"]
+    ][:3]
     assert md.list_components(org) == []
     answer, got = fetch(org, types)
     assert got == {} and len(answer["messages"]) == expected
@@ -432,3 +436,44 @@ def test_a_custom_object_or_field_apex_still_uses_cannot_be_deleted(org: Org) ->
         archive.writestr("destructiveChangesPre.xml", package_xml({"ApexClass": ["TripService"]}, "62.0"))
     assert run(org, buffer.getvalue())["status"] == "Succeeded"
     assert md.list_components(org) == []
+
+
+def test_every_child_type_deploys_retrieves_and_deletes_inside_its_parent(org: Org) -> None:
+    files: dict[str, bytes] = {}
+    children: dict[str, list[str]] = {}
+    for metadata_type in TOP_TYPES:
+        if not metadata_type.children or not metadata_type.suffix:
+            continue
+        parent = "CustomLabels" if metadata_type.name == "CustomLabels" else "Parent1__c"
+        body = ""
+        for kid in metadata_type.children:
+            key = f"<{kid.id_element}>{kid.name}1__c</{kid.id_element}>"
+            body += f"    <{kid.element}>\n        {key}\n    </{kid.element}>\n"
+            member = f"{kid.name}1__c" if metadata_type.name == "CustomLabels" else f"{parent}.{kid.name}1__c"
+            children.setdefault(kid.name, []).append(member)
+        files[f"{metadata_type.directory}/{parent}.{metadata_type.suffix}"] = generic(metadata_type.name, body)
+    parents = {
+        t.name: ["CustomLabels" if t.name == "CustomLabels" else "Parent1__c"]
+        for t in TOP_TYPES
+        if t.children and t.suffix
+    }
+    count = sum(len(m) for m in children.values())
+    assert len(children) == len(mdtypes.child_types()) > 30
+
+    result = run(org, zip_of(files, {**parents, **children}))
+    assert result["status"] == "Succeeded", [
+        (f["fullName"], f.get("problem")) for f in result["details"]["componentFailures"]
+    ][:3]
+    assert result["numberComponentsDeployed"] == count + len(parents)
+    answer, got = fetch(org, children)
+    assert answer["messages"] == [] and got == files  # every child asked for: each parent file whole again
+    _, wildcard = fetch(org, {name: ["*"] for name in children})
+    assert wildcard == files
+
+    result = run(org, zip_of({}, {}, destructive=children))
+    assert result["status"] == "Succeeded", [
+        (f["fullName"], f.get("problem")) for f in result["details"]["componentFailures"]
+    ][:3]
+    answer, got = fetch(org, children)
+    assert len(answer["messages"]) == count
+    assert md.list_components(org, "CustomLabels") == []  # the labels file leaves with its last label
