@@ -152,6 +152,8 @@ def deletion_refusal(type_name: str, full_name: str) -> str | None:
         return f"The CustomObject called '{full_name}' is standard and cannot be deleted"
     if type_name == "CustomField" and not mdtypes.is_custom_name(full_name):
         return f"The CustomField called '{full_name}' is standard and cannot be deleted"
+    if type_name == "RecordType":
+        return "Cannot delete record type through API"  # only deleting its object removes it
     return None
 
 

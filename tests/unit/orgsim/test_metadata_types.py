@@ -470,6 +470,10 @@ def test_every_child_type_deploys_retrieves_and_deletes_inside_its_parent(org: O
     _, wildcard = fetch(org, {name: ["*"] for name in children})
     assert wildcard == files
 
+    refused = run(org, zip_of({}, {}, destructive={"RecordType": children["RecordType"]}))
+    assert [f["problem"] for f in refused["details"]["componentFailures"]] == ["Cannot delete record type through API"]
+    children.pop("RecordType")  # Salesforce never deletes a record type through the API: only with its object
+    count -= 1
     result = run(org, zip_of({}, {}, destructive=children))
     assert result["status"] == "Succeeded", [
         (f["fullName"], f.get("problem")) for f in result["details"]["componentFailures"]
