@@ -431,7 +431,9 @@ def test_every_type_deploys_retrieves_and_deletes_with_the_real_cli(
         cwd=project,
     )
     timings["delete"] = time.monotonic() - started
-    assert run.returncode == 0, run
+    assert run.returncode == 0, [
+        (f["type"], f["fullName"], f.get("error")) for f in run.json["result"]["files"] if f.get("error")
+    ]
     left = _stored(server.org)
     assert left == set(), sorted(left)
     account = md.component_files(server.org, "CustomObject", "Account")

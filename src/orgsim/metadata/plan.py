@@ -290,12 +290,20 @@ def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> 
         )
         upserts.append([ref.type, ref.name])
 
+    # The CLI lists an object's children next to the object it deletes; they go with it.
+    deleted_objects = {
+        n.lower()
+        for m in package.destructive.values()
+        for t, n in m.members()
+        if t == "CustomObject" and mdtypes.is_custom_name(n)
+    }
     for manifest_name, manifest in package.destructive.items():
         target = deletes_pre if manifest_name == "destructiveChangesPre.xml" else deletes_post
         for listed_type, listed_name in manifest.members():
             type_name, full_name = folder_member(listed_type, listed_name)
             file_name = f"{prefix}{manifest_name}"
-            refusal = deletion_refusal(type_name, full_name)
+            with_object = mdtypes.child(type_name) is not None and full_name.split(".")[0].lower() in deleted_objects
+            refusal = None if with_object else deletion_refusal(type_name, full_name)
             if refusal is not None:
                 failures.append(_refusal(type_name, file_name, full_name, created, refusal))
                 continue

@@ -481,3 +481,14 @@ def test_every_child_type_deploys_retrieves_and_deletes_inside_its_parent(org: O
     answer, got = fetch(org, children)
     assert len(answer["messages"]) == count
     assert md.list_components(org, "CustomLabels") == []  # the labels file leaves with its last label
+
+
+def test_children_listed_with_their_deleted_object_go_with_it(org: Org) -> None:
+    body = field("A__c") + "    <recordTypes>\n        <fullName>Car</fullName>\n    </recordTypes>\n"
+    files = {"objects/Vehicle__c.object": generic("CustomObject", body)}
+    manifest = {"CustomObject": ["Vehicle__c"], "CustomField": ["Vehicle__c.A__c"], "RecordType": ["Vehicle__c.Car"]}
+    assert run(org, zip_of(files, manifest))["status"] == "Succeeded"
+    alone = run(org, zip_of({}, {}, destructive={"RecordType": ["Vehicle__c.Car"]}))
+    assert alone["details"]["componentFailures"][0]["problem"] == "Cannot delete record type through API"
+    result = run(org, zip_of({}, {}, destructive=manifest))  # what `sf project delete source` sends
+    assert result["status"] == "Succeeded" and md.list_components(org) == []
