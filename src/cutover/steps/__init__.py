@@ -12,11 +12,28 @@ import itertools
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from cutover.engine import RoleRules, SignoffRule, Step, StepSpec
 from cutover.engine.chain import sha256_file
 from cutover.errors import UsageError
+from cutover.steps._params import as_int, as_texts, first, params_of
+
+if TYPE_CHECKING:
+    from cutover.runbook.models import Runbook, Signoff
+    from cutover.runbook.plan import PlanStep
+    from cutover.steps.registry import StepServices
+
+
+class SignoffSource(Protocol):
+    """What `signoff_rule` reads of a plan step (preflight hands it a view of its gate spec)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def params(self) -> Mapping[str, object]: ...
 
 
 def file_sha256(path: Path) -> str:
@@ -53,22 +70,18 @@ def change_authors(project_dir: Path) -> tuple[str, ...]:
     return tuple(dict.fromkeys(people))
 
 
-def _param(plan_step: Any, *names: str, default: Any = None) -> Any:
-    params: Mapping[str, Any] = getattr(plan_step, "params", None) or {}
-    for name in names:
-        if name in params and params[name] is not None:
-            return params[name]
-    return default
+def _param(plan_step: SignoffSource, *names: str, default: object = None) -> object:
+    return first(params_of(plan_step), *names, default=default)
 
 
-def _runbook_signoff(plan_step: Any, runbook: Any) -> Any | None:
+def _runbook_signoff(plan_step: SignoffSource, runbook: Runbook) -> Signoff | None:
     for signoff in getattr(runbook, "signoffs", None) or ():
         if plan_step.id == signoff.id or plan_step.id.endswith("." + signoff.id):
             return signoff
     return None
 
 
-def signoff_rule(plan_step: Any, runbook: Any) -> SignoffRule | None:
+def signoff_rule(plan_step: SignoffSource, runbook: Runbook) -> SignoffRule | None:
     """The sign-off rule of a `kind == "signoff"` plan step (roles, distinct people, evidence, not-author)."""
     if getattr(plan_step, "kind", "automated") != "signoff":
         return _review_rule(plan_step, runbook)
@@ -76,7 +89,7 @@ def signoff_rule(plan_step: Any, runbook: Any) -> SignoffRule | None:
     roles = _param(plan_step, "roles", "role")
     if roles is None and declared is not None:
         roles = declared.role
-    roles_tuple = (roles,) if isinstance(roles, str) else tuple(roles or ())
+    roles_tuple = as_texts(roles)
     if not roles_tuple:
         raise UsageError(f"sign-off step {plan_step.id} names no role")
     evidence_required = _param(plan_step, "evidence_required")
@@ -88,13 +101,13 @@ def signoff_rule(plan_step: Any, runbook: Any) -> SignoffRule | None:
     is_review = bool(_param(plan_step, "not_author", "review", default=False)) or "review" in plan_step.id
     return SignoffRule(
         roles=roles_tuple,
-        min_signers=int(_param(plan_step, "min_signers", "min_approvals", default=1) or 1),
+        min_signers=as_int(_param(plan_step, "min_signers", "min_approvals", default=1) or 1),
         not_author=reviewer_not_author and is_review,
         evidence_required=bool(evidence_required),
     )
 
 
-def _review_rule(plan_step: Any, runbook: Any) -> SignoffRule | None:
+def _review_rule(plan_step: SignoffSource, runbook: Runbook) -> SignoffRule | None:
     """The code-review gate is automated (it reads Reviewed-by: trailers) but also counts review sign-offs
     (`cutover signoff preflight.reviews --by WHO --role reviewer`): distinct people, never an author of the change."""
     min_approvals = _param(plan_step, "min_approvals")
@@ -103,7 +116,7 @@ def _review_rule(plan_step: Any, runbook: Any) -> SignoffRule | None:
     sod = getattr(runbook, "separation_of_duties", None)
     return SignoffRule(
         roles=("reviewer", *(getattr(runbook, "roles", None) or {})),
-        min_signers=max(int(min_approvals), 1),
+        min_signers=max(as_int(min_approvals), 1),
         not_author=bool(_param(plan_step, "reviewer_not_author", default=getattr(sod, "reviewer_not_author", True))),
     )
 
@@ -112,7 +125,7 @@ def _review_rule(plan_step: Any, runbook: Any) -> SignoffRule | None:
 ROLLBACK_TRIGGER_ACTIONS = frozenset({"sf.verify_tests", "sf.verify_logs", "sf.verify_jobs"})
 
 
-def with_rollback_plan(plan_steps: Sequence[Any], runbook: Any) -> list[Any]:
+def with_rollback_plan(plan_steps: Sequence[PlanStep], runbook: Runbook) -> list[PlanStep]:
     """The plan plus the runbook's rollback contingency steps, when the plan deploys anything."""
     steps = list(plan_steps)
     if not any(getattr(p, "stage", None) == "deploy" for p in steps) or any(p.stage == "rollback" for p in steps):
@@ -122,7 +135,7 @@ def with_rollback_plan(plan_steps: Sequence[Any], runbook: Any) -> list[Any]:
     return steps + list(build_rollback_plan(runbook))
 
 
-def _on_failure(plan_step: Any, runbook: Any) -> str:
+def _on_failure(plan_step: PlanStep, runbook: Runbook) -> str:
     automatic = bool(getattr(getattr(runbook, "rollback", None), "automatic_on_verification_failure", False))
     triggers = _param(plan_step, "triggers_rollback")
     if triggers is None:
@@ -130,7 +143,7 @@ def _on_failure(plan_step: Any, runbook: Any) -> str:
     return "rollback" if automatic and triggers else "stop"
 
 
-def plan_to_specs(plan_steps: Sequence[Any], runbook: Any) -> list[StepSpec]:
+def plan_to_specs(plan_steps: Sequence[PlanStep], runbook: Runbook) -> list[StepSpec]:
     """Engine step specs for a plan. A plan that deploys gets the runbook's rollback steps appended as contingency
     steps, and the verification checks that trigger the automatic rollback get `on_failure="rollback"`."""
     specs = []
@@ -153,7 +166,7 @@ def plan_to_specs(plan_steps: Sequence[Any], runbook: Any) -> list[StepSpec]:
     return specs
 
 
-def role_rules(runbook: Any, authors: Iterable[str] = ()) -> RoleRules:
+def role_rules(runbook: Runbook, authors: Iterable[str] = ()) -> RoleRules:
     """Separation of duties from the runbook: exclusive role groups become pairs; named role holders count."""
     from cutover.runbook.models import is_unset_contact
 
@@ -176,9 +189,9 @@ def role_rules(runbook: Any, authors: Iterable[str] = ()) -> RoleRules:
 
 
 def build_executors(
-    plan_steps: Sequence[Any],
-    runbook: Any,
-    services: Any,
+    plan_steps: Sequence[PlanStep],
+    runbook: Runbook,
+    services: StepServices,
     step_ids: Iterable[str],
     *,
     optional: Iterable[str] = (),
@@ -221,7 +234,7 @@ def build_executors(
     return executors
 
 
-def missing_executors(plan_steps: Sequence[Any], runbook: Any, step_ids: Iterable[str]) -> list[str]:
+def missing_executors(plan_steps: Sequence[PlanStep], runbook: Runbook, step_ids: Iterable[str]) -> list[str]:
     """`action (step id)` for each of `step_ids` that no registered executor handles."""
     from cutover.steps.registry import executor_factory, load_builtin_executors
 

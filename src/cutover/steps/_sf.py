@@ -20,10 +20,14 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cutover.engine import StepContext
 from cutover.sf import SfCli, SfResult
+
+if TYPE_CHECKING:
+    from cutover.runbook.models import Runbook
+    from cutover.steps.registry import StepServices
 
 _EXTRAS_KEY = "sf"
 
@@ -39,11 +43,11 @@ class _Binding:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def shared_cli(services: Any, runbook: Any) -> SfCli:
-    """The run's SfCli (created on first use and cached in `services.extras`)."""
+def shared_cli(services: StepServices, runbook: Runbook) -> SfCli:
+    """The run's SfCli (created on first use and cached in `services.extras`; tests put a fake SfCli there)."""
     cached = services.extras.get(_EXTRAS_KEY)
     if cached is not None:
-        return cached
+        return cast(SfCli, cached)
     binding = _Binding()
     sf_config = getattr(runbook, "sf", None)
     api_version = getattr(sf_config, "api_version", None)
@@ -64,7 +68,7 @@ def _binding(cli: SfCli) -> _Binding:
 
 
 @contextmanager
-def sf_session(ctx: StepContext, services: Any, runbook: Any) -> Iterator[SfCli]:
+def sf_session(ctx: StepContext, services: StepServices, runbook: Runbook) -> Iterator[SfCli]:
     """Bind the shared CLI to `ctx` for the duration of the block."""
     cli = shared_cli(services, runbook)
     binding = _binding(cli)

@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cutover.engine import StepContext, StepOutcome
 from cutover.errors import UsageError
+from cutover.steps._params import as_float, as_mapping, as_text, as_texts, params_of
 from cutover.steps.registry import StepServices, register_action
+
+if TYPE_CHECKING:
+    from cutover.runbook.models import CustomStep, Runbook
+    from cutover.runbook.plan import PlanStep
 
 
 @dataclass(frozen=True)
@@ -35,28 +40,34 @@ class CustomCommandStep:
         return StepOutcome.passed(f"exit code 0 in {result.duration:.1f}s", returncode=0)
 
 
-def _find_custom_step(plan_step: Any, runbook: Any) -> Any | None:
+def _find_custom_step(plan_step: PlanStep, runbook: Runbook) -> CustomStep | None:
     for step in getattr(runbook, "custom_steps", None) or ():
         if plan_step.id == step.id or plan_step.id.endswith("." + step.id):
             return step
     return None
 
 
+def _command(value: object) -> str | list[str] | None:
+    """A command given in params: a shell-like string or an argv list."""
+    return value if value is None or isinstance(value, str) else list(as_texts(value))
+
+
 @register_action("custom.command")
-def _custom_command(plan_step: Any, runbook: Any, services: StepServices) -> CustomCommandStep:
+def _custom_command(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> CustomCommandStep:
     from cutover.runbook import command_argv
 
     declared = _find_custom_step(plan_step, runbook)
-    params: Mapping[str, Any] = getattr(plan_step, "params", None) or {}
-    run = declared.run if declared is not None else params.get("run") or getattr(plan_step, "command", None)
+    params = params_of(plan_step)
+    run = declared.run if declared is not None else _command(params.get("run") or getattr(plan_step, "command", None))
     if not run:
         raise UsageError(f"custom step {plan_step.id} has no `run` command")
     timeout = declared.timeout_seconds if declared is not None else params.get("timeout_seconds")
-    cwd = declared.cwd if declared is not None else params.get("cwd")
+    cwd = declared.cwd if declared is not None else as_text(params.get("cwd"))
+    env = declared.env if declared is not None else as_mapping(params.get("env"))
     return CustomCommandStep(
         argv=command_argv(run),
-        timeout=float(timeout) if timeout else None,
+        timeout=as_float(timeout) if timeout else None,
         idempotent=bool(declared.idempotent if declared is not None else params.get("idempotent", False)),
-        env=dict(declared.env if declared is not None else params.get("env") or {}),
+        env={str(key): str(value) for key, value in env.items()},
         cwd=(services.project_dir / cwd) if cwd else services.project_dir,
     )

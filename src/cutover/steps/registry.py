@@ -19,12 +19,16 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, overload
 
 from cutover.engine import Step
 
-#: (plan_step, runbook, services) -> Step. plan_step is a cutover.runbook.plan.PlanStep, runbook a Runbook.
-ExecutorFactory = Callable[[Any, Any, "StepServices"], Step]
+if TYPE_CHECKING:  # the runbook package is imported lazily by the step modules (cheap imports, no cycles)
+    from cutover.runbook.models import Runbook
+    from cutover.runbook.plan import PlanStep
+
+#: (plan_step, runbook, services) -> Step.
+ExecutorFactory = Callable[["PlanStep", "Runbook", "StepServices"], Step]
 
 BUILTIN_MODULES: tuple[str, ...] = (
     "cutover.steps.signoff",
@@ -53,7 +57,7 @@ class StepServices:
     target_org: str
     runbook_path: Path | None = None
     change_authors: tuple[str, ...] = ()
-    extras: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, object] = field(default_factory=dict)
 
 
 @overload

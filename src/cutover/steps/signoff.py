@@ -6,11 +6,15 @@ duties is checked then, by the engine. Here the run only asks whether the step i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cutover.engine import StepContext, StepOutcome
 from cutover.engine.signoffs import evaluate, waiting_message
 from cutover.steps.registry import StepServices, register_action
+
+if TYPE_CHECKING:
+    from cutover.runbook.models import Runbook
+    from cutover.runbook.plan import PlanStep
 
 
 class SignoffStep:
@@ -42,5 +46,5 @@ def _automatic_rollback_trigger(ctx: StepContext) -> str | None:
 
 @register_action("signoff")
 @register_action("checklist")  # a checklist is attested as a whole by one person in its role
-def _signoff(plan_step: Any, runbook: Any, services: StepServices) -> SignoffStep:
+def _signoff(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> SignoffStep:
     return SignoffStep()
