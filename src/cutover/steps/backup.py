@@ -38,17 +38,22 @@ import shutil
 import tarfile
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cutover.engine import StepContext, StepOutcome
 from cutover.engine.chain import sha256_file
 from cutover.sf import RetrieveFailed, RetrieveResult, SfCli
+from cutover.steps._params import as_text, as_texts, params_of
 from cutover.steps._sf import last_result, sf_session
 from cutover.steps.registry import StepServices, register_action
+
+if TYPE_CHECKING:
+    from cutover.runbook.models import Runbook
+    from cutover.runbook.plan import PlanStep
 
 MD_NS = "{http://soap.sforce.com/2006/04/metadata}"
 # Types retrieved inside another type's file in metadata format: (child type, parent type).
@@ -200,7 +205,7 @@ def verify_backup(
     parent_files = {(p.type, p.full_name): p.file_name for p in props}
     added = []
     for type_name, name in release:
-        if (type_name, name) in in_org:
+        if (type_name, name) in in_org or _folder_in_org(type_name, name, in_org):
             continue
         parent_type = CHILD_TYPES.get(type_name)
         if parent_type and root is not None:
@@ -219,6 +224,24 @@ def verify_backup(
         in_org=sorted(in_org),
         added_by_release=sorted(added),
     )
+
+
+# A package.xml names a folder under its content type (`EmailTemplate: Invoices`, `Report: Sales/` as sf project
+# generate manifest writes it); the retrieve's fileProperties name it with the folder type.
+FOLDER_TYPES = {
+    "EmailTemplate": ("EmailFolder", "EmailTemplateFolder"),
+    "Report": ("ReportFolder",),
+    "Dashboard": ("DashboardFolder",),
+    "Document": ("DocumentFolder",),
+}
+
+
+def _folder_in_org(type_name: str, name: str, in_org: set[Component]) -> bool:
+    """Is release member `name` of a foldered type a folder (no '/' inside the name) that the org holds?"""
+    folder = name.rstrip("/")
+    if "/" in folder:
+        return False
+    return any((folder_type, folder) in in_org for folder_type in FOLDER_TYPES.get(type_name, ()))
 
 
 def merge_metadata(root: Path, other: Path) -> None:
@@ -281,7 +304,7 @@ def _components_json(items: Iterable[Component]) -> list[dict[str, str]]:
 class Backup:
     idempotent = True  # a retrieve changes nothing in the org; a finished backup is found again in the evidence
 
-    def __init__(self, params: dict[str, Any], runbook: Any, services: Any) -> None:
+    def __init__(self, params: Mapping[str, object], runbook: Runbook, services: StepServices) -> None:
         self.params = params
         self.runbook = runbook
         self.services = services
@@ -297,10 +320,10 @@ class Backup:
                 sha256=existing["sha256"],
             )
         # The plan passes the runbook's manifest, None included (`manifest: null` = the source folder).
-        manifest_rel = self.params.get("manifest", self.runbook.project.manifest)
-        source_dir = self.params.get("source_dir") or self.runbook.project.source_dir
-        source_dirs = list(self.params.get("source_dirs") or [source_dir])  # every package directory
-        backup_dir = project / (self.params.get("backup_dir") or self.runbook.project.backup_dir)
+        manifest_rel = as_text(self.params.get("manifest", self.runbook.project.manifest))
+        source_dir = as_text(self.params.get("source_dir")) or self.runbook.project.source_dir
+        source_dirs = list(as_texts(self.params.get("source_dirs")) or [source_dir])  # every package directory
+        backup_dir = project / (as_text(self.params.get("backup_dir")) or self.runbook.project.backup_dir)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         folder = backup_dir / f"production-backup-{stamp}"
         suffix = 1
@@ -466,8 +489,8 @@ class Backup:
 
 
 @register_action("sf.backup")
-def _backup_factory(plan_step: Any, runbook: Any, services: StepServices) -> Backup:
-    return Backup(dict(plan_step.params or {}), runbook, services)
+def _backup_factory(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> Backup:
+    return Backup(dict(params_of(plan_step)), runbook, services)
 
 
 __all__ = ["Backup", "read_manifest", "release_components", "verify_backup"]

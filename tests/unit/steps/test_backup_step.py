@@ -179,6 +179,23 @@ def test_verify_finds_fields_inside_their_object_and_lists_what_the_release_adds
     assert ("CustomField", "Elaro_Audit_Log__c.Action__c") in check.in_org
 
 
+def test_a_folder_named_under_its_content_type_is_found_as_its_folder_type(tmp_path: Path) -> None:
+    files = {"email/Invoices.emailFolder": "<EmailFolder/>", "reports/Sales.reportFolder": "<ReportFolder/>"}
+    props = [
+        ("EmailFolder", "Invoices", "email/Invoices.emailFolder"),
+        ("ReportFolder", "Sales", "reports/Sales.reportFolder"),
+    ]
+    write_org_folder(tmp_path, files)
+    release = [
+        ("EmailTemplate", "Invoices"),  # the folder, as package.xml names it
+        ("Report", "Sales/"),  # the folder, as sf project generate manifest writes it
+        ("EmailTemplate", "Invoices/Paid"),  # a template inside it: not in the org
+        ("Report", "Marketing"),  # another folder: not in the org
+    ]
+    check = verify_backup(tmp_path, retrieve_doc(props), release)
+    assert check.added_by_release == [("EmailTemplate", "Invoices/Paid"), ("Report", "Marketing")]
+
+
 def test_a_missing_retrieved_file_fails_verification(tmp_path: Path) -> None:
     files = {k: v for k, v in ORG_FILES.items() if not k.startswith("permissionsets/")}
     write_org_folder(tmp_path, files)
