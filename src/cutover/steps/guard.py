@@ -11,13 +11,19 @@ warning. Access tokens never appear: `OrgInfo` holds none.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cutover.engine import StepContext, StepOutcome
 from cutover.sf import OrgInfo, SfCli
+from cutover.steps._params import as_mapping, as_text, params_of
 from cutover.steps._sf import sf_session
 from cutover.steps.registry import StepServices, register_action
+
+if TYPE_CHECKING:
+    from cutover.runbook.models import Runbook
+    from cutover.runbook.plan import PlanStep
 
 IDENTITY_KEYS = ("org_id", "username", "instance_url")
 LABELS = {"org_id": "org id", "username": "username", "instance_url": "instance URL", "sandbox": "sandbox"}
@@ -35,7 +41,7 @@ class Identity:
     name: str | None = None
     connected_status: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "org_id": self.org_id,
             "username": self.username,
@@ -49,14 +55,14 @@ class Identity:
 @dataclass(frozen=True)
 class Mismatch:
     key: str
-    expected: Any
-    actual: Any
+    expected: object
+    actual: object
 
     def describe(self) -> str:
         return f"{LABELS[self.key]} expected {_show(self.expected)} but is {_show(self.actual)}"
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return "(none)" if value in (None, "") else str(value)
@@ -77,14 +83,14 @@ def same_org_id(expected: str, actual: str) -> bool:
     return bool(expected) and bool(actual) and expected.strip()[:15] == actual.strip()[:15]
 
 
-def compare_identity(expect: dict[str, Any], actual: Identity) -> list[Mismatch]:
+def compare_identity(expect: Mapping[str, object], actual: Identity) -> list[Mismatch]:
     """Every pinned expectation that the actual org does not meet."""
     found: list[Mismatch] = []
     if expect.get("org_id") and not same_org_id(str(expect["org_id"]), actual.org_id):
         found.append(Mismatch("org_id", expect["org_id"], actual.org_id))
     if expect.get("username") and str(expect["username"]).strip().lower() != actual.username.strip().lower():
         found.append(Mismatch("username", expect["username"], actual.username))
-    if expect.get("instance_url") and normalise_instance_url(expect["instance_url"]) != normalise_instance_url(
+    if expect.get("instance_url") and normalise_instance_url(as_text(expect["instance_url"])) != normalise_instance_url(
         actual.instance_url
     ):
         found.append(Mismatch("instance_url", expect["instance_url"], actual.instance_url))
@@ -95,7 +101,7 @@ def compare_identity(expect: dict[str, Any], actual: Identity) -> list[Mismatch]
     return found
 
 
-def missing_expectations(expect: dict[str, Any]) -> list[str]:
+def missing_expectations(expect: Mapping[str, object]) -> list[str]:
     return [key for key in IDENTITY_KEYS if not expect.get(key)]
 
 
@@ -154,7 +160,13 @@ class OrgGuard:
     idempotent = True  # read-only
 
     def __init__(
-        self, alias: str, expect: dict[str, Any], *, allow_unpinned: bool, services: Any, runbook: Any
+        self,
+        alias: str,
+        expect: Mapping[str, object],
+        *,
+        allow_unpinned: bool,
+        services: StepServices,
+        runbook: Runbook,
     ) -> None:
         self.alias = alias
         self.expect = expect
@@ -212,10 +224,10 @@ class OrgGuard:
 
 
 @register_action("sf.guard")
-def _guard_factory(plan_step: Any, runbook: Any, services: StepServices) -> OrgGuard:
-    params = plan_step.params or {}
-    expect = dict(params.get("expect") or runbook.target.expect.model_dump())
-    alias = services.target_org or params.get("alias") or runbook.target.alias
+def _guard_factory(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> OrgGuard:
+    params = params_of(plan_step)
+    expect = dict(as_mapping(params.get("expect")) or runbook.target.expect.model_dump())
+    alias = services.target_org or as_text(params.get("alias")) or runbook.target.alias
     target = runbook.target
     # An explicit `target.allow_unpinned` wins (if the runbook model has it); else only non-production targets
     # (`target.production: false`: a rehearsal or sandbox org) may run unpinned.

@@ -24,15 +24,20 @@ What the run created (and pushed) is recorded in the step outcomes; `cutover abo
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cutover.engine import StepContext, StepOutcome
+from cutover.steps._params import params_of
 from cutover.steps.registry import StepServices, register_action
 from cutover.steps.release_refs import created_refs
+
+if TYPE_CHECKING:
+    from cutover.runbook.models import Runbook
+    from cutover.runbook.plan import PlanStep
 
 
 class ReleaseRefused(Exception):
@@ -75,7 +80,7 @@ def ahead_behind(project_dir: Path, local: str, upstream: str) -> tuple[int, int
 class GitRelease:
     idempotent = True  # every action checks first whether it is already done
 
-    def __init__(self, params: dict[str, Any], runbook: Any, services: Any) -> None:
+    def __init__(self, params: Mapping[str, object], runbook: Runbook, services: StepServices) -> None:
         self.params = params
         self.runbook = runbook
         self.services = services
@@ -295,10 +300,10 @@ def _who_created(ctx: StepContext, kind: str, name: str) -> str:
 
 
 @register_action("git.release")
-def _release_factory(plan_step: Any, runbook: Any, services: StepServices) -> GitRelease:
-    return GitRelease(dict(plan_step.params or {}), runbook, services)
+def _release_factory(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> GitRelease:
+    return GitRelease(dict(params_of(plan_step)), runbook, services)
 
 
 @register_action("git.push_release")
-def _push_factory(plan_step: Any, runbook: Any, services: StepServices) -> GitReleasePush:
-    return GitReleasePush(dict(plan_step.params or {}), runbook, services)
+def _push_factory(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> GitReleasePush:
+    return GitReleasePush(dict(params_of(plan_step)), runbook, services)
