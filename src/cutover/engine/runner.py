@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from cutover.engine import signoffs as rules_mod
-from cutover.engine.chain import VerifyReport, verify_events
 from cutover.engine.context import StepContext
 from cutover.engine.decisions import ROLLBACK_SOURCE_STAGES, DecisionsMixin, waive_command
+from cutover.engine.integrity import AuditReport, check_run
 from cutover.engine.lock import OrgLocks
 from cutover.engine.model import (
     DONE_STATUSES,
@@ -49,7 +49,7 @@ from cutover.engine.progress import Progress
 from cutover.engine.replan import Replan, definition_hash, replan
 from cutover.engine.selection import StepSelector, steps_to_execute
 from cutover.engine.status import run_status
-from cutover.engine.store import Store, utc_now
+from cutover.engine.store import Store, pick_run, utc_now
 from cutover.errors import AwaitingSignoff, CutoverError, ExitCode, RunLocked, StepFailed, UsageError
 from cutover.redact import redact
 
@@ -151,16 +151,7 @@ class Engine(DecisionsMixin):
 
     def resolve_run(self, run_id: str | None = None, *, target_org: str | None = None) -> RunInfo:
         """The run named by `run_id` (a unique prefix is enough), else the latest run (of `target_org`)."""
-        runs = self.store.list_runs(target_org)
-        if run_id:
-            matches = [r for r in runs if r.id == run_id] or [r for r in runs if r.id.startswith(run_id)]
-            if len(matches) != 1:
-                what = "no run" if not matches else f"{len(matches)} runs"
-                raise UsageError(f"{what} matching {run_id!r}", hint="list runs with: cutover runs")
-            return matches[0]
-        if not runs:
-            raise UsageError("no runs yet in this project", hint="start one with: cutover run")
-        return runs[-1]
+        return pick_run(self.store.list_runs(target_org), run_id)
 
     def _run(self, run_id: str) -> RunInfo:
         run = self.store.get_run(run_id)
@@ -216,12 +207,10 @@ class Engine(DecisionsMixin):
         self._run(run_id)
         return self.store.events(run_id)
 
-    def verify(self, run_id: str) -> VerifyReport:
-        """Recompute the run's hash chain, evidence hashes and HEAD anchor (see cutover.engine.chain)."""
-        self._run(run_id)
-        return verify_events(
-            run_id, self.store.events(run_id), cutover_dir=self.cutover_dir, head=self.store.read_head(run_id)
-        )
+    def verify(self, run_id: str) -> AuditReport:
+        """Recompute the run's hash chain, evidence hashes and HEAD anchor, and compare every table with the replayed
+        log (see cutover.engine.integrity: the verdict `audit verify` and `report` share)."""
+        return check_run(self.store, run_id, self._run(run_id))
 
     def request_rollback(self, run_id: str, *, reason: str, by: str | None = None) -> RunInfo:
         """Ask for the run's contingency (rollback) steps to run on the next `execute` (a manual rollback).

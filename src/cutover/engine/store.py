@@ -36,6 +36,52 @@ from cutover.redact import redact, redact_obj
 
 STATE_DIR = ".cutover"
 
+#: What every message about damaged state suggests (`cutover audit verify` reads whatever survives, read-only).
+RECOVERY_HINT = "restore `.cutover/` from backup, or `cutover audit verify` to see what survives"
+
+
+class StateDamaged(EnvironmentProblem):
+    """`.cutover/state.db` holds something no cutover writes (a dropped table, an unknown state, unparseable JSON):
+    exit 6 with what is wrong and how to recover, never a traceback."""
+
+    def __init__(self, message: str, *, hint: str | None = RECOVERY_HINT) -> None:
+        super().__init__(message, hint=hint)
+
+
+def damaged(exc: BaseException, where: str = "state.db") -> StateDamaged:
+    """The StateDamaged for an exception raised while reading or writing the state."""
+    if isinstance(exc, StateDamaged):
+        return exc
+    text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return StateDamaged(f"the run state .cutover/{where} is damaged: {text}")
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """A missing table/column or a corrupt file, not a busy/locked database or a constraint (those are not damage)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return False
+    text = str(exc).lower()
+    return not any(word in text for word in ("locked", "busy", "readonly", "read-only", "disk i/o"))
+
+
+def state_reader(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a damaged table or row into StateDamaged (exit 6) instead of a traceback."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc):
+                raise
+            raise damaged(exc) from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise damaged(exc) from None
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
 _MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = []
 
 
@@ -192,6 +238,7 @@ class Tx:
             "SELECT seq, hash FROM events WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,)
         ).fetchone()
         seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS)
+        self.store.refuse_broken_head(run_id, seq)
         anchored = self.store.read_head(run_id)
         if anchored is not None and anchored[0] >= seq:
             # The HEAD anchor names an event the log no longer has: appending would paper over the truncation.
@@ -223,6 +270,7 @@ class Store:
     def open(cls, project_dir: Path) -> Store:
         cutover_dir = Path(project_dir) / STATE_DIR
         path = cutover_dir / "state.db"
+        refuse_lost_state(cutover_dir)
         try:
             cutover_dir.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
@@ -231,11 +279,11 @@ class Store:
             db.execute("PRAGMA synchronous = FULL")
             store = cls(cutover_dir, db)
             store._migrate()
+        except StateDamaged:
+            db.close()
+            raise
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise EnvironmentProblem(
-                f"cannot open the run state {path}: {exc}",
-                hint="restore it from a backup; the evidence files under .cutover/runs/ are untouched",
-            ) from None
+            raise StateDamaged(f"cannot open the run state {path}: {exc}") from None
         return store
 
     def close(self) -> None:
@@ -245,6 +293,7 @@ class Store:
         self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
         known = {name for name, _ in _MIGRATIONS}
         applied = {row[0] for row in self.db.execute("SELECT name FROM schema_migrations")}
+        check_migrations(self.db, applied, self.cutover_dir / "state.db")
         if applied - known:
             raise EnvironmentProblem(
                 f"{self.cutover_dir / 'state.db'} was written by a newer cutover "
@@ -274,9 +323,12 @@ class Store:
         self._tx = tx
         try:
             yield tx
-        except BaseException:
+        except BaseException as exc:
             self._tx = None
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.DatabaseError) and _is_damage(exc):
+                raise damaged(exc) from None
             raise
         self._tx = None
         self.db.execute("COMMIT")
@@ -298,6 +350,17 @@ class Store:
             tmp = path.with_name(f".HEAD.{os.getpid()}.tmp")
             tmp.write_text(f"{head[0]} {head[1]}\n", encoding="utf-8")
             os.replace(tmp, path)
+
+    def refuse_broken_head(self, run_id: str, next_seq: int) -> None:
+        """Appending after a HEAD anchor that is a folder or garbage would paper over tampering: refuse."""
+        path = self.run_dir(run_id) / "HEAD"
+        if not path.exists() and not path.is_symlink() and next_seq <= 2:
+            return  # a new run (or one whose first anchor a crash kept from being written)
+        from cutover.engine.integrity import read_anchor
+
+        _anchor, problem = read_anchor(path.parent)
+        if problem is not None:
+            raise AuditBroken(f"{problem}; refusing to record more events", hint=f"cutover audit verify {run_id}")
 
     def read_head(self, run_id: str) -> tuple[int, str] | None:
         path = self.run_dir(run_id) / "HEAD"
@@ -365,10 +428,12 @@ class Store:
             (state.value, utc_now(), pid, host, redact(note) or None, run_id),
         )
 
+    @state_reader
     def get_run(self, run_id: str) -> RunInfo | None:
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return _run_from_row(self.db, row) if row else None
 
+    @state_reader
     def list_runs(self, target_org: str | None = None) -> list[RunInfo]:
         sql, params = "SELECT * FROM runs", ()
         if target_org is not None:
@@ -377,10 +442,12 @@ class Store:
         return [_run_from_row(self.db, row) for row in rows]
 
     # -- steps -----------------------------------------------------------------------------------------------------
+    @state_reader
     def steps(self, run_id: str) -> list[StepRecord]:
         cur = self.db.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY position", (run_id,))
         return [_step_from_row(cur, row) for row in cur.fetchall()]
 
+    @state_reader
     def step(self, run_id: str, step_id: str) -> StepRecord | None:
         cur = self.db.execute("SELECT * FROM steps WHERE run_id = ? AND step_id = ?", (run_id, step_id))
         row = cur.fetchone()
@@ -469,6 +536,7 @@ class Store:
             (run_id, step_id, name, relpath, sha256, size, utc_now()),
         )
 
+    @state_reader
     def evidence(self, run_id: str, step_id: str | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM evidence WHERE run_id = ?", [run_id]
         if step_id is not None:
@@ -494,6 +562,7 @@ class Store:
             ),
         )
 
+    @state_reader
     def signoffs(self, run_id: str, step_id: str | None = None) -> list[SignoffRecord]:
         sql = "SELECT run_id, step_id, by, role, note, evidence, at, definition_sha256 FROM signoffs WHERE run_id = ?"
         params = [run_id]
@@ -515,6 +584,7 @@ class Store:
             ),
         )
 
+    @state_reader
     def waivers(self, run_id: str, step_id: str | None = None) -> list[WaiverRecord]:
         sql = "SELECT run_id, step_id, reason, approver, at, definition_sha256 FROM waivers WHERE run_id = ?"
         params = [run_id]
@@ -524,6 +594,7 @@ class Store:
         return [WaiverRecord(*row) for row in self.db.execute(sql + " ORDER BY id", params).fetchall()]
 
     # -- events ----------------------------------------------------------------------------------------------------
+    @state_reader
     def events(self, run_id: str) -> list[EventRecord]:
         rows = self.db.execute(
             "SELECT run_id, seq, at, type, step_id, payload, prev_hash, hash FROM events WHERE run_id = ? ORDER BY id",
@@ -542,10 +613,16 @@ class Store:
 def _run_from_row(db: sqlite3.Connection, row: Sequence[Any]) -> RunInfo:
     cols = [c[1] for c in db.execute("PRAGMA table_info(runs)").fetchall()]
     data = dict(zip(cols, row, strict=True))
+    try:
+        state = RunState(data["state"])
+    except ValueError:
+        raise StateDamaged(
+            f"run {data['id']} has state {str(data['state'])[:40]!r} in .cutover/state.db, which no cutover writes"
+        ) from None
     return RunInfo(
         id=data["id"],
         target_org=data["target_org"],
-        state=RunState(data["state"]),
+        state=state,
         runbook_path=data["runbook_path"],
         runbook_sha256=data["runbook_sha256"],
         git_head=data["git_head"],
@@ -559,6 +636,23 @@ def _run_from_row(db: sqlite3.Connection, row: Sequence[Any]) -> RunInfo:
 
 def _step_from_row(cur: sqlite3.Cursor, row: Sequence[Any]) -> StepRecord:
     data = dict(zip([c[0] for c in cur.description], row, strict=True))
+    try:
+        return _step_from_data(data)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise StateDamaged(
+            f"step {data.get('step_id')} of run {data.get('run_id')} cannot be read from .cutover/state.db "
+            f"({type(exc).__name__}: {str(exc)[:120]})"
+        ) from None
+
+
+def _json_object(text: str | None, what: str) -> dict[str, Any]:
+    value = json.loads(text or "{}")
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is {type(value).__name__}, not an object")
+    return value
+
+
+def _step_from_data(data: dict[str, Any]) -> StepRecord:
     spec = StepSpec(
         id=data["step_id"],
         stage=data["stage"],
@@ -566,8 +660,8 @@ def _step_from_row(cur: sqlite3.Cursor, row: Sequence[Any]) -> StepRecord:
         action=data["action"],
         kind=data["kind"],
         blocking=bool(data["blocking"]),
-        params=json.loads(data["params"] or "{}"),
-        signoff=SignoffRule.from_json(json.loads(data["signoff_rule"]) if data["signoff_rule"] else None),
+        params=_json_object(data["params"], "params"),
+        signoff=SignoffRule.from_json(_json_object(data["signoff_rule"], "signoff_rule") or None),
         contingency=bool(data["contingency"]),
         on_failure=data["on_failure"],
     )
@@ -580,5 +674,50 @@ def _step_from_row(cur: sqlite3.Cursor, row: Sequence[Any]) -> StepRecord:
         finished=data["finished"],
         attempt=data["attempt"],
         detail=data["detail"] or "",
-        external_ids=json.loads(data["external_ids"] or "{}"),
+        external_ids=_json_object(data["external_ids"], "external_ids"),
     )
+
+
+def pick_run(runs: Sequence[RunInfo], run_id: str | None) -> RunInfo:
+    """The run named by `run_id` (a unique prefix is enough), else the latest of `runs`."""
+    if run_id:
+        matches = [r for r in runs if r.id == run_id] or [r for r in runs if r.id.startswith(run_id)]
+        if len(matches) != 1:
+            what = "no run" if not matches else f"{len(matches)} runs"
+            raise UsageError(f"{what} matching {run_id!r}", hint="list runs with: cutover runs")
+        return matches[0]
+    if not runs:
+        raise UsageError("no runs yet in this project", hint="start one with: cutover run")
+    return runs[-1]
+
+
+def refuse_lost_state(cutover_dir: Path) -> None:
+    """A missing or 0-byte state.db next to existing run folders is lost state, not a new project: re-initialising it
+    would hide every run (its evidence and HEAD anchors stay behind). Refuse."""
+    path = cutover_dir / "state.db"
+    try:
+        if path.exists() and (not path.is_file() or path.stat().st_size > 0):
+            if not path.is_file():
+                raise StateDamaged(f"{path} is not a file", hint="restore `.cutover/` from backup")
+            return
+        runs_dir = cutover_dir / "runs"
+        runs = [p.name for p in runs_dir.iterdir() if p.is_dir()] if runs_dir.is_dir() else []
+    except OSError as exc:
+        raise StateDamaged(f"cannot read the run state under {cutover_dir}: {exc}") from None
+    if runs:
+        what = "is empty (0 bytes)" if path.exists() else "is missing"
+        raise StateDamaged(
+            f"{path} {what} but .cutover/runs/ holds {len(runs)} run(s) ({', '.join(sorted(runs)[:3])}"
+            f"{', ...' if len(runs) > 3 else ''}): refusing to start over and hide them",
+        )
+
+
+def check_migrations(db: sqlite3.Connection, applied: set[str], path: Path) -> None:
+    """An emptied (or partly emptied) `schema_migrations` next to existing tables is damage, not an old database."""
+    if "m001_initial" in applied:
+        return
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables & {"runs", "steps", "events"}:
+        raise StateDamaged(
+            f"{path}: the schema_migrations table lists no migration but the run tables exist (it was emptied)"
+        )
