@@ -322,6 +322,10 @@ class Flow:
             name: sorted(m.rstrip("/") for m in names) if name in FOLDERED_TYPES else ["*"]
             for name, names in members.items()
         }
+        # `CustomObject: *` never returns standard objects: name those the projects add fields to.
+        standard = sorted({m.split(".")[0] for m in members.get("CustomField", set()) if "__" not in m.split(".")[0]})
+        if standard:
+            types["CustomObject"] = ["*", *standard]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(write_package(types))
         return path
