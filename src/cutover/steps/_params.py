@@ -62,3 +62,12 @@ def as_mapping(value: object) -> Mapping[str, object]:
     if isinstance(value, Mapping):
         return value
     raise TypeError(f"expected a mapping, got {value!r}")
+
+
+def as_records(value: object) -> list[Mapping[str, object]]:
+    """A list of mappings (None or empty as [])."""
+    if not value:
+        return []
+    if isinstance(value, Iterable) and not isinstance(value, str | Mapping):
+        return [as_mapping(item) for item in value]
+    raise TypeError(f"expected a list of mappings, got {value!r}")

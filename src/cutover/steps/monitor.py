@@ -38,11 +38,12 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cutover.engine import StepContext, StepOutcome
 from cutover.notify.escalation import max_severity, severity_rank
 from cutover.notify.notifier import iso, parse_iso
+from cutover.steps._params import as_float, as_mapping, as_records, as_text, params_of
 from cutover.steps.monitor_eval import (
     CRITICAL_PERCENT,
     Breach,
@@ -58,6 +59,12 @@ from cutover.steps.monitor_eval import (
     timeseries_csv,
 )
 from cutover.steps.registry import StepServices, register_action
+
+if TYPE_CHECKING:
+    from cutover.notify import AlertDesk
+    from cutover.runbook.models import Runbook
+    from cutover.runbook.plan import PlanStep
+    from cutover.sf import SfCli
 
 __all__ = [
     "CRITICAL_PERCENT",
@@ -86,7 +93,7 @@ ESCALATION_CHECK_SECONDS = 30.0
 # The step
 # ---------------------------------------------------------------------------------------------------------------------
 
-SfFactory = Callable[[StepContext], AbstractContextManager[Any]]
+SfFactory = Callable[[StepContext], AbstractContextManager["SfCli"]]
 
 
 @dataclass(frozen=True)
@@ -116,18 +123,18 @@ class Window:
 class MonitorLimitsStep:
     alias: str
     make_sf: SfFactory
-    runbook: Any
+    runbook: Runbook
     duration: timedelta
     interval: timedelta
     limits_query: str | None = None
     snapshot_names: Mapping[str, str] = field(default_factory=dict)
     thresholds: Mapping[str, float] = field(default_factory=dict)
-    metrics: Sequence[Mapping[str, Any]] = ()
+    metrics: Sequence[Mapping[str, object]] = ()
     breach_severity: str = "HIGH"
     org_limit_threshold: float = ORG_LIMIT_THRESHOLD
-    escalation: Sequence[Mapping[str, Any]] = ()
+    escalation: Sequence[Mapping[str, object]] = ()
     watch_apex_logs: bool = True
-    jobs: Sequence[Mapping[str, Any]] = ()  # the runbook's scheduled jobs, checked every sample
+    jobs: Sequence[Mapping[str, object]] = ()  # the runbook's scheduled jobs, checked every sample
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     sleep: Callable[[float], None] = time.sleep
     idempotent: bool = True  # sampling only reads the org; re-running starts a new window
@@ -202,7 +209,7 @@ class MonitorLimitsStep:
             raise
         return self._finish(ctx, window, samples, desk, cancelled=False)
 
-    def _wait_until(self, ctx: StepContext, moment: datetime, desk: Any) -> bool:
+    def _wait_until(self, ctx: StepContext, moment: datetime, desk: AlertDesk) -> bool:
         last_check = time.monotonic()
         while True:
             left = (moment - self.clock()).total_seconds()
@@ -215,7 +222,7 @@ class MonitorLimitsStep:
                 last_check = time.monotonic()
                 desk.escalate_due()
 
-    def _sample(self, ctx: StepContext, sf: Any, window: Window, n: int, now: datetime, *, first: bool) -> Sample:
+    def _sample(self, ctx: StepContext, sf: SfCli, window: Window, n: int, now: datetime, *, first: bool) -> Sample:
         readings: list[Reading] = []
         # The first sample's sf calls are kept as evidence files; later ones are audit events only (96 samples a day
         # × 4 calls would bury the evidence folder).
@@ -266,7 +273,7 @@ class MonitorLimitsStep:
 
             return [Reading(metric, title, "error", None, detail=redact(str(exc))[:200])]
 
-    def _apex_logs(self, sf: Any, window: Window) -> Reading:
+    def _apex_logs(self, sf: SfCli, window: Window) -> Reading:
         from cutover.steps.verify import apex_log_query, soql_datetime
 
         rows = sf.data_query(self.alias, apex_log_query(window.start)).rows()
@@ -282,14 +289,14 @@ class MonitorLimitsStep:
             detail=f"{len(rows)} failed since {soql_datetime(window.start)}" + (f": {listed}" if listed else ""),
         )
 
-    def _jobs(self, sf: Any, now: datetime) -> Reading:
+    def _jobs(self, sf: SfCli, now: datetime) -> Reading:
         from cutover.steps.verify import JobSpec, job_query, judge_jobs
 
         specs = [JobSpec.from_params(job) for job in self.jobs]
         verdict = judge_jobs(specs, sf.data_query(self.alias, job_query(specs)).rows(), now)
         return jobs_reading([f"{p.job.name} {p.reason}" for p in verdict.problems], verdict.healthy)
 
-    def _alert(self, desk: Any, window: Window, sample: Sample) -> None:
+    def _alert(self, desk: AlertDesk, window: Window, sample: Sample) -> None:
         for breach in sample.breaches:
             value = "" if breach.value is None else f"{breach.value:g}{'%' if breach.threshold else ''}"
             body = (
@@ -339,7 +346,7 @@ class MonitorLimitsStep:
         ctx.record_evidence(f"limits-timeseries{suffix}.csv", timeseries_csv(samples))
 
     def _finish(
-        self, ctx: StepContext, window: Window, samples: list[Sample], desk: Any, *, cancelled: bool
+        self, ctx: StepContext, window: Window, samples: list[Sample], desk: AlertDesk, *, cancelled: bool
     ) -> StepOutcome:
         self._record_series(ctx, window, samples, partial=cancelled)
         alerts = [a for a in desk.alerts() if a.step_id == ctx.step.id and a.key.startswith(window.id + "/")]
@@ -403,7 +410,7 @@ def _gaps(samples: Sequence[Sample], interval: timedelta) -> list[dict[str, str]
     return out
 
 
-def _polling(sf: Any) -> AbstractContextManager[Any]:
+def _polling(sf: SfCli) -> AbstractContextManager[None]:
     if not hasattr(sf, "_cutover_binding"):  # a test double or a bare SfCli: nothing to quieten
         return nullcontext()
     from cutover.steps._sf import polling
@@ -429,7 +436,7 @@ OVERRIDES_KEY = "monitor_overrides"
 
 
 def window_overrides(
-    services: Any, environ: Mapping[str, str] | None = None
+    services: StepServices, environ: Mapping[str, str] | None = None
 ) -> tuple[timedelta | None, timedelta | None]:
     from cutover.errors import UsageError
     from cutover.runbook.models import parse_duration
@@ -453,42 +460,42 @@ def window_overrides(
 
 
 @register_action("monitor.limits")
-def _monitor_limits(plan_step: Any, runbook: Any, services: StepServices) -> MonitorLimitsStep:
+def _monitor_limits(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> MonitorLimitsStep:
     from cutover.steps.verify import step_sf
 
-    params: Mapping[str, Any] = getattr(plan_step, "params", None) or {}
+    params = params_of(plan_step)
     monitoring = runbook.monitoring
-    duration = timedelta(seconds=float(params.get("duration_seconds") or monitoring.duration_seconds))
-    interval = timedelta(seconds=float(params.get("interval_seconds") or monitoring.interval_seconds))
+    duration = timedelta(seconds=as_float(params.get("duration_seconds") or monitoring.duration_seconds))
+    interval = timedelta(seconds=as_float(params.get("interval_seconds") or monitoring.interval_seconds))
     duration_override, interval_override = window_overrides(services)
     duration = duration_override or duration
     interval = interval_override or interval
     interval = min(interval, duration)
-    thresholds = params.get("thresholds") or runbook.thresholds.limits.model_dump()
+    thresholds = as_mapping(params.get("thresholds")) or runbook.thresholds.limits.model_dump()
     metrics = params.get("metrics")
-    if metrics is None:
-        metrics = [m.model_dump() for m in monitoring.metrics if m.check != "manual"]
+    declared_metrics = (
+        [m.model_dump() for m in monitoring.metrics if m.check != "manual"] if metrics is None else as_records(metrics)
+    )
+    snapshot_names = as_mapping(params.get("snapshot_names")) or monitoring.snapshot_names
     return MonitorLimitsStep(
         alias=services.target_org,
         make_sf=step_sf(runbook, services),
         runbook=runbook,
         duration=duration,
         interval=interval,
-        limits_query=params.get("limits_query", monitoring.limits_query),
-        snapshot_names=dict(params.get("snapshot_names") or monitoring.snapshot_names),
-        thresholds={k: float(v) for k, v in dict(thresholds).items()},
-        metrics=list(metrics),
+        limits_query=as_text(params.get("limits_query", monitoring.limits_query)),
+        snapshot_names={str(k): str(v) for k, v in snapshot_names.items()},
+        thresholds={k: as_float(v) for k, v in thresholds.items()},
+        metrics=declared_metrics,
         breach_severity=str(params.get("breach_severity") or monitoring.breach_severity),
-        org_limit_threshold=float(params.get("org_limit_threshold") or ORG_LIMIT_THRESHOLD),
-        escalation=list(params.get("escalation") or [r.model_dump() for r in runbook.alerts.escalation]),
+        org_limit_threshold=as_float(params.get("org_limit_threshold") or ORG_LIMIT_THRESHOLD),
+        escalation=as_records(params.get("escalation")) or [r.model_dump() for r in runbook.alerts.escalation],
         watch_apex_logs=bool(params.get("watch_apex_logs", True)),
-        jobs=list(
-            params["jobs"] if "jobs" in params else [j.model_dump(by_alias=True) for j in runbook.scheduled_jobs]
-        ),
+        jobs=_declared_jobs(params, runbook),
     )
 
 
-def _declared_jobs(params: Mapping[str, Any], runbook: Any) -> list[Mapping[str, Any]]:
+def _declared_jobs(params: Mapping[str, object], runbook: Runbook) -> list[Mapping[str, object]]:
     if "jobs" in params:
-        return list(params["jobs"] or ())
+        return as_records(params["jobs"])
     return [job.model_dump(by_alias=True) for job in runbook.scheduled_jobs]

@@ -8,9 +8,12 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cutover.notify.notifier import iso, parse_iso
+
+if TYPE_CHECKING:
+    from cutover.sf import OrgLimit
 
 #: At or above this percent of any limit a breach is CRITICAL, whatever the metric's own severity.
 CRITICAL_PERCENT = 95.0
@@ -83,10 +86,10 @@ def breach_severity(value: float | None, threshold: float | None, base: str = "H
 
 
 def snapshot_readings(
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[Mapping[str, object]],
     snapshot_names: Mapping[str, str],
     thresholds: Mapping[str, float],
-    metrics: Iterable[Mapping[str, Any]] = (),
+    metrics: Iterable[Mapping[str, object]] = (),
 ) -> list[Reading]:
     """The latest governor-limit snapshot per limit (rows newest first, as the runbook's query orders them),
     mapped to threshold keys by Name prefix (case-insensitive)."""
@@ -115,7 +118,7 @@ def snapshot_readings(
     return [seen[k] for k in sorted(seen)]
 
 
-def org_limit_readings(limits: Iterable[Any], threshold: float, severity: str = "HIGH") -> list[Reading]:
+def org_limit_readings(limits: Iterable[OrgLimit], threshold: float, severity: str = "HIGH") -> list[Reading]:
     """`sf org list limits` entries (OrgLimit) with a Max, as percent used."""
     out = []
     for item in limits:
@@ -158,7 +161,7 @@ def evaluate(readings: Iterable[Reading]) -> list[Breach]:
     return out
 
 
-def query_reading(metric: Mapping[str, Any], count: int) -> Reading:
+def query_reading(metric: Mapping[str, object], count: int) -> Reading:
     expect = metric.get("expect") or "nonzero"
     failed = (count == 0) if expect == "nonzero" else (count != 0)
     want = "at least one record" if expect == "nonzero" else "no records"

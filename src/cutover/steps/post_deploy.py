@@ -24,18 +24,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cutover.engine import StepContext, StepOutcome
 from cutover.notify.escalation import SEVERITIES, at_least, policy_for
 from cutover.notify.notifier import Message, SendReport, iso
+from cutover.steps._params import params_of
 from cutover.steps.registry import StepServices, register_action
+
+if TYPE_CHECKING:
+    from cutover.runbook.models import Runbook
+    from cutover.runbook.plan import PlanStep
 
 ANNOUNCEMENT_EVENTS = ("deployment_scheduled", "deployment_succeeded", "monitoring_started", "rollback")
 
 
-def routing_table(runbook: Any) -> dict[str, Any]:
-    """Per severity: the channels that receive it and the escalation policy with contacts (TBD flagged)."""
+def routing_table(runbook: Runbook) -> dict[str, Any]:
+    """Per severity: the channels that receive it and the escalation policy with contacts (TBD flagged). A JSON
+    document (evidence `alert-routing.json`)."""
     channels = list(getattr(runbook.alerts, "channels", None) or ())
     rows = [r.model_dump() for r in runbook.alerts.escalation]
     table = []
@@ -57,7 +63,7 @@ def routing_table(runbook: Any) -> dict[str, Any]:
     return {"severities": table, "contacts_tbd": tbd}
 
 
-def compose(event: str, runbook: Any, *, alias: str, run_id: str | None, context: Mapping[str, Any]) -> Message:
+def compose(event: str, runbook: Runbook, *, alias: str, run_id: str | None, context: Mapping[str, object]) -> Message:
     """The message for an announcement event (plain text, for people)."""
     version = runbook.release.version
     name = runbook.name
@@ -119,7 +125,7 @@ def rollback_reason(ctx: StepContext) -> str | None:
 
 @dataclass
 class NotifyStep:
-    runbook: Any
+    runbook: Runbook
     alias: str
     event: str
     severity: str = "LOW"
@@ -129,7 +135,7 @@ class NotifyStep:
         from cutover.notify import AlertDesk, notifier_for, step_recorder
 
         notifier = notifier_for(self.runbook, ctx.project_dir, run_id=ctx.run_id, recorder=step_recorder(ctx))
-        context: dict[str, Any] = {"severity": self.severity}
+        context: dict[str, object] = {"severity": self.severity}
         if self.event == "rollback":
             context["reason"] = rollback_reason(ctx)
         if self.event == "monitoring_started":
@@ -179,8 +185,8 @@ class NotifyStep:
 
 
 @register_action("notify")
-def _notify(plan_step: Any, runbook: Any, services: StepServices) -> NotifyStep:
-    params: Mapping[str, Any] = getattr(plan_step, "params", None) or {}
+def _notify(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> NotifyStep:
+    params = params_of(plan_step)
     event = str(params.get("event") or "notice")
     severity = str(params.get("severity") or ("CRITICAL" if event == "rollback" else "LOW")).upper()
     return NotifyStep(runbook=runbook, alias=services.target_org, event=event, severity=severity)

@@ -29,27 +29,33 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cutover.engine import StepContext, StepOutcome, StepStatus
+from cutover.steps._params import as_float, as_int, as_records, as_text, as_texts, params_of
 from cutover.steps.registry import StepServices, register_action
+
+if TYPE_CHECKING:
+    from cutover.runbook.models import Runbook
+    from cutover.runbook.plan import PlanStep
+    from cutover.sf import SfCli, TestRunResult
 
 # ---------------------------------------------------------------------------------------------------------------------
 # sf with evidence
 # ---------------------------------------------------------------------------------------------------------------------
 
 #: Opens the run's SfCli bound to a step context (every call becomes evidence of that step): `with make_sf(ctx) as sf`.
-#: Tests put their own under `services.extras["sf_session"]`.
-SfFactory = Callable[[StepContext], AbstractContextManager[Any]]
+#: Tests put their own under `services.extras["sf_session"]` (yielding a fake with the SfCli methods they use).
+SfFactory = Callable[[StepContext], AbstractContextManager["SfCli"]]
 
 
-def step_sf(runbook: Any, services: StepServices) -> SfFactory:
+def step_sf(runbook: Runbook, services: StepServices) -> SfFactory:
     """The shared, evidence-recording SfCli of the run (`cutover.steps._sf`), one session per step execution."""
     custom = services.extras.get("sf_session")
     if custom is not None:
-        return custom  # type: ignore[no-any-return]
+        return cast(SfFactory, custom)
 
-    def make(ctx: StepContext) -> AbstractContextManager[Any]:
+    def make(ctx: StepContext) -> AbstractContextManager[SfCli]:
         from cutover.steps._sf import sf_session
 
         return sf_session(ctx, services, runbook)
@@ -57,11 +63,11 @@ def step_sf(runbook: Any, services: StepServices) -> SfFactory:
     return make
 
 
-def _wait_minutes(runbook: Any) -> int:
+def _wait_minutes(runbook: Runbook) -> int:
     return int(getattr(getattr(runbook, "sf", None), "wait_minutes", 33) or 33)
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """A fixed-width text table for evidence files (readable in a release record without tooling)."""
     body = [[("" if v is None else str(v)) for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in body)]) for i, h in enumerate(headers)]
@@ -87,7 +93,7 @@ class TestsVerdict:
     table: str
 
 
-def judge_tests(run: Any, threshold: float) -> TestsVerdict:
+def judge_tests(run: TestRunResult, threshold: float) -> TestsVerdict:
     """All tests pass and org-wide coverage ≥ threshold. `run` is a TestRunResult (possibly from TestsFailed.run)."""
     rows = [(t.full_name, t.outcome, t.time_ms, (t.message or "")[:120]) for t in run.tests]
     table = _table(["Test", "Outcome", "ms", "Message"], rows)
@@ -154,7 +160,7 @@ class VerifyTestsStep:
             run = exc.run
         return self._judge(ctx, run)
 
-    def _judge(self, ctx: StepContext, run: Any) -> StepOutcome:
+    def _judge(self, ctx: StepContext, run: TestRunResult) -> StepOutcome:
         verdict = judge_tests(run, self.threshold)
         ctx.record_evidence("apex-tests.txt", verdict.table)
         data = {
@@ -181,7 +187,7 @@ def soql_datetime(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(value: Any) -> datetime | None:
+def parse_time(value: object) -> datetime | None:
     """Salesforce (`2026-11-27T17:02:03.000+0000`) and engine (`...Z`) timestamps; None if it is not one."""
     if not isinstance(value, str) or not value.strip():
         return None
@@ -256,7 +262,7 @@ def deploy_moment(ctx: StepContext) -> DeployMoment | None:
     return DeployMoment(started, f"{record.id} start") if started else None
 
 
-def _deploy_results(ctx: StepContext, step_id: str) -> list[dict[str, Any]]:
+def _deploy_results(ctx: StepContext, step_id: str) -> list[dict[str, object]]:
     """The deploy step's recorded `deploy report` documents (`deploy-result*.json`: {"envelope": {"result": ...}})."""
     import json
 
@@ -273,7 +279,7 @@ def _deploy_results(ctx: StepContext, step_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def _finished_payloads(ctx: StepContext, step_id: str) -> list[dict[str, Any]]:
+def _finished_payloads(ctx: StepContext, step_id: str) -> list[dict[str, object]]:
     out = []
     for event in reversed(ctx.store.events(ctx.run_id)):
         if event.step_id == step_id and event.type == "step.finished":
@@ -290,7 +296,7 @@ class LogsVerdict:
     table: str
 
 
-def judge_logs(rows: Sequence[Mapping[str, Any]], max_failures: int, since_text: str) -> LogsVerdict:
+def judge_logs(rows: Sequence[Mapping[str, object]], max_failures: int, since_text: str) -> LogsVerdict:
     table = _table(
         ["StartTime", "Operation", "Request", "Status", "ms"],
         [
@@ -356,11 +362,11 @@ class JobSpec:
     expected_state: str = "WAITING"
 
     @classmethod
-    def from_params(cls, raw: Mapping[str, Any]) -> JobSpec:
+    def from_params(cls, raw: Mapping[str, object]) -> JobSpec:
         return cls(
             name=str(raw["name"]),
-            class_name=raw.get("class") or raw.get("class_name"),
-            crons=tuple(raw.get("crons") or ()),
+            class_name=as_text(raw.get("class") or raw.get("class_name")),
+            crons=as_texts(raw.get("crons")),
             expected_state=str(raw.get("expected_state") or "WAITING"),
         )
 
@@ -401,7 +407,7 @@ def _apex_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _trigger_name(row: Mapping[str, Any]) -> str:
+def _trigger_name(row: Mapping[str, object]) -> str:
     detail = row.get("CronJobDetail")
     return str(detail.get("Name") or "") if isinstance(detail, Mapping) else str(row.get("CronJobDetail.Name") or "")
 
@@ -427,7 +433,7 @@ class JobsVerdict:
         return "; ".join(f"{p.job.name} {p.reason}" for p in self.problems)
 
 
-def judge_jobs(jobs: Sequence[JobSpec], rows: Sequence[Mapping[str, Any]], now: datetime) -> JobsVerdict:
+def judge_jobs(jobs: Sequence[JobSpec], rows: Sequence[Mapping[str, object]], now: datetime) -> JobsVerdict:
     """Every job has at least one trigger, and each of its triggers is in the expected state with a NextFireTime
     after `now`."""
     problems: list[JobProblem] = []
@@ -481,7 +487,7 @@ def recreate_script(problems: Sequence[JobProblem]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def recreate_jobs(ctx: StepContext, sf: Any, alias: str, problems: Sequence[JobProblem], *, why: str) -> list[str]:
+def recreate_jobs(ctx: StepContext, sf: SfCli, alias: str, problems: Sequence[JobProblem], *, why: str) -> list[str]:
     """Re-create jobs with `sf apex run --file` (script and result are evidence); returns the job names."""
     fixable = [p for p in problems if p.job.class_name]
     if not fixable:
@@ -529,7 +535,7 @@ class VerifyJobsStep:
         names = ", ".join(j.name for j in gone)
         return [j for j in self.jobs if j not in gone], f"not checked, their class was added by the release: {names}"
 
-    def _check(self, ctx: StepContext, sf: Any, jobs: Sequence[JobSpec]) -> StepOutcome:
+    def _check(self, ctx: StepContext, sf: SfCli, jobs: Sequence[JobSpec]) -> StepOutcome:
         query = job_query(jobs)
         verdict = judge_jobs(jobs, sf.data_query(self.alias, query).rows(), self.clock())
         ctx.record_evidence("scheduled-jobs.txt", verdict.table)
@@ -565,8 +571,8 @@ class VerifyJobsStep:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _nested(row: Mapping[str, Any], path: str) -> Any:
-    value: Any = row
+def _nested(row: Mapping[str, object], path: str) -> object:
+    value: object = row
     for part in path.split("."):
         value = value.get(part) if isinstance(value, Mapping) else None
     return value
@@ -603,34 +609,38 @@ class VerifyPermissionSetsStep:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _params(plan_step: Any) -> Mapping[str, Any]:
-    return getattr(plan_step, "params", None) or {}
-
-
 @register_action("sf.verify_tests")
-def _verify_tests(plan_step: Any, runbook: Any, services: StepServices) -> VerifyTestsStep:
-    params = _params(plan_step)
+def _verify_tests(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> VerifyTestsStep:
+    params = params_of(plan_step)
     return VerifyTestsStep(
         alias=services.target_org,
         make_sf=step_sf(runbook, services),
         test_level=str(params.get("test_level") or "RunLocalTests"),
-        threshold=float(params.get("apex_coverage", runbook.thresholds.apex_coverage)),
+        threshold=as_float(params.get("apex_coverage", runbook.thresholds.apex_coverage)),
         wait_minutes=_wait_minutes(runbook),
     )
 
 
 @register_action("sf.verify_logs")
-def _verify_logs(plan_step: Any, runbook: Any, services: StepServices) -> VerifyLogsStep:
-    params = _params(plan_step)
+def _verify_logs(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> VerifyLogsStep:
+    params = params_of(plan_step)
     return VerifyLogsStep(
         alias=services.target_org,
         make_sf=step_sf(runbook, services),
-        max_failures=int(params.get("max_failure_logs") or 0),
-        seed_query=params.get("query"),
+        max_failures=as_int(params.get("max_failure_logs") or 0),
+        seed_query=as_text(params.get("query")),
     )
 
 
-def recreate_default(runbook: Any) -> bool:
+def job_params(raw: object, runbook: Runbook) -> list[Mapping[str, object]]:
+    """The jobs a plan step lists (its `jobs` param), else the runbook's `scheduled_jobs`, as `JobSpec.from_params`
+    reads them."""
+    if raw is None:
+        return [job.model_dump(by_alias=True) for job in getattr(runbook, "scheduled_jobs", None) or ()]
+    return as_records(raw)
+
+
+def recreate_default(runbook: Runbook) -> bool:
     """Re-create missing jobs during verification? The runbook says so, else yes for rehearsal (non-production)
     orgs only: in production an operator decides, because a job the release removed on purpose must stay removed."""
     configured = getattr(getattr(runbook, "verify", None), "recreate_missing_jobs", None)
@@ -640,11 +650,9 @@ def recreate_default(runbook: Any) -> bool:
 
 
 @register_action("sf.verify_jobs")
-def _verify_jobs(plan_step: Any, runbook: Any, services: StepServices) -> VerifyJobsStep:
-    params = _params(plan_step)
-    raw_jobs = params.get("jobs")
-    if raw_jobs is None:
-        raw_jobs = [job.model_dump(by_alias=True) for job in getattr(runbook, "scheduled_jobs", None) or ()]
+def _verify_jobs(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> VerifyJobsStep:
+    params = params_of(plan_step)
+    raw_jobs = job_params(params.get("jobs"), runbook)
     recreate = params.get("recreate")
     return VerifyJobsStep(
         alias=services.target_org,
@@ -656,17 +664,17 @@ def _verify_jobs(plan_step: Any, runbook: Any, services: StepServices) -> Verify
 
 
 @register_action("sf.verify_permission_sets")
-def _verify_permission_sets(plan_step: Any, runbook: Any, services: StepServices) -> VerifyPermissionSetsStep:
-    params = _params(plan_step)
+def _verify_permission_sets(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> VerifyPermissionSetsStep:
+    params = params_of(plan_step)
     return VerifyPermissionSetsStep(
         alias=services.target_org,
         make_sf=step_sf(runbook, services),
         query=_permission_set_query(params, runbook),
-        minimum=int(params.get("minimum", 1)),
+        minimum=as_int(params.get("minimum", 1)),
     )
 
 
-def _permission_set_query(params: Mapping[str, Any], runbook: Any) -> str:
+def _permission_set_query(params: Mapping[str, object], runbook: Runbook) -> str:
     query = params.get("query") or runbook.verify.permission_set_query
     if not query:
         from cutover.errors import UsageError
