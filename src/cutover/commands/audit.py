@@ -13,6 +13,7 @@ from cutover.commands.run import (
     _resolve_step,
 )
 from cutover.engine import Engine
+from cutover.engine.store import StateDamaged
 from cutover.errors import AuditBroken, RunLocked, UsageError
 
 
@@ -22,33 +23,54 @@ def audit_verify_cmd(
     all_runs: bool = typer.Option(False, "--all", help="Verify every run."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
 ) -> None:
-    """Verify a run's hash-chained event log and evidence files (exit 1 naming the first bad event)."""
-    engine = Engine(app_context(ctx).project_dir)
-    runs = engine.runs() if all_runs else [engine.resolve_run(run_id)]
-    if all_runs and not runs:
-        raise UsageError("no runs yet in this project")
-    reports = [engine.verify(run.id) for run in runs]
+    """Verify a run's hash-chained event log, HEAD anchor, evidence files, and that every table (steps, run state,
+    sign-offs, waivers, evidence) matches the replayed log. Exit 1 naming the difference; exit 6 when the state is
+    damaged (after listing what survives). Read-only: works on a damaged `.cutover/`."""
+    from cutover.engine.salvage import survey
+
+    found = survey(app_context(ctx).project_dir, run_id, all_runs=all_runs)
+    reports = found.reports
     if fmt == OutputFormat.json:
+        doc = [
+            {
+                "run_id": r.run_id,
+                "ok": r.ok,
+                "events": r.count,
+                "head_hash": r.head_hash,
+                "problem": r.problem,
+                "problems": r.problems,
+            }
+            for r in reports
+        ]
         typer.echo(
-            json.dumps(
-                [
-                    {"run_id": r.run_id, "ok": r.ok, "events": r.count, "head_hash": r.head_hash, "problem": r.problem}
-                    for r in reports
-                ],
-                indent=2,
-            )
+            json.dumps({"runs": doc, "damage": found.damage, "lost": found.lost} if found.damaged else doc, indent=2)
         )
     else:
+        console = out_console()
+        for line in [*found.damage, *found.lost]:
+            console.print(line, markup=False)
         for report in reports:
             if report.ok:
-                out_console().print(
+                console.print(
                     f"run {report.run_id}: {report.count} events verified (head {report.head_hash})", markup=False
                 )
+                continue
+            console.print(
+                f"run {report.run_id}: NOT VERIFIED ({report.count} of {report.events} events chain)", markup=False
+            )
+            for problem in report.problems[:50]:
+                console.print(f"  - {problem}", markup=False)
+    if found.damaged:
+        first = next(iter([*found.damage, *(p for r in reports for p in r.damaged)]), None) or found.lost[0]
+        raise StateDamaged(
+            f"the run state is damaged: {first}",
+            hint="restore `.cutover/` from backup (what survives is listed above)",
+        )
     bad = next((r for r in reports if not r.ok), None)
     if bad is not None:
         raise AuditBroken(
             f"run {bad.run_id}: {bad.problem}",
-            hint=f"{bad.count} event(s) before it verified; inspect with: cutover audit log {bad.run_id}",
+            hint=f"{bad.count} event(s) chain before it; inspect with: cutover audit log {bad.run_id}",
         )
 
 
@@ -100,15 +122,15 @@ def audit_evidence_cmd(
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
 ) -> None:
     """List a run's evidence files with their SHA-256, and whether each still matches."""
-    from cutover.engine.chain import sha256_file
+    from cutover.engine.integrity import evidence_state
 
     engine = Engine(app_context(ctx).project_dir)
     run = engine.resolve_run(run_id)
     step_id = _resolve_step(engine, run, step) if step else None
     rows = []
     for item in engine.store.evidence(run.id, step_id):
-        path = engine.cutover_dir / item["relpath"]
-        state = "missing" if not path.is_file() else ("ok" if sha256_file(path) == item["sha256"] else "MODIFIED")
+        state = evidence_state(engine.cutover_dir, item)
+        state = {"modified": "MODIFIED", "outside": "OUTSIDE"}.get(state, state)  # OUTSIDE: escapes .cutover/
         rows.append(
             {
                 "step_id": item["step_id"],

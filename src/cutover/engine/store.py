@@ -311,6 +311,7 @@ class Store:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+        check_tables(self.db, self.cutover_dir / "state.db")
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -678,17 +679,23 @@ def _step_from_data(data: dict[str, Any]) -> StepRecord:
     )
 
 
-def pick_run(runs: Sequence[RunInfo], run_id: str | None) -> RunInfo:
-    """The run named by `run_id` (a unique prefix is enough), else the latest of `runs`."""
+def pick_id(ids: Sequence[str], run_id: str | None) -> str:
+    """The run id named by `run_id` (a unique prefix is enough), else the latest of `ids`."""
     if run_id:
-        matches = [r for r in runs if r.id == run_id] or [r for r in runs if r.id.startswith(run_id)]
+        matches = [i for i in ids if i == run_id] or [i for i in ids if i.startswith(run_id)]
         if len(matches) != 1:
             what = "no run" if not matches else f"{len(matches)} runs"
             raise UsageError(f"{what} matching {run_id!r}", hint="list runs with: cutover runs")
         return matches[0]
-    if not runs:
+    if not ids:
         raise UsageError("no runs yet in this project", hint="start one with: cutover run")
-    return runs[-1]
+    return ids[-1]
+
+
+def pick_run(runs: Sequence[RunInfo], run_id: str | None) -> RunInfo:
+    """The run named by `run_id` (a unique prefix is enough), else the latest of `runs`."""
+    chosen = pick_id([r.id for r in runs], run_id)
+    return next(r for r in runs if r.id == chosen)
 
 
 def refuse_lost_state(cutover_dir: Path) -> None:
@@ -710,6 +717,18 @@ def refuse_lost_state(cutover_dir: Path) -> None:
             f"{path} {what} but .cutover/runs/ holds {len(runs)} run(s) ({', '.join(sorted(runs)[:3])}"
             f"{', ...' if len(runs) > 3 else ''}): refusing to start over and hide them",
         )
+
+
+#: The tables every migrated state.db has.
+REQUIRED_TABLES = ("runs", "steps", "evidence", "signoffs", "waivers", "events")
+
+
+def check_tables(db: sqlite3.Connection, path: Path) -> None:
+    """A dropped table is damage: say which (every command but `audit verify` stops here)."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if missing:
+        raise StateDamaged(f"{path}: the {', '.join(missing)} table(s) are missing (dropped)")
 
 
 def check_migrations(db: sqlite3.Connection, applied: set[str], path: Path) -> None:

@@ -12,11 +12,19 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from cutover.engine.integrity import evidence_state, inside
 from cutover.engine.model import RunInfo
-from cutover.engine.store import STATE_DIR, StateDamaged, Store, check_migrations, pick_run, refuse_lost_state
+from cutover.engine.salvage import connect_readonly
+from cutover.engine.store import (
+    STATE_DIR,
+    StateDamaged,
+    Store,
+    check_migrations,
+    check_tables,
+    pick_run,
+    refuse_lost_state,
+)
 from cutover.errors import EnvironmentProblem, UsageError
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -25,44 +33,33 @@ from cutover.errors import EnvironmentProblem, UsageError
 
 
 def open_readonly(project_dir: Path) -> Store:
-    """The project's run state, opened so that nothing can be written (no migration, no journal-mode change)."""
+    """The project's run state, opened so that nothing can be written (no migration, no journal-mode change).
+    Damaged state (a dropped table, an emptied schema_migrations, a 0-byte file next to run folders) is exit 6."""
     cutover_dir = Path(project_dir) / STATE_DIR
     path = cutover_dir / "state.db"
     refuse_lost_state(cutover_dir)
-    if not path.is_file():
+    if not path.is_file() or path.stat().st_size == 0:
         raise UsageError(f"no runs yet in {project_dir} (no {STATE_DIR}/state.db)", hint="start one with: cutover run")
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     try:
-        try:
-            db, applied = _connect(uri)
-        except sqlite3.OperationalError:
-            # A copy on read-only media: SQLite cannot create the WAL index there; nothing is writing it anyway.
-            db, applied = _connect(uri + "&immutable=1")
+        db = connect_readonly(path)
     except sqlite3.DatabaseError as exc:
         raise StateDamaged(f"cannot read the run state {path}: {exc}") from None
     try:
+        applied = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
         check_migrations(db, applied, path)
+        if "m002_contingency_steps" not in applied:
+            raise EnvironmentProblem(
+                f"{path} was written by an older cutover and is not migrated yet",
+                hint="run `cutover status` once (it migrates the state), then render the report again",
+            )
+        check_tables(db, path)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise StateDamaged(f"cannot read the run state {path}: {exc}") from None
     except BaseException:
         db.close()
         raise
-    if "m002_contingency_steps" not in applied:
-        db.close()
-        raise EnvironmentProblem(
-            f"{path} was written by an older cutover and is not migrated yet",
-            hint="run `cutover status` once (it migrates the state), then render the report again",
-        )
     return Store(cutover_dir, db)
-
-
-def _connect(uri: str) -> tuple[sqlite3.Connection, set[str]]:
-    db = sqlite3.connect(uri, uri=True, timeout=30)
-    try:
-        db.execute("PRAGMA busy_timeout = 30000")
-        db.execute("PRAGMA query_only = ON")
-        return db, {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
-    except BaseException:
-        db.close()
-        raise
 
 
 def resolve_run(store: Store, run_id: str | None) -> RunInfo:
