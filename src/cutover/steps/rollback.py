@@ -34,9 +34,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cutover.engine import StepContext, StepOutcome
+from cutover.steps._params import params_of
 from cutover.steps.registry import StepServices, register_action
 from cutover.steps.rollback_backup import (
     DEFAULT_API_VERSION,
@@ -72,6 +73,11 @@ from cutover.steps.verify import (
     recreate_jobs,
     step_sf,
 )
+
+if TYPE_CHECKING:
+    from cutover.runbook.models import Runbook
+    from cutover.runbook.plan import PlanStep
+    from cutover.sf import DeployResult, SfCli
 
 __all__ = [  # the backup side lives in rollback_backup; importers keep using this module
     "DEFAULT_API_VERSION",
@@ -115,14 +121,16 @@ def write_destructive_folder(folder: Path, plan: DestructivePlan, api_version: s
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def deploy_and_wait(ctx: StepContext, sf: Any, alias: str, folder: Path, *, test_level: str, wait: int) -> Any:
+def deploy_and_wait(
+    ctx: StepContext, sf: SfCli, alias: str, folder: Path, *, test_level: str, wait: int
+) -> DeployResult:
     """Start a metadata-format deploy `--async`, record its id, then poll it to the end."""
     queued = sf.deploy_start(alias, metadata_dir=folder, test_level=test_level, ignore_warnings=True, async_=True)
     ctx.set_external_id("deploy_id", queued.id)
     return wait_for_deploy(ctx, sf, alias, queued.id, wait=wait)
 
 
-def wait_for_deploy(ctx: StepContext, sf: Any, alias: str, deploy_id: str, *, wait: int) -> Any:
+def wait_for_deploy(ctx: StepContext, sf: SfCli, alias: str, deploy_id: str, *, wait: int) -> DeployResult:
     """`deploy report` until the job is done (the validate/deploy steps' poller: live progress, status events)."""
     from cutover.steps.validate import record_report
     from cutover.steps.validate import wait_for_deploy as poll
@@ -132,7 +140,7 @@ def wait_for_deploy(ctx: StepContext, sf: Any, alias: str, deploy_id: str, *, wa
     return result
 
 
-def _deploy_outcome(result: Any, what: str) -> str | None:
+def _deploy_outcome(result: DeployResult, what: str) -> str | None:
     """None when the deploy succeeded, else one line on why not."""
     if result.succeeded:
         return None
@@ -151,7 +159,7 @@ def jobs_on_classes(jobs: Sequence[JobSpec], components: Sequence[Component]) ->
     return [job for job in jobs if job.class_name and job.class_name.lower() in classes]
 
 
-def abort_jobs(ctx: StepContext, sf: Any, alias: str, jobs: Sequence[JobSpec], *, why: str) -> list[JobSpec]:
+def abort_jobs(ctx: StepContext, sf: SfCli, alias: str, jobs: Sequence[JobSpec], *, why: str) -> list[JobSpec]:
     """Abort the live triggers of `jobs` (one `sf apex run`); returns the jobs that had any."""
     if not jobs:
         return []
@@ -237,7 +245,7 @@ class RedeployBackupStep:
         backup = find_backup(ctx, ctx.run_id, self.project_dir)
         return self._judge(result, list(backup.components) if backup else [], aborted, jobs_error)
 
-    def _recreate(self, ctx: StepContext, sf: Any, aborted: Sequence[JobSpec]) -> str | None:
+    def _recreate(self, ctx: StepContext, sf: SfCli, aborted: Sequence[JobSpec]) -> str | None:
         """Schedule the aborted jobs again; never raises (it runs on the way out of a failed deploy too)."""
         if not aborted:
             return None
@@ -257,7 +265,11 @@ class RedeployBackupStep:
         return None
 
     def _judge(
-        self, result: Any, components: Sequence[Component], aborted: Sequence[JobSpec], jobs_error: str | None = None
+        self,
+        result: DeployResult,
+        components: Sequence[Component],
+        aborted: Sequence[JobSpec],
+        jobs_error: str | None = None,
     ) -> StepOutcome:
         problem = _deploy_outcome(result, "rollback deploy")
         data = {
@@ -331,7 +343,7 @@ class RemoveAddedStep:
         ctx.record_evidence("destructive-plan.json", plan.to_json())
         return plan
 
-    def _judge(self, ctx: StepContext, sf: Any, result: Any, plan: DestructivePlan) -> StepOutcome:
+    def _judge(self, ctx: StepContext, sf: SfCli, result: DeployResult, plan: DestructivePlan) -> StepOutcome:
         problem = _deploy_outcome(result, "destructive deploy")
         data = {"deploy_id": result.id, "removed": [str(i) for i in plan.delete], **_plan_data(plan)}
         if problem:
@@ -350,7 +362,7 @@ class RemoveAddedStep:
         return StepOutcome.passed(f"{summary(plan, counts)} (deploy {result.id})", **data)
 
 
-def _plan_data(plan: DestructivePlan) -> dict[str, Any]:
+def _plan_data(plan: DestructivePlan) -> dict[str, list[str]]:
     return {
         "removed_with_their_object": [str(i) for i in plan.with_parent],
         "left_in_place": [str(x) for x in plan.left],
@@ -365,7 +377,7 @@ def no_backup_message(ctx: StepContext, consequence: str) -> str:
     return f"run {ctx.run_id} recorded no backup (backup.json), so {consequence}"
 
 
-def still_present(sf: Any, alias: str, components: Sequence[Component]) -> list[str]:
+def still_present(sf: SfCli, alias: str, components: Sequence[Component]) -> list[str]:
     """Deleted Apex that a query still finds (one query per Apex type)."""
     left = []
     for type_name in APEX_TYPES:
@@ -383,15 +395,15 @@ def still_present(sf: Any, alias: str, components: Sequence[Component]) -> list[
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _jobs(runbook: Any) -> tuple[JobSpec, ...]:
+def _jobs(runbook: Runbook) -> tuple[JobSpec, ...]:
     return tuple(
         JobSpec.from_params(job.model_dump(by_alias=True)) for job in getattr(runbook, "scheduled_jobs", None) or ()
     )
 
 
 @register_action("sf.rollback")
-def _rollback(plan_step: Any, runbook: Any, services: StepServices) -> RedeployBackupStep:
-    params = getattr(plan_step, "params", None) or {}
+def _rollback(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> RedeployBackupStep:
+    params = params_of(plan_step)
     return RedeployBackupStep(
         alias=services.target_org,
         make_sf=step_sf(runbook, services),
@@ -403,8 +415,8 @@ def _rollback(plan_step: Any, runbook: Any, services: StepServices) -> RedeployB
 
 
 @register_action("sf.rollback_destructive")
-def _rollback_destructive(plan_step: Any, runbook: Any, services: StepServices) -> RemoveAddedStep:
-    params = getattr(plan_step, "params", None) or {}
+def _rollback_destructive(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> RemoveAddedStep:
+    params = params_of(plan_step)
     return RemoveAddedStep(
         alias=services.target_org,
         make_sf=step_sf(runbook, services),

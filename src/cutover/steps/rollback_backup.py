@@ -11,10 +11,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from cutover.engine.chain import sha256_file
+from cutover.steps._params import as_text
+
+if TYPE_CHECKING:
+    from cutover.engine import StepContext, WaiverRecord
+    from cutover.engine.store import Store
 
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
 DEFAULT_API_VERSION = "62.0"
@@ -31,7 +36,7 @@ class Component:
     name: str
 
     @classmethod
-    def parse(cls, raw: Any) -> Component:
+    def parse(cls, raw: object) -> Component:
         if isinstance(raw, Mapping):
             return cls(str(raw.get("type") or raw.get("Type")), str(raw.get("name") or raw.get("fullName")))
         type_, _, name = str(raw).partition(":")
@@ -54,14 +59,14 @@ class BackupRecord:
     api_version: str | None = None
 
 
-def _first(doc: Mapping[str, Any], *keys: str) -> Any:
+def _first(doc: Mapping[str, object], *keys: str) -> object:
     return next((doc[k] for k in keys if doc.get(k)), None)
 
 
 def parse_backup(doc: Mapping[str, Any], project_dir: Path, step_id: str = "backup") -> BackupRecord:
-    """Read the backup step's evidence; paths may be relative to the project folder."""
+    """Read the backup step's evidence (a JSON document); paths may be relative to the project folder."""
 
-    def path(value: Any) -> Path | None:
+    def path(value: object) -> Path | None:
         if not value:
             return None
         candidate = Path(str(value))
@@ -71,14 +76,14 @@ def parse_backup(doc: Mapping[str, Any], project_dir: Path, step_id: str = "back
         step_id=step_id,
         folder=path(_first(doc, "metadata_root", "metadata_dir", "folder", "backup_dir")),
         archive=path(_first(doc, "archive", "archive_path")),
-        sha256=_first(doc, "sha256", "archive_sha256"),
+        sha256=as_text(_first(doc, "sha256", "archive_sha256")),
         components=tuple(Component.parse(c) for c in doc.get("components") or ()),
         added_by_release=tuple(Component.parse(c) for c in doc.get("added_by_release") or ()),
-        api_version=_first(doc, "api_version", "apiVersion"),
+        api_version=as_text(_first(doc, "api_version", "apiVersion")),
     )
 
 
-def find_backup(ctx_or_store: Any, run_id: str, project_dir: Path) -> BackupRecord | None:
+def find_backup(ctx_or_store: StepContext | Store, run_id: str, project_dir: Path) -> BackupRecord | None:
     """The newest `backup*.json` evidence of a backup-stage step of the run (None if the run took no backup)."""
     store = getattr(ctx_or_store, "store", ctx_or_store)
     stages = {r.id: r.spec.stage for r in store.steps(run_id)}
@@ -162,14 +167,14 @@ def package_xml(components: Sequence[Component], api_version: str = DEFAULT_API_
     return "\n".join(lines) + "\n"
 
 
-def waived_backup(store: Any, run_id: str) -> Any | None:
+def waived_backup(store: Store, run_id: str) -> WaiverRecord | None:
     """The waiver of the run's backup step, if it was waived (then there is no backup to roll back to)."""
     stages = {r.id: r.spec.stage for r in store.steps(run_id)}
     waived = [w for w in store.waivers(run_id) if stages.get(w.step_id) == "backup"]
     return waived[-1] if waived else None
 
 
-def waived_backup_message(waiver: Any, *, alias: str = "<alias>", source_dir: str = "<folder>") -> str:
+def waived_backup_message(waiver: WaiverRecord, *, alias: str = "<alias>", source_dir: str = "<folder>") -> str:
     return (
         f"rollback impossible: the backup step {waiver.step_id} was waived on {waiver.at} by {waiver.approver} "
         f"({waiver.reason}); a rollback needs a backup. Restore by hand from the previous release's source (a "

@@ -42,8 +42,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
+
+if TYPE_CHECKING:
+    from cutover.engine.store import Store
+    from cutover.sf import DeployResult
+    from cutover.sf.results_deploy import ComponentMessage
 
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
 
@@ -336,7 +341,7 @@ def created_components(deploy_result: Mapping[str, Any] | None) -> set[tuple[str
     return {(c.type, c.name.lower()) for c in rows if c.created}
 
 
-def _evidence_result(store: Any, item: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def _evidence_result(store: Store, item: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The `result` of an sf call recorded as evidence (`SfResult.to_evidence()`)."""
     try:
         doc = json.loads((store.cutover_dir / item["relpath"]).read_text(encoding="utf-8"))
@@ -347,7 +352,7 @@ def _evidence_result(store: Any, item: Mapping[str, Any]) -> Mapping[str, Any] |
     return result if isinstance(result, Mapping) else None
 
 
-def release_created(store: Any, run_id: str) -> set[tuple[str, str]] | None:
+def release_created(store: Store, run_id: str) -> set[tuple[str, str]] | None:
     """What the run's deploy created (`created: true` rows of `deploy-result.json`), else what its validation would
     have created (`validation-result.json`); None when neither result lists component details."""
     stages = {r.id: r.spec.stage for r in store.steps(run_id)}
@@ -368,9 +373,9 @@ class DeletionCounts:
     unconfirmed: list[Item] = field(default_factory=list)
 
 
-def count_deletions(listed: Sequence[Item], deploy_result: Any) -> DeletionCounts:
+def count_deletions(listed: Sequence[Item], deploy_result: DeployResult) -> DeletionCounts:
     """Sort what the destructive deploy listed by what its result says happened to each."""
-    rows: dict[tuple[str, str], Any] = {}
+    rows: dict[tuple[str, str], ComponentMessage] = {}
     for row in (*deploy_result.component_successes, *deploy_result.component_failures):
         if row.type:
             rows.setdefault((row.type, row.name.lower()), row)
@@ -391,7 +396,7 @@ def count_deletions(listed: Sequence[Item], deploy_result: Any) -> DeletionCount
 def summary(plan: DestructivePlan, counts: DeletionCounts) -> str:
     """`deleted 52 component(s) (+41 removed with their object); 3 already gone; 2 left in place: ...`"""
 
-    def names(items: Sequence[Any], limit: int = 5) -> str:
+    def names(items: Sequence[object], limit: int = 5) -> str:
         shown = ", ".join(str(i) for i in items[:limit])
         return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
 
