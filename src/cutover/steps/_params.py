@@ -71,3 +71,8 @@ def as_records(value: object) -> list[Mapping[str, object]]:
     if isinstance(value, Iterable) and not isinstance(value, str | Mapping):
         return [as_mapping(item) for item in value]
     raise TypeError(f"expected a list of mappings, got {value!r}")
+
+
+def as_command(value: object) -> str | list[str] | None:
+    """A command: a shell-like string or an argv list (None stays None)."""
+    return value if value is None or isinstance(value, str) else list(as_texts(value))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from cutover.engine import StepContext, StepOutcome
 from cutover.errors import UsageError
-from cutover.steps._params import as_float, as_mapping, as_text, as_texts, params_of
+from cutover.steps._params import as_command, as_float, as_mapping, as_text, params_of
 from cutover.steps.registry import StepServices, register_action
 
 if TYPE_CHECKING:
@@ -47,18 +47,13 @@ def _find_custom_step(plan_step: PlanStep, runbook: Runbook) -> CustomStep | Non
     return None
 
 
-def _command(value: object) -> str | list[str] | None:
-    """A command given in params: a shell-like string or an argv list."""
-    return value if value is None or isinstance(value, str) else list(as_texts(value))
-
-
 @register_action("custom.command")
 def _custom_command(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> CustomCommandStep:
     from cutover.runbook import command_argv
 
     declared = _find_custom_step(plan_step, runbook)
     params = params_of(plan_step)
-    run = declared.run if declared is not None else _command(params.get("run") or getattr(plan_step, "command", None))
+    run = declared.run if declared is not None else as_command(params.get("run") or getattr(plan_step, "command", None))
     if not run:
         raise UsageError(f"custom step {plan_step.id} has no `run` command")
     timeout = declared.timeout_seconds if declared is not None else params.get("timeout_seconds")

@@ -11,6 +11,7 @@ from cutover.checks import coverage as coverage_checks
 from cutover.checks import permissions as permission_checks
 from cutover.checks import secrets as secret_checks
 from cutover.checks.result import Evidence, GateResult, GateStatus, failed, passed, skipped
+from cutover.steps._params import as_command, as_float, as_text, as_texts
 from cutover.steps.preflight.context import COMMAND_KEYS, GateSpec, PreflightContext, command_text, param, suffix
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def _command_key(spec: GateSpec) -> str | None:
 
 
 def gate_command(spec: GateSpec, ctx: PreflightContext) -> GateResult:
-    command = param(spec, "command", "argv", "run")
+    command = as_command(param(spec, "command", "argv", "run"))
     key = _command_key(spec)
     setting = f"project.commands.{key}" if key else None
     if command is None and key:
@@ -42,10 +43,10 @@ def gate_command(spec: GateSpec, ctx: PreflightContext) -> GateResult:
 
 
 def gate_secrets(spec: GateSpec, ctx: PreflightContext) -> GateResult:
-    baseline_name = param(spec, "baseline", default=ctx.runbook.security.secrets.baseline)
+    baseline_name = as_text(param(spec, "baseline", default=ctx.runbook.security.secrets.baseline))
     baseline = ctx.project_dir / baseline_name if baseline_name else None
     cache = (ctx.cache_dir / "secrets.json") if ctx.cache_dir else None
-    exclude = param(spec, "exclude_dirs", default=ctx.runbook.security.secrets.exclude_dirs)
+    exclude = as_texts(param(spec, "exclude_dirs", default=ctx.runbook.security.secrets.exclude_dirs))
     return secret_checks.check_secrets(
         spec.id, spec.title, ctx.project_dir, baseline_path=baseline, cache_path=cache, exclude_dirs=exclude
     )
@@ -81,7 +82,7 @@ def _scan_paths(spec: GateSpec, ctx: PreflightContext) -> tuple[list[Path], str 
         if not any(p.is_dir() for p in paths):
             return paths, f"{ctx.source_dir}/ not found: set project.source_dir or security.scan_paths"
         return paths, None
-    paths = [ctx.project_dir / path for path in named]
+    paths = [ctx.project_dir / path for path in as_texts(named)]
     missing = [str(p.relative_to(ctx.project_dir)) for p in paths if not p.exists()]
     if missing:
         return paths, f"scan path(s) not found: {', '.join(missing)} (security.scan_paths)"
@@ -135,7 +136,7 @@ def _relative(path: str, base: Path) -> str:
 
 def gate_permission_sets(spec: GateSpec, ctx: PreflightContext) -> GateResult:
     # The step's own folder when it names one; else the project's package directories (and project.source_dir).
-    named = param(spec, "source_dir")
+    named = as_text(param(spec, "source_dir"))
     folders = [named] if named and named != ctx.source_dir else ctx.source_dirs
     missing = [folder for folder in folders if not (ctx.project_dir / folder).is_dir()]
     if missing:
@@ -145,7 +146,8 @@ def gate_permission_sets(spec: GateSpec, ctx: PreflightContext) -> GateResult:
             f"{', '.join(f'{m}/' for m in missing)} not found: set project.source_dir to a package directory of "
             "sfdx-project.json",
         )
-    manifest, chosen = ctx.setting(spec, ("manifest",), ctx.runbook.project, "manifest")
+    configured, chosen = ctx.setting(spec, ("manifest",), ctx.runbook.project, "manifest")
+    manifest = as_text(configured)
     if manifest and not (ctx.project_dir / manifest).is_file():
         if chosen:
             return failed(spec.id, spec.title, f"{manifest} not found (project.manifest)")
@@ -165,7 +167,7 @@ def coverage_kind(spec: GateSpec) -> str:
 def gate_coverage(spec: GateSpec, ctx: PreflightContext) -> GateResult:
     if coverage_kind(spec) == "lwc":
         return _lwc_coverage(spec, ctx)
-    threshold = float(param(spec, "threshold", default=ctx.runbook.thresholds.apex_coverage))
+    threshold = as_float(param(spec, "threshold", default=ctx.runbook.thresholds.apex_coverage))
     folders = [ctx.project_dir / d for d in ctx.source_dirs]
     if any(folder.is_dir() for folder in folders) and not apex_files(folders):
         return skipped(spec.id, spec.title, "the project has no Apex classes or triggers: no Apex coverage to measure")
@@ -184,9 +186,9 @@ def _has_lwc(ctx: PreflightContext) -> bool:
 
 def _lwc_coverage(spec: GateSpec, ctx: PreflightContext) -> GateResult:
     """Run the unit-test command (it writes the coverage summary), then compare the summary with the threshold."""
-    command = param(spec, "argv", "command", default=ctx.runbook.project.commands.test_unit)
-    summary = ctx.project_dir / param(spec, "summary", default=ctx.runbook.project.lwc_coverage_summary)
-    threshold = float(param(spec, "threshold", default=ctx.runbook.thresholds.lwc_coverage))
+    command = as_command(param(spec, "argv", "command", default=ctx.runbook.project.commands.test_unit))
+    summary = ctx.project_dir / str(param(spec, "summary", default=ctx.runbook.project.lwc_coverage_summary))
+    threshold = as_float(param(spec, "threshold", default=ctx.runbook.thresholds.lwc_coverage))
     if not _has_lwc(ctx):
         return skipped(spec.id, spec.title, "the project has no Lightning web components (no lwc/ folder)")
     if not command and not summary.is_file():

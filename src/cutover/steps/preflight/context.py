@@ -7,12 +7,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cutover.checks.result import GateResult, GateStatus, failed, passed, skipped
+from cutover.steps._params import first
 
 if TYPE_CHECKING:
+    from cutover.engine import SignoffRecord, WaiverRecord
     from cutover.runbook.models import Runbook
+    from cutover.runbook.plan import PlanStep
 
 GATE_ACTIONS = (
     "gate.command",
@@ -41,10 +44,10 @@ class GateSpec:
     action: str
     kind: str = "automated"
     blocking: bool = True
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, object] = field(default_factory=dict)
 
 
-def spec_from_plan_step(step: Any) -> GateSpec:
+def spec_from_plan_step(step: PlanStep) -> GateSpec:
     return GateSpec(
         id=step.id,
         title=step.title,
@@ -55,7 +58,7 @@ def spec_from_plan_step(step: Any) -> GateSpec:
     )
 
 
-def preflight_gates(runbook: Runbook) -> tuple[list[GateSpec], list[Any]]:
+def preflight_gates(runbook: Runbook) -> tuple[list[GateSpec], list[PlanStep]]:
     """The preflight steps in plan order, and the whole plan."""
     from cutover.runbook.plan import build_plan
 
@@ -95,8 +98,8 @@ def package_dirs(project_dir: Path) -> list[str]:
 class SignoffView:
     """What preflight reads from the engine: sign-offs and waivers of the org's run, the latest validation."""
 
-    signoffs: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # step id -> SignoffRecords
-    waivers: Mapping[str, Any] = field(default_factory=dict)  # step id -> WaiverRecord
+    signoffs: Mapping[str, tuple[SignoffRecord, ...]] = field(default_factory=dict)  # step id -> its sign-offs
+    waivers: Mapping[str, WaiverRecord] = field(default_factory=dict)  # step id -> its waiver
     validation_coverage: tuple[float, str] | None = None  # (percent, source) of the latest validation of HEAD
 
 
@@ -125,7 +128,7 @@ class PreflightContext:
         """True when the runbook writes `key` in `section` itself (not only the default)."""
         return key in getattr(section, "model_fields_set", set())
 
-    def setting(self, spec: GateSpec, names: tuple[str, ...], section: object, key: str) -> tuple[Any, bool]:
+    def setting(self, spec: GateSpec, names: tuple[str, ...], section: object, key: str) -> tuple[object, bool]:
         """A gate setting: the step's param (named `names`), else the runbook's `section.key`. Second: whether it
         was chosen on purpose (a param that differs from the runbook, or a key the runbook writes itself)."""
         default = getattr(section, key)
@@ -133,11 +136,9 @@ class PreflightContext:
         return value, value != default or self.explicit(section, key)
 
 
-def param(spec: GateSpec, *names: str, default: Any = None) -> Any:
-    for name in names:
-        if spec.params.get(name) is not None:
-            return spec.params[name]
-    return default
+def param(spec: GateSpec, *names: str, default: object = None) -> object:
+    """The first of the step's params `names` that is set, else `default` (`cutover.steps._params` types it)."""
+    return first(spec.params, *names, default=default)
 
 
 def suffix(spec: GateSpec) -> str:

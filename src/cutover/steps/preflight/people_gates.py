@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cutover.checks import contacts as contact_checks
 from cutover.checks import window as window_checks
@@ -102,5 +102,5 @@ class _PlanStepView:
         return "signoff"
 
     @property
-    def params(self) -> Mapping[str, Any]:
+    def params(self) -> Mapping[str, object]:
         return self.spec.params

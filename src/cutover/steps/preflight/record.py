@@ -19,8 +19,11 @@ from cutover.steps.preflight.context import (
 )
 
 if TYPE_CHECKING:
+    from cutover.engine import Engine, SignoffRecord, StepContext, StepOutcome
     from cutover.runbook.models import Runbook
+    from cutover.runbook.plan import PlanStep
     from cutover.steps.preflight import PreflightReport
+    from cutover.steps.registry import StepServices
 
 
 def signoff_view(
@@ -45,7 +48,7 @@ def signoff_view(
         )
         if run is None:
             return SignoffView(validation_coverage=coverage)
-        signoffs: dict[str, list[Any]] = {}
+        signoffs: dict[str, list[SignoffRecord]] = {}
         for record in engine.store.signoffs(run.id):
             signoffs.setdefault(record.step_id, []).append(record)
         waivers = {w.step_id: w for w in engine.store.waivers(run.id)}
@@ -58,7 +61,7 @@ def signoff_view(
         engine.close()
 
 
-def latest_validation_coverage(engine: Any, head: str | None) -> tuple[float, str] | None:
+def latest_validation_coverage(engine: Engine, head: str | None) -> tuple[float, str] | None:
     """Org-wide coverage measured by the latest validation of this commit, in any run of the project.
 
     The validate step records `validation-criteria.json` (criteria with their measured values); a validation of
@@ -181,11 +184,11 @@ class GateStep:
         self.runbook = runbook
         self.project_dir = project_dir
 
-    def run(self, ctx: Any) -> Any:
+    def run(self, ctx: StepContext) -> StepOutcome:
         from cutover.engine import StepOutcome, StepStatus
 
         records = ctx.store.signoffs(ctx.run_id)
-        signoffs: dict[str, list[Any]] = {}
+        signoffs: dict[str, list[SignoffRecord]] = {}
         for record in records:
             signoffs.setdefault(record.step_id, []).append(record)
         tag_pattern = self.runbook.release.tag.replace("{version}", "*").replace("{date}", "*")
@@ -205,13 +208,13 @@ class GateStep:
         for item in result.evidence:
             ctx.record_evidence(item.name, item.content)
         status = StepStatus(result.status.value)
-        data: dict[str, Any] = {"gate": result.id}
+        data: dict[str, object] = {"gate": result.id}
         if result.output_tail:
             data["output_tail"] = list(result.output_tail)
         return StepOutcome(status, result.full_detail, data)
 
 
-def gate_executor(plan_step: Any, runbook: Runbook, services: Any) -> GateStep:
+def gate_executor(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> GateStep:
     """Registry factory for the `gate.*` actions."""
     return GateStep(spec_from_plan_step(plan_step), runbook, Path(services.project_dir))
 

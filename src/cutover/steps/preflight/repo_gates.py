@@ -6,14 +6,15 @@ from cutover.checks import docs as doc_checks
 from cutover.checks import git as git_checks
 from cutover.checks import reviews as review_checks
 from cutover.checks.result import GateResult, failed, passed, skipped
+from cutover.steps._params import as_int
 from cutover.steps.preflight.context import GateSpec, PreflightContext, combine, param
 
 
 def gate_git(spec: GateSpec, ctx: PreflightContext) -> GateResult:
     """Clean tree, up to date with the remote base branch (fetched), no conflicts with it (`git merge-tree`)."""
     release = ctx.runbook.release
-    remote = param(spec, "remote", default=release.remote)
-    base = param(spec, "base_branch", default=release.base_branch)
+    remote = str(param(spec, "remote", default=release.remote))
+    base = str(param(spec, "base_branch", default=release.base_branch))
     parts = [git_checks.check_clean_tree(spec.id, spec.title, ctx.project_dir)]
     up_to_date = git_checks.check_up_to_date(spec.id, spec.title, ctx.project_dir, remote=remote, base_branch=base)
     parts.append(up_to_date)
@@ -32,7 +33,7 @@ def gate_reviews(spec: GateSpec, ctx: PreflightContext) -> GateResult:
         spec.title,
         ctx.project_dir,
         since=ctx.previous_tag,
-        min_approvals=int(param(spec, "min_approvals", default=ctx.runbook.reviews.min_approvals)),
+        min_approvals=as_int(param(spec, "min_approvals", default=ctx.runbook.reviews.min_approvals)),
         signed_reviewers=signed,
         reviewer_not_author=ctx.runbook.separation_of_duties.reviewer_not_author,
     )
