@@ -538,8 +538,8 @@ class Engine(DecisionsMixin):
     ) -> tuple[StepContext, StepOutcome]:
         run_id, spec = record.run_id, record.spec
         crashed = record.status == StepStatus.RUNNING
-        reattach = getattr(step, "reattach", None)
-        if crashed and not (record.external_ids and callable(reattach)) and not getattr(step, "idempotent", False):
+        mode = _resume_mode(step, record) if crashed else "run"
+        if mode == "refuse":
             detail = (
                 f"interrupted during attempt {record.attempt}; it is not idempotent, so its side effect may or may "
                 f"not have happened. Check, then either `cutover waive {spec.id} --reason TEXT --approver WHO` "
@@ -548,14 +548,17 @@ class Engine(DecisionsMixin):
             outcome = StepOutcome.failed(detail)
             self._finish_step(record, outcome, started=time.monotonic(), progress=progress)
             return StepContext(store=self.store, record=record, project_dir=self.project_dir), outcome
-        attempt = record.attempt + (0 if crashed and record.external_ids and callable(reattach) else 1)
+        attempt = record.attempt + (0 if mode in ("reattach", "recover") else 1)
         now = utc_now()
         with self.store.transaction() as tx:
             self.store.update_step(
                 tx, run_id, spec.id, status=StepStatus.RUNNING, started=now, attempt=attempt, finished=None
             )
-            if crashed and record.external_ids and callable(reattach):
-                tx.append_event(run_id, "step.reattaching", spec.id, {"external_ids": dict(record.external_ids)})
+            if mode in ("reattach", "recover"):
+                payload: dict[str, Any] = {"external_ids": dict(record.external_ids)}
+                tx.append_event(
+                    run_id, "step.reattaching", spec.id, payload | ({"recover": True} if mode == "recover" else {})
+                )
             else:
                 tx.append_event(
                     run_id,
@@ -575,8 +578,10 @@ class Engine(DecisionsMixin):
         progress.step_started(spec.id, spec.title, index, total)
         started = time.monotonic()
         try:
-            if crashed and record.external_ids and callable(reattach):
-                outcome = reattach(ctx, dict(record.external_ids))
+            if mode == "reattach":
+                outcome = step.reattach(ctx, dict(record.external_ids))  # type: ignore[attr-defined]
+            elif mode == "recover":
+                outcome = step.recover(ctx)  # type: ignore[attr-defined]
             else:
                 outcome = step.run(ctx)
             if not isinstance(outcome, StepOutcome):
@@ -615,6 +620,17 @@ class Engine(DecisionsMixin):
                 },
             )
         progress.step_finished(spec.id, spec.title, status.value, outcome.detail, time.monotonic() - started)
+
+
+def _resume_mode(step: Step, record: StepRecord) -> str:
+    """How to continue a step an interruption left `running`: `reattach` to its recorded job, `recover` (a
+    non-idempotent step that recorded no job id asks the outside world whether its side effect happened, then adopts
+    it or does it), `run` again (idempotent), or `refuse` (fail, asking a person to check)."""
+    if record.external_ids and callable(getattr(step, "reattach", None)):
+        return "reattach"
+    if getattr(step, "idempotent", False):
+        return "run"
+    return "recover" if callable(getattr(step, "recover", None)) else "refuse"
 
 
 def _os_user() -> str | None:

@@ -13,7 +13,7 @@ import pytest
 from cutover.engine import Engine, StepContext, StepSpec, StepStatus
 from cutover.runbook import parse_runbook
 from cutover.sf import SfCommandFailed
-from cutover.sf.results import DeployResult, OrgInfo, parse_deploy_result
+from cutover.sf.results import DeployResult, OrgInfo, QueryResult, parse_deploy_result
 from cutover.steps._sf import _Binding
 from cutover.steps.deploy import QuickDeploy, earlier_deploy_ids, validated_job
 from cutover.steps.registry import StepServices
@@ -39,7 +39,17 @@ class FakeSf:
     org_id: str = "00D5g00000ELAROEA5"
     calls: list[tuple[str, Any]] = field(default_factory=list)
     ids_seen_at_first_report: dict[str, Any] | None = None
+    org_deploys: list[dict[str, Any]] = field(default_factory=list)  # what DeployRequest answers
+    query_error: Exception | None = None
     _cutover_binding: _Binding = field(default_factory=_Binding)
+
+    def data_query(self, alias: str, soql: str, *, tooling: bool = False, **_: Any) -> QueryResult:
+        self.calls.append(("data_query", soql))
+        assert tooling and "FROM DeployRequest" in soql and "CheckOnly = false" in soql
+        assert "CreatedBy.Username = 'release@elaro.example'" in soql and "CreatedDate >= 20" in soql
+        if self.query_error is not None:
+            raise self.query_error
+        return QueryResult(tuple(self.org_deploys), len(self.org_deploys), True)
 
     def deploy_quick(self, alias: str, job_id: str, **kwargs: Any) -> DeployResult:
         self.calls.append(("deploy_quick", job_id))
@@ -213,3 +223,58 @@ def test_the_alias_is_checked_again_right_before_deploying(engine: Engine) -> No
         assert [name for name, _ in same.calls][:2] == ["org_display", "deploy_quick"]
     finally:
         other.close()
+
+
+# -- interrupted before sf answered with a deploy id (issue 11): ask the org, then adopt or submit ---------------------
+
+
+def interrupted_before_the_id(engine: Engine) -> tuple[StepContext, str]:
+    """A run whose deploy step was interrupted during attempt 1 before any deploy id was recorded."""
+    ctx = make_ctx(engine)
+    with engine.store.transaction() as tx:
+        engine.store.update_step(tx, ctx.run_id, "deploy.quick", status=StepStatus.RUNNING, attempt=1)
+        tx.append_event(ctx.run_id, "step.started", "deploy.quick", {"attempt": 1, "idempotent": False})
+    return ctx, ctx.run_id
+
+
+def resume_deploy(engine: Engine, run_id: str, fake: FakeSf) -> StepStatus:
+    step = make_step(engine, fake)
+    engine.execute(run_id, {"deploy.quick": step})
+    return engine.store.step(run_id, "deploy.quick").status
+
+
+def test_resume_adopts_the_deploy_the_org_holds_and_never_submits_another(engine: Engine) -> None:
+    _ctx, run_id = interrupted_before_the_id(engine)
+    fake = FakeSf(reports=[QUICK_OK], org_deploys=[{"Id": QUICK_OK.id, "Status": "InProgress"}])
+    assert resume_deploy(engine, run_id, fake) == StepStatus.PASSED
+    assert "deploy_quick" not in [name for name, _ in fake.calls]
+    assert engine.store.step(run_id, "deploy.quick").external_ids["deploy_id"] == QUICK_OK.id
+    assert any(e.type == "deploy.recover_adopted" for e in engine.events(run_id))
+
+
+def test_resume_submits_when_the_org_holds_no_deploy_of_the_attempt(engine: Engine) -> None:
+    _ctx, run_id = interrupted_before_the_id(engine)
+    fake = FakeSf(reports=[QUICK_OK])
+    assert resume_deploy(engine, run_id, fake) == StepStatus.PASSED
+    assert [name for name, _ in fake.calls].count("deploy_quick") == 1
+    assert any(e.type == "deploy.recover_none" for e in engine.events(run_id))
+
+
+@pytest.mark.parametrize(
+    ("org_deploys", "query_error", "expected"),
+    [
+        ([{"Id": "0Af1"}, {"Id": "0Af2"}], None, "holds 2 deploys"),
+        ([], SfCommandFailed("sObject type 'DeployRequest' is not supported.", name="INVALID_TYPE"), "could not be"),
+    ],
+)
+def test_resume_refuses_to_guess_when_the_org_cannot_tell(
+    engine: Engine, org_deploys: list[dict[str, Any]], query_error: Exception | None, expected: str
+) -> None:
+    from cutover.errors import StepFailed
+
+    _ctx, run_id = interrupted_before_the_id(engine)
+    fake = FakeSf(reports=[QUICK_OK], org_deploys=org_deploys, query_error=query_error)
+    with pytest.raises(StepFailed) as caught:
+        resume_deploy(engine, run_id, fake)
+    assert expected in caught.value.message and "cutover waive deploy.quick" in caught.value.message
+    assert "deploy_quick" not in [name for name, _ in fake.calls]
