@@ -14,8 +14,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from cutover.notify.escalation import (
     EscalationPolicy,
@@ -26,6 +26,10 @@ from cutover.notify.escalation import (
 )
 from cutover.notify.notifier import Message, Notifier, SendReport, iso, parse_iso
 from cutover.redact import redact_obj
+
+if TYPE_CHECKING:
+    from cutover.engine.store import Store
+    from cutover.runbook.models import EscalationRow, Role
 
 RAISED, NOTIFIED, ACKNOWLEDGED = "alert.raised", "alert.notified", "alert.acknowledged"
 
@@ -75,7 +79,7 @@ class Alert:
         )
 
 
-def load_alerts(store: Any, run_id: str) -> list[Alert]:
+def load_alerts(store: Store, run_id: str) -> list[Alert]:
     """Every alert of a run, rebuilt from its events, in the order raised."""
     alerts: dict[str, Alert] = {}
     for event in store.events(run_id):
@@ -110,7 +114,7 @@ def load_alerts(store: Any, run_id: str) -> list[Alert]:
     return list(alerts.values())
 
 
-def find_alert(store: Any, alert_id: str) -> Alert:
+def find_alert(store: Store, alert_id: str) -> Alert:
     """The alert `alert_id` (or a unique prefix of it) in any run of the project."""
     from cutover.errors import UsageError
 
@@ -126,7 +130,7 @@ def find_alert(store: Any, alert_id: str) -> Alert:
     return matches[0]
 
 
-def acknowledge(store: Any, alert: Alert, *, by: str, note: str | None = None, now: datetime | None = None) -> Alert:
+def acknowledge(store: Store, alert: Alert, *, by: str, note: str | None = None, now: datetime | None = None) -> Alert:
     from cutover.errors import UsageError
 
     if not by.strip():
@@ -169,12 +173,12 @@ class AlertDesk:
     def __init__(
         self,
         *,
-        store: Any,
+        store: Store,
         run_id: str,
         step_id: str | None,
         notifier: Notifier,
-        escalation_rows: Iterable[Mapping[str, Any]] | Iterable[Any],
-        roles: Mapping[str, Any] | None,
+        escalation_rows: Iterable[EscalationRow | Mapping[str, object]],
+        roles: Mapping[str, Role | Mapping[str, object]] | None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store = store
@@ -299,7 +303,7 @@ class AlertDesk:
         return report
 
 
-def _minutes(delta: Any) -> str:
+def _minutes(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     if seconds % 3600 == 0 and seconds >= 3600:
         return f"{seconds // 3600} h"

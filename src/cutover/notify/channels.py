@@ -26,7 +26,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cutover.redact import redact, redact_obj, register_secret
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from cutover.notify.notifier import Message
+    from cutover.runbook.models import AlertChannel, Runbook
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -174,9 +177,14 @@ def expand_env(url: str, environ: dict[str, str] | None = None) -> tuple[str, li
     return _ENV_RE.sub(sub, url), missing
 
 
-def channel_from_config(config: Any, project_dir: Path, environ: dict[str, str] | None = None) -> Channel:
+def channel_from_config(
+    config: AlertChannel | Mapping[str, object], project_dir: Path, environ: dict[str, str] | None = None
+) -> Channel:
     """A runbook `AlertChannel` (or a dict with the same keys) as a Channel."""
-    get = config.get if isinstance(config, dict) else lambda key, default=None: getattr(config, key, default)
+
+    def get(key: str, default: object = None) -> object:
+        return config.get(key, default) if isinstance(config, dict) else getattr(config, key, default)
+
     cid, ctype, target = str(get("id")), str(get("type", "apprise")), str(get("target", ""))
     minimum = str(get("min_severity", "LOW") or "LOW")
     url = get("url")
@@ -204,6 +212,6 @@ def scrub_url(text: str, url: str) -> str:
     return text
 
 
-def channels_from_runbook(runbook: Any, project_dir: Path, environ: dict[str, str] | None = None) -> list[Channel]:
+def channels_from_runbook(runbook: Runbook, project_dir: Path, environ: dict[str, str] | None = None) -> list[Channel]:
     alerts = getattr(runbook, "alerts", None)
     return [channel_from_config(c, project_dir, environ) for c in getattr(alerts, "channels", None) or ()]

@@ -19,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cutover.runbook.models import EscalationRow, Role
 
 SEVERITIES: tuple[str, ...] = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 _RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -119,8 +122,8 @@ class EscalationPolicy:
 
 def policy_for(
     severity: str,
-    rows: Iterable[Mapping[str, Any]],
-    roles: Mapping[str, Any] | None = None,
+    rows: Iterable[EscalationRow | Mapping[str, object]],
+    roles: Mapping[str, Role | Mapping[str, object]] | None = None,
 ) -> EscalationPolicy:
     """The policy for `severity` from escalation rows (`{severity, response_time, path}` as in the runbook, or the
     plan's dumped rows) and the runbook's roles (Role models or dicts with title/name/email/phone).
@@ -142,15 +145,17 @@ def policy_for(
         return EscalationPolicy(wanted, DEFAULT_RESPONSE, ())
     response = _get(row, "response_time")
     response_time = response if isinstance(response, timedelta) else parse_duration(str(response))
-    path = tuple(_contact(role_id, roles or {}) for role_id in _get(row, "path") or ())
+    role_ids = _get(row, "path")
+    listed = role_ids if isinstance(role_ids, list | tuple) else ()
+    path = tuple(_contact(str(role_id), roles or {}) for role_id in listed)
     return EscalationPolicy(wanted, response_time, path)
 
 
-def _get(row: Any, key: str) -> Any:
+def _get(row: object, key: str) -> object:
     return row.get(key) if isinstance(row, Mapping) else getattr(row, key, None)
 
 
-def _contact(role_id: str, roles: Mapping[str, Any]) -> Contact:
+def _contact(role_id: str, roles: Mapping[str, Role | Mapping[str, object]]) -> Contact:
     role = roles.get(role_id)
     if role is None:
         return Contact(role_id, role_id.replace("_", " ").title())

@@ -16,11 +16,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cutover.notify.channels import Channel, ChannelError, append_json_line
 from cutover.notify.escalation import at_least, severity_rank
 from cutover.redact import redact, redact_obj
+
+if TYPE_CHECKING:
+    from cutover.engine import StepContext
+    from cutover.runbook.models import Runbook
 
 
 def iso(moment: datetime) -> str:
@@ -216,7 +220,7 @@ def run_outbox(cutover_dir: Path, run_id: str | None) -> Path:
     return Path(cutover_dir) / "outbox.jsonl"
 
 
-def step_recorder(ctx: Any) -> Recorder:
+def step_recorder(ctx: StepContext) -> Recorder:
     """A Recorder that makes each send evidence of the step (`notification-<event>.json`) plus an audit event
     (`notify.sent`, or `notify.failed` when a channel failed)."""
 
@@ -238,7 +242,7 @@ def step_recorder(ctx: Any) -> Recorder:
 
 
 def notifier_for(
-    runbook: Any,
+    runbook: Runbook,
     project_dir: Path,
     *,
     run_id: str | None = None,
