@@ -19,8 +19,8 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from cutover.engine import StepContext
 from cutover.sf import SfCli, SfResult
@@ -40,7 +40,6 @@ class _Binding:
     polling: bool = False
     calls: int = 0
     last: SfResult | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def shared_cli(services: StepServices, runbook: Runbook) -> SfCli:
@@ -112,7 +111,7 @@ def _record(binding: _Binding, result: SfResult) -> None:
     if ctx is None:  # used outside a step (cutover target pin): nothing to record against
         return
     binding.calls += 1
-    summary: dict[str, Any] = {
+    summary: dict[str, object] = {
         "command": result.command_line,
         "exit_code": result.exit_code,
         "timed_out": result.timed_out,

@@ -354,7 +354,7 @@ class MonitorLimitsStep:
         top = max_by_metric(samples)
         worst = max_severity(b.severity for b in breaches)
         gaps = _gaps(samples, window.interval)
-        data: dict[str, Any] = {
+        data: dict[str, object] = {
             "window": window.to_json(),
             "samples": len(samples),
             "max_percent": {k: v for k, v in top.items() if not k.startswith("org:") or v >= 50},
