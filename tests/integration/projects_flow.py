@@ -263,6 +263,8 @@ class Flow:
         data: dict[str, Any] = yaml.safe_load(empty.read_text()) if empty.exists() else {}
         data = data or {}
         data["durations"] = {"validate_seconds": 1, "deploy_seconds": 1, "test_seconds": 1, "retrieve_seconds": 0}
+        if self.project.allow_deploy_with_pending_jobs:
+            data.setdefault("settings", {})["allow_deploy_with_pending_jobs"] = True
         scenario_file = self.root / "scenario.yaml"
         scenario_file.write_text(yaml.safe_dump(data))
         self.server = OrgsimServer(self.root / "org", scenario_file)
@@ -296,6 +298,10 @@ class Flow:
         done = self.sf(args)
         if done["result"].get("status") != "Succeeded":
             raise self.fail(f"the v1 deploy ended {done['result'].get('status')}", self.commands[-1])
+        if self.project.production_apex:
+            ran = self.sf(["apex", "run", "--file", self.project.production_apex, "--target-org", ALIAS])
+            if not ran["result"].get("success"):
+                raise self.fail(f"{self.project.production_apex} failed in production", self.commands[-1])
 
     @staticmethod
     def _has_apex(tree: Path) -> bool:

@@ -23,6 +23,11 @@ class FixtureProject:
     v1: str  # the version in production before the release
     v2: str  # the release
     two_step_rollback: bool  # `cutover rollback` without --by, then `signoff rollback.decide` + `resume`
+    # Anonymous Apex run in production after v1 (as its admins did), e.g. scheduling the project's jobs.
+    production_apex: str | None = None
+    # Setup > Deployment Settings: "Allow deployments of components when corresponding Apex jobs are pending or in
+    # progress" (off by default; production orgs with always-scheduled jobs usually turn it on).
+    allow_deploy_with_pending_jobs: bool = False
 
     @property
     def base(self) -> Path:
@@ -43,7 +48,13 @@ class FixtureProject:
 PROJECTS = {
     "lwc-app": FixtureProject("lwc-app", ("force-app",), "1.4.0", "1.5.0", two_step_rollback=False),
     "apex-platform": FixtureProject(
-        "apex-platform", ("core", "integrations"), "2.3.0", "2.4.0", two_step_rollback=True
+        "apex-platform",
+        ("core", "integrations"),
+        "2.3.0",
+        "2.4.0",
+        two_step_rollback=True,
+        production_apex="scripts/apex/schedule-nightly.apex",
+        allow_deploy_with_pending_jobs=True,
     ),
     "component-lib": FixtureProject("component-lib", ("force-app",), "0.9.0", "1.0.0", two_step_rollback=True),
 }
