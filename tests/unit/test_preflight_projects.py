@@ -90,9 +90,15 @@ def _gates(project: Path) -> dict[str, tuple[GateStatus, bool, str]]:
 
 
 def test_two_package_directories_without_package_json(tmp_path: Path):
-    gates = _gates(_project(tmp_path))
+    # The npm commands and README check of the Elaro runbook, written out (the generic defaults have neither).
+    elaro_project = (
+        "project:\n  commands: {test_all: npm run test:all, lint: npm run lint, fmt_check: npm run fmt:check, "
+        "test_unit: npm run test:unit}\n"
+        "  docs: {readme: README.md, readme_mentions_version: true, changelog: null}\n"
+    )
+    gates = _gates(_project(tmp_path, runbook=RUNBOOK + elaro_project))
     failed = {gate for gate, (status, _, _) in gates.items() if status == GateStatus.FAILED}
-    # The npm commands of the defaults fail before running, saying why and how to fix it; nothing else fails.
+    # The npm commands fail before running, saying why and how to fix it; nothing else fails.
     assert failed == {"preflight.test-all", "preflight.lint", "preflight.fmt-check"}
     assert gates["preflight.test-all"][2] == (
         "`npm run test:all` runs a package.json script, but the project has no package.json; add one, "
@@ -104,10 +110,10 @@ def test_two_package_directories_without_package_json(tmp_path: Path):
     # The Apex scan covers the package directories (the default scan path force-app does not exist).
     assert gates["preflight.apex-security"][:1] == (GateStatus.PASSED,)
     assert "no findings in 1 Apex file(s)" in gates["preflight.apex-security"][2]
-    # No CHANGELOG.md and the runbook does not name one: a skipped part, not a failure.
+    # No CHANGELOG.md and the runbook names none: not checked, not a failure.
     status, _, detail = gates["preflight.docs"]
     assert status == GateStatus.PASSED
-    assert "README.md:3 mentions 1.2.0" in detail and "skipped: no CHANGELOG.md" in detail
+    assert "README.md:3 mentions 1.2.0" in detail and "CHANGELOG" not in detail
     # No LWC: the LWC coverage gate is skipped with its reason and does not block.
     assert gates["preflight.lwc-coverage"] == (
         GateStatus.SKIPPED,

@@ -14,11 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from cutover.errors import UsageError
+from cutover.runbook.bounded_yaml import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    FileRefused,
+    YamlLimit,
+    bounded_yaml,
+    check_regular,
+    decode_utf8,
+    read_regular,
+    text_too_large,
+)
 from cutover.runbook.models import LocatedValueError, Runbook
 
 RUNBOOK_FILENAME = "cutover.yaml"
@@ -45,6 +57,12 @@ class RunbookError(UsageError):
 def find_runbook(project_dir: Path) -> Path:
     """`cutover.yaml` in the project folder, or a UsageError that says how to create one."""
     path = Path(project_dir) / RUNBOOK_FILENAME
+    try:
+        check_regular(path)
+    except FileRefused as exc:  # there is something, but not a file cutover can read: say what
+        raise RunbookError(f"{display_path(path)} {exc}", path=path) from None
+    except OSError:
+        pass
     if not path.is_file():
         raise RunbookError(
             f"no {RUNBOOK_FILENAME} in {display_path(Path(project_dir))}",
@@ -58,21 +76,38 @@ def find_runbook(project_dir: Path) -> Path:
 def load_runbook(path: Path | str) -> Runbook:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_regular(path)
     except FileNotFoundError:
         raise RunbookError(f"{display_path(path)}: no such file", hint="`cutover init` writes one", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunbookError(f"{display_path(path)}: cannot read: {exc}", path=path) from None
+    except FileRefused as exc:
+        raise RunbookError(f"{display_path(path)}: {exc}", path=path) from None
+    except OSError as exc:
+        raise RunbookError(f"{display_path(path)}: cannot read: {exc.strerror or exc}", path=path) from None
+    text, line, problem = decode_utf8(data)
+    if problem is not None:
+        raise RunbookError(_format(path, line, None, problem), path=path, line=line)
     return parse_runbook(text, path)
 
 
 def parse_runbook(text: str, path: Path | str = RUNBOOK_FILENAME) -> Runbook:
     """Parse runbook YAML text; `path` only names the file in error messages."""
     path = Path(path)
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+    if text_too_large(text):
+        raise RunbookError(_format(path, None, None, f"the file is larger than the limit ({MAX_BYTES:,} bytes)"))
+    yaml = bounded_yaml()
     try:
         document = yaml.load(text)
+    except YamlLimit as exc:
+        raise RunbookError(_format(path, exc.line, exc.key or None, exc.message), path=path, line=exc.line) from None
+    except MaxDepthExceededError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        message = f"lists or mappings nest more than {MAX_DEPTH} levels deep (the limit)"
+        raise RunbookError(_format(path, line, None, message), path=path, line=line) from None
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        problem = f"the character U+{char:04X} is not allowed in YAML (write it as an escape in double quotes)"
+        raise RunbookError(_format(path, line, None, problem), path=path, line=line) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -95,6 +130,12 @@ def parse_runbook(text: str, path: Path | str = RUNBOOK_FILENAME) -> Runbook:
         )
     if not isinstance(document, CommentedMap):
         raise RunbookError(_format(path, 1, None, "the top level must be a mapping of keys"), path=path, line=1)
+    unknown = _first_unknown_key(document)  # before anything is expanded: aliases under unknown keys never are
+    if unknown is not None:
+        line, _ = _line_of(document, unknown)
+        message = _message({"type": "extra_forbidden"}, unknown)
+        key = _dotted(unknown)
+        raise RunbookError(_format(path, line, key, message), path=path, line=line, key=key)
     try:
         return Runbook.model_validate(_plain(document))
     except ValidationError as exc:
@@ -136,7 +177,46 @@ def display_path(path: Path) -> str:
 
 def _format(path: Path, line: int | None, key: str | None, message: str) -> str:
     where = f"{display_path(path)}:{line}" if line is not None else display_path(path)
-    return f"{where}: {key}: {message}" if key else f"{where}: {message}"
+    text = f"{where}: {key}: {message}" if key else f"{where}: {message}"
+    return _printable(text)
+
+
+def _printable(text: str) -> str:
+    """One line of printable text: control characters and lone surrogates as escapes, at most 2,000 characters."""
+    if text.isprintable():
+        return text if len(text) <= 2000 else text[:2000] + "..."
+    cleaned = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return cleaned if len(cleaned) <= 2000 else cleaned[:2000] + "..."
+
+
+def _first_unknown_key(document: CommentedMap) -> tuple[str | int, ...] | None:
+    """Where the first (by line) key the models do not know sits. Each YAML node is walked once, so aliases are
+    never expanded here."""
+    seen: set[tuple[int, type]] = set()
+    stack: list[tuple[Any, type[BaseModel], tuple[str | int, ...]]] = [(document, Runbook, ())]
+    unknown: list[tuple[str | int, ...]] = []
+    while stack:
+        node, model, loc = stack.pop()
+        if not isinstance(node, dict) or (id(node), model) in seen:
+            continue
+        seen.add((id(node), model))
+        fields = {field.alias or name: field for name, field in model.model_fields.items()}
+        for key, value in node.items():
+            field = fields.get(key) if isinstance(key, str) else None
+            if field is None:
+                unknown.append((*loc, key if isinstance(key, str) else str(key)))
+                continue
+            inner = _inner_model(field.annotation)
+            if inner is None:
+                continue
+            origin = getattr(field.annotation, "__origin__", None)
+            if origin is list and isinstance(value, list):
+                stack.extend((item, inner, (*loc, key, i)) for i, item in enumerate(value))
+            elif origin is dict and isinstance(value, dict):
+                stack.extend((item, inner, (*loc, key, sub)) for sub, item in value.items() if isinstance(sub, str))
+            elif origin not in (list, dict):
+                stack.append((value, inner, (*loc, key)))
+    return min(unknown, key=lambda loc: _line_of(document, loc)[0]) if unknown else None
 
 
 def _duplicate_key_message(exc: MarkedYAMLError) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from cutover.engine import SignoffRule
 from cutover.errors import UsageError
-from cutover.runbook import load_runbook
+from cutover.runbook import load_runbook, template_text
 from cutover.runbook.plan import build_plan
 from cutover.steps import build_executors, plan_to_specs, role_rules
 from cutover.steps.registry import StepServices, executor_factory, register_action, unregister_action
@@ -17,7 +17,7 @@ from cutover.steps.registry import StepServices, executor_factory, register_acti
 @pytest.fixture
 def elaro(tmp_path: Path):
     path = tmp_path / "cutover.yaml"
-    path.write_text("target:\n  alias: production\n", encoding="utf-8")  # every other section: the seed defaults
+    path.write_text(template_text(), encoding="utf-8")  # the Elaro seed runbook
     return load_runbook(path)
 
 

@@ -71,7 +71,8 @@ def test_an_access_token_never_reaches_the_state_folder(tmp_path: Path, capsys: 
 
 
 def test_signoff_refuses_one_person_in_two_exclusive_roles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_runbook(tmp_path, STEPS, signoffs=SIGNOFFS)
+    exclusive = "separation_of_duties: {exclusive: [[deployment_lead, security_reviewer]]}"
+    write_runbook(tmp_path, STEPS, signoffs=SIGNOFFS, extra=exclusive)
     assert cutover(tmp_path, "signoff", "signoff.notes", "--by", "alex", "--role", "deployment_lead") == 0
     capsys.readouterr()
     code = cutover(tmp_path, "signoff", "security-review", "--by", "alex", "--role", "security_reviewer")

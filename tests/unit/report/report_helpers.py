@@ -39,6 +39,15 @@ roles:
   cto: {title: CTO}
 stages: [post_deploy]
 signoffs: []
+separation_of_duties: {exclusive: [[developer, security_reviewer], [deployment_lead, security_reviewer]]}
+thresholds: {apex_coverage: 85}
+alerts:
+  channels:
+    - {id: email, type: email, target: ops-team@solentra.com}
+    - {id: slack, type: slack, target: "#elaro-production-alerts"}
+  escalation:
+    - {severity: CRITICAL, response_time: 15m, path: [deployment_lead, cto]}
+    - {severity: HIGH, response_time: 1h, path: [deployment_lead, engineering_manager]}
 known_issues:
   - {id: pdf, title: PDF Generation Timeout, symptom: PDF export fails for reports >100 pages,
      workaround: Split report into smaller date ranges}

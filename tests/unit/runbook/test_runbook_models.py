@@ -1,14 +1,19 @@
-"""The models' defaults are the seed's numbers (read from the seed text, not retyped), and the helpers behave."""
+"""The models' defaults are the generic template's; the Elaro template holds the seed's numbers (read from the seed
+text, not retyped) and writes every one of them itself; the helpers behave."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+import yaml
+from pydantic import BaseModel, ValidationError
 
 from cutover.runbook import Runbook, parse_duration, parse_runbook, template_text
+from cutover.runbook.generic import template_text as generic_template
 from cutover.runbook.models import LocatedValueError, TargetConfig, WindowConfig, command_argv
 
 
@@ -16,8 +21,12 @@ def minimal() -> Runbook:
     return Runbook(target=TargetConfig(alias="production"))
 
 
-def test_thresholds_default_to_the_seed_numbers(seed_text: str) -> None:
-    rb = minimal()
+def elaro() -> Runbook:
+    return parse_runbook(template_text(), "elaro.yaml")
+
+
+def test_elaro_thresholds_are_the_seed_numbers(seed_text: str) -> None:
+    rb = elaro()
     assert rb.thresholds.apex_coverage == float(re.search(r"Apex test coverage ≥ (\d+)%", seed_text)[1])
     assert rb.thresholds.lwc_coverage == float(re.search(r"LWC test coverage ≥ (\d+)%", seed_text)[1])
     limits = rb.thresholds.limits
@@ -30,8 +39,8 @@ def test_thresholds_default_to_the_seed_numbers(seed_text: str) -> None:
     assert {float(n) for n in re.findall(r"Code coverage ≥ (\d+)%", seed_text)} == {rb.thresholds.apex_coverage}
 
 
-def test_commands_window_and_monitoring_default_to_the_seed(seed_text: str) -> None:
-    rb = minimal()
+def test_elaro_commands_window_and_monitoring_are_the_seed(seed_text: str) -> None:
+    rb = elaro()
     commands = rb.project.commands
     for key, label in (
         ("test_all", "All tests passing locally"),
@@ -56,9 +65,67 @@ def test_commands_window_and_monitoring_default_to_the_seed(seed_text: str) -> N
     assert rb.verify.log_watch == "30m" and "(First 30 minutes)" in seed_text
 
 
-def test_template_is_the_defaults_written_out() -> None:
-    """`cutover init` writes exactly what an almost-empty runbook means; the two cannot drift apart."""
-    assert parse_runbook(template_text(), "elaro.yaml") == minimal()
+def test_generic_template_is_the_defaults_written_out() -> None:
+    """`cutover init`'s generic template is exactly what an almost-empty runbook means; they cannot drift apart."""
+    assert parse_runbook(generic_template("generic"), "generic.yaml") == minimal()
+
+
+def test_defaults_name_nothing_of_a_project() -> None:
+    rb = minimal()
+    assert rb.scheduled_jobs == [] and rb.known_issues == [] and rb.alerts.channels == []
+    assert rb.security.crud_guards == [] and rb.security.strip_methods == ["Security.stripInaccessible"]
+    assert rb.verify.permission_set_query is None and rb.monitoring.limits_query is None
+    assert all(metric.check == "manual" for metric in rb.monitoring.metrics)
+    commands = rb.project.commands
+    assert (commands.test_all, commands.lint, commands.fmt_check, commands.test_unit) == (None, None, None, None)
+    assert rb.project.manifest is None and rb.project.docs.readme is None
+    dumped = json.dumps(rb.model_dump(mode="json")).lower()
+    for word in ("elaro", "solentra", "npm", "__c", "like '"):
+        assert word not in dumped
+
+
+# Fields the Elaro template may leave to the defaults: they are generic (and the same before and after issue 7).
+_GENERIC_FIELDS = {
+    "project.extra_source_dirs",
+    "project.destructive_changes",
+    "project.has_apex",
+    "project.has_permission_sets",
+    "security.rules",
+    "verify.recreate_missing_jobs",
+}
+
+
+def _unwritten(model: type[BaseModel], node: object, where: str) -> list[str]:
+    """Model fields with a default that the YAML mapping `node` does not write (recursively)."""
+    missing: list[str] = []
+    if not isinstance(node, dict):
+        return missing
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        path = f"{where}.{key}" if where else key
+        if key not in node:
+            if not field.is_required() and path not in _GENERIC_FIELDS:
+                missing.append(path)
+            continue
+        inner = field.annotation
+        args = [a for a in getattr(inner, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            missing += _unwritten(inner, node[key], path)
+        elif args and isinstance(node[key], list):
+            for index, item in enumerate(node[key]):
+                missing += _unwritten(args[0], item, f"{path}[{index}]")
+        elif args and isinstance(node[key], dict):
+            for sub, item in node[key].items():
+                missing += _unwritten(args[0], item, f"{path}.{sub}")
+    return missing
+
+
+def test_elaro_template_writes_every_value_itself() -> None:
+    """The Elaro runbook never depends on a model default: its behaviour cannot change when the defaults do."""
+    document = yaml.safe_load(template_text())
+    assert _unwritten(Runbook, document, "") == []
+    example = yaml.safe_load((Path(__file__).resolve().parents[3] / "examples/elaro/cutover.yaml").read_text())
+    assert _unwritten(Runbook, example, "") == []
 
 
 def test_template_comments_cite_the_seed() -> None:
@@ -89,7 +156,7 @@ def test_parse_duration_rejects(text: str) -> None:
 
 
 def test_window_is_open_on_friday_evening_new_york_time() -> None:
-    window = minimal().window
+    window = elaro().window
     # Friday 2026-11-27 19:30 in New York (EST, UTC-5) is 00:30 UTC on Saturday.
     assert window.is_open(datetime(2026, 11, 28, 0, 30, tzinfo=UTC))
     assert not window.is_open(datetime(2026, 11, 28, 3, 0, tzinfo=UTC))  # 22:00 New York: closed
@@ -115,7 +182,7 @@ def test_duration_must_fit_the_window() -> None:
 
 
 def test_problems_report_tbd_contacts_and_missing_identity() -> None:
-    problems = minimal().problems()
+    problems = elaro().problems()
     text = "\n".join(problems)
     assert "target.expect" in text and "org_id" in text
     assert "roles.deployment_lead" in text and "TBD" in text
@@ -155,7 +222,7 @@ def test_command_argv_splits_without_a_shell() -> None:
 
 
 def test_release_names_fill_version_and_date() -> None:
-    release = minimal().release.model_copy(update={"branch": "release/v{version}-{date}"})
+    release = elaro().release.model_copy(update={"branch": "release/v{version}-{date}"})
     when = datetime(2026, 2, 6, 18, 0)
     assert release.branch_name(when) == "release/v3.0.0-20260206"
     assert release.tag_name(when) == "v3.0.0"

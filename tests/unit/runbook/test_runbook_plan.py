@@ -137,6 +137,7 @@ def test_thresholds_and_commands_flow_into_the_checks() -> None:
     runbook = parse_runbook(
         "target: {alias: prod}\nthresholds: {apex_coverage: 90, limits: {cpu: 60}}\n"
         "project: {commands: {lint: [eslint, force-app], test_all: null}}\n"
+        "monitoring: {metrics: [{id: cpu, group: Limits, title: CPU time, check: limit, limit: cpu}]}\n"
     )
     steps = {s.id: s for s in build_plan(runbook)}
     assert "preflight.test-all" not in steps

@@ -162,7 +162,13 @@ def runbook() -> Runbook:
         "cto": Role(title="CTO"),
     }
     channels = [{"id": "pagerduty", "type": "pagerduty", "target": "on-call", "url": "file://pager.jsonl"}]
-    return Runbook(target=TargetConfig(alias="production"), roles=roles, alerts={"channels": channels})
+    escalation = [  # the seed's escalation table (the generic default pages only the deployment lead)
+        {"severity": "CRITICAL", "response_time": "15m", "path": ["deployment_lead", "cto"]},
+        {"severity": "HIGH", "response_time": "1h", "path": ["deployment_lead", "engineering_manager"]},
+    ]
+    return Runbook(
+        target=TargetConfig(alias="production"), roles=roles, alerts={"channels": channels, "escalation": escalation}
+    )
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cutover.cli import main
 from cutover.engine import Engine, StepContext, StepSpec, StepStatus
 from cutover.notify import load_alerts, read_json_lines
+from cutover.runbook import template_text
 from cutover.runbook.models import Runbook, TargetConfig
 from cutover.runbook.plan import build_plan, build_rollback_plan
 from cutover.steps.post_deploy import NotifyStep, _notify, routing_table
@@ -46,7 +48,9 @@ def seed_runbook() -> Runbook:
             "min_severity": "HIGH",
         },
     ]
-    return Runbook(target=TargetConfig(alias="production"), alerts={"channels": channels})
+    seed = yaml.safe_load(template_text())  # the Elaro seed runbook (escalation, known issues), these channels
+    seed["alerts"]["channels"] = channels
+    return Runbook.model_validate(seed)
 
 
 def ctx_for(engine: Engine, step_id: str) -> StepContext:

@@ -63,13 +63,22 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 RoleId = Identifier
 
 
+#: The longest duration a runbook may name (monitoring windows, timeouts, response times): one year.
+MAX_DURATION = timedelta(days=366)
+MAX_DURATION_TEXT = "366d"
+
+
 def parse_duration(text: str) -> timedelta:
-    """'24h', '15m', '1h30m', '2d', '45s', '1w' → timedelta. Raises ValueError on anything else."""
-    match = _DURATION_RE.match(text.strip())
+    """'24h', '15m', '1h30m', '2d', '45s', '1w' → timedelta. Raises ValueError on anything else, and on durations
+    longer than MAX_DURATION (366 days), so a huge number never overflows."""
+    match = _DURATION_RE.match(text.strip()) if len(text) <= 64 else None
     if not text.strip() or not match or not any(match.groups()):
-        raise ValueError(f"{text!r} is not a duration (examples: 30s, 15m, 1h30m, 24h, 2d)")
+        raise ValueError(f"{text[:64]!r} is not a duration (examples: 30s, 15m, 1h30m, 24h, 2d)")
     weeks, days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    total = (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text.strip()!r} is longer than the maximum duration ({MAX_DURATION_TEXT})")
+    return timedelta(seconds=total)
 
 
 def _duration(value: Any) -> Any:
@@ -78,6 +87,8 @@ def _duration(value: Any) -> Any:
     if isinstance(value, int):  # bare numbers are seconds, like `timeout: 600`
         if value <= 0:
             raise ValueError("a duration must be positive")
+        if value > MAX_DURATION.total_seconds():
+            raise ValueError(f"{value} seconds is longer than the maximum duration ({MAX_DURATION_TEXT})")
         return f"{value}s"
     if isinstance(value, str):
         if parse_duration(value) <= timedelta(0):
@@ -102,7 +113,20 @@ def _clock_time(value: Any) -> Any:
 ClockTime = Annotated[str, BeforeValidator(_clock_time)]
 
 
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # YAML `true` is not 1
+        raise ValueError(f"expected a number, not {str(value).lower()}")
+    return value
+
+
+#: Validator for number fields: true/false are refused instead of read as 1/0.
+NotBool = BeforeValidator(_not_bool)
+#: A whole number (never a boolean).
+Count = Annotated[int, NotBool]
+
+
 def _percentage(value: Any) -> Any:
+    _not_bool(value)
     if isinstance(value, str) and value.strip().endswith("%"):
         value = value.strip()[:-1].strip()
         try:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from cutover.runbook.models._seed import seed_list, seed_text
+from cutover.runbook.models._cron import check_cron
 from cutover.runbook.models._types import (
+    Count,
     Duration,
     Percentage,
     TestLevel,
@@ -26,14 +26,14 @@ class LimitThresholds(_Model):
 
 
 class Thresholds(_Model):
-    apex_coverage: Percentage = 85
+    apex_coverage: Percentage = 75  # the platform's own minimum for a production deploy
     lwc_coverage: Percentage = 80
-    test_pass_rate: Percentage = 100  # seed "All tests pass (100%)"
+    test_pass_rate: Percentage = 100
     limits: LimitThresholds = LimitThresholds()
 
 
 class SecretsConfig(_Model):
-    baseline: str | None = ".secrets.baseline"
+    baseline: str | None = None  # a detect-secrets baseline of accepted findings, when the project keeps one
     # The seed's grep: `grep -r "password\|api_key\|secret" --exclude-dir=node_modules`
     patterns: list[str] = Field(default_factory=lambda: ["password", "api_key", "secret"])
     exclude_dirs: list[str] = Field(default_factory=lambda: ["node_modules", ".sfdx", ".sf", ".cutover", "backups"])
@@ -43,29 +43,17 @@ class SecurityConfig(_Model):
     """Seed "Security Verification": rules the Apex scanner enforces."""
 
     soql_enforcement: list[Literal["SECURITY_ENFORCED", "USER_MODE"]] = Field(
-        default_factory=lambda: ["SECURITY_ENFORCED", "USER_MODE"], min_length=1
+        default_factory=lambda: ["USER_MODE", "SECURITY_ENFORCED"], min_length=1
     )
-    crud_guards: list[str] = Field(default_factory=lambda: seed_list("security", "crud_guards"))
-    strip_methods: list[str] = Field(default_factory=lambda: seed_list("security", "strip_methods"))
+    # The project's own CRUD/FLS helper methods (Class.method) that count as checks; none unless the runbook says.
+    crud_guards: list[str] = Field(default_factory=list, max_length=100)
+    strip_methods: list[str] = Field(default_factory=lambda: ["Security.stripInaccessible"], max_length=100)
     scan_paths: list[str] = Field(default_factory=lambda: ["force-app"])
     skip_test_classes: bool = True
     # Apex scanner rule id -> "error" (fails the gate), "warning" (reported, does not fail) or "off" (not run).
     # Rules not named keep "error". The scanner validates the ids (cutover.checks.apex.config.RULE_IDS).
     rules: dict[str, Literal["error", "warning", "off"]] = Field(default_factory=dict)
     secrets: SecretsConfig = SecretsConfig()
-
-
-_CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*?/,#LW-]+$")
-
-
-def _cron(value: str) -> str:
-    fields = value.split()
-    if len(fields) not in (6, 7) or not all(_CRON_FIELD_RE.match(f) for f in fields):
-        raise ValueError(
-            f"{value!r} is not a Salesforce cron expression "
-            "(Seconds Minutes Hours Day_of_month Month Day_of_week [Year], e.g. '0 0 2 * * ?')"
-        )
-    return value
 
 
 class ScheduledJob(_Model):
@@ -79,15 +67,11 @@ class ScheduledJob(_Model):
     name: str = Field(min_length=1)
     class_name: str | None = Field(default=None, alias="class")
     frequency: str
-    crons: list[Annotated[str, AfterValidator(_cron)]] = Field(min_length=1)
+    crons: list[Annotated[str, AfterValidator(check_cron)]] = Field(min_length=1, max_length=60)
     purpose: str = ""
     verification: str = ""
     verification_query: str | None = None
     expected_state: str = "WAITING"
-
-
-def _default_scheduled_jobs() -> list[ScheduledJob]:
-    return [ScheduledJob.model_validate(job) for job in seed_list("scheduled_jobs")]
 
 
 class VerifyConfig(_Model):
@@ -102,10 +86,10 @@ class VerifyConfig(_Model):
         "SELECT Id, Request, Operation, Status, DurationMilliseconds FROM ApexLog "
         "WHERE Status != 'Success' AND StartTime = TODAY ORDER BY StartTime DESC LIMIT 10"
     )
-    max_failure_logs: int = Field(default=0, ge=0)
-    # Checked after the deploy only when set (None: no permission-set assignment check).
-    permission_set_query: str | None = Field(default_factory=lambda: seed_text("verify", "permission_set_query"))
-    min_permission_set_assignments: int = Field(default=1, ge=0)
+    max_failure_logs: Count = Field(default=0, ge=0, le=10_000)
+    # A PermissionSetAssignment query checked after the deploy, only when set (None: no such check).
+    permission_set_query: str | None = None
+    min_permission_set_assignments: Count = Field(default=1, ge=0, le=1_000_000)
     # Re-create missing/aborted scheduled jobs with `sf apex run` during verification (unset: only when
     # target.production is false, i.e. rehearsals; in production an operator decides).
     recreate_missing_jobs: bool | None = None

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from cutover.runbook.models._seed import seed_list, seed_text
+from cutover.runbook.models._defaults import default, default_list
 from cutover.runbook.models._types import (
     Command,
     Duration,
@@ -46,7 +46,7 @@ class MonitoringMetric(_Model):
 
 
 def _default_metrics() -> list[MonitoringMetric]:
-    return [MonitoringMetric.model_validate(metric) for metric in seed_list("monitoring", "metrics")]
+    return [MonitoringMetric.model_validate(metric) for metric in default_list("monitoring", "metrics")]
 
 
 class MonitoringConfig(_Model):
@@ -54,15 +54,13 @@ class MonitoringConfig(_Model):
 
     duration: Duration = "24h"
     interval: Duration = "15m"
-    # Seed Appendix A "View Governor Limits": snapshots the org writes; Name identifies the limit, Value__c is a %.
+    # A query of governor-limit snapshots the org writes itself (Name identifies the limit, Value__c is a %).
     # Optional (None: not queried); the org's own /limits, ApexLog failures and scheduled jobs are always watched.
-    limits_query: str | None = Field(default_factory=lambda: seed_text("monitoring", "limits_query"))
+    limits_query: str | None = None
     # Snapshot Name → threshold key; matched case-insensitively as a prefix of Name.
-    snapshot_names: dict[str, LimitName] = Field(
-        default_factory=lambda: {"SOQL": "soql", "DML": "dml", "CPU": "cpu", "Heap": "heap"}
-    )
+    snapshot_names: dict[str, LimitName] = Field(default_factory=dict, max_length=100)
     breach_severity: Severity = "HIGH"
-    metrics: list[MonitoringMetric] = Field(default_factory=_default_metrics)
+    metrics: list[MonitoringMetric] = Field(default_factory=_default_metrics, max_length=200)
 
     @model_validator(mode="after")
     def _interval_fits(self) -> MonitoringConfig:
@@ -92,10 +90,6 @@ class AlertChannel(_Model):
     min_severity: Severity = "LOW"
 
 
-def _default_channels() -> list[AlertChannel]:
-    return [AlertChannel.model_validate(channel) for channel in seed_list("alerts", "channels")]
-
-
 class EscalationRow(_Model):
     """Seed "Escalation Path": who is paged, in order, and how fast they must respond."""
 
@@ -105,21 +99,14 @@ class EscalationRow(_Model):
 
 
 def _default_escalation() -> list[EscalationRow]:
-    return [
-        EscalationRow(severity="CRITICAL", response_time="15m", path=["deployment_lead", "cto"]),
-        EscalationRow(severity="HIGH", response_time="1h", path=["deployment_lead", "engineering_manager"]),
-        EscalationRow(severity="MEDIUM", response_time="4h", path=["customer_support", "deployment_lead"]),
-        EscalationRow(severity="LOW", response_time="24h", path=["customer_support"]),
-    ]
+    return [EscalationRow.model_validate(row) for row in default_list("alerts", "escalation")]
 
 
 class AlertsConfig(_Model):
-    channels: list[AlertChannel] = Field(default_factory=_default_channels)
-    escalation: list[EscalationRow] = Field(default_factory=_default_escalation)
-    # Seed "Appendix B: Emergency Contacts > Internal Escalation", in order.
-    internal_escalation: list[RoleId] = Field(
-        default_factory=lambda: ["deployment_lead", "engineering_manager", "vp_engineering", "cto"]
-    )
+    channels: list[AlertChannel] = Field(default_factory=list, max_length=100)
+    escalation: list[EscalationRow] = Field(default_factory=_default_escalation, max_length=4)
+    # Who is called, in order, when nobody on the escalation path answers.
+    internal_escalation: list[RoleId] = Field(default_factory=lambda: ["deployment_lead"], max_length=100)
 
     @model_validator(mode="after")
     def _unique(self) -> AlertsConfig:
@@ -146,17 +133,7 @@ class RollbackTrigger(_Model):
 
 
 def _default_triggers() -> list[RollbackTrigger]:
-    return [
-        RollbackTrigger(id="critical-functionality-broken", description="Critical functionality broken"),
-        RollbackTrigger(id="users-locked-out", description=">10% of users unable to access system"),
-        RollbackTrigger(id="data-integrity", description="Data integrity issues"),
-        RollbackTrigger(id="security-vulnerability", description="Security vulnerabilities discovered"),
-        RollbackTrigger(
-            id="verification-failed",
-            description="Post-deployment verification failed (tests, coverage, failure logs, scheduled jobs)",
-            automatic=True,
-        ),
-    ]
+    return [RollbackTrigger.model_validate(trigger) for trigger in default_list("rollback", "triggers")]
 
 
 class QuickRollback(_Model):
@@ -172,19 +149,23 @@ class QuickRollback(_Model):
 class DestructiveOption(_Model):
     """Seed "Destructive Rollback (Option 2)": only if schema changes were made and Option 1 fails."""
 
-    description: str = (
-        "Use only if schema changes were made and Option 1 fails: ask Salesforce Support for an org restore."
-    )
-    contact: str = "Salesforce Support: 1-800-NO-SOFTWARE (1-800-667-6389)"
-    premier_support: str = "Premier Success Support: available 24/7 for P1 issues"
+    description: str = Field(default_factory=lambda: _destructive_text("description"))
+    contact: str = Field(default_factory=lambda: _destructive_text("contact"))
+    premier_support: str = Field(default_factory=lambda: _destructive_text("premier_support"))
     priority: str = "P1 - Critical"
-    include: list[str] = Field(default_factory=lambda: ["Org ID", "Backup timestamp", "Reason for restore"])
+    include: list[str] = Field(
+        default_factory=lambda: ["Org ID", "Backup timestamp", "Reason for restore"], max_length=100
+    )
+
+
+def _destructive_text(key: str) -> str:
+    return str(default("rollback", "destructive_option", key))
 
 
 class RollbackConfig(_Model):
-    triggers: list[RollbackTrigger] = Field(default_factory=_default_triggers)
+    triggers: list[RollbackTrigger] = Field(default_factory=_default_triggers, max_length=100)
     automatic_on_verification_failure: bool = True
-    approvers: list[RoleId] = Field(default_factory=lambda: ["deployment_lead"])
+    approvers: list[RoleId] = Field(default_factory=lambda: ["deployment_lead"], max_length=100)
     quick: QuickRollback = QuickRollback()
     destructive_option: DestructiveOption = DestructiveOption()
 
@@ -197,44 +178,38 @@ class KnownIssue(_Model):
     permanent_fix: str = ""
 
 
-def _default_known_issues() -> list[KnownIssue]:
-    return [KnownIssue.model_validate(issue) for issue in seed_list("known_issues")]
-
-
 class ChecklistGroup(_Model):
     """A titled group of checklist items attested together by one role."""
 
     id: Identifier
     title: str
     role: RoleId = "qa_lead"
-    items: list[str] = Field(min_length=1)
+    items: list[str] = Field(min_length=1, max_length=1000)
     blocking: bool = True
 
 
 def _default_smoke_tests() -> list[ChecklistGroup]:
-    return [ChecklistGroup.model_validate(group) for group in seed_list("checklists", "smoke_tests")]
+    return [ChecklistGroup.model_validate(group) for group in default_list("checklists", "smoke_tests")]
 
 
 class PostDeployChecklists(_Model):
     """Seed "Post-Deployment Checklist": Immediate (within 1 hour), First 24 Hours, First Week."""
 
-    within_1h: list[str] = Field(default_factory=lambda: seed_list("checklists", "post_deploy", "within_1h"))
-    first_24h: list[str] = Field(default_factory=lambda: seed_list("checklists", "post_deploy", "first_24h"))
-    first_week: list[str] = Field(default_factory=lambda: seed_list("checklists", "post_deploy", "first_week"))
+    within_1h: list[str] = Field(default_factory=lambda: _post_deploy("within_1h"), max_length=1000)
+    first_24h: list[str] = Field(default_factory=lambda: _post_deploy("first_24h"), max_length=1000)
+    first_week: list[str] = Field(default_factory=lambda: _post_deploy("first_week"), max_length=1000)
     role: RoleId = "deployment_lead"
 
 
+def _post_deploy(key: str) -> list[str]:
+    return [str(item) for item in default_list("checklists", "post_deploy", key)]
+
+
 class ChecklistsConfig(_Model):
-    smoke_tests: list[ChecklistGroup] = Field(default_factory=_default_smoke_tests)
+    smoke_tests: list[ChecklistGroup] = Field(default_factory=_default_smoke_tests, max_length=100)
     post_deploy: PostDeployChecklists = PostDeployChecklists()
     post_rollback: list[str] = Field(
-        default_factory=lambda: [
-            "Notify all stakeholders of rollback",
-            "Create incident post-mortem document",
-            "Schedule retrospective meeting",
-            "Update deployment checklist based on lessons learned",
-            "Fix issues in sandbox before next deployment attempt",
-        ]
+        default_factory=lambda: [str(item) for item in default_list("checklists", "post_rollback")], max_length=1000
     )
 
 
@@ -248,7 +223,7 @@ class CustomStep(_Model):
     timeout: Duration = "10m"
     idempotent: bool = False
     blocking: bool = True
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict, max_length=100)
     cwd: str | None = None
 
     @property

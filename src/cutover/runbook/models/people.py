@@ -6,8 +6,9 @@ from typing import Annotated
 
 from pydantic import Field
 
-from cutover.runbook.models._seed import seed_list
+from cutover.runbook.models._defaults import default_dict, default_list
 from cutover.runbook.models._types import (
+    Count,
     Identifier,
     RoleId,
     Stage,
@@ -38,28 +39,14 @@ class Role(_Model):
 
 
 def _default_roles() -> dict[str, Role]:
-    return {
-        "deployment_lead": Role(title="Deployment Lead", responsibility="Overall coordination"),
-        "developer": Role(title="Developer", responsibility="Technical execution"),
-        "qa_lead": Role(title="QA Lead", responsibility="Post-deployment validation"),
-        "security_reviewer": Role(title="Security Reviewer", responsibility="Security sign-off"),
-        "customer_support": Role(title="Customer Support", responsibility="User communication"),
-        "engineering_manager": Role(title="Engineering Manager", responsibility="Escalation (HIGH)"),
-        "security_lead": Role(title="Security Lead", responsibility="Security escalation"),
-        "vp_engineering": Role(title="VP of Engineering", responsibility="Internal escalation", required=False),
-        "cto": Role(title="CTO", responsibility="Escalation (CRITICAL)", required=False),
-    }
+    return {role_id: Role.model_validate(role) for role_id, role in default_dict("roles").items()}
 
 
 class SeparationOfDuties(_Model):
     """Pairs (or groups) of roles that must be held by different people in one run."""
 
-    exclusive: list[Annotated[list[RoleId], Field(min_length=2)]] = Field(
-        default_factory=lambda: [
-            ["developer", "security_reviewer"],
-            ["deployment_lead", "security_reviewer"],
-            ["developer", "qa_lead"],
-        ]
+    exclusive: list[Annotated[list[RoleId], Field(min_length=2, max_length=100)]] = Field(
+        default_factory=lambda: [["developer", "security_reviewer"]], max_length=100
     )
     reviewer_not_author: bool = True
 
@@ -67,7 +54,7 @@ class SeparationOfDuties(_Model):
 class ReviewsConfig(_Model):
     """Seed "Code review completed (minimum 2 reviewers)"."""
 
-    min_approvals: int = Field(default=2, ge=0, le=20)
+    min_approvals: Count = Field(default=1, ge=0, le=20)
 
 
 class Signoff(_Model):
@@ -84,4 +71,4 @@ class Signoff(_Model):
 
 
 def _default_signoffs() -> list[Signoff]:
-    return [Signoff.model_validate(signoff) for signoff in seed_list("signoffs")]
+    return [Signoff.model_validate(signoff) for signoff in default_list("signoffs")]

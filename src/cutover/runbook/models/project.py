@@ -13,7 +13,9 @@ from cutover.runbook.models._types import (
     WEEKDAYS,
     ClockTime,
     Command,
+    Count,
     LocatedValueError,
+    NotBool,
     RoleId,
     TestLevel,
     Weekday,
@@ -33,7 +35,7 @@ def _check_placeholders(value: str, allowed: set[str]) -> str:
 class ReleaseConfig(_Model):
     """Seed "3. Create Deployment Branch": release branch from an up-to-date main, annotated tag, push."""
 
-    version: str = "3.0.0"
+    version: str = "1.0.0"
     base_branch: str = "main"
     branch: str = "release/v{version}"
     tag: str = "v{version}"
@@ -67,21 +69,22 @@ class ReleaseConfig(_Model):
 
 
 class ProjectCommands(_Model):
-    """Seed "Code Quality" and "Testing": the project's own commands (run as argv, never through a shell)."""
+    """Seed "Code Quality" and "Testing": the project's own commands (run as argv, never through a shell).
+    None: no gate (`cutover init` writes one only for a package.json script that exists)."""
 
-    test_all: Command | None = "npm run test:all"
-    lint: Command | None = "npm run lint"
-    fmt_check: Command | None = "npm run fmt:check"
-    test_unit: Command | None = "npm run test:unit"
+    test_all: Command | None = None
+    lint: Command | None = None
+    fmt_check: Command | None = None
+    test_unit: Command | None = None
 
 
 class DocsConfig(_Model):
     """Seed "Documentation": files that must be current for the release."""
 
-    readme: str | None = "README.md"
-    changelog: str | None = "CHANGELOG.md"
+    readme: str | None = None  # checked only when set (`cutover init` sets the files that exist)
+    changelog: str | None = None
     api_docs: str | None = None  # "(if applicable)": checked only when set
-    readme_mentions_version: bool = True
+    readme_mentions_version: bool = False
     changelog_mentions_version: bool = True
 
 
@@ -100,8 +103,9 @@ class ProjectConfig(_Model):
     source_dir: str = "force-app"
     # Other package directories: with `manifest: null` they are validated, deployed and backed up together with
     # source_dir (one --source-dir each). `cutover init` lists every package directory of sfdx-project.json.
-    extra_source_dirs: list[str] = Field(default_factory=list)
-    manifest: str | None = "manifest/package.xml"
+    extra_source_dirs: list[str] = Field(default_factory=list, max_length=100)
+    # None: the package directories are validated, deployed and backed up; else a package.xml.
+    manifest: str | None = None
     destructive_changes: DestructiveChanges = DestructiveChanges()
     commands: ProjectCommands = ProjectCommands()
     docs: DocsConfig = DocsConfig()
@@ -128,7 +132,7 @@ class ProjectConfig(_Model):
 
 class SfConfig(_Model):
     binary: str | None = None  # override of the sf CLI (else $CUTOVER_SF, else `sf` on PATH)
-    wait_minutes: int = Field(default=33, ge=1, le=1440)
+    wait_minutes: Count = Field(default=33, ge=1, le=1440)
     api_version: str | None = Field(default=None, pattern=r"^\d{2,3}\.0$")
     test_level: TestLevel = "RunLocalTests"
     # Org where the pre-deployment Apex tests run (a full sandbox). Unset: the coverage gate reads the validation.
@@ -153,17 +157,16 @@ class TargetConfig(_Model):
 class WindowConfig(_Model):
     """Seed "Recommended Deployment Window": Friday 6:00 PM - 10:00 PM EST, 2-4 hours."""
 
-    # The seed says EST; America/New_York follows daylight saving time (EDT in summer), which is what people mean.
-    timezone: str = "America/New_York"
+    timezone: str = "UTC"  # an IANA name; America/New_York follows daylight saving time
     days: Annotated[
         list[Annotated[Weekday, BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v)]],
         BeforeValidator(lambda v: [v] if isinstance(v, str) else v),  # `days: friday` means [friday]
-    ] = Field(default_factory=lambda: ["friday"], min_length=1)
+    ] = Field(default_factory=lambda: ["tuesday", "wednesday", "thursday"], min_length=1, max_length=7)
     start: ClockTime = "18:00"
     end: ClockTime = "22:00"
-    duration_hours: float = Field(default=4, gt=0, le=24)  # upper estimate (seed: 2-4 hours)
+    duration_hours: Annotated[float, NotBool] = Field(default=2, gt=0, le=24)  # upper estimate
     enforce: bool = True
-    exception_approvers: list[RoleId] = Field(default_factory=lambda: ["deployment_lead"])
+    exception_approvers: list[RoleId] = Field(default_factory=lambda: ["deployment_lead"], max_length=100)
 
     @model_validator(mode="after")
     def _valid(self) -> WindowConfig:
@@ -173,6 +176,9 @@ class WindowConfig(_Model):
             raise LocatedValueError(
                 ("timezone",), f"unknown time zone {self.timezone!r} (use an IANA name such as America/New_York)"
             ) from None
+        for index, day in enumerate(self.days):
+            if day in self.days[:index]:
+                raise LocatedValueError(("days", index), f"{day} is listed twice")
         if self.start == self.end:
             raise LocatedValueError(("end",), "the window ends when it starts")
         if self.duration_hours > self.length_hours + 1e-9:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from cutover.runbook.models._seed import seed_text
 from cutover.runbook.models._types import (
     STAGES,
     LocatedValueError,
+    NotBool,
     RoleId,
     Stage,
     _Model,
@@ -20,7 +20,6 @@ from cutover.runbook.models.checks import (
     SecurityConfig,
     Thresholds,
     VerifyConfig,
-    _default_scheduled_jobs,
 )
 from cutover.runbook.models.operations import (
     AlertsConfig,
@@ -29,7 +28,6 @@ from cutover.runbook.models.operations import (
     KnownIssue,
     MonitoringConfig,
     RollbackConfig,
-    _default_known_issues,
 )
 from cutover.runbook.models.people import (
     ReviewsConfig,
@@ -41,30 +39,34 @@ from cutover.runbook.models.people import (
 )
 from cutover.runbook.models.project import ProjectConfig, ReleaseConfig, SfConfig, TargetConfig, WindowConfig
 
+#: The longest list of sign-offs, scheduled jobs, known issues or custom steps a runbook may hold.
+MAX_ITEMS = 1000
+
 
 class Runbook(_Model):
-    version: Literal[1] = 1
-    name: str = Field(default_factory=lambda: seed_text("name"))
+    version: Annotated[Literal[1], NotBool] = 1
+    name: str = "Production deployment"
     release: ReleaseConfig = ReleaseConfig()
     project: ProjectConfig = ProjectConfig()
     sf: SfConfig = SfConfig()
     target: TargetConfig
     window: WindowConfig = WindowConfig()
-    roles: dict[RoleId, Role] = Field(default_factory=_default_roles)
+    roles: dict[RoleId, Role] = Field(default_factory=_default_roles, max_length=100)
     separation_of_duties: SeparationOfDuties = SeparationOfDuties()
     reviews: ReviewsConfig = ReviewsConfig()
     thresholds: Thresholds = Thresholds()
     security: SecurityConfig = SecurityConfig()
-    signoffs: list[Signoff] = Field(default_factory=_default_signoffs)
-    scheduled_jobs: list[ScheduledJob] = Field(default_factory=_default_scheduled_jobs)
+    signoffs: list[Signoff] = Field(default_factory=_default_signoffs, max_length=MAX_ITEMS)
+    # Scheduled Apex the release must leave running; `cutover init --target-org` lists the org's.
+    scheduled_jobs: list[ScheduledJob] = Field(default_factory=list, max_length=MAX_ITEMS)
     verify: VerifyConfig = VerifyConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     alerts: AlertsConfig = AlertsConfig()
     rollback: RollbackConfig = RollbackConfig()
-    known_issues: list[KnownIssue] = Field(default_factory=_default_known_issues)
+    known_issues: list[KnownIssue] = Field(default_factory=list, max_length=MAX_ITEMS)
     checklists: ChecklistsConfig = ChecklistsConfig()
-    stages: list[Stage] = Field(default_factory=lambda: list(STAGES), min_length=1)
-    custom_steps: list[CustomStep] = Field(default_factory=list)
+    stages: list[Stage] = Field(default_factory=lambda: list(STAGES), min_length=1, max_length=len(STAGES))
+    custom_steps: list[CustomStep] = Field(default_factory=list, max_length=MAX_ITEMS)
 
     @model_validator(mode="after")
     def _check_references(self) -> Runbook:
