@@ -385,6 +385,13 @@ _STANDARD_OBJECTS: tuple[tuple[str, str | None, frozenset[str], tuple[str, ...]]
         ),
     ),
     (
+        # Tooling API view of the Metadata API deploys (rows come from the deploy queue: OrgStore.list).
+        "DeployRequest",
+        "0Af",
+        TOOLING_ONLY,
+        ("Status:picklist", "CheckOnly:boolean", "StartDate:datetime", "CompletedDate:datetime", *_AUDIT),
+    ),
+    (
         "ApexTestQueueItem",
         "709",
         BOTH,

@@ -155,11 +155,41 @@ class OrgStore:
 
     def list(self, sobject: str) -> list[dict[str, Any]]:
         """Every record of `sobject` in insertion order (case-insensitive sobject name, like SOQL)."""
+        if sobject.lower() == "deployrequest":
+            return self._deploy_requests()
         with self.lock:
             rows = self.conn.execute(
                 "SELECT fields FROM records WHERE sobject = ? COLLATE NOCASE ORDER BY seq", (sobject,)
             ).fetchall()
         return [json.loads(row["fields"]) for row in rows]
+
+    def _deploy_requests(self) -> list[dict[str, Any]]:
+        """`DeployRequest` (Tooling API) rows read from the metadata deploy queue (`md_deploys`), made by the user."""
+        with self.lock:
+            if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'md_deploys'").fetchone():
+                return []
+            rows = self.conn.execute(
+                "SELECT id, status, check_only, created, started, completed FROM md_deploys ORDER BY seq"
+            ).fetchall()
+
+        def when(value: str | None) -> str | None:
+            return format_datetime(datetime.fromisoformat(value.replace("Z", "+00:00"))) if value else None
+
+        return [
+            {
+                "Id": row["id"],
+                "Status": row["status"],
+                "CheckOnly": bool(row["check_only"]),
+                "StartDate": when(row["started"]),
+                "CompletedDate": when(row["completed"]),
+                "CreatedDate": when(row["created"]),
+                "CreatedById": self.default_user_id,
+                "LastModifiedDate": when(row["completed"] or row["started"] or row["created"]),
+                "LastModifiedById": self.default_user_id,
+                "SystemModstamp": when(row["completed"] or row["started"] or row["created"]),
+            }
+            for row in rows
+        ]
 
     def sobjects(self) -> list[str]:
         """Names of the sobjects that have at least one record."""
