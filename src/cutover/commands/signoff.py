@@ -115,7 +115,7 @@ def signoff_cmd(
     record = next(r for r in engine.steps(run.id) if r.id == step_id)
     progress = ""
     if record.spec.signoff is not None:
-        state = evaluate(record.spec.signoff, engine.store.signoffs(run.id, step_id))
+        state = evaluate(record.spec.signoff, engine.store.logged_signoffs(run.id, step_id))
         progress = f" ({len(state.signers)} of {state.needed} sign-off(s))"
     out_console().print(
         f"{escape(signed.by)} signed {step_id} as {signed.role} in run {run.id}{progress}", highlight=False

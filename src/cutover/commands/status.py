@@ -76,6 +76,11 @@ def status_cmd(
     console.print(table)
     if doc.get("head_hash"):
         console.print(f"[dim]audit head: {doc['head_hash']}[/dim]")
+    audit = doc.get("audit") or {}
+    if audit and not audit.get("ok"):
+        console.print(
+            f"[red]audit: NOT VERIFIED: {escape(str(audit.get('problem')))}[/red] (details: cutover audit verify)"
+        )
 
 
 def runs_cmd(

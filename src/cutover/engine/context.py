@@ -64,7 +64,7 @@ class StepContext:
         return self.store.run_dir(self.run_id) / "evidence" / safe_name(self.step.id)
 
     def signoffs_for(self, step_id: str | None = None) -> list[SignoffRecord]:
-        return self.store.signoffs(self.run_id, step_id or self.step.id)
+        return self.store.logged_signoffs(self.run_id, step_id or self.step.id)
 
     # -- writes ------------------------------------------------------------------------------------------------------
     def record_evidence(

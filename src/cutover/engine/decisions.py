@@ -76,7 +76,8 @@ class DecisionsMixin:
             current = self._step(run_id, step_id)
             if current.status in DONE_STATUSES:
                 raise UsageError(f"step {step_id} is already {current.status}")
-            existing = self.store.signoffs(run_id)  # read inside the write lock: no race with a parallel sign-off
+            # From the chained log, read inside the write lock (no race with a parallel sign-off).
+            existing = self.store.logged_signoffs(run_id)
             rules_mod.check_signoff(
                 record.spec, by=by, role=role, evidence=evidence, existing=existing, rules=rules or RoleRules()
             )
@@ -104,7 +105,7 @@ class DecisionsMixin:
                 },
             )
             if follow_up and record.spec.signoff is not None:
-                state = rules_mod.evaluate(record.spec.signoff, self.store.signoffs(run_id, step_id))
+                state = rules_mod.evaluate(record.spec.signoff, self.store.logged_signoffs(run_id, step_id))
                 if state.satisfied:
                     detail = "signed by " + ", ".join(state.signers)
                     self.store.update_step(
@@ -138,7 +139,7 @@ class DecisionsMixin:
                 step_id,
                 reason=reason,
                 approver=approver,
-                existing=self.store.signoffs(run_id),
+                existing=self.store.logged_signoffs(run_id),
                 rules=rules or RoleRules(),
             )
             disables_rollback = record.spec.stage in ROLLBACK_SOURCE_STAGES and any(

@@ -32,6 +32,7 @@ class Replayed:
     contingency: set[str] = field(default_factory=set)
     external_ids: dict[str, dict[str, Any]] = field(default_factory=dict)
     signoffs: list[SignoffKey] = field(default_factory=list)
+    signoff_records: list[SignoffRecord] = field(default_factory=list)  # the same, as records (time: the event's)
     waivers: list[WaiverKey] = field(default_factory=list)
     evidence: list[EvidenceKey] = field(default_factory=list)
 
@@ -105,15 +106,17 @@ def _apply(out: Replayed, event: EventRecord) -> None:
     elif kind == "step.external_id":
         out.external_ids.setdefault(step_id, {})[str(payload.get("key"))] = payload.get("value")
     elif kind == "signoff.recorded":
-        out.signoffs.append(
-            (
-                step_id,
-                _s(payload.get("by")),
-                _s(payload.get("role")),
-                _s(payload.get("note")),
-                _s(payload.get("evidence")),
-                _s(payload.get("definition")),
-            )
+        key = (
+            step_id,
+            _s(payload.get("by")),
+            _s(payload.get("role")),
+            _s(payload.get("note")),
+            _s(payload.get("evidence")),
+            _s(payload.get("definition")),
+        )
+        out.signoffs.append(key)
+        out.signoff_records.append(
+            SignoffRecord(event.run_id, step_id, str(key[1]), str(key[2]), *key[3:5], event.at, key[5])
         )
     elif kind in ("step.waived", "step.retry"):
         if kind == "step.waived":
@@ -148,6 +151,7 @@ def _apply_replan(out: Replayed, payload: Mapping[str, Any]) -> None:
         if isinstance(item, Mapping)
     }
     out.signoffs = [s for s in out.signoffs if s[0] not in dropped]
+    out.signoff_records = [s for s in out.signoff_records if s.step_id not in dropped]
     out.waivers = [w for w in out.waivers if w[0] not in dropped]
 
 

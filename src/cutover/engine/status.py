@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from cutover.engine import signoffs as rules_mod
 from cutover.engine.decisions import waive_command
+from cutover.engine.integrity import check_run
 from cutover.engine.model import OPEN_RUN_STATES, RunInfo, RunState, StepRecord, StepStatus
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ def run_status(engine: Engine, run_id: str) -> dict[str, Any]:
     evidence_counts: dict[str, int] = {}
     for item in engine.store.evidence(run_id):
         evidence_counts[item["step_id"]] = evidence_counts.get(item["step_id"], 0) + 1
-    signoffs = engine.store.signoffs(run_id)
+    signoffs = engine.store.logged_signoffs(run_id)  # from the chained log
     waivers = {w.step_id: w for w in engine.store.waivers(run_id)}
     lock = engine.locks.read(run.target_org)
     steps = []
@@ -54,6 +55,7 @@ def run_status(engine: Engine, run_id: str) -> dict[str, Any]:
             item["waiver"] = {"reason": w.reason, "approver": w.approver, "at": w.at}
         steps.append(item)
     head = engine.store.read_head(run_id)
+    audit = check_run(engine.store, run_id, run, files=False)  # the tables shown above, replayed from the chain
     doc_lock = (
         None
         if lock is None or lock.run_id != run.id
@@ -72,6 +74,7 @@ def run_status(engine: Engine, run_id: str) -> dict[str, Any]:
         "lock": doc_lock,
         "next": next_action(run, engine.store.steps(run_id), doc_lock),
         "head_hash": head[1] if head else None,
+        "audit": {"ok": audit.ok, "problem": audit.problem, "evidence_files_checked": False},
         "steps": steps,
     }
 

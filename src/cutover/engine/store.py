@@ -31,6 +31,7 @@ from cutover.engine.model import (
     StepStatus,
     WaiverRecord,
 )
+from cutover.engine.replay import replay
 from cutover.errors import AuditBroken, EnvironmentProblem, UsageError
 from cutover.redact import redact, redact_obj
 
@@ -571,6 +572,12 @@ class Store:
             sql += " AND step_id = ?"
             params.append(step_id)
         return [SignoffRecord(*row) for row in self.db.execute(sql + " ORDER BY id", params).fetchall()]
+
+    def logged_signoffs(self, run_id: str, step_id: str | None = None) -> list[SignoffRecord]:
+        """The sign-offs as the hash-chained log tells them (what separation-of-duties decisions read: a row deleted
+        from or forged into the signoffs table changes nothing here)."""
+        records = replay(self.events(run_id)).signoff_records
+        return [s for s in records if step_id is None or s.step_id == step_id]
 
     def add_waiver(self, tx: Tx, record: WaiverRecord) -> None:
         tx.execute(

@@ -177,3 +177,17 @@ def test_a_sign_off_racing_a_waiver_is_refused(engine: Engine, tmp_path, monkeyp
     finally:
         other.close()
     assert [e.type for e in engine.events(run_id)].count("signoff.recorded") == 0
+
+
+def test_separation_of_duties_reads_the_chained_log_not_the_signoffs_table(engine: Engine) -> None:
+    """Deleting alice's row from the signoffs table does not let her sign the exclusive role (issue 11)."""
+    run_id = _run(engine)
+    engine.signoff(run_id, "signoff.notes", by="alice", role="deployment_lead", rules=RULES)
+    engine.store.db.execute("DELETE FROM signoffs WHERE by = 'alice'")
+    assert engine.store.signoffs(run_id) == []
+    assert [s.by for s in engine.store.logged_signoffs(run_id)] == ["alice"]
+    with pytest.raises(Failure, match="already signed as deployment_lead"):
+        engine.signoff(
+            run_id, "signoff.security-review", by="alice", role="security_reviewer", evidence="https://x", rules=RULES
+        )
+    assert not engine.verify(run_id).ok  # and the deleted row itself is reported

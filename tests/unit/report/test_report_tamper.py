@@ -201,3 +201,16 @@ def test_a_lost_state_db_next_to_evidence_is_refused_not_reinitialised(
     assert cli(path, "audit", "verify") == 6
     out = capsys.readouterr().out
     assert f"run {run_id}: HEAD anchors event #" in out and "evidence file(s) on disk" in out
+
+
+def test_status_flags_a_table_the_chain_does_not_back(
+    project: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _run_id = project
+    assert cli(path, "status") == 0
+    assert "NOT VERIFIED" not in capsys.readouterr().out
+    sql(path, "DELETE FROM signoffs")
+    assert cli(path, "status") == 0
+    out = capsys.readouterr().out
+    assert "audit: NOT VERIFIED: sign-off of signoff.security-review by Sam Secure" in out
+    assert "Sam Secure (security_reviewer)" in out  # the sign-off shown comes from the chained log
