@@ -362,6 +362,10 @@ class Flow:
     def init_runbook(self) -> None:
         self.cutover("init", "--target-org", ALIAS)
         runbook = self.work / "cutover.yaml"
+        # The generic runbook names nothing of Elaro (the seed's template is only `init --template elaro`).
+        if "elaro" in runbook.read_text().lower():
+            line = next(x for x in runbook.read_text().splitlines() if "elaro" in x.lower())
+            raise self.fail(f"`cutover init` wrote Elaro into a project that is not Elaro: {line.strip()}")
         ryaml = YAML()
         doc = ryaml.load(runbook.read_text())
         # Only people and the expected org, nothing else.
@@ -388,6 +392,13 @@ class Flow:
             node[leaf] = value
         with runbook.open("w") as handle:
             ryaml.dump(doc, handle)
+        # With people and the org filled in, nothing is left to fix, and the plan names nothing of Elaro either.
+        plan = self.cutover("plan", "--format", "json")
+        problems = json.loads(plan.stdout).get("problems")
+        if problems:
+            raise self.fail(f"`cutover plan` still lists problems after people and org were filled in: {problems}")
+        if "elaro" in plan.stdout.lower():
+            raise self.fail("`cutover plan --format json` names Elaro", plan)
         self.git("add", "cutover.yaml")
         self.git("commit", "-q", "-m", "Release runbook: people and the production org", *self.trailers())
         self.git("push", "-q", "origin", "main")
