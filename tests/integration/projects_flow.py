@@ -4,16 +4,18 @@ One flow per project, driven like a new user would: the real `sf` CLI and the re
 orgsim production org that starts empty.
 
 1. orgsim (scenario `empty` when it exists, else an empty org), `sf org login access-token` as `production`.
-2. A git repository with an origin: v1 (`base/`) committed and tagged, then deployed with `sf` directly: the
-   production state before the release.
+2. A git repository with an origin: v1 (`base/`) committed and tagged, then deployed with `sf` directly (and the
+   project's jobs scheduled with `sf apex run`, where it has some): the production state before the release.
 3. The "before" snapshot: a metadata-format retrieve of a package.xml naming every type of v1 and v2 (`*`, and the
    folders and their members for the foldered types, which Salesforce does not wildcard).
 4. The release (v2): `release/` laid over `base/`, the paths in `release.deleted` removed, committed with review
    trailers and pushed.
-5. `cutover init --target-org production`; then only people (every role gets a distinct person) and the expected org
-   (`target.expect`) are filled in; committed and pushed.
+5. `cutover init --target-org production` (no Elaro in it); then only people (every role gets a distinct person) and
+   the expected org (`target.expect`) are filled in; `cutover plan` lists no problems; committed and pushed.
 6. `cutover preflight` (at a time inside the runbook's window), every sign-off given by a person holding the role,
    `cutover preflight` again; `cutover run` until `succeeded` (sign-offs as the run asks for them, no waivers).
+   A retrieve then proves the release is in the org: what v2 added is there, what it deleted is gone, and the Apex,
+   LWC and Aura files it changed have v2's bytes.
 7. `cutover rollback` (one-step `--by`, or the two-step request → `rollback.decide` sign-off → `resume`) until
    `rolled_back`; a second full retrieve equals the "before" snapshot file for file; `cutover audit verify` passes.
 
