@@ -2,7 +2,7 @@
 what cutover answers. `python -m bench faults` (the full campaign) or `python bench/bench_faults.py --seed N`.
 
 Families of mutations are registered in `FAMILIES` (`@family("name")`): each yields `Case`s, each case prepares a
-project and says what must hold. Two families live here:
+project and says what must hold. Three families live here:
 
 - `state`: ≥ 40 corruptions of `.cutover/` (edited, deleted or forged rows, dropped tables, unknown states,
   unparseable JSON, HEAD anchors missing / garbage / folders, evidence files changed, paths out of `.cutover/`,
@@ -14,7 +14,9 @@ project and says what must hold. Two families live here:
   step); the campaign sends SIGINT or SIGTERM (seeded) to the `cutover`-engine child there, expects exit 130, then
   resumes and expects the run to finish with the side effect done exactly once and the audit trail verified.
 
-Other families (mutated runbooks, mutated sf outputs) can be added with `@family(...)` without touching the runner.
+- `runbooks`: mutated `cutover.yaml` files (tests/unit/runbook/runbook_mutations.py): load or exit 2, never 3.
+
+Other families (mutated sf outputs) can be added with `@family(...)` without touching the runner.
 The tally prints counts by exit code, time per family, the worst case, and peak memory (this process + children).
 """
 
@@ -529,6 +531,36 @@ def interrupt_family(rng: random.Random, workdir: Path) -> Iterator[Case]:
     for moment in sorted(MOMENTS):
         signum = rng.choice([signal.SIGINT, signal.SIGTERM])
         yield _interrupt_case(moment, signum, round(rng.uniform(0.0, 0.3), 2), workdir)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Mutated runbooks (the generator and the classification: tests/unit/runbook/runbook_mutations.py)
+# ---------------------------------------------------------------------------------------------------------------------
+
+_RUNBOOK_CODES = {"loaded": 0, "exit 2": 2, "hang": 124}
+
+
+@family("runbooks")
+def runbook_family(rng: random.Random, workdir: Path) -> Iterator[Case]:
+    """≥ 500 mutated cutover.yaml files from the Elaro and generic templates, loaded in-process as every command
+    loads them: each must load or be exit 2 (one located line), within the bound."""
+    if str(REPO) not in sys.path:  # `python bench/bench_faults.py` puts only bench/ on the path
+        sys.path.insert(0, str(REPO))
+    from tests.unit.runbook.runbook_mutations import load_outcome, mutants
+
+    for number, mutant in enumerate(mutants(rng.randrange(2**31))):
+        name = f"{number:04d}-{mutant.template}-{mutant.kind}"
+
+        def run(folder: Path, name: str = name, data: bytes = mutant.data, detail: str = mutant.detail) -> Outcome:
+            path = folder / f"{name}.yaml"
+            path.write_bytes(data)
+            outcome, seconds, message = load_outcome(path)
+            path.unlink()
+            code = _RUNBOOK_CODES.get(outcome, 3)
+            problems = [] if code in (0, 2) else [f"{detail}: {outcome}: {message}"]
+            return Outcome("runbooks", name, {"load": code}, seconds, problems)
+
+        yield Case(name, run)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.composer import Composer
-from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.events import AliasEvent, ScalarEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 #: The largest runbook file read (bytes).
@@ -30,6 +30,9 @@ _STANDARD = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = frozenset(
     _STANDARD + name for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge")
 )
+
+#: Explicitly tagged scalars of these types must read as that type (`!!bool force-app` is refused, not a KeyError).
+_TYPED = frozenset(_STANDARD + name for name in ("int", "float", "bool", "null", "timestamp"))
 
 
 class YamlLimit(Exception):
@@ -80,7 +83,9 @@ class BoundedComposer(Composer):
                 self._where(),
             )
         alias = self.parser.check_event(AliasEvent)
-        mark = self.parser.peek_event().start_mark
+        event = self.parser.peek_event()
+        mark = event.start_mark
+        explicit = isinstance(event, ScalarEvent) and event.tag not in (None, "!")
         pushed = True
         if isinstance(parent, MappingNode) and index is not None:
             self._path.append(str(index.value)[:80] if isinstance(index, ScalarNode) else "?")
@@ -105,6 +110,12 @@ class BoundedComposer(Composer):
                 raise YamlLimit(
                     f"the YAML tag {tag.replace(_STANDARD, '!!')!r} is not allowed: cutover.yaml holds plain values "
                     "(text, numbers, true/false, lists and mappings); remove the tag",
+                    node.start_mark.line + 1,
+                    self._where(),
+                )
+            if explicit and tag in _TYPED and self.resolver.resolve(ScalarNode, node.value, (True, False)) != tag:
+                raise YamlLimit(
+                    f"{str(node.value)[:40]!r} is not a {tag.replace(_STANDARD, '!!')} value: remove the tag",
                     node.start_mark.line + 1,
                     self._where(),
                 )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
@@ -235,6 +235,8 @@ def _plain(node: Any) -> Any:
         }
     if isinstance(node, list):
         return [_plain(value) for value in node]
+    if isinstance(node, TaggedScalar):  # an explicit `!!str` (other tags are refused while composing)
+        return str(node.value)
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, int):

@@ -273,3 +273,10 @@ def test_valid_salesforce_crons_are_accepted(cron: str) -> None:
 def test_duplicate_days_are_refused() -> None:
     message = _error(BASE + "window: {days: [friday, Friday]}\n")
     assert message.startswith("cutover.yaml:2: window.days[1]: friday is listed twice")
+
+
+def test_a_standard_tag_on_a_value_of_another_type_is_refused_not_a_crash() -> None:
+    # Found by the campaign: `!!bool force-app` raised KeyError inside the YAML library (exit 3).
+    assert "'force-app' is not a !!bool value" in _error("target: {alias: !!bool force-app}\n")
+    assert "'two' is not a !!int value" in _error(BASE + "reviews: {min_approvals: !!int two}\n")
+    assert parse_runbook(BASE + "name: !!str 12\n").name == "12"

@@ -12,22 +12,13 @@ from ruamel.yaml import YAML
 
 from cutover.runbook import Runbook, RunbookError, parse_runbook, template_text
 
+from .runbook_mutations import yaml_paths
+
 _yaml = YAML(typ="safe")
 TEMPLATE: dict[str, Any] = _yaml.load(template_text())
 
 
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, (*prefix, index))
-    return found
-
-
-PATHS = _paths(TEMPLATE)
+PATHS = yaml_paths(TEMPLATE)
 
 scalars = st.one_of(
     st.none(),
