@@ -128,7 +128,7 @@ def audit_evidence_cmd(
     run = engine.resolve_run(run_id)
     step_id = _resolve_step(engine, run, step) if step else None
     rows = []
-    for item in engine.store.evidence(run.id, step_id):
+    for item in engine.store.evidence(run.id, step_id, raw=True):
         state = evidence_state(engine.cutover_dir, item)
         state = {"modified": "MODIFIED", "outside": "OUTSIDE"}.get(state, state)  # OUTSIDE: escapes .cutover/
         rows.append(

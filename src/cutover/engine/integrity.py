@@ -122,7 +122,7 @@ def check_run(store: Store, run_id: str, run: RunInfo | None = None, *, files: b
     if chain_problem is None and anchored is None and not events:
         chain_problem = f"run {run_id} has no events"
     state_problems: list[str] = []
-    evidence_rows: list[dict[str, Any]] = attempt("the evidence table", lambda: store.evidence(run_id), [])
+    evidence_rows: list[dict[str, Any]] = attempt("the evidence table", lambda: store.evidence(run_id, raw=True), [])
     if run is None:
         run = attempt("the runs table", lambda: store.get_run(run_id), None)
         if run is None and not damaged:

@@ -18,7 +18,7 @@ def run_status(engine: Engine, run_id: str) -> dict[str, Any]:
     """The `cutover status --format json` document."""
     run = engine._run(run_id)
     evidence_counts: dict[str, int] = {}
-    for item in engine.store.evidence(run_id):
+    for item in engine.store.evidence(run_id, raw=True):
         evidence_counts[item["step_id"]] = evidence_counts.get(item["step_id"], 0) + 1
     signoffs = engine.store.logged_signoffs(run_id)  # from the chained log
     waivers = {w.step_id: w for w in engine.store.waivers(run_id)}

@@ -539,14 +539,26 @@ class Store:
         )
 
     @state_reader
-    def evidence(self, run_id: str, step_id: str | None = None) -> list[dict[str, Any]]:
+    def evidence(self, run_id: str, step_id: str | None = None, *, raw: bool = False) -> list[dict[str, Any]]:
+        """The evidence rows of a run (of one step). A relpath that leaves `.cutover/` is refused (StateDamaged)
+        unless `raw` (the audit commands, which report it without following it)."""
         sql, params = "SELECT * FROM evidence WHERE run_id = ?", [run_id]
         if step_id is not None:
             sql += " AND step_id = ?"
             params.append(step_id)
         cur = self.db.execute(sql + " ORDER BY id", params)
         names = [c[0] for c in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        if not raw:
+            from cutover.engine.integrity import inside
+
+            outside = next((r for r in rows if inside(self.cutover_dir, r.get("relpath")) is None), None)
+            if outside is not None:
+                raise StateDamaged(
+                    f"evidence {str(outside.get('relpath'))[:200]!r} of step {outside.get('step_id')} in "
+                    ".cutover/state.db points outside .cutover/: refusing to read it"
+                )
+        return rows
 
     def add_signoff(self, tx: Tx, record: SignoffRecord) -> None:
         tx.execute(

@@ -101,7 +101,7 @@ class EvidenceRows:
     def __init__(self, store: Store, run_id: str) -> None:
         self.cutover_dir = store.cutover_dir
         self.rows: list[dict[str, Any]] = []
-        for item in store.evidence(run_id):
+        for item in store.evidence(run_id, raw=True):
             self.rows.append({**item, "state": evidence_state(self.cutover_dir, item)})
         self.unreadable: list[str] = []
 

@@ -68,3 +68,21 @@ def test_half_written_lock_file_counts_as_stale(tmp_path: Path) -> None:
     assert info is not None and info.stale
     locks.break_lock("prod")
     assert locks.read("prod") is None
+
+
+def test_an_evidence_path_out_of_cutover_is_refused_to_steps_and_only_listed_to_the_audit(tmp_path: Path) -> None:
+    """Issue 11: a relpath read from state.db is resolved and must stay inside .cutover/ (never followed)."""
+    from cutover.engine import Engine, StepSpec
+    from cutover.engine.store import StateDamaged
+
+    engine = Engine(tmp_path)
+    try:
+        run = engine.create_run("org", [StepSpec("a", "s", "A", "x")])
+        with engine.store.transaction() as tx:
+            engine.store.add_evidence(tx, run.id, "a", "hostname", "../../../../etc/hostname", "0" * 64, 1)
+        with pytest.raises(StateDamaged, match="points outside .cutover/"):
+            engine.store.evidence(run.id, "a")
+        assert [r["relpath"] for r in engine.store.evidence(run.id, raw=True)] == ["../../../../etc/hostname"]
+        assert any("escapes .cutover/" in p for p in engine.verify(run.id).problems)
+    finally:
+        engine.close()
