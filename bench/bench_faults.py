@@ -164,6 +164,12 @@ def _head(action: str) -> Callable[[Path, str], None]:
             head.mkdir()
         elif action == "empty":
             head.write_text("")
+        elif action == "fifo":
+            head.unlink()
+            os.mkfifo(head)
+        elif action == "zero":
+            head.unlink()
+            head.symlink_to("/dev/zero")
         elif action == "lagging":
             seq, digest = head.read_text().split()
             head.write_text(f"{int(seq) - 3} {digest}\n")
@@ -202,6 +208,12 @@ def _evidence_file(action: str) -> Callable[[Path, str], None]:
         elif action == "folder":
             target.unlink()
             target.mkdir()
+        elif action == "fifo":
+            target.unlink()
+            os.mkfifo(target)
+        elif action == "zero":
+            target.unlink()
+            target.symlink_to("/dev/zero")
 
     return apply
 
@@ -282,6 +294,15 @@ STATE_MUTATIONS: dict[str, tuple[Callable[[Path, str], None], str]] = {
     "HEAD binary": (_head("\xff\xfe\x00"), "tamper"),
     "HEAD empty": (_head("empty"), "tamper"),
     "HEAD a folder": (_head("folder"), "tamper"),
+    "HEAD a FIFO": (_head("fifo"), "tamper"),
+    "HEAD a symlink to /dev/zero": (_head("zero"), "tamper"),
+    "HEAD lagging behind the log": (_head("lagging"), "tamper"),
+    "evidence file a FIFO": (_evidence_file("fifo"), "tamper"),
+    "evidence file a symlink to /dev/zero": (_evidence_file("zero"), "tamper"),
+    "event payload nested 100k deep": (
+        _sql("UPDATE events SET payload = '" + "[" * 100_000 + "]" * 100_000 + "' WHERE seq = 3"),
+        "tamper",
+    ),
     "HEAD wrong hash": (_head("12 " + "ab" * 32 + "\n"), "tamper"),
     "evidence file edited": (_evidence_file("edit"), "tamper"),
     "evidence file deleted": (_evidence_file("delete"), "tamper"),
@@ -289,6 +310,10 @@ STATE_MUTATIONS: dict[str, tuple[Callable[[Path, str], None], str]] = {
     "run state banana": (_sql("UPDATE runs SET state = 'banana'"), "damage"),
     "step status banana": (_sql("UPDATE steps SET status = 'banana' WHERE step_id = 'build'"), "damage"),
     "step params broken": (_sql("UPDATE steps SET params = '{broken' WHERE step_id = 'build'"), "damage"),
+    "step params nested 100k deep": (
+        _sql("UPDATE steps SET params = '" + "[" * 100_000 + "]" * 100_000 + "' WHERE step_id = 'build'"),
+        "damage",
+    ),
     "step params a list": (_sql("UPDATE steps SET params = '[1]' WHERE step_id = 'build'"), "damage"),
     "step external ids broken": (_sql("UPDATE steps SET external_ids = 'nope' WHERE step_id = 'build'"), "damage"),
     "signoff rule broken": (_sql("UPDATE steps SET signoff_rule = '{' WHERE step_id = 'signoff.review'"), "damage"),

@@ -82,18 +82,26 @@ def evidence_state(cutover_dir: Path, row: Mapping[str, Any]) -> str:
         return "missing"
 
 
+_HEAD_MAX_BYTES = 200  # "<seq> <64 hex>\n" is far shorter
+
+
 def read_anchor(run_dir: Path) -> tuple[tuple[int, str] | None, str | None]:
     """(the HEAD anchor, or None with the reason it is unusable)."""
     path = run_dir / "HEAD"
     shown = f".cutover/runs/{run_dir.name}/HEAD"
     if path.is_dir():
         return None, f"the HEAD anchor {shown} is a folder, not the anchor file"
-    try:
-        text = path.read_text(encoding="utf-8")[:200]
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return None, f"the HEAD anchor {shown} is missing (a truncated log cannot be told from a whole one)"
+    if not path.is_file():  # a FIFO, a device, a dangling symlink: never read (it could block or never end)
+        return None, f"the HEAD anchor {shown} is not a regular file"
+    try:
+        with path.open("rb") as handle:
+            text = handle.read(_HEAD_MAX_BYTES + 1).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, f"the HEAD anchor {shown} cannot be read ({type(exc).__name__})"
+    if len(text) > _HEAD_MAX_BYTES:
+        return None, f"the HEAD anchor {shown} is not '<seq> <sha256>' (too long)"
     parts = text.split()
     if len(parts) != 2 or not parts[0].isdigit() or len(parts[1]) != 64:
         return None, f"the HEAD anchor {shown} is not '<seq> <sha256>' (garbage)"

@@ -75,7 +75,7 @@ def state_reader(func: Callable[..., Any]) -> Callable[..., Any]:
             if not _is_damage(exc):
                 raise
             raise damaged(exc) from None
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
             raise damaged(exc) from None
 
     wrapper.__name__ = func.__name__
@@ -365,12 +365,10 @@ class Store:
             raise AuditBroken(f"{problem}; refusing to record more events", hint=f"cutover audit verify {run_id}")
 
     def read_head(self, run_id: str) -> tuple[int, str] | None:
-        path = self.run_dir(run_id) / "HEAD"
-        try:
-            seq, digest = path.read_text(encoding="utf-8").split()
-            return int(seq), digest
-        except (OSError, ValueError):
-            return None
+        """The run's HEAD anchor (seq, hash), or None when it is missing or unusable (`integrity.read_anchor`)."""
+        from cutover.engine.integrity import read_anchor
+
+        return read_anchor(self.run_dir(run_id))[0]
 
     # -- runs ------------------------------------------------------------------------------------------------------
     def create_run(
@@ -624,8 +622,8 @@ class Store:
         for run, seq, at, type_, step_id, payload, prev_hash, digest in rows:
             try:
                 data = json.loads(payload)
-            except ValueError:
-                data = {"unparseable": payload}
+            except (ValueError, RecursionError):
+                data = {"unparseable": payload[:1000]}
             out.append(EventRecord(run, seq, at, type_, step_id, data, prev_hash, digest))
         return out
 
@@ -658,7 +656,7 @@ def _step_from_row(cur: sqlite3.Cursor, row: Sequence[Any]) -> StepRecord:
     data = dict(zip([c[0] for c in cur.description], row, strict=True))
     try:
         return _step_from_data(data)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise StateDamaged(
             f"step {data.get('step_id')} of run {data.get('run_id')} cannot be read from .cutover/state.db "
             f"({type(exc).__name__}: {str(exc)[:120]})"
