@@ -407,7 +407,7 @@ def _to_runbook_error(exc: ValidationError, document: CommentedMap, path: Path) 
         key = _dotted(loc) or "(top level)"
         message = _message(error, loc)
         if isinstance(cause, LocatedValueError) and loc and not matched:
-            # The problem is in a section the file leaves to its default (e.g. the seed's sign-offs naming
+            # The problem is in a section the file leaves to its default (e.g. the default sign-offs naming
             # qa_lead) and was caused by something the file does set (usually `roles`): point there.
             hint = ": write that section or keep the role in `roles`" if "unknown role" in message else ""
             message += f" (in the default `{loc[0]}`{hint})"

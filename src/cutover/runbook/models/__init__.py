@@ -1,11 +1,11 @@
 """The runbook file (`cutover.yaml`) as pydantic models, one module per group of sections.
 
-Every section is optional except `target`. The defaults are the Elaro seed runbook's: generic values are written
-here, project-specific ones (scheduled jobs, guard methods, queries, checklists) are read from the seed template
-`templates/elaro.yaml` (`_seed.py`), so a three-line file still behaves like the seed while no project's names are
-written in code. `cutover init` writes every section explicitly (the generic template, or `--template elaro`), so
-a written runbook never depends on these defaults. Unknown keys are errors (`extra="forbid"`): a typo in a
-threshold must not silently fall back to a default.
+Every section is optional except `target`. The defaults are those of the generic template `templates/generic.yaml`
+(what `cutover init` writes for a project it knows nothing about): safe in any org, no scheduled jobs, no custom
+queries, no project commands, no guard methods of a project. List and text defaults are read from that template
+(`_defaults.py`), so no project's names are written in code; a test keeps the template equal to the defaults. The
+Elaro template (`--template elaro`) writes every Elaro value itself and never depends on these defaults. Unknown keys
+are errors (`extra="forbid"`): a typo in a threshold must not silently fall back to a default.
 
 Cross-references (a sign-off naming a role, a custom step placed after a stage) are checked in
 `Runbook._check_references`, which raises `LocatedValueError` so the loader can point at the offending key's line.
