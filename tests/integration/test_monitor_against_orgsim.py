@@ -46,6 +46,11 @@ scheduled_jobs: []  # each sample would also query CronTrigger; this test is abo
 monitoring:
   duration: {duration}
   interval: {interval}
+  # The Elaro runbook's snapshot query (the generic default reads only the org's own limits).
+  limits_query: >-
+    SELECT Id, Name, Value__c FROM Governor_Limit_Snapshot__c WHERE CreatedDate = TODAY
+    ORDER BY CreatedDate DESC LIMIT 10
+  snapshot_names: {{SOQL: soql, DML: dml, CPU: cpu, Heap: heap}}
   metrics:
     - {{id: soql, group: Governor Limits Dashboard, title: SOQL queries, check: limit, limit: soql}}
     - {{id: cpu, group: Governor Limits Dashboard, title: CPU time, check: limit, limit: cpu}}
@@ -53,6 +58,14 @@ alerts:
   channels:
     - {{id: slack, type: slack, target: "#elaro-production-alerts"}}
     - {{id: pagerduty, type: pagerduty, target: on-call, url: "file://pager.jsonl", min_severity: HIGH}}
+  escalation:  # the seed's HIGH row
+    - {{severity: HIGH, response_time: 1h, path: [deployment_lead, engineering_manager]}}
+roles:
+  deployment_lead: {{title: Deployment Lead}}
+  developer: {{title: Developer}}
+  qa_lead: {{title: QA Lead}}
+  security_reviewer: {{title: Security Reviewer}}
+  engineering_manager: {{title: Engineering Manager}}
 """
 
 
