@@ -1,9 +1,10 @@
 """The run state store: `.cutover/state.db` (SQLite, WAL) plus the event log's HEAD anchors.
 
-Migrations are registered in order with `@migration` and each is applied in the same transaction as its
-`schema_migrations` row (as sqlite-utils does), so a crash never leaves a half-migrated database. Writes go through
-`with store.transaction() as tx:` (BEGIN IMMEDIATE: one writer at a time across processes), and every state change
-appends its event in that same transaction with `tx.append_event(...)`, so the log and the state never disagree.
+Migrations (`cutover.engine.migrations`) are registered in order with `@migration` and each is applied in the same
+transaction as its `schema_migrations` row (as sqlite-utils does), so a crash never leaves a half-migrated database.
+Writes go through `with store.transaction() as tx:` (BEGIN IMMEDIATE: one writer at a time across processes), and
+every state change appends its event in that same transaction with `tx.append_event(...)`, so the log and the state
+never disagree. Damaged state is refused with exit 6 (`cutover.engine.damage`).
 Everything stored here is redacted first: params, details, payloads.
 """
 
@@ -13,187 +14,41 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cutover.engine.chain import GENESIS, event_hash
+from cutover.engine.damage import (
+    RECOVERY_HINT,
+    REQUIRED_TABLES,
+    StateDamaged,
+    check_migrations,
+    check_tables,
+    damaged,
+    is_damage,
+    refuse_lost_state,
+    state_reader,
+)
+from cutover.engine.migrations import _MIGRATIONS, migration
 from cutover.engine.model import (
     EventRecord,
     RunInfo,
     RunState,
     SignoffRecord,
-    SignoffRule,
     StepRecord,
     StepSpec,
     StepStatus,
     WaiverRecord,
 )
 from cutover.engine.replay import replay
+from cutover.engine.rows import run_from_row, step_from_row
 from cutover.errors import AuditBroken, EnvironmentProblem, UsageError
 from cutover.redact import redact, redact_obj
 
 STATE_DIR = ".cutover"
-
-#: What every message about damaged state suggests (`cutover audit verify` reads whatever survives, read-only).
-RECOVERY_HINT = "restore `.cutover/` from backup, or `cutover audit verify` to see what survives"
-
-
-class StateDamaged(EnvironmentProblem):
-    """`.cutover/state.db` holds something no cutover writes (a dropped table, an unknown state, unparseable JSON):
-    exit 6 with what is wrong and how to recover, never a traceback."""
-
-    def __init__(self, message: str, *, hint: str | None = RECOVERY_HINT) -> None:
-        super().__init__(message, hint=hint)
-
-
-def damaged(exc: BaseException, where: str = "state.db") -> StateDamaged:
-    """The StateDamaged for an exception raised while reading or writing the state."""
-    if isinstance(exc, StateDamaged):
-        return exc
-    text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-    return StateDamaged(f"the run state .cutover/{where} is damaged: {text}")
-
-
-def _is_damage(exc: sqlite3.DatabaseError) -> bool:
-    """A missing table/column or a corrupt file, not a busy/locked database or a constraint (those are not damage)."""
-    if isinstance(exc, sqlite3.IntegrityError):
-        return False
-    text = str(exc).lower()
-    return not any(word in text for word in ("locked", "busy", "readonly", "read-only", "disk i/o"))
-
-
-def state_reader(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a damaged table or row into StateDamaged (exit 6) instead of a traceback."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except sqlite3.DatabaseError as exc:
-            if not _is_damage(exc):
-                raise
-            raise damaged(exc) from None
-        except (ValueError, TypeError, KeyError, RecursionError) as exc:
-            raise damaged(exc) from None
-
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
-    return wrapper
-
-
-_MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = []
-
-
-def migration(func: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
-    """Register a schema migration; they run in definition order, each once."""
-    _MIGRATIONS.append((func.__name__, func))
-    return func
-
-
-@migration
-def m001_initial(db: sqlite3.Connection) -> None:
-    db.execute(
-        """CREATE TABLE runs (
-            id TEXT PRIMARY KEY,
-            target_org TEXT NOT NULL,
-            state TEXT NOT NULL,
-            runbook_path TEXT,
-            runbook_sha256 TEXT,
-            git_head TEXT,
-            created TEXT NOT NULL,
-            updated TEXT NOT NULL,
-            pid INTEGER,
-            host TEXT,
-            note TEXT
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE steps (
-            run_id TEXT NOT NULL REFERENCES runs(id),
-            position INTEGER NOT NULL,
-            step_id TEXT NOT NULL,
-            stage TEXT NOT NULL,
-            title TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            action TEXT NOT NULL,
-            blocking INTEGER NOT NULL,
-            params TEXT NOT NULL,
-            signoff_rule TEXT,
-            status TEXT NOT NULL,
-            started TEXT,
-            finished TEXT,
-            attempt INTEGER NOT NULL DEFAULT 0,
-            detail TEXT NOT NULL DEFAULT '',
-            external_ids TEXT NOT NULL DEFAULT '{}',
-            PRIMARY KEY (run_id, step_id)
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE evidence (
-            id INTEGER PRIMARY KEY,
-            run_id TEXT NOT NULL,
-            step_id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            relpath TEXT NOT NULL,
-            sha256 TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            created TEXT NOT NULL
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE signoffs (
-            id INTEGER PRIMARY KEY,
-            run_id TEXT NOT NULL,
-            step_id TEXT NOT NULL,
-            by TEXT NOT NULL,
-            role TEXT NOT NULL,
-            note TEXT,
-            evidence TEXT,
-            at TEXT NOT NULL
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE waivers (
-            id INTEGER PRIMARY KEY,
-            run_id TEXT NOT NULL,
-            step_id TEXT NOT NULL,
-            reason TEXT NOT NULL,
-            approver TEXT NOT NULL,
-            at TEXT NOT NULL
-        )"""
-    )
-    # `id` keeps insertion order; `seq` is the chained position inside the run (verify reads by id, checks seq).
-    db.execute(
-        """CREATE TABLE events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            at TEXT NOT NULL,
-            type TEXT NOT NULL,
-            step_id TEXT,
-            payload TEXT NOT NULL,
-            prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL
-        )"""
-    )
-    db.execute("CREATE INDEX events_run ON events(run_id, id)")
-    db.execute("CREATE INDEX evidence_run ON evidence(run_id, step_id)")
-    db.execute("CREATE INDEX signoffs_run ON signoffs(run_id, step_id)")
-
-
-@migration
-def m002_contingency_steps(db: sqlite3.Connection) -> None:
-    db.execute("ALTER TABLE steps ADD COLUMN contingency INTEGER NOT NULL DEFAULT 0")
-    db.execute("ALTER TABLE steps ADD COLUMN on_failure TEXT NOT NULL DEFAULT 'stop'")
-
-
-@migration
-def m003_definition_hashes(db: sqlite3.Connection) -> None:
-    """Each sign-off and waiver is bound to the SHA-256 of the step definition it was given for (see replan)."""
-    db.execute("ALTER TABLE signoffs ADD COLUMN definition_sha256 TEXT")
-    db.execute("ALTER TABLE waivers ADD COLUMN definition_sha256 TEXT")
 
 
 @contextmanager
@@ -329,7 +184,7 @@ class Store:
             self._tx = None
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.DatabaseError) and _is_damage(exc):
+            if isinstance(exc, sqlite3.DatabaseError) and is_damage(exc):
                 raise damaged(exc) from None
             raise
         self._tx = None
@@ -431,7 +286,7 @@ class Store:
     @state_reader
     def get_run(self, run_id: str) -> RunInfo | None:
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return _run_from_row(self.db, row) if row else None
+        return run_from_row(self.db, row) if row else None
 
     @state_reader
     def list_runs(self, target_org: str | None = None) -> list[RunInfo]:
@@ -439,19 +294,19 @@ class Store:
         if target_org is not None:
             sql, params = sql + " WHERE target_org = ?", (target_org,)
         rows = self.db.execute(sql + " ORDER BY created, id", params).fetchall()
-        return [_run_from_row(self.db, row) for row in rows]
+        return [run_from_row(self.db, row) for row in rows]
 
     # -- steps -----------------------------------------------------------------------------------------------------
     @state_reader
     def steps(self, run_id: str) -> list[StepRecord]:
         cur = self.db.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY position", (run_id,))
-        return [_step_from_row(cur, row) for row in cur.fetchall()]
+        return [step_from_row(cur, row) for row in cur.fetchall()]
 
     @state_reader
     def step(self, run_id: str, step_id: str) -> StepRecord | None:
         cur = self.db.execute("SELECT * FROM steps WHERE run_id = ? AND step_id = ?", (run_id, step_id))
         row = cur.fetchone()
-        return _step_from_row(cur, row) if row else None
+        return step_from_row(cur, row) if row else None
 
     def insert_step(
         self, tx: Tx, run_id: str, position: int, spec: StepSpec, status: StepStatus = StepStatus.PENDING
@@ -628,74 +483,6 @@ class Store:
         return out
 
 
-def _run_from_row(db: sqlite3.Connection, row: Sequence[Any]) -> RunInfo:
-    cols = [c[1] for c in db.execute("PRAGMA table_info(runs)").fetchall()]
-    data = dict(zip(cols, row, strict=True))
-    try:
-        state = RunState(data["state"])
-    except ValueError:
-        raise StateDamaged(
-            f"run {data['id']} has state {str(data['state'])[:40]!r} in .cutover/state.db, which no cutover writes"
-        ) from None
-    return RunInfo(
-        id=data["id"],
-        target_org=data["target_org"],
-        state=state,
-        runbook_path=data["runbook_path"],
-        runbook_sha256=data["runbook_sha256"],
-        git_head=data["git_head"],
-        created=data["created"],
-        updated=data["updated"],
-        pid=data["pid"],
-        host=data["host"],
-        note=data["note"],
-    )
-
-
-def _step_from_row(cur: sqlite3.Cursor, row: Sequence[Any]) -> StepRecord:
-    data = dict(zip([c[0] for c in cur.description], row, strict=True))
-    try:
-        return _step_from_data(data)
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-        raise StateDamaged(
-            f"step {data.get('step_id')} of run {data.get('run_id')} cannot be read from .cutover/state.db "
-            f"({type(exc).__name__}: {str(exc)[:120]})"
-        ) from None
-
-
-def _json_object(text: str | None, what: str) -> dict[str, Any]:
-    value = json.loads(text or "{}")
-    if not isinstance(value, dict):
-        raise ValueError(f"{what} is {type(value).__name__}, not an object")
-    return value
-
-
-def _step_from_data(data: dict[str, Any]) -> StepRecord:
-    spec = StepSpec(
-        id=data["step_id"],
-        stage=data["stage"],
-        title=data["title"],
-        action=data["action"],
-        kind=data["kind"],
-        blocking=bool(data["blocking"]),
-        params=_json_object(data["params"], "params"),
-        signoff=SignoffRule.from_json(_json_object(data["signoff_rule"], "signoff_rule") or None),
-        contingency=bool(data["contingency"]),
-        on_failure=data["on_failure"],
-    )
-    return StepRecord(
-        run_id=data["run_id"],
-        position=data["position"],
-        spec=spec,
-        status=StepStatus(data["status"]),
-        started=data["started"],
-        finished=data["finished"],
-        attempt=data["attempt"],
-        detail=data["detail"] or "",
-        external_ids=_json_object(data["external_ids"], "external_ids"),
-    )
-
-
 def pick_id(ids: Sequence[str], run_id: str | None) -> str:
     """The run id named by `run_id` (a unique prefix is enough), else the latest of `ids`."""
     if run_id:
@@ -715,45 +502,19 @@ def pick_run(runs: Sequence[RunInfo], run_id: str | None) -> RunInfo:
     return next(r for r in runs if r.id == chosen)
 
 
-def refuse_lost_state(cutover_dir: Path) -> None:
-    """A missing or 0-byte state.db next to existing run folders is lost state, not a new project: re-initialising it
-    would hide every run (its evidence and HEAD anchors stay behind). Refuse."""
-    path = cutover_dir / "state.db"
-    try:
-        if path.exists() and (not path.is_file() or path.stat().st_size > 0):
-            if not path.is_file():
-                raise StateDamaged(f"{path} is not a file", hint="restore `.cutover/` from backup")
-            return
-        runs_dir = cutover_dir / "runs"
-        runs = [p.name for p in runs_dir.iterdir() if p.is_dir()] if runs_dir.is_dir() else []
-    except OSError as exc:
-        raise StateDamaged(f"cannot read the run state under {cutover_dir}: {exc}") from None
-    if runs:
-        what = "is empty (0 bytes)" if path.exists() else "is missing"
-        raise StateDamaged(
-            f"{path} {what} but .cutover/runs/ holds {len(runs)} run(s) ({', '.join(sorted(runs)[:3])}"
-            f"{', ...' if len(runs) > 3 else ''}): refusing to start over and hide them",
-        )
-
-
-#: The tables every migrated state.db has.
-REQUIRED_TABLES = ("runs", "steps", "evidence", "signoffs", "waivers", "events")
-
-
-def check_tables(db: sqlite3.Connection, path: Path) -> None:
-    """A dropped table is damage: say which (every command but `audit verify` stops here)."""
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    missing = [t for t in REQUIRED_TABLES if t not in tables]
-    if missing:
-        raise StateDamaged(f"{path}: the {', '.join(missing)} table(s) are missing (dropped)")
-
-
-def check_migrations(db: sqlite3.Connection, applied: set[str], path: Path) -> None:
-    """An emptied (or partly emptied) `schema_migrations` next to existing tables is damage, not an old database."""
-    if "m001_initial" in applied:
-        return
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if tables & {"runs", "steps", "events"}:
-        raise StateDamaged(
-            f"{path}: the schema_migrations table lists no migration but the run tables exist (it was emptied)"
-        )
+__all__ = [
+    "RECOVERY_HINT",
+    "REQUIRED_TABLES",
+    "STATE_DIR",
+    "StateDamaged",
+    "Store",
+    "Tx",
+    "check_migrations",
+    "check_tables",
+    "damaged",
+    "migration",
+    "pick_id",
+    "pick_run",
+    "refuse_lost_state",
+    "utc_now",
+]
