@@ -156,12 +156,25 @@ def _unconvertible_scalar(text: str, exc: ValueError) -> tuple[int | None, str]:
     long_number = re.search(r"\d{1000,}", text)
     if long_number:
         return line_at(long_number.start()), "a number too long to read"
-    for found in re.finditer(r"(?<![\w.-])(\d{4})-(\d{1,2})-(\d{1,2})", text):
+    for found in re.finditer(
+        r"(?<![\w.-])(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt]|[ \t]+)(\d{1,2}):(\d{2}):(\d{2}))?", text
+    ):
         try:
-            datetime.date(int(found[1]), int(found[2]), int(found[3]))
+            datetime.datetime(*(int(part) for part in found.groups() if part is not None))
         except ValueError:
-            return line_at(found.start()), f"{found[0]} is not a valid date (quote it if it is meant as text)"
+            what = "date and time" if found[4] is not None else "date"
+            return line_at(found.start()), f"{found[0]} is not a valid {what} (quote it if it is meant as text)"
     return None, " ".join(str(exc).split())
+
+
+def _short_repr(value: object) -> str:
+    """repr() of a value for a message: at most 80 characters, and never an error (a 5000-digit int cannot be
+    printed in full)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return "a number too long to print"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -348,7 +361,7 @@ def _message(error: dict[str, Any], loc: tuple[str | int, ...]) -> str:
     if kind == "missing":
         return "required key is missing"
     ctx = error.get("ctx") or {}
-    got = f" (got {error.get('input')!r})"
+    got = f" (got {_short_repr(error.get('input'))})"
     last = str(loc[-1]) if loc and not isinstance(loc[-1], int) else ""
     if kind == "less_than_equal":
         return f"must be at most {ctx.get('le')}{got}"

@@ -280,3 +280,9 @@ def test_a_standard_tag_on_a_value_of_another_type_is_refused_not_a_crash() -> N
     assert "'force-app' is not a !!bool value" in _error("target: {alias: !!bool force-app}\n")
     assert "'two' is not a !!int value" in _error(BASE + "reviews: {min_approvals: !!int two}\n")
     assert parse_runbook(BASE + "name: !!str 12\n").name == "12"
+
+
+def test_a_huge_hex_number_or_an_impossible_time_is_one_located_error() -> None:
+    # `0x` + 5000 digits became an int that no message could print (ValueError, exit 3).
+    assert _error(BASE + "name: 0x" + "f" * 5000 + "\n").startswith("cutover.yaml:2: name: expected a text value")
+    assert _error(BASE + "name: 2026-01-01 25:00:00\n").startswith("cutover.yaml:2: YAML error: 2026-01-01 25:00:00")
