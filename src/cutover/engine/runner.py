@@ -650,6 +650,8 @@ def _signals_raise(cancelled: threading.Event) -> Iterator[None]:
         return
 
     def handler(signum: int, _frame: Any) -> None:
+        if cancelled.is_set():  # a second Ctrl-C while stopping must not cut the bookkeeping of the first short
+            return
         cancelled.set()
         raise _Signal(signum)
 

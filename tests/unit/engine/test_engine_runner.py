@@ -472,3 +472,30 @@ def test_a_timed_out_command_leaves_no_child_behind_even_one_that_ignores_sigter
     finally:
         with suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)
+
+
+def test_a_second_ctrl_c_while_stopping_still_ends_in_a_resumable_pause(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: an impatient second SIGINT while the first is being recorded must not escape as a traceback."""
+    calls: list[str] = []
+    recording = engine.store.set_run_state
+
+    def second_ctrl_c(tx, run_id, state, **kwargs):  # type: ignore[no-untyped-def]
+        if str(kwargs.get("note", "")).startswith("interrupted"):
+            os.kill(os.getpid(), signal.SIGINT)  # arrives while the first interruption is being recorded
+        return recording(tx, run_id, state, **kwargs)
+
+    def first_ctrl_c(ctx: StepContext) -> StepOutcome:
+        os.kill(os.getpid(), signal.SIGINT)
+        return StepOutcome.passed()
+
+    monkeypatch.setattr(engine.store, "set_run_state", second_ctrl_c)
+    run = engine.create_run("org", specs("a", "b"))
+    with pytest.raises(Interrupted):
+        engine.execute(run.id, {"a": ScriptedStep("a", calls, behaviour=first_ctrl_c), "b": ScriptedStep("b", calls)})
+    assert engine.store.get_run(run.id).state == RunState.PAUSED
+    assert engine.store.step(run.id, "a").status.value == "running"
+    monkeypatch.setattr(engine.store, "set_run_state", recording)
+    result = engine.execute(run.id, {"a": ScriptedStep("a", calls, idempotent=True), "b": ScriptedStep("b", calls)})
+    assert result.state == RunState.SUCCEEDED and engine.verify(run.id).ok
