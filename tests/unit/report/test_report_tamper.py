@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -32,13 +33,8 @@ def project(pristine: tuple[Path, str], tmp_path: Path) -> tuple[Path, str]:
 
 
 def sql(project: Path, *statements: str) -> None:
-    conn = sqlite3.connect(project / ".cutover" / "state.db")
-    try:
-        for statement in statements:
-            conn.execute(statement)
-        conn.commit()
-    finally:
-        conn.close()
+    with closing(sqlite3.connect(project / ".cutover" / "state.db")) as conn, conn:
+        conn.executescript(";\n".join(statements))
 
 
 def cli(project: Path, *args: str) -> int:
