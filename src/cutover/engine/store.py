@@ -94,8 +94,7 @@ class Tx:
             "SELECT seq, hash FROM events WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,)
         ).fetchone()
         seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS)
-        self.store.refuse_broken_head(run_id, seq)
-        anchored = self.store.read_head(run_id)
+        anchored = self.store.usable_head(run_id, seq)
         if anchored is not None and anchored[0] >= seq:
             # The HEAD anchor names an event the log no longer has: appending would paper over the truncation.
             raise AuditBroken(
@@ -208,16 +207,16 @@ class Store:
             tmp.write_text(f"{head[0]} {head[1]}\n", encoding="utf-8")
             os.replace(tmp, path)
 
-    def refuse_broken_head(self, run_id: str, next_seq: int) -> None:
-        """Appending after a HEAD anchor that is a folder or garbage would paper over tampering: refuse."""
-        path = self.run_dir(run_id) / "HEAD"
-        if not path.exists() and not path.is_symlink() and next_seq <= 2:
-            return  # a new run (or one whose first anchor a crash kept from being written)
+    def usable_head(self, run_id: str, next_seq: int) -> tuple[int, str] | None:
+        """The HEAD anchor before appending event `next_seq`. Appending after an anchor that is missing (past the
+        first event), a folder or garbage would paper over tampering: refused (AuditBroken)."""
         from cutover.engine.integrity import read_anchor
 
-        _anchor, problem = read_anchor(path.parent)
-        if problem is not None:
-            raise AuditBroken(f"{problem}; refusing to record more events", hint=f"cutover audit verify {run_id}")
+        anchor, problem = read_anchor(self.run_dir(run_id))
+        path = self.run_dir(run_id) / "HEAD"
+        if problem is None or (next_seq <= 2 and not path.exists() and not path.is_symlink()):
+            return anchor  # a new run (or one whose first anchor a crash kept from being written)
+        raise AuditBroken(f"{problem}; refusing to record more events", hint=f"cutover audit verify {run_id}")
 
     def read_head(self, run_id: str) -> tuple[int, str] | None:
         """The run's HEAD anchor (seq, hash), or None when it is missing or unusable (`integrity.read_anchor`)."""
