@@ -34,6 +34,7 @@ class Replayed:
     signoffs: list[SignoffKey] = field(default_factory=list)
     signoff_records: list[SignoffRecord] = field(default_factory=list)  # the same, as records (time: the event's)
     waivers: list[WaiverKey] = field(default_factory=list)
+    waiver_records: list[WaiverRecord] = field(default_factory=list)
     evidence: list[EvidenceKey] = field(default_factory=list)
 
 
@@ -121,9 +122,9 @@ def _apply(out: Replayed, event: EventRecord) -> None:
     elif kind in ("step.waived", "step.retry"):
         if kind == "step.waived":
             steps[step_id] = "waived"
-            out.waivers.append(
-                (step_id, _s(payload.get("reason")), _s(payload.get("approver")), _s(payload.get("definition")))
-            )
+            key = (step_id, _s(payload.get("reason")), _s(payload.get("approver")), _s(payload.get("definition")))
+            out.waivers.append(key)
+            out.waiver_records.append(WaiverRecord(event.run_id, step_id, str(key[1]), str(key[2]), event.at, key[3]))
         else:
             steps[step_id] = "pending"
             out.external_ids.pop(step_id, None)
@@ -153,6 +154,7 @@ def _apply_replan(out: Replayed, payload: Mapping[str, Any]) -> None:
     out.signoffs = [s for s in out.signoffs if s[0] not in dropped]
     out.signoff_records = [s for s in out.signoff_records if s.step_id not in dropped]
     out.waivers = [w for w in out.waivers if w[0] not in dropped]
+    out.waiver_records = [w for w in out.waiver_records if w.step_id not in dropped]
 
 
 def _multiset_diff(table: Sequence[Hashable], logged: Sequence[Hashable]) -> tuple[list[Any], list[Any]]:

@@ -21,7 +21,7 @@ def run_status(engine: Engine, run_id: str) -> dict[str, Any]:
     for item in engine.store.evidence(run_id, raw=True):
         evidence_counts[item["step_id"]] = evidence_counts.get(item["step_id"], 0) + 1
     signoffs = engine.store.logged_signoffs(run_id)  # from the chained log
-    waivers = {w.step_id: w for w in engine.store.waivers(run_id)}
+    waivers = {w.step_id: w for w in engine.store.logged_waivers(run_id)}
     lock = engine.locks.read(run.target_org)
     steps = []
     for record in engine.store.steps(run_id):

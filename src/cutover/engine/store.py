@@ -437,6 +437,10 @@ class Store:
             params.append(step_id)
         return [SignoffRecord(*row) for row in self.db.execute(sql + " ORDER BY id", params).fetchall()]
 
+    def logged_waivers(self, run_id: str) -> list[WaiverRecord]:
+        """The waivers as the hash-chained log tells them (what `status` and the release record show)."""
+        return replay(self.events(run_id)).waiver_records
+
     def logged_signoffs(self, run_id: str, step_id: str | None = None) -> list[SignoffRecord]:
         """The sign-offs as the hash-chained log tells them (what separation-of-duties decisions read: a row deleted
         from or forged into the signoffs table changes nothing here)."""

@@ -70,8 +70,9 @@ class _Builder(EvidenceSections):
         self.records = store.steps(run.id)
         self.events = store.events(run.id)
         self.evidence = EvidenceRows(store, run.id)
-        self.signoffs = store.signoffs(run.id)
-        self.waivers = store.waivers(run.id)
+        # Shown as the chained log tells them; `check_run` compares the tables with it (the audit verdict).
+        self.signoffs = store.logged_signoffs(run.id)
+        self.waivers = store.logged_waivers(run.id)
         self.notes: list[str] = []
         self.runbook: Any = None
         # The outcome `data` of each step's last `step.finished` event (what the step reported, as chained).

@@ -210,3 +210,18 @@ def test_status_flags_a_table_the_chain_does_not_back(
     out = capsys.readouterr().out
     assert "audit: NOT VERIFIED: sign-off of signoff.security-review by Sam Secure" in out
     assert "Sam Secure (security_reviewer)" in out  # the sign-off shown comes from the chained log
+
+
+def test_the_record_shows_the_chains_sign_offs_and_waivers_not_the_tables(
+    project: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    path, _run_id = project
+    sql(path, "DELETE FROM signoffs", "UPDATE waivers SET approver = 'Mallory'")
+    capsys.readouterr()
+    assert cli(path, "report", "--format", "json") == 1
+    record = json.loads(capsys.readouterr().out)
+    assert [(s["by"], s["role"]) for s in record["signoffs"]] == [("Sam Secure", "security_reviewer")]
+    assert [w["approver"] for w in record["waivers"]] == ["Dana Lead"]
+    assert record["summary"]["verdict"].startswith("AUDIT TRAIL BROKEN")
