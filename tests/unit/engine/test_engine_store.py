@@ -80,7 +80,7 @@ def test_an_evidence_path_out_of_cutover_is_refused_to_steps_and_only_listed_to_
         run = engine.create_run("org", [StepSpec("a", "s", "A", "x")])
         with engine.store.transaction() as tx:
             engine.store.add_evidence(tx, run.id, "a", "hostname", "../../../../etc/hostname", "0" * 64, 1)
-        with pytest.raises(StateDamaged, match="points outside .cutover/"):
+        with pytest.raises(StateDamaged, match=r"points outside \.cutover/"):
             engine.store.evidence(run.id, "a")
         assert [r["relpath"] for r in engine.store.evidence(run.id, raw=True)] == ["../../../../etc/hostname"]
         assert any("escapes .cutover/" in p for p in engine.verify(run.id).problems)
