@@ -16,7 +16,10 @@ project and says what must hold. Three families live here:
 
 - `runbooks`: mutated `cutover.yaml` files (tests/unit/runbook/runbook_mutations.py): load or exit 2, never 3.
 
-Other families (mutated sf outputs) can be added with `@family(...)` without touching the runner.
+- `sf-outputs`: ≥ 300 mutated `sf --json` outputs (tests/unit/test_explain_fuzz.py's mutator) through `cutover
+  explain` and the typed parsers: exit 0 or 2, never 3.
+
+Other families can be added with `@family(...)` without touching the runner.
 The tally prints counts by exit code, time per family, the worst case, and peak memory (this process + children).
 """
 
@@ -331,26 +334,34 @@ STATE_MUTATIONS: dict[str, tuple[Callable[[Path, str], None], str]] = {
 }
 
 
-def run_cli(project: Path, args: tuple[str, ...]) -> int:
-    """`cutover -C project ARGS` in-process, output discarded; 124 when it exceeds COMMAND_TIMEOUT_S."""
-    from cutover.cli import main
+@contextlib.contextmanager
+def bounded(seconds: int = COMMAND_TIMEOUT_S) -> Iterator[None]:
+    """Raise TimeoutError in this (main) thread when the block runs longer than `seconds`."""
 
     def alarm(_signum: int, _frame: object) -> None:
         raise TimeoutError
 
     previous = signal.signal(signal.SIGALRM, alarm)
-    signal.alarm(COMMAND_TIMEOUT_S)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_cli(project: Path, args: tuple[str, ...]) -> int:
+    """`cutover -C project ARGS` in-process, output discarded; 124 when it exceeds COMMAND_TIMEOUT_S."""
+    from cutover.cli import main
+
     sink = io.StringIO()
     try:
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        with bounded(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             return main(["-C", str(project), *args])
     except TimeoutError:
         return 124
     except SystemExit as exc:
         return int(exc.code or 0)
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _state_case(name: str, pristine: Path, run_id: str, workdir: Path) -> Case:
@@ -584,6 +595,52 @@ def runbook_family(rng: random.Random, workdir: Path) -> Iterator[Case]:
             code = _RUNBOOK_CODES.get(outcome, 3)
             problems = [] if code in (0, 2) else [f"{detail}: {outcome}: {message}"]
             return Outcome("runbooks", name, {"load": code}, seconds, problems)
+
+        yield Case(name, run)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Mutated sf outputs (the mutator and the parsers: tests/unit/test_explain_fuzz.py)
+# ---------------------------------------------------------------------------------------------------------------------
+
+SF_OUTPUT_CASES = 300
+_PARSER_CODES = {"parsed": 0, "malformed": 2, "too-deep": 2}
+
+
+@family("sf-outputs")
+def sf_output_family(rng: random.Random, workdir: Path) -> Iterator[Case]:
+    """≥ 300 mutated `sf --json` outputs (the recorded fixtures and reference samples, mutated as the explain fuzz
+    test does): `cutover explain` (text and JSON) must explain them (0) or refuse them (2), and the typed parsers the
+    steps use must parse them or raise SfMalformedOutput (2); anything else is 3, a bug."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.unit.test_explain_fuzz import _mutate, _parse_all, _seeds
+
+    seeds = _seeds()
+    for number in range(SF_OUTPUT_CASES):
+        kind, data = _mutate(rng, rng.choice(seeds))
+        fmt = "json" if number % 3 == 0 else "text"
+        name = f"{number:04d}-{kind}-{fmt}"
+
+        def run(folder: Path, name: str = name, data: bytes = data, fmt: str = fmt) -> Outcome:
+            path = folder / f"{name}.json"
+            path.write_bytes(data)
+            started = time.perf_counter()
+            codes = {"explain": run_cli(folder, ("explain", str(path), "--format", fmt))}
+            try:
+                with bounded():
+                    codes["parsers"] = _PARSER_CODES[_parse_all(data)]
+            except TimeoutError:
+                codes["parsers"] = 124
+            except Exception as exc:  # noqa: BLE001  (anything but SfMalformedOutput is the bug being counted)
+                codes["parsers"] = 3
+                parser_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            else:
+                parser_error = ""
+            path.unlink()
+            problems = [f"{what}: exit {code}" for what, code in codes.items() if code not in (0, 2)]
+            problems += [parser_error] if parser_error else []
+            return Outcome("sf-outputs", name, codes, time.perf_counter() - started, problems)
 
         yield Case(name, run)
 

@@ -34,3 +34,15 @@ def test_interrupts_resume_with_the_side_effect_done_once() -> None:
     assert len(outcomes) == 3
     assert [o.codes["run"] for o in outcomes] == [130, 130, 130]
     assert not [o for o in outcomes if o.problems], "\n".join(tally(outcomes, 7, 0.0))
+
+
+def test_sf_output_family_runs_300_mutated_outputs_through_explain_and_the_parsers() -> None:
+    from bench.bench_faults import SF_OUTPUT_CASES
+
+    assert "sf-outputs" in FAMILIES and SF_OUTPUT_CASES >= 300
+    outcomes = campaign(seed=7, families=["sf-outputs"], limit=60)
+    assert len(outcomes) == 60
+    report = "\n".join(tally(outcomes, 7, 0.0))
+    assert not [o for o in outcomes if o.problems], report
+    assert {o.codes["explain"] for o in outcomes} == {0, 2}, report  # both outcomes reached
+    assert 2 in {o.codes["parsers"] for o in outcomes}, report  # some outputs are malformed for the parsers
