@@ -632,7 +632,7 @@ def sf_output_family(rng: random.Random, workdir: Path) -> Iterator[Case]:
                     codes["parsers"] = _PARSER_CODES[_parse_all(data)]
             except TimeoutError:
                 codes["parsers"] = 124
-            except Exception as exc:  # noqa: BLE001  (anything but SfMalformedOutput is the bug being counted)
+            except Exception as exc:  # anything but SfMalformedOutput is the bug being counted
                 codes["parsers"] = 3
                 parser_error = f"{type(exc).__name__}: {str(exc)[:200]}"
             else:
