@@ -14,27 +14,26 @@ the step's ids, not the audit log): if that deploy succeeded or is still running
 submitting another. Only an earlier deploy that failed or was canceled allows a new submission.
 
 Interrupted (SIGINT/SIGTERM, a crash) while submitting, before sf answered with a deploy id: the engine calls
-`recover`, which asks the org (Tooling API `DeployRequest`, by the user the alias logs in as, created since the
-interrupted attempt started): exactly one deploy there → adopted and followed; none → the quick deploy is submitted;
-several, or an org that cannot answer the question → the step fails saying so (waive or retry after checking).
+`recover`, which asks the org (`cutover.steps.interrupted`: Tooling API `DeployRequest`, by the user the alias logs in
+as, created since the interrupted attempt started, not one this run recorded): exactly one deploy there → adopted and
+followed; none → the quick deploy is submitted; several, or an org that cannot answer the question → the step fails
+saying so (waive or retry after checking).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cutover.engine import StepContext, StepOutcome, StepStatus
 from cutover.sf import DeployResult, SfCli, SfError
 from cutover.steps._sf import sf_session
 from cutover.steps.guard import same_org_id, verified_identity
+from cutover.steps.interrupted import ask_org_after_interrupt
 from cutover.steps.registry import StepServices, register_action
 from cutover.steps.validate import POLL_INTERVAL_S, failure_reasons, record_report, summary_line, wait_for_deploy
 
 VALIDATE_ACTION = "sf.validate"
 CANNOT_QUICK_DEPLOY_NAMES = ("CannotQuickDeployError", "INVALID_ID_FIELD")
-#: How far before the interrupted attempt's start the org's deploys are looked for (clocks differ).
-CLOCK_SKEW_S = 60
 
 
 def validated_job(ctx: StepContext) -> tuple[str | None, str]:
@@ -62,40 +61,6 @@ def earlier_deploy_ids(ctx: StepContext) -> list[str]:
         ):
             ids.append(str(event.payload.get("value")))
     return ids
-
-
-def interrupted_attempt_start(ctx: StepContext) -> str:
-    """When the interrupted attempt of this step started (its last `step.started` event), minus a minute of skew."""
-    started = next(
-        (e.at for e in reversed(ctx.store.events(ctx.run_id)) if e.type == "step.started" and e.step_id == ctx.step.id),
-        None,
-    )
-    moment = datetime.fromisoformat(started.replace("Z", "+00:00")) if started else datetime.now(UTC)
-    return (moment - timedelta(seconds=CLOCK_SKEW_S)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def find_interrupted_deploy(sf: SfCli, alias: str, since: str) -> tuple[str | None, str | None]:
-    """(the id of the one deploy (not a validation) the alias's user started in the org since `since`, a problem).
-
-    None, None: the org holds no such deploy. A problem: the org could not be asked, or holds several."""
-    try:
-        user = sf.org_display(alias).username
-        soql = (
-            "SELECT Id, Status, CreatedDate FROM DeployRequest "
-            f"WHERE CreatedDate >= {since} AND CheckOnly = false AND CreatedBy.Username = '{_soql_quote(user)}' "
-            "ORDER BY CreatedDate"
-        )
-        rows = sf.data_query(alias, soql, tooling=True).rows()
-    except SfError as exc:
-        return None, f"the org could not be asked for its deploys ({exc.message[:200]})"
-    ids = [str(row.get("Id")) for row in rows if row.get("Id")]
-    if len(ids) > 1:
-        return None, f"the org holds {len(ids)} deploys since {since} ({', '.join(ids[:5])}), not one"
-    return (ids[0] if ids else None), None
-
-
-def _soql_quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def cannot_quick_deploy(exc: SfError) -> bool:
@@ -161,29 +126,19 @@ class QuickDeploy:
 
     def recover(self, ctx: StepContext) -> StepOutcome:
         """Interrupted before a deploy id was recorded: the org says whether the deploy exists (adopt) or not
-        (submit). See `find_interrupted_deploy`."""
+        (submit). See `cutover.steps.interrupted`."""
         validation_id, why = validated_job(ctx)
         if validation_id is None:
             return StepOutcome.failed(f"nothing to quick-deploy: {why}")
-        since = interrupted_attempt_start(ctx)
         with sf_session(ctx, self.services, self.runbook) as sf:
             adopted = self._adopt_earlier(ctx, sf)
             if adopted is not None:
                 return self._finish(ctx, sf, adopted, validation_id)
-            found, problem = find_interrupted_deploy(sf, self.alias, since)
-            if problem is not None:
-                ctx.event("deploy.recover_unknown", since=since, problem=problem)
-                return StepOutcome.failed(
-                    f"interrupted while submitting the quick deploy, and {problem}: it may or may not exist in the "
-                    f"org. Check `sf project deploy report --target-org {self.alias}` / Setup > Deployment Status, "
-                    f"then `cutover waive {ctx.step.id} --reason TEXT --approver WHO` or `cutover retry {ctx.step.id}`"
-                )
+            found, refused = ask_org_after_interrupt(ctx, sf, self.alias, what="the quick deploy")
+            if refused is not None:
+                return refused
             if found is None:
-                ctx.event("deploy.recover_none", since=since)
-                ctx.progress.note(f"the org holds no deploy since {since}: submitting the quick deploy")
                 return self.run(ctx)
-            ctx.event("deploy.recover_adopted", since=since, job_id=found)
-            ctx.set_external_id("deploy_id", found)
             ctx.set_external_id("validation_id", validation_id)
             return self._finish(ctx, sf, found, validation_id)
 

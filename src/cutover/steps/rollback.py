@@ -31,13 +31,14 @@ whose class is being deleted stay aborted. The contingency's `rollback.scheduled
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cutover.engine import StepContext, StepOutcome
 from cutover.steps._params import params_of
+from cutover.steps.interrupted import ask_org_after_interrupt
 from cutover.steps.registry import StepServices, register_action
 from cutover.steps.rollback_backup import (
     DEFAULT_API_VERSION,
@@ -195,7 +196,7 @@ class RedeployBackupStep:
     test_level: str = "RunLocalTests"
     wait_minutes: int = 33
     jobs: Sequence[JobSpec] = field(default_factory=tuple)
-    idempotent: bool = True  # redeploying the same backup twice leaves the org the same
+    idempotent: bool = False  # a deploy: after an interrupt, `reattach` (recorded id) or `recover` (ask the org)
 
     def run(self, ctx: StepContext) -> StepOutcome:
         backup = find_backup(ctx, ctx.run_id, self.project_dir)
@@ -220,30 +221,57 @@ class RedeployBackupStep:
         with self.make_sf(ctx) as sf:
             blocking = jobs_on_classes(self.jobs, components)
             aborted = abort_jobs(ctx, sf, self.alias, blocking, why="redeploy of the backup")
-            jobs_error: str | None = None
-            try:
-                result = deploy_and_wait(
+            result, jobs_error = self._deploy_then_reschedule(
+                ctx,
+                sf,
+                aborted,
+                lambda: deploy_and_wait(
                     ctx, sf, self.alias, folder, test_level=self.test_level, wait=self.wait_minutes
-                )
-            finally:
-                jobs_error = self._recreate(ctx, sf, aborted)
+                ),
+            )
         return self._judge(result, components, aborted, jobs_error)
 
     def reattach(self, ctx: StepContext, external_ids: Mapping[str, Any]) -> StepOutcome:
-        aborted_names = set(external_ids.get("aborted_jobs") or ())
-        aborted = [job for job in self.jobs if job.name in aborted_names]
-        if not external_ids.get("deploy_id"):  # crashed after aborting jobs, before deploying: start again
-            with self.make_sf(ctx) as sf:
-                self._recreate(ctx, sf, aborted)
-            return self.run(ctx)
-        jobs_error: str | None = None
+        aborted = self._aborted(external_ids)
+        if not external_ids.get("deploy_id"):  # interrupted after aborting jobs, before sf answered with an id
+            return self.recover(ctx)
+        deploy_id = str(external_ids["deploy_id"])
         with self.make_sf(ctx) as sf:
-            try:
-                result = wait_for_deploy(ctx, sf, self.alias, str(external_ids["deploy_id"]), wait=self.wait_minutes)
-            finally:
-                jobs_error = self._recreate(ctx, sf, aborted)
+            result, jobs_error = self._deploy_then_reschedule(
+                ctx, sf, aborted, lambda: wait_for_deploy(ctx, sf, self.alias, deploy_id, wait=self.wait_minutes)
+            )
         backup = find_backup(ctx, ctx.run_id, self.project_dir)
         return self._judge(result, list(backup.components) if backup else [], aborted, jobs_error)
+
+    def recover(self, ctx: StepContext) -> StepOutcome:
+        """Interrupted before sf answered with a deploy id: the org says whether the redeploy exists (followed) or
+        not (the jobs this step aborted are re-scheduled, then the step starts again). `cutover.steps.interrupted`."""
+        external_ids = dict(ctx.external_ids)
+        with self.make_sf(ctx) as sf:
+            found, refused = ask_org_after_interrupt(ctx, sf, self.alias, what="the redeploy of the backup")
+            if refused is not None:
+                return refused
+            if found is None:
+                self._recreate(ctx, sf, self._aborted(external_ids))
+        if found is not None:
+            return self.reattach(ctx, {**external_ids, "deploy_id": found})
+        return self.run(ctx)
+
+    def _aborted(self, external_ids: Mapping[str, Any]) -> list[JobSpec]:
+        names = set(external_ids.get("aborted_jobs") or ())
+        return [job for job in self.jobs if job.name in names]
+
+    def _deploy_then_reschedule(
+        self, ctx: StepContext, sf: SfCli, aborted: Sequence[JobSpec], deploy: Callable[[], DeployResult]
+    ) -> tuple[DeployResult, str | None]:
+        """Run the deploy (or follow it), then schedule the aborted jobs again (also when the deploy raised). Not on
+        an interrupt: the resumed step re-schedules them (twice would fail: the job names are taken)."""
+        try:
+            result = deploy()
+        except Exception:
+            self._recreate(ctx, sf, aborted)
+            raise
+        return result, self._recreate(ctx, sf, aborted)
 
     def _recreate(self, ctx: StepContext, sf: SfCli, aborted: Sequence[JobSpec]) -> str | None:
         """Schedule the aborted jobs again; never raises (it runs on the way out of a failed deploy too)."""
@@ -300,7 +328,7 @@ class RemoveAddedStep:
     test_level: str = "RunLocalTests"
     wait_minutes: int = 33
     jobs: Sequence[JobSpec] = field(default_factory=tuple)
-    idempotent: bool = True  # --ignore-warnings: deleting what is already gone is a warning, not a failure
+    idempotent: bool = False  # a deploy: after an interrupt, `reattach` (recorded id) or `recover` (ask the org)
 
     def run(self, ctx: StepContext) -> StepOutcome:
         backup = find_backup(ctx, ctx.run_id, self.project_dir)
@@ -323,13 +351,26 @@ class RemoveAddedStep:
             return self._judge(ctx, sf, result, plan)
 
     def reattach(self, ctx: StepContext, external_ids: Mapping[str, Any]) -> StepOutcome:
+        if not external_ids.get("deploy_id"):  # interrupted after aborting jobs, before sf answered with an id
+            return self.recover(ctx)
         backup = find_backup(ctx, ctx.run_id, self.project_dir)
-        if not external_ids.get("deploy_id") or backup is None:
+        if backup is None:
             return self.run(ctx)
         plan = self._plan(ctx, backup)
         with self.make_sf(ctx) as sf:
             result = wait_for_deploy(ctx, sf, self.alias, str(external_ids["deploy_id"]), wait=self.wait_minutes)
             return self._judge(ctx, sf, result, plan)
+
+    def recover(self, ctx: StepContext) -> StepOutcome:
+        """Interrupted before sf answered with a deploy id: the org says whether the destructive deploy exists
+        (followed) or not (the step starts again). `cutover.steps.interrupted`."""
+        with self.make_sf(ctx) as sf:
+            found, refused = ask_org_after_interrupt(ctx, sf, self.alias, what="the destructive deploy")
+        if refused is not None:
+            return refused
+        if found is not None:
+            return self.reattach(ctx, {**ctx.external_ids, "deploy_id": found})
+        return self.run(ctx)
 
     def _plan(self, ctx: StepContext, backup: BackupRecord) -> DestructivePlan:
         created = release_created(ctx.store, ctx.run_id)
