@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING, Any
 
 from cutover.engine import StepContext, StepOutcome
 from cutover.engine.chain import sha256_file
+from cutover.engine.damage import StateDamaged
+from cutover.engine.integrity import inside
 from cutover.sf import RetrieveFailed, RetrieveResult, SfCli
 from cutover.steps._params import as_text, as_texts, params_of
 from cutover.steps._sf import last_result, sf_session
@@ -289,12 +291,25 @@ def reusable_backup(ctx: StepContext, project_dir: Path) -> dict[str, Any] | Non
             continue
         try:
             doc = json.loads((ctx.store.cutover_dir / item["relpath"]).read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
-        archive_path = project_dir / str(doc.get("archive", ""))
+        if not isinstance(doc, dict) or not doc.get("archive"):
+            continue
+        archive_path = inside_project(project_dir, doc["archive"], f"the archive in {item['relpath']}")
         if doc.get("verified") and archive_path.is_file() and sha256_file(archive_path) == doc.get("sha256"):
             return dict(doc)
     return None
+
+
+def inside_project(project_dir: Path, value: object, what: str) -> Path:
+    """`project_dir / value` resolved, if it stays inside the project; else StateDamaged (exit 6 on its own, a failed
+    step inside a run): a path in recorded state that leaves the project is never followed."""
+    path = inside(project_dir, value)
+    if path is None:
+        raise StateDamaged(
+            f"{what} is {str(value)[:200]!r}, which leaves the project folder {project_dir}: refusing to follow it"
+        )
+    return path
 
 
 def _components_json(items: Iterable[Component]) -> list[dict[str, str]]:
@@ -323,7 +338,13 @@ class Backup:
         manifest_rel = as_text(self.params.get("manifest", self.runbook.project.manifest))
         source_dir = as_text(self.params.get("source_dir")) or self.runbook.project.source_dir
         source_dirs = list(as_texts(self.params.get("source_dirs")) or [source_dir])  # every package directory
-        backup_dir = project / (as_text(self.params.get("backup_dir")) or self.runbook.project.backup_dir)
+        backup_rel = as_text(self.params.get("backup_dir")) or self.runbook.project.backup_dir
+        backup_dir = inside(project, backup_rel)
+        if backup_dir is None:
+            return StepOutcome.failed(
+                f"project.backup_dir {backup_rel[:200]!r} leaves the project folder {project}: the backup must be "
+                "kept inside the project (cutover.yaml project.backup_dir, e.g. `backups`)"
+            )
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         folder = backup_dir / f"production-backup-{stamp}"
         suffix = 1

@@ -64,18 +64,20 @@ def _first(doc: Mapping[str, object], *keys: str) -> object:
 
 
 def parse_backup(doc: Mapping[str, Any], project_dir: Path, step_id: str = "backup") -> BackupRecord:
-    """Read the backup step's evidence (a JSON document); paths may be relative to the project folder."""
+    """Read the backup step's evidence (a JSON document); paths may be relative to the project folder, and must stay
+    inside it (else StateDamaged: a path in recorded state that leaves the project is never followed)."""
+    from cutover.steps.backup import inside_project
 
-    def path(value: object) -> Path | None:
-        if not value:
+    def path(*keys: str) -> Path | None:
+        key = next((k for k in keys if doc.get(k)), None)
+        if key is None:
             return None
-        candidate = Path(str(value))
-        return candidate if candidate.is_absolute() else project_dir / candidate
+        return inside_project(project_dir, str(doc[key]), f"{key} in the backup record of step {step_id}")
 
     return BackupRecord(
         step_id=step_id,
-        folder=path(_first(doc, "metadata_root", "metadata_dir", "folder", "backup_dir")),
-        archive=path(_first(doc, "archive", "archive_path")),
+        folder=path("metadata_root", "metadata_dir", "folder", "backup_dir"),
+        archive=path("archive", "archive_path"),
         sha256=as_text(_first(doc, "sha256", "archive_sha256")),
         components=tuple(Component.parse(c) for c in doc.get("components") or ()),
         added_by_release=tuple(Component.parse(c) for c in doc.get("added_by_release") or ()),
@@ -90,9 +92,16 @@ def find_backup(ctx_or_store: StepContext | Store, run_id: str, project_dir: Pat
     for item in reversed(store.evidence(run_id)):
         name = str(item["name"])
         if stages.get(item["step_id"]) == "backup" and name.startswith("backup") and name.endswith(".json"):
-            doc = json.loads((store.cutover_dir / item["relpath"]).read_text(encoding="utf-8"))
-            if isinstance(doc, Mapping):
-                return parse_backup(doc, project_dir, item["step_id"])
+            try:
+                doc = json.loads((store.cutover_dir / item["relpath"]).read_text(encoding="utf-8"))
+                return parse_backup(doc, project_dir, item["step_id"]) if isinstance(doc, Mapping) else None
+            except (OSError, ValueError, RecursionError) as exc:
+                from cutover.engine.damage import StateDamaged
+
+                raise StateDamaged(
+                    f"the backup record .cutover/{item['relpath']} cannot be read ({type(exc).__name__}: "
+                    f"{str(exc)[:200]})"
+                ) from None
     return None
 
 

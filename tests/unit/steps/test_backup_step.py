@@ -496,3 +496,43 @@ def test_a_wildcard_does_not_prove_absence_standard_objects_are_asked_for_by_nam
     assert {("CustomObject", "New_Object__c"), ("ApexClass", "NewController")} <= added
     assert (project / doc["metadata_dir"] / "objects" / "Account.object").is_file()
     assert "Account" in read_manifest(project / doc["metadata_dir"] / "package.xml")["CustomObject"]
+
+
+# -- paths stay inside the project (issue 11) ------------------------------------------------------------------------
+
+
+def _record_backup_json(engine: Engine, ctx: StepContext, **changes: Any) -> None:
+    """A later backup.json of the step whose fields were changed (what a tampered state would hold)."""
+    evidence = {e["name"]: e for e in engine.store.evidence(ctx.run_id, ctx.step.id)}
+    doc = json.loads((engine.cutover_dir / evidence["backup.json"]["relpath"]).read_text())
+    ctx.record_evidence("backup.json", {**doc, **changes})
+
+
+@pytest.mark.parametrize("archive", ["../../../../etc/hostname", "/etc/hostname", "backups/link-out/x.tar.gz"])
+def test_a_recorded_archive_path_leaving_the_project_is_refused_not_followed(
+    engine: Engine, project: Path, tmp_path_factory: pytest.TempPathFactory, archive: str
+) -> None:
+    from cutover.errors import CutoverError
+
+    outside = tmp_path_factory.mktemp("outside")
+    first = new_ctx(engine)
+    assert backup_step(engine, FakeSf()).run(first).status == StepStatus.PASSED
+    (project / "backups" / "link-out").symlink_to(outside, target_is_directory=True)
+    _record_backup_json(engine, first, archive=archive)
+    fake = FakeSf()
+    with pytest.raises(CutoverError) as caught:
+        backup_step(engine, fake).run(new_ctx(engine, first.run_id))
+    assert caught.value.exit_code == 6 and "\n" not in caught.value.message
+    assert f"{archive!r}, which leaves the project folder" in caught.value.message
+    assert fake.calls == []  # nothing retrieved, nothing hashed outside
+
+
+def test_a_backup_dir_outside_the_project_fails_the_backup_with_one_line(engine: Engine, project: Path) -> None:
+    services = StepServices(project_dir=engine.project_dir, target_org="production")
+    services.extras["sf"] = fake = FakeSf()
+    step = Backup({"manifest": "manifest/package.xml", "backup_dir": "../elsewhere"}, RUNBOOK, services)
+    outcome = step.run(new_ctx(engine))
+    assert (
+        outcome.status == StepStatus.FAILED and "project.backup_dir '../elsewhere' leaves the project" in outcome.detail
+    )
+    assert fake.calls == [] and not (project.parent / "elsewhere").exists()
