@@ -683,6 +683,13 @@ def tally(outcomes: list[Outcome], seed: int, elapsed: float) -> list[str]:
             f"  {name}: {len(mine)} cases, {sum(o.seconds for o in mine):.1f} s (slowest {worst.seconds:.2f} s: "
             f"{worst.case}); {by_code}"
         )
+        per_command: dict[str, Counter[int]] = {}
+        for o in mine:
+            for command, code in o.codes.items():
+                per_command.setdefault(command, Counter())[code] += 1
+        if len(per_command) > 1:
+            shown = (f"{c} " + "/".join(f"{k}:{v}" for k, v in sorted(n.items())) for c, n in per_command.items())
+            lines.append(f"    by command (exit:count): {'; '.join(shown)}")
     exit3 = sum(1 for o in outcomes for c in o.codes.values() if c == 3)
     hangs = sum(1 for o in outcomes for c in o.codes.values() if c == 124)
     silent = sum(1 for o in outcomes if any(p.startswith("silent pass") for p in o.problems))
