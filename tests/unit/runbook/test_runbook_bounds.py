@@ -286,3 +286,24 @@ def test_a_huge_hex_number_or_an_impossible_time_is_one_located_error() -> None:
     # `0x` + 5000 digits became an int that no message could print (ValueError, exit 3).
     assert _error(BASE + "name: 0x" + "f" * 5000 + "\n").startswith("cutover.yaml:2: name: expected a text value")
     assert _error(BASE + "name: 2026-01-01 25:00:00\n").startswith("cutover.yaml:2: YAML error: 2026-01-01 25:00:00")
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("project", "manifest", "../../etc/package.xml"),
+        ("project", "backup_dir", "/var/backups"),
+        ("project", "source_dir", "force-app/../../elsewhere"),
+        ("project", "lwc_coverage_summary", "~/coverage.json"),
+        ("security", "scan_paths", "[force-app, ../other-project]"),
+    ],
+)
+def test_a_path_in_the_runbook_stays_inside_the_project(section: str, key: str, value: str) -> None:
+    message = _error(f"{BASE}{section}:\n  {key}: {value}\n")
+    assert f"{section}.{key}" in message and ("leaves the project" in message or "relative to the project" in message)
+
+
+def test_relative_paths_inside_the_project_are_accepted() -> None:
+    text = f"{BASE}project:\n  manifest: manifest/package.xml\n  source_dir: ./force-app\n  backup_dir: .backups\n"
+    runbook = parse_runbook(text, "cutover.yaml")
+    assert runbook.project.manifest == "manifest/package.xml" and runbook.project.backup_dir == ".backups"

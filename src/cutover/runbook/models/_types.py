@@ -159,6 +159,23 @@ def _command(value: Any) -> Any:
 Command = Annotated[str | list[str], BeforeValidator(_command)]
 
 
+def _project_path(value: str) -> str:
+    """A path the runbook names is relative to the project and stays inside it: cutover reads, writes and deploys
+    from it, so `/etc/...`, `~/...` or `../..` would reach outside what the run records and checks."""
+    text = value.strip()
+    if not text:
+        raise ValueError("a path must not be empty")
+    parts = text.replace("\\", "/").split("/")
+    if text.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", text):
+        raise ValueError(f"{value!r} must be relative to the project folder")
+    if ".." in parts:
+        raise ValueError(f"{value!r} leaves the project folder ('..'): name a path inside the project")
+    return text
+
+
+ProjectPath = Annotated[str, AfterValidator(_project_path)]
+
+
 def command_argv(command: str | list[str]) -> list[str]:
     """The argv of a Command (strings are split like a POSIX shell but never run through one)."""
     return shlex.split(command) if isinstance(command, str) else list(command)

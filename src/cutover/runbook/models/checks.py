@@ -11,6 +11,7 @@ from cutover.runbook.models._types import (
     Count,
     Duration,
     Percentage,
+    ProjectPath,
     TestLevel,
     _Model,
 )
@@ -33,7 +34,7 @@ class Thresholds(_Model):
 
 
 class SecretsConfig(_Model):
-    baseline: str | None = None  # a detect-secrets baseline of accepted findings, when the project keeps one
+    baseline: ProjectPath | None = None  # a detect-secrets baseline of accepted findings, when the project keeps one
     # The seed's grep: `grep -r "password\|api_key\|secret" --exclude-dir=node_modules`
     patterns: list[str] = Field(default_factory=lambda: ["password", "api_key", "secret"])
     exclude_dirs: list[str] = Field(default_factory=lambda: ["node_modules", ".sfdx", ".sf", ".cutover", "backups"])
@@ -48,7 +49,7 @@ class SecurityConfig(_Model):
     # The project's own CRUD/FLS helper methods (Class.method) that count as checks; none unless the runbook says.
     crud_guards: list[str] = Field(default_factory=list, max_length=100)
     strip_methods: list[str] = Field(default_factory=lambda: ["Security.stripInaccessible"], max_length=100)
-    scan_paths: list[str] = Field(default_factory=lambda: ["force-app"])
+    scan_paths: list[ProjectPath] = Field(default_factory=lambda: ["force-app"])
     skip_test_classes: bool = True
     # Apex scanner rule id -> "error" (fails the gate), "warning" (reported, does not fail) or "off" (not run).
     # Rules not named keep "error". The scanner validates the ids (cutover.checks.apex.config.RULE_IDS).

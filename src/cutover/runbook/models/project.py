@@ -16,6 +16,7 @@ from cutover.runbook.models._types import (
     Count,
     LocatedValueError,
     NotBool,
+    ProjectPath,
     RoleId,
     TestLevel,
     Weekday,
@@ -81,9 +82,9 @@ class ProjectCommands(_Model):
 class DocsConfig(_Model):
     """Seed "Documentation": files that must be current for the release."""
 
-    readme: str | None = None  # checked only when set (`cutover init` sets the files that exist)
-    changelog: str | None = None
-    api_docs: str | None = None  # "(if applicable)": checked only when set
+    readme: ProjectPath | None = None  # checked only when set (`cutover init` sets the files that exist)
+    changelog: ProjectPath | None = None
+    api_docs: ProjectPath | None = None  # "(if applicable)": checked only when set
     readme_mentions_version: bool = False
     changelog_mentions_version: bool = True
 
@@ -92,27 +93,27 @@ class DestructiveChanges(_Model):
     """Components the release deletes: destructiveChanges manifests sent with the validation (and so with the quick
     deploy of the validated job). The backup retrieves them first, so a rollback restores them."""
 
-    pre: str | None = None  # deleted before the components are deployed (`--pre-destructive-changes`)
-    post: str | None = None  # deleted after they are deployed (`--post-destructive-changes`), the usual case
+    pre: ProjectPath | None = None  # deleted before the components are deployed (`--pre-destructive-changes`)
+    post: ProjectPath | None = None  # deleted after they are deployed (`--post-destructive-changes`), the usual case
 
     def paths(self) -> list[str]:
         return [p for p in (self.pre, self.post) if p]
 
 
 class ProjectConfig(_Model):
-    source_dir: str = "force-app"
+    source_dir: ProjectPath = "force-app"
     # Other package directories: with `manifest: null` they are validated, deployed and backed up together with
     # source_dir (one --source-dir each). `cutover init` lists every package directory of sfdx-project.json.
-    extra_source_dirs: list[str] = Field(default_factory=list, max_length=100)
+    extra_source_dirs: list[ProjectPath] = Field(default_factory=list, max_length=100)
     # None: the package directories are validated, deployed and backed up; else a package.xml.
-    manifest: str | None = None
+    manifest: ProjectPath | None = None
     destructive_changes: DestructiveChanges = DestructiveChanges()
     commands: ProjectCommands = ProjectCommands()
     docs: DocsConfig = DocsConfig()
     # Where `npm run test:unit` (jest --coverage) leaves its json-summary; read by the LWC coverage gate.
-    lwc_coverage_summary: str = "coverage/coverage-summary.json"
-    backup_dir: str = "backups"
-    logs_dir: str = "logs"
+    lwc_coverage_summary: ProjectPath = "coverage/coverage-summary.json"
+    backup_dir: ProjectPath = "backups"
+    logs_dir: ProjectPath = "logs"
     # What the project holds (written by `cutover init`): without Apex there is no Apex coverage gate, Apex scan or
     # post-deployment Apex test run; without permission sets no permission-set gate.
     has_apex: bool = True
