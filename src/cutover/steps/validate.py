@@ -214,9 +214,10 @@ def failure_reasons(result: DeployResult, criteria: list[Criterion] | None = Non
     blocked = sorted({c.name for c in result.failures if PENDING_JOBS_TEXT in (c.problem or "")})
     if blocked:
         reasons.append(
-            f"Schedulable class(es) with pending jobs: {', '.join(blocked)} — abort those jobs first (the verify "
-            "stage re-creates runbook jobs), or enable 'Allow deployments of components when corresponding Apex "
-            "jobs are pending or in progress' in Setup > Deployment Settings"
+            f"Schedulable class(es) with pending jobs: {', '.join(blocked)} — enable 'Allow deployments of "
+            "components when corresponding Apex jobs are pending or in progress' in Setup > Deployment Settings, or "
+            "abort those jobs and set verify.recreate_missing_jobs: true so verification re-schedules the runbook's "
+            "scheduled_jobs (in production it does not unless told to)"
         )
     if result.tests:
         reasons += [w for w in result.tests.coverage_warnings[:1] if not reasons]
