@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from orgsim.scenario import Scenario, builtin_scenario_path
-from orgsim.testing import OrgsimServer, login
+from orgsim.testing import OrgsimServer, login, sf_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,6 +38,17 @@ def sf_home(tmp_path: Path) -> Path:
     home = tmp_path / "sf-home"
     home.mkdir()
     return home
+
+
+@pytest.fixture
+def sf_environment(sf_bin: Path, sf_home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """For tests whose steps run in this process: only the isolated sf HOME and the pinned CLI in the environment."""
+    env = sf_env(sf_home, sf_bin, {"CUTOVER_SF": str(sf_bin)})
+    for key in [k for k in list(os.environ) if k not in env]:
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
 
 
 OrgsimFactory = Callable[..., OrgsimServer]

@@ -5,26 +5,15 @@ that does not work leaves placeholders and says so. Each written runbook passes 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from cutover.cli import main
 from cutover.runbook import load_runbook
-from orgsim.testing import login, sf_env
+from orgsim.testing import login
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def sf_environment(sf_bin: Path, sf_home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = sf_env(sf_home, sf_bin, {"CUTOVER_SF": str(sf_bin)})
-    for key in [k for k in list(os.environ) if k not in env]:
-        monkeypatch.delenv(key, raising=False)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
 
 
 def project(root: Path) -> Path:

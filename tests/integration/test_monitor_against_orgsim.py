@@ -13,7 +13,6 @@ Test 1 runs the steps in-process through `Engine.execute` with the registry's ex
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from cutover.runbook.plan import build_plan
 from cutover.steps import build_executors, plan_to_specs
 from cutover.steps.registry import StepServices
 from orgsim.scenario import builtin_scenario_path, scenario_from_dict
-from orgsim.testing import OrgsimServer, login, sf_env
+from orgsim.testing import OrgsimServer, login
 
 pytestmark = pytest.mark.integration
 
@@ -67,16 +66,6 @@ roles:
   security_reviewer: {{title: Security Reviewer}}
   engineering_manager: {{title: Engineering Manager}}
 """
-
-
-@pytest.fixture
-def sf_environment(sf_bin: Path, sf_home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = sf_env(sf_home, sf_bin, {"CUTOVER_SF": str(sf_bin)})
-    for key in [k for k in list(os.environ) if k not in env]:
-        monkeypatch.delenv(key, raising=False)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
 
 
 def start_org(tmp_path: Path, sf_bin: Path, sf_home: Path, faults: dict[str, Any] | None = None) -> OrgsimServer:

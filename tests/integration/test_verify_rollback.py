@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from cutover.runbook.plan import build_plan
 from cutover.steps import build_executors, plan_to_specs
 from cutover.steps.registry import StepServices
 from orgsim.scenario import builtin_scenario_path, scenario_from_dict
-from orgsim.testing import OrgsimServer, login, run_sf, sf_env
+from orgsim.testing import OrgsimServer, login, run_sf
 
 pytestmark = pytest.mark.integration
 
@@ -58,17 +57,6 @@ def scenario(**changes: Any) -> Any:
     for section, values in changes.items():
         data.setdefault(section, {}).update(values)
     return scenario_from_dict(data, base_dir=path.parent, source="test")
-
-
-@pytest.fixture
-def sf_environment(sf_bin: Path, sf_home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """This process runs the steps: give it the isolated sf HOME and the pinned CLI."""
-    env = sf_env(sf_home, sf_bin, {"CUTOVER_SF": str(sf_bin)})
-    for key in [k for k in list(os.environ) if k not in env]:
-        monkeypatch.delenv(key, raising=False)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
 
 
 def make_project(tmp_path: Path) -> Path:
