@@ -10,6 +10,9 @@ All look-ups are case-insensitive, like Salesforce; what they return carries the
 Field types use the names of Salesforce's describe API (`id`, `string`, `boolean`, `int`, `double`, `date`,
 `datetime`, `reference`, `picklist`, ...). Custom field types may also be given with their metadata names
 (`Text`, `Number`, `Checkbox`, `DateTime`, `Lookup:Account`, ...), see `add_custom_object`.
+
+The building blocks (`FieldDef`, `ObjectDef`, field types, `SchemaError`) live in `orgsim.schema_defs`, the
+standard-object tables in `orgsim.schema_standard`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -18,569 +21,52 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from orgsim.schema_defs import (
+    _APEX_TYPES,
+    _METADATA_TYPE_TO_API,
+    BOTH,
+    FIELD_TYPES,
+    NUMBER_TYPES,
+    REST,
+    REST_ONLY,
+    TEXT_TYPES,
+    TOOLING,
+    TOOLING_ONLY,
+    FieldDef,
+    ObjectDef,
+    SchemaError,
+    _id_field,
+    _parse_spec,
+    normalize_field_type,
+)
+from orgsim.schema_standard import _AUDIT, _CUSTOM_OBJECT_BASE, _STANDARD_OBJECTS
+
+__all__ = [
+    "BOTH",
+    "FIELD_TYPES",
+    "NUMBER_TYPES",
+    "REST",
+    "REST_ONLY",
+    "TEXT_TYPES",
+    "TOOLING",
+    "TOOLING_ONLY",
+    "_APEX_TYPES",
+    "_AUDIT",
+    "_CUSTOM_OBJECT_BASE",
+    "_METADATA_TYPE_TO_API",
+    "_STANDARD_OBJECTS",
+    "FieldDef",
+    "ObjectDef",
+    "Schema",
+    "SchemaError",
+    "_id_field",
+    "_parse_spec",
+    "normalize_field_type",
+]
+
 log = logging.getLogger("orgsim.schema")
-
-REST = "rest"
-TOOLING = "tooling"
-BOTH = frozenset({REST, TOOLING})
-REST_ONLY = frozenset({REST})
-TOOLING_ONLY = frozenset({TOOLING})
-
-# Describe-API type names we know. Anything that does not map onto one of these is rejected when registering.
-FIELD_TYPES = frozenset(
-    {
-        "id",
-        "string",
-        "boolean",
-        "int",
-        "long",
-        "double",
-        "currency",
-        "percent",
-        "date",
-        "datetime",
-        "time",
-        "reference",
-        "picklist",
-        "multipicklist",
-        "textarea",
-        "email",
-        "phone",
-        "url",
-        "encryptedstring",
-        "base64",
-        "anyType",
-        "complexvalue",
-    }
-)
-TEXT_TYPES = frozenset(
-    {"id", "string", "reference", "picklist", "multipicklist", "textarea", "email", "phone", "url", "encryptedstring"}
-)
-NUMBER_TYPES = frozenset({"int", "long", "double", "currency", "percent"})
-
-# Metadata API `<type>` of a CustomField → describe type. Formula fields and roll-ups report their return type;
-# deployers pass that instead of "Formula".
-_METADATA_TYPE_TO_API = {
-    "text": "string",
-    "autonumber": "string",
-    "textarea": "textarea",
-    "longtextarea": "textarea",
-    "html": "textarea",
-    "richtextarea": "textarea",
-    "number": "double",
-    "currency": "currency",
-    "percent": "percent",
-    "checkbox": "boolean",
-    "date": "date",
-    "datetime": "datetime",
-    "time": "time",
-    "picklist": "picklist",
-    "multiselectpicklist": "multipicklist",
-    "email": "email",
-    "phone": "phone",
-    "url": "url",
-    "encryptedtext": "encryptedstring",
-    "lookup": "reference",
-    "masterdetail": "reference",
-    "externallookup": "reference",
-    "hierarchy": "reference",
-    "summary": "double",
-    "location": "complexvalue",
-    "metadatarelationship": "string",
-    "file": "base64",
-}
-
-_APEX_TYPES = {
-    "id": "Id",
-    "reference": "Id",
-    "boolean": "Boolean",
-    "int": "Integer",
-    "long": "Long",
-    "double": "Double",
-    "currency": "Double",
-    "percent": "Double",
-    "date": "Date",
-    "datetime": "Datetime",
-    "time": "Time",
-    "base64": "Blob",
-    "anyType": "Object",
-    "complexvalue": "Object",
-}
-
-
-@dataclass(frozen=True)
-class FieldDef:
-    """One field of an sobject. `reference_to` lists the target objects of a reference (several: polymorphic)."""
-
-    name: str
-    type: str
-    reference_to: tuple[str, ...] = ()
-    relationship_name: str | None = None
-    custom: bool = False
-    createable: bool = False
-    updateable: bool = False
-    nillable: bool = True
-    label: str = ""
-
-    @property
-    def apex_type(self) -> str:
-        return _APEX_TYPES.get(self.type, "String")
-
-    @property
-    def is_text(self) -> bool:
-        return self.type in TEXT_TYPES
-
-    @property
-    def is_number(self) -> bool:
-        return self.type in NUMBER_TYPES
-
-
-@dataclass
-class ObjectDef:
-    """One sobject: canonical name, key prefix, which APIs expose it, and its fields (keyed by lower-case name)."""
-
-    name: str
-    key_prefix: str | None
-    apis: frozenset[str]
-    custom: bool = False
-    label: str = ""
-    fields: dict[str, FieldDef] = field(default_factory=dict)
-    # lower-case relationship name → field that carries the foreign key
-    relationships: dict[str, FieldDef] = field(default_factory=dict)
-
-    def add_field(self, f: FieldDef) -> None:
-        self.fields[f.name.lower()] = f
-        if f.relationship_name:
-            self.relationships[f.relationship_name.lower()] = f
-
-    def remove_field(self, name: str) -> FieldDef | None:
-        f = self.fields.pop(name.lower(), None)
-        if f is not None and f.relationship_name:
-            self.relationships.pop(f.relationship_name.lower(), None)
-        return f
-
-    def field(self, name: str) -> FieldDef | None:
-        return self.fields.get(name.lower())
-
-    def relationship(self, name: str) -> FieldDef | None:
-        return self.relationships.get(name.lower())
-
-
-# --- compact declarations of the standard objects -------------------------------------------------------------
-# A field spec is "Name:type" or "Name:reference>Target[|Other]" (relationship name = Name minus "Id").
-# A trailing "!" marks the field as createable and updateable through the API.
-
-_AUDIT = (
-    "CreatedDate:datetime",
-    "CreatedById:reference>User",
-    "LastModifiedDate:datetime",
-    "LastModifiedById:reference>User",
-    "SystemModstamp:datetime",
-)
-
-_STANDARD_OBJECTS: tuple[tuple[str, str | None, frozenset[str], tuple[str, ...]], ...] = (
-    (
-        "Organization",
-        "00D",
-        BOTH,
-        (
-            "Name:string",
-            "Division:string",
-            "InstanceName:string",
-            "IsSandbox:boolean",
-            "TrialExpirationDate:datetime",
-            "NamespacePrefix:string",
-            "OrganizationType:picklist",
-            "PrimaryContact:string",
-            "Country:string",
-            "LanguageLocaleKey:picklist",
-            "DefaultLocaleSidKey:picklist",
-            "TimeZoneSidKey:picklist",
-            "IsReadOnly:boolean",
-            *_AUDIT,
-        ),
-    ),
-    (
-        "User",
-        "005",
-        BOTH,
-        (
-            "Username:string!",
-            "Name:string",
-            "FirstName:string!",
-            "LastName:string!",
-            "Alias:string!",
-            "Email:email!",
-            "IsActive:boolean!",
-            "UserType:picklist",
-            "ProfileId:reference>Profile!",
-            "TimeZoneSidKey:picklist!",
-            "LanguageLocaleKey:picklist!",
-            "LastLoginDate:datetime",
-            *_AUDIT,
-        ),
-    ),
-    ("Profile", "00e", BOTH, ("Name:string!", "UserType:picklist", "Description:string!", *_AUDIT)),
-    (
-        "PermissionSet",
-        "0PS",
-        BOTH,
-        (
-            "Name:string!",
-            "Label:string!",
-            "Description:textarea!",
-            "NamespacePrefix:string",
-            "IsOwnedByProfile:boolean",
-            "IsCustom:boolean",
-            "ProfileId:reference>Profile",
-            "Type:picklist",
-            *_AUDIT,
-        ),
-    ),
-    (
-        "PermissionSetAssignment",
-        "0Pa",
-        REST_ONLY,
-        (
-            "AssigneeId:reference>User!",
-            "PermissionSetId:reference>PermissionSet!",
-            "PermissionSetGroupId:reference>PermissionSetGroup!",
-            "IsActive:boolean",
-            "IsRevoked:boolean",
-            "ExpirationDate:datetime!",
-            "SystemModstamp:datetime",
-        ),
-    ),
-    (
-        "PermissionSetGroup",
-        "0PG",
-        REST_ONLY,
-        ("DeveloperName:string!", "MasterLabel:string!", "Status:picklist", "NamespacePrefix:string", *_AUDIT),
-    ),
-    ("CronJobDetail", "08a", REST_ONLY, ("Name:string", "JobType:picklist")),
-    (
-        "CronTrigger",
-        "08e",
-        REST_ONLY,
-        (
-            "CronJobDetailId:reference>CronJobDetail",
-            "CronExpression:string",
-            "State:picklist",
-            "NextFireTime:datetime",
-            "PreviousFireTime:datetime",
-            "StartTime:datetime",
-            "EndTime:datetime",
-            "TimesTriggered:int",
-            "TimeZoneSidKey:picklist",
-            "OwnerId:reference>User",
-            *_AUDIT,
-        ),
-    ),
-    (
-        "ApexClass",
-        "01p",
-        BOTH,
-        (
-            "Name:string!",
-            "NamespacePrefix:string",
-            "Body:textarea!",
-            "ApiVersion:double!",
-            "Status:picklist!",
-            "IsValid:boolean",
-            "BodyCrc:double",
-            "LengthWithoutComments:int",
-            *_AUDIT,
-        ),
-    ),
-    (
-        "ApexTrigger",
-        "01q",
-        BOTH,
-        (
-            "Name:string!",
-            "NamespacePrefix:string",
-            "TableEnumOrId:picklist!",
-            "Body:textarea!",
-            "ApiVersion:double!",
-            "Status:picklist!",
-            "IsValid:boolean",
-            "UsageBeforeInsert:boolean",
-            "UsageAfterInsert:boolean",
-            "UsageBeforeUpdate:boolean",
-            "UsageAfterUpdate:boolean",
-            "UsageBeforeDelete:boolean",
-            "UsageAfterDelete:boolean",
-            "UsageIsBulk:boolean",
-            "UsageAfterUndelete:boolean",
-            "LengthWithoutComments:int",
-            *_AUDIT,
-        ),
-    ),
-    (
-        # Real ApexLog has no CreatedDate/CreatedById: filter on StartTime (or LastModifiedDate) instead.
-        "ApexLog",
-        "07L",
-        BOTH,
-        (
-            "LogUserId:reference>User",
-            "LogLength:int",
-            "LastModifiedDate:datetime",
-            "Request:string",
-            "Operation:string",
-            "Application:string",
-            "Status:string",
-            "DurationMilliseconds:int",
-            "StartTime:datetime",
-            "Location:picklist",
-            "RequestIdentifier:string",
-            "SystemModstamp:datetime",
-        ),
-    ),
-    (
-        "AsyncApexJob",
-        "707",
-        BOTH,
-        (
-            "ApexClassId:reference>ApexClass",
-            "JobType:picklist",
-            "Status:picklist",
-            "JobItemsProcessed:int",
-            "TotalJobItems:int",
-            "NumberOfErrors:int",
-            "MethodName:string",
-            "CompletedDate:datetime",
-            "ExtendedStatus:string",
-            "ParentJobId:reference>AsyncApexJob",
-            "LastProcessed:string",
-            "LastProcessedOffset:int",
-            "CronTriggerId:reference>CronTrigger",
-            "CreatedDate:datetime",
-            "CreatedById:reference>User",
-        ),
-    ),
-    (
-        "ApexTestRunResult",
-        "05m",
-        BOTH,
-        (
-            "AsyncApexJobId:reference>AsyncApexJob",
-            "UserId:reference>User",
-            "JobName:string",
-            "IsAllTests:boolean",
-            "Source:string",
-            "StartTime:datetime",
-            "EndTime:datetime",
-            "TestTime:int",
-            "TestSetupTime:int",
-            "Status:picklist",
-            "ClassesEnqueued:int",
-            "ClassesCompleted:int",
-            "MethodsEnqueued:int",
-            "MethodsCompleted:int",
-            "MethodsFailed:int",
-            *_AUDIT,
-        ),
-    ),
-    (
-        # Tooling API view of the Metadata API deploys (rows come from the deploy queue: OrgStore.list).
-        "DeployRequest",
-        "0Af",
-        TOOLING_ONLY,
-        ("Status:picklist", "CheckOnly:boolean", "StartDate:datetime", "CompletedDate:datetime", *_AUDIT),
-    ),
-    (
-        "ApexTestQueueItem",
-        "709",
-        BOTH,
-        (
-            "ApexClassId:reference>ApexClass",
-            "Status:picklist",
-            "ExtendedStatus:string",
-            "ParentJobId:reference>AsyncApexJob",
-            "TestRunResultId:reference>ApexTestRunResult",
-            "ShouldSkipCodeCoverage:boolean",
-            "CreatedDate:datetime",
-            "CreatedById:reference>User",
-            "SystemModstamp:datetime",
-        ),
-    ),
-    (
-        "ApexTestResult",
-        "07M",
-        BOTH,
-        (
-            "AsyncApexJobId:reference>AsyncApexJob",
-            "ApexClassId:reference>ApexClass",
-            "ApexLogId:reference>ApexLog",
-            "QueueItemId:reference>ApexTestQueueItem",
-            "ApexTestRunResultId:reference>ApexTestRunResult",
-            "MethodName:string",
-            "Outcome:picklist",
-            "Message:string",
-            "StackTrace:string",
-            "RunTime:int",
-            "TestTimestamp:datetime",
-            "IsTestSetup:boolean",
-            "SystemModstamp:datetime",
-        ),
-    ),
-    (
-        "ApexCodeCoverage",
-        "71a",
-        TOOLING_ONLY,
-        (
-            "ApexTestClassId:reference>ApexClass",
-            "TestMethodName:string",
-            "ApexClassOrTriggerId:reference>ApexClass|ApexTrigger",
-            "NumLinesCovered:int",
-            "NumLinesUncovered:int",
-            "Coverage:complexvalue",
-            *_AUDIT,
-        ),
-    ),
-    (
-        "ApexCodeCoverageAggregate",
-        "715",
-        TOOLING_ONLY,
-        (
-            "ApexClassOrTriggerId:reference>ApexClass|ApexTrigger",
-            "NumLinesCovered:int",
-            "NumLinesUncovered:int",
-            "Coverage:complexvalue",
-            *_AUDIT,
-        ),
-    ),
-    ("ApexOrgWideCoverage", "716", TOOLING_ONLY, ("PercentCovered:int", *_AUDIT)),
-    (
-        "FlowTestResult",
-        "0eF",
-        TOOLING_ONLY,
-        (
-            "ApexTestQueueItemId:reference>ApexTestQueueItem",
-            "FlowTestId:reference>FlowTest",
-            "FlowDefinitionId:reference>FlowDefinition",
-            "Result:picklist",
-            "TestStartDateTime:datetime",
-            "TestEndDateTime:datetime",
-            *_AUDIT,
-        ),
-    ),
-    ("FlowTest", "0eG", TOOLING_ONLY, ("DeveloperName:string", "MasterLabel:string", *_AUDIT)),
-    ("FlowDefinition", "300", TOOLING_ONLY, ("DeveloperName:string", "NamespacePrefix:string", *_AUDIT)),
-    (
-        "SandboxProcess",
-        "0GR",
-        TOOLING_ONLY,
-        (
-            "SandboxName:string",
-            "SandboxInfoId:reference>SandboxInfo",
-            "LicenseType:picklist",
-            "Status:picklist",
-            "CopyProgress:int",
-            "SandboxOrganization:string",
-            "SourceId:string",
-            "Description:string",
-            "EndDate:datetime",
-            "Features:multipicklist",
-            "StartDate:datetime",
-            "CreatedDate:datetime",
-            "CreatedById:reference>User",
-        ),
-    ),
-    (
-        "SandboxInfo",
-        "0GQ",
-        TOOLING_ONLY,
-        ("SandboxName:string!", "LicenseType:picklist!", "Description:string!", "AutoActivate:boolean!", *_AUDIT),
-    ),
-    (
-        "SetupAuditTrail",
-        "0Ym",
-        REST_ONLY,
-        (
-            "Action:string",
-            "Section:string",
-            "Display:string",
-            "DelegateUser:string",
-            "ResponsibleNamespacePrefix:string",
-            "CreatedDate:datetime",
-            "CreatedById:reference>User",
-        ),
-    ),
-    (
-        "ApexPage",
-        "066",
-        BOTH,
-        ("Name:string!", "NamespacePrefix:string", "MasterLabel:string!", "ApiVersion:double!", *_AUDIT),
-    ),
-    (
-        "Account",
-        "001",
-        REST_ONLY,
-        (
-            "Name:string!",
-            "Type:picklist!",
-            "Industry:picklist!",
-            "Phone:phone!",
-            "Website:url!",
-            "OwnerId:reference>User!",
-            "IsDeleted:boolean",
-            *_AUDIT,
-        ),
-    ),
-    (
-        "Contact",
-        "003",
-        REST_ONLY,
-        (
-            "Name:string",
-            "FirstName:string!",
-            "LastName:string!",
-            "Email:email!",
-            "AccountId:reference>Account!",
-            "OwnerId:reference>User!",
-            "IsDeleted:boolean",
-            *_AUDIT,
-        ),
-    ),
-)
-
-# Fields every custom object has, whatever its deployed definition says.
-_CUSTOM_OBJECT_BASE = (
-    "Name:string!",
-    "OwnerId:reference>User!",
-    "IsDeleted:boolean",
-    *_AUDIT,
-)
-
-
-def _parse_spec(spec: str) -> FieldDef:
-    writable = spec.endswith("!")
-    spec = spec.rstrip("!")
-    name, _, ftype = spec.partition(":")
-    targets: tuple[str, ...] = ()
-    relationship = None
-    if ftype.startswith("reference>"):
-        targets = tuple(ftype.removeprefix("reference>").split("|"))
-        ftype = "reference"
-        relationship = name[:-2] if name.endswith("Id") else None
-    return FieldDef(
-        name=name,
-        type=ftype,
-        reference_to=targets,
-        relationship_name=relationship,
-        createable=writable,
-        updateable=writable,
-        nillable=True,
-        label=name,
-    )
-
-
-def _id_field() -> FieldDef:
-    return FieldDef(name="Id", type="id", nillable=False, label="Id")
 
 
 # Salesforce's own names for child relationships whose name is not simply the child's plural.
@@ -606,31 +92,6 @@ def _default_child_name(child: ObjectDef, fk: FieldDef) -> str:
     if fk.custom or child.custom:
         return _plural(child.name.removesuffix("__c")) + "__r"
     return _plural(child.name)
-
-
-class SchemaError(ValueError):
-    """A custom object or field definition that cannot be registered (bad name or type)."""
-
-
-def normalize_field_type(field_type: str) -> tuple[str, tuple[str, ...]]:
-    """Map a describe or metadata type name (optionally `Lookup:Target`) to (describe type, reference targets)."""
-    raw = field_type.strip()
-    base, sep, target = raw.partition(":")
-    if not sep:
-        base, sep, target = raw.partition(">")
-    key = base.strip()
-    targets = tuple(t.strip() for t in target.split("|") if t.strip()) if sep else ()
-    if key in FIELD_TYPES:
-        api_type = key
-    elif key.lower() in {t.lower() for t in FIELD_TYPES}:
-        api_type = next(t for t in FIELD_TYPES if t.lower() == key.lower())
-    elif key.lower() in _METADATA_TYPE_TO_API:
-        api_type = _METADATA_TYPE_TO_API[key.lower()]
-    else:
-        raise SchemaError(f"unknown field type {field_type!r}")
-    if api_type == "reference" and not targets:
-        raise SchemaError(f"reference field type {field_type!r} needs a target object, e.g. 'Lookup:Account'")
-    return api_type, targets
 
 
 def _guess_type(value: Any) -> str | None:
