@@ -19,13 +19,12 @@ from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
-from test_verify_rollback import (  # noqa: F401  (sf_environment is a fixture)
+from test_verify_rollback import (
     create_run,
     cutover,
     deploy_folder,
     edit_runbook,
     make_project,
-    sf_environment,
     start_org,
 )
 
