@@ -104,7 +104,7 @@ def test_backup_of_a_release_that_adds_components(
     tmp_path: Path,
     sf_bin: Path,
     sf_home: Path,
-    sf_environment: dict[str, str],  # noqa: F811
+    sf_environment: dict[str, str],
     manifest: dict[str, list[str]] | None,
 ) -> None:
     server = start_org(tmp_path, sf_bin, sf_home)
@@ -164,7 +164,7 @@ def test_two_step_rollback_removes_the_added_object_field_and_class(
     tmp_path: Path,
     sf_bin: Path,
     sf_home: Path,
-    sf_environment: dict[str, str],  # noqa: F811
+    sf_environment: dict[str, str],
 ) -> None:
     server = start_org(tmp_path, sf_bin, sf_home)
     try:
@@ -252,7 +252,7 @@ def test_a_waived_backup_refuses_the_rollback_and_its_restore_command_works(
     tmp_path: Path,
     sf_bin: Path,
     sf_home: Path,
-    sf_environment: dict[str, str],  # noqa: F811
+    sf_environment: dict[str, str],
 ) -> None:
     from cutover.runbook import load_runbook
     from cutover.runbook.plan import build_plan
