@@ -65,6 +65,7 @@ from cutover.steps.rollback_plan import (
     release_created,
     summary,
 )
+from cutover.steps.validate import APEX_TYPES
 from cutover.steps.verify import (
     JobProblem,
     JobSpec,
@@ -96,8 +97,6 @@ __all__ = [  # the backup side lives in rollback_backup; importers keep using th
     "waived_backup",
     "waived_backup_message",
 ]
-#: Apex types whose deletion can be confirmed with a plain query on the sObject of the same name.
-APEX_TYPES = ("ApexClass", "ApexTrigger")
 
 
 def write_destructive_folder(folder: Path, plan: DestructivePlan, api_version: str) -> Path:
@@ -419,7 +418,7 @@ def no_backup_message(ctx: StepContext, consequence: str) -> str:
 
 
 def still_present(sf: SfCli, alias: str, components: Sequence[Component]) -> list[str]:
-    """Deleted Apex that a query still finds (one query per Apex type)."""
+    """Deleted Apex that a query still finds (one query per Apex type: each is an sObject of the same name)."""
     left = []
     for type_name in APEX_TYPES:
         names = sorted({c.name for c in components if c.type == type_name})

@@ -130,7 +130,7 @@ def _fmt_pct(value: float) -> str:
     return f"{value:.1f}%"
 
 
-APEX_TYPES = frozenset({"ApexClass", "ApexTrigger"})
+APEX_TYPES = ("ApexClass", "ApexTrigger")  # the metadata types that hold Apex code
 
 
 def apex_free(result: DeployResult) -> bool:
@@ -139,7 +139,7 @@ def apex_free(result: DeployResult) -> bool:
     types = {c.type for c in (*result.component_successes, *result.component_failures)}
     types |= {f.type for f in result.files}
     types.discard("")
-    return bool(types) and not (types & APEX_TYPES)
+    return bool(types) and types.isdisjoint(APEX_TYPES)
 
 
 def validation_criteria(result: DeployResult, *, min_coverage: float, pass_rate: float = 100) -> list[Criterion]:
