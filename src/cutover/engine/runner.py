@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cutover.engine import signoffs as rules_mod
+from cutover.engine.anchors import publish_anchor
 from cutover.engine.context import StepContext
 from cutover.engine.decisions import ROLLBACK_SOURCE_STAGES, DecisionsMixin, waive_command
 from cutover.engine.integrity import AuditReport, check_run
@@ -61,14 +62,6 @@ class Interrupted(CutoverError):
     """SIGINT/SIGTERM during a run: the current step stays `running` and `cutover resume` continues it."""
 
     exit_code = ExitCode.INTERRUPTED
-
-
-class _Signal(BaseException):
-    """Raised from the signal handler; a BaseException so step code catching Exception does not swallow it."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
 
 
 @dataclass(frozen=True)
@@ -286,6 +279,7 @@ class Engine(DecisionsMixin):
                         hint=f"continue with: cutover resume {run_id}",
                     ) from None
         finally:
+            publish_anchor(self.store, self.project_dir, run_id, warn=progress.note)  # paused, failed or ended
             progress.close()
             self.locks.release(run.target_org, run_id)
 
@@ -527,111 +521,6 @@ class Engine(DecisionsMixin):
             f"(or waive it: {waive_command(record, self.store.steps(run_id))})",
         )
 
-    def _execute_step(
-        self,
-        record: StepRecord,
-        step: Step,
-        progress: Progress,
-        index: int,
-        total: int,
-        cancelled: threading.Event,
-    ) -> tuple[StepContext, StepOutcome]:
-        run_id, spec = record.run_id, record.spec
-        crashed = record.status == StepStatus.RUNNING
-        mode = _resume_mode(step, record) if crashed else "run"
-        if mode == "refuse":
-            detail = (
-                f"interrupted during attempt {record.attempt}; it is not idempotent, so its side effect may or may "
-                f"not have happened. Check, then either `cutover waive {spec.id} --reason TEXT --approver WHO` "
-                f"or `cutover retry {spec.id}` to run it again, then `cutover resume {run_id}`"
-            )
-            outcome = StepOutcome.failed(detail)
-            self._finish_step(record, outcome, started=time.monotonic(), progress=progress)
-            return StepContext(store=self.store, record=record, project_dir=self.project_dir), outcome
-        attempt = record.attempt + (0 if mode in ("reattach", "recover") else 1)
-        now = utc_now()
-        with self.store.transaction() as tx:
-            self.store.update_step(
-                tx, run_id, spec.id, status=StepStatus.RUNNING, started=now, attempt=attempt, finished=None
-            )
-            if mode in ("reattach", "recover"):
-                payload: dict[str, Any] = {"external_ids": dict(record.external_ids)}
-                tx.append_event(
-                    run_id, "step.reattaching", spec.id, payload | ({"recover": True} if mode == "recover" else {})
-                )
-            else:
-                tx.append_event(
-                    run_id,
-                    "step.started",
-                    spec.id,
-                    {
-                        "attempt": attempt,
-                        "action": spec.action,
-                        "after_interruption": crashed,
-                        "idempotent": bool(getattr(step, "idempotent", False)),
-                    },
-                )
-        current = self.store.step(run_id, spec.id) or record
-        ctx = StepContext(
-            store=self.store, record=current, project_dir=self.project_dir, progress=progress, cancelled=cancelled
-        )
-        progress.step_started(spec.id, spec.title, index, total)
-        started = time.monotonic()
-        try:
-            if mode == "reattach":
-                outcome = step.reattach(ctx, dict(record.external_ids))  # type: ignore[attr-defined]
-            elif mode == "recover":
-                outcome = step.recover(ctx)  # type: ignore[attr-defined]
-            else:
-                outcome = step.run(ctx)
-            if not isinstance(outcome, StepOutcome):
-                raise TypeError(f"step {spec.id} returned {type(outcome).__name__}, not StepOutcome")
-        except _Signal as sig:
-            name = signal.Signals(sig.signum).name
-            with self.store.transaction() as tx:
-                tx.append_event(run_id, "step.interrupted", spec.id, {"signal": name})
-            progress.step_finished(spec.id, spec.title, "interrupted", name, time.monotonic() - started)
-            raise
-        except CutoverError as exc:
-            outcome = StepOutcome.failed(exc.message + (f" ({exc.hint})" if exc.hint else ""))
-        except Exception as exc:  # a bug in a step: keep the run consistent, keep the traceback as evidence
-            with suppress(Exception):
-                ctx.record_evidence("traceback.txt", "".join(traceback.format_exception(exc)))
-            outcome = StepOutcome.failed(f"internal error in step: {type(exc).__name__}: {exc}")
-        self._finish_step(current, outcome, started=started, progress=progress)
-        return ctx, outcome
-
-    def _finish_step(self, record: StepRecord, outcome: StepOutcome, *, started: float, progress: Progress) -> None:
-        spec = record.spec
-        status = outcome.status
-        finished = None if status == StepStatus.WAITING_SIGNOFF else utc_now()
-        with self.store.transaction() as tx:
-            self.store.update_step(tx, record.run_id, spec.id, status=status, finished=finished, detail=outcome.detail)
-            tx.append_event(
-                record.run_id,
-                "step.finished",
-                spec.id,
-                {
-                    "status": status.value,
-                    "detail": outcome.detail,
-                    "data": dict(outcome.data),
-                    "seconds": round(time.monotonic() - started, 3),
-                    "definition": definition_hash(spec),
-                },
-            )
-        progress.step_finished(spec.id, spec.title, status.value, outcome.detail, time.monotonic() - started)
-
-
-def _resume_mode(step: Step, record: StepRecord) -> str:
-    """How to continue a step an interruption left `running`: `reattach` to its recorded job, `recover` (a
-    non-idempotent step that recorded no job id asks the outside world whether its side effect happened, then adopts
-    it or does it), `run` again (idempotent), or `refuse` (fail, asking a person to check)."""
-    if record.external_ids and callable(getattr(step, "reattach", None)):
-        return "reattach"
-    if getattr(step, "idempotent", False):
-        return "run"
-    return "recover" if callable(getattr(step, "recover", None)) else "refuse"
-
 
 def _os_user() -> str | None:
     try:
@@ -640,24 +529,3 @@ def _os_user() -> str | None:
         return redact(getpass.getuser())
     except (KeyError, OSError, ImportError):  # no passwd entry / no login name (containers)
         return None
-
-
-@contextmanager
-def _signals_raise(cancelled: threading.Event) -> Iterator[None]:
-    """While executing, turn SIGTERM/SIGINT into `_Signal` in the main thread (no-op outside the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        if cancelled.is_set():  # a second Ctrl-C while stopping must not cut the bookkeeping of the first short
-            return
-        cancelled.set()
-        raise _Signal(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
