@@ -20,18 +20,14 @@ import os
 import signal
 import socket
 import threading
-import time
-import traceback
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cutover.engine import signoffs as rules_mod
 from cutover.engine.anchors import publish_anchor
-from cutover.engine.context import StepContext
+from cutover.engine.background import BackgroundMixin, Pass
 from cutover.engine.decisions import ROLLBACK_SOURCE_STAGES, DecisionsMixin, waive_command
+from cutover.engine.execution import _Signal, _signals_raise
 from cutover.engine.integrity import AuditReport, check_run
 from cutover.engine.lock import OrgLocks
 from cutover.engine.model import (
@@ -39,15 +35,15 @@ from cutover.engine.model import (
     OPEN_RUN_STATES,
     EventRecord,
     RunInfo,
+    RunResult,
     RunState,
     Step,
-    StepOutcome,
     StepRecord,
     StepSpec,
     StepStatus,
 )
 from cutover.engine.progress import Progress
-from cutover.engine.replan import Replan, definition_hash, replan
+from cutover.engine.replan import Replan, replan
 from cutover.engine.selection import StepSelector, steps_to_execute
 from cutover.engine.status import run_status
 from cutover.engine.store import Store, pick_run, utc_now
@@ -64,18 +60,10 @@ class Interrupted(CutoverError):
     exit_code = ExitCode.INTERRUPTED
 
 
-@dataclass(frozen=True)
-class RunResult:
-    run_id: str
-    state: RunState
-    message: str  # one line for the operator
-    failed_nonblocking: tuple[str, ...] = ()
-
-
 __all__ = ["Engine", "Interrupted", "RunResult", "StepSelector", "steps_to_execute"]
 
 
-class Engine(DecisionsMixin):
+class Engine(BackgroundMixin, DecisionsMixin):
     """One project's runs. `Engine(project_dir)` opens (and migrates) `.cutover/state.db`."""
 
     def __init__(self, project_dir: Path) -> None:
@@ -183,6 +171,7 @@ class Engine(DecisionsMixin):
         with self.store.transaction() as tx:
             self.store.set_run_state(tx, run_id, RunState.ABORTED, note=reason)
             tx.append_event(run_id, "run.aborted", None, {"reason": reason, "previous_state": run.state.value})
+        publish_anchor(self.store, self.project_dir, run_id)  # the end of the run: its head off the machine
         return self._run(run_id)
 
     # -- status ------------------------------------------------------------------------------------------------------
@@ -324,9 +313,8 @@ class Engine(DecisionsMixin):
                     "user": _os_user(),  # who ran it, for the release record
                 },
             )
-        requested_state: RunState | None = None
-        nonblocking_failures: list[str] = []
-        open_signoffs: list[str] = []
+        state = Pass()
+        positions = {r.id: i for i, r in enumerate(records)}
         total = len(records)
         for index, record in enumerate(records, start=1):
             record = self.store.step(run_id, record.id) or record  # a sign-off/waiver may have changed it
@@ -340,7 +328,7 @@ class Engine(DecisionsMixin):
                 if not (record.spec.blocking and recheck):
                     if record.spec.blocking:
                         return self._fail(run_id, record, record.detail or "failed")
-                    nonblocking_failures.append(record.id)
+                    state.nonblocking_failures.append(record.id)
                     continue
             if not select(record.spec):
                 return self._pause(
@@ -355,26 +343,30 @@ class Engine(DecisionsMixin):
                     f"{record.id}",
                     hint=f"check `cutover lock status`, then `cutover resume {run_id}`",
                 )
+            ended = self._join_due(run, state, record, positions, executors, progress, cancelled)
+            if ended is not None:
+                return ended
+            record = self.store.step(run_id, record.id) or record
+            if record.status in DONE_STATUSES or record.id in state.background:  # joined now / still in background
+                continue
+            if self._adopt(record, executors.get(record.id)):  # submitted before a crash: joined later
+                state.background[record.id] = record
+                continue
+            self._submit_ready(run, records[index:], state, executors, select, progress, cancelled)
             if record.spec.stage in DEPLOY_STAGES:
                 self._warn_if_rollback_disabled(run_id, progress)
             ctx, outcome = self._execute_step(record, executors[record.id], progress, index, total, cancelled)
-            if ctx.requested_run_state is not None:
-                requested_state = ctx.requested_run_state
-            if outcome.status == StepStatus.WAITING_SIGNOFF and not record.spec.blocking:
-                open_signoffs.append(record.id)  # a follow-up checklist: the run does not wait for it
-                continue
-            if outcome.status == StepStatus.WAITING_SIGNOFF:
-                message = outcome.detail or (
-                    f"waiting for sign-off: {record.spec.title} — run: {rules_mod.unblock_command(record.spec)}"
-                )
-                self._pause(run_id, message, event="run.paused")
-                raise AwaitingSignoff(message, hint=f"then continue with: cutover resume {run_id}")
-            if outcome.status == StepStatus.FAILED:
-                if record.spec.blocking and record.spec.on_failure == "rollback":
-                    return self._rollback(run, record, outcome.detail, executors, progress, cancelled)
-                if record.spec.blocking:
-                    return self._fail(run_id, record, outcome.detail)
-                nonblocking_failures.append(record.id)
+            ended = self._settle(run, record, ctx, outcome, state, executors, progress, cancelled)
+            if ended is not None:
+                return ended
+        ended = self._join_due(run, state, None, positions, executors, progress, cancelled)
+        if ended is not None:
+            return ended
+        requested_state, nonblocking_failures, open_signoffs = (
+            state.requested_state,
+            state.nonblocking_failures,
+            state.open_signoffs,
+        )
         final = requested_state or RunState.SUCCEEDED
         note = "all steps finished"
         if nonblocking_failures:

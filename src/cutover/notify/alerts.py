@@ -298,6 +298,7 @@ class AlertDesk:
                 "contact_tbd": bool(contact and contact.tbd),
                 "deadline": iso(deadline),
                 "deliveries": [d.to_json() for d in report.deliveries],
+                "audit_head": report.message.audit_head,  # the head this page published
             },
         )
         return report

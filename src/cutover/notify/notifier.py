@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,8 @@ class Message:
     recipients: tuple[str, ...] = ()
     data: Mapping[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: "msg-" + secrets.token_hex(4))
+    #: The run's audit head when it was sent ({seq, hash}): every notification anchors the trail off the machine.
+    audit_head: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         severity_rank(self.severity)  # refuse unknown severities early
@@ -72,6 +74,8 @@ class Message:
         tail_text = ", ".join(t for t in tail if t)
         if tail_text:
             lines += ["", f"cutover: {tail_text}"]
+        if self.audit_head:
+            lines.append(f"audit head: event #{self.audit_head.get('seq')} sha256 {self.audit_head.get('hash')}")
         return redact("\n".join(lines))
 
     def to_json(self) -> dict[str, Any]:
@@ -87,6 +91,7 @@ class Message:
                 "alert_id": self.alert_id,
                 "recipients": list(self.recipients),
                 "data": dict(self.data),
+                "audit_head": dict(self.audit_head) if self.audit_head else None,
             }
         )
 
@@ -169,11 +174,24 @@ class Notifier:
         outbox: Path | None = None,
         recorder: Recorder | None = None,
         clock: Callable[[], datetime] | None = None,
+        cutover_dir: Path | None = None,
     ) -> None:
         self.channels = list(channels)
         self.outbox = outbox
         self.recorder = recorder
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.cutover_dir = cutover_dir  # where the runs' HEAD anchors are: each message carries its run's head
+
+    def with_head(self, message: Message) -> Message:
+        """The message with its run's current audit head (the HEAD anchor), unless it has one or there is none."""
+        if message.audit_head is not None or not message.run_id or self.cutover_dir is None:
+            return message
+        from cutover.engine.integrity import read_anchor
+
+        head, _problem = read_anchor(Path(self.cutover_dir) / "runs" / message.run_id)
+        if head is None:
+            return message
+        return replace(message, audit_head={"run_id": message.run_id, "seq": head[0], "hash": head[1]})
 
     def routed(self, severity: str) -> list[Channel]:
         return [c for c in self.channels if at_least(severity, c.min_severity or "LOW")]
@@ -181,6 +199,7 @@ class Notifier:
     def send(self, message: Message, *, only: Iterable[str] | None = None) -> SendReport:
         """Deliver to every routed channel (or only the channel ids in `only`); never raises for a channel."""
         wanted = set(only) if only is not None else None
+        message = self.with_head(message)
         deliveries: list[Delivery] = []
         for channel in self.channels:
             if wanted is not None and channel.id not in wanted:
@@ -236,6 +255,7 @@ def step_recorder(ctx: StepContext) -> Recorder:
             title=report.message.title,
             deliveries=[d.to_json() for d in report.deliveries],
             evidence=evidence.relpath,
+            audit_head=report.message.audit_head,  # the head this notification published
         )
 
     return record
@@ -255,4 +275,4 @@ def notifier_for(
 
     chosen = list(channels) if channels is not None else channels_from_runbook(runbook, project_dir)
     outbox = run_outbox(Path(project_dir) / ".cutover", run_id)
-    return Notifier(chosen, outbox=outbox, recorder=recorder, clock=clock)
+    return Notifier(chosen, outbox=outbox, recorder=recorder, clock=clock, cutover_dir=Path(project_dir) / ".cutover")
