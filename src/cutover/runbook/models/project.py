@@ -100,6 +100,15 @@ class DestructiveChanges(_Model):
         return [p for p in (self.pre, self.post) if p]
 
 
+class DeltaConfig(_Model):
+    """Delta releases (opt-in): deploy only the components changed since the last release tag, and delete from the
+    org what the release removed from the source (`cutover.delta`)."""
+
+    enabled: bool = False
+    # A git tag or ref; None: the latest release tag reachable from HEAD other than the one this release creates.
+    since: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\s\-:?*\[\\][^\s:?*\[\\]*$")
+
+
 class ProjectConfig(_Model):
     source_dir: ProjectPath = "force-app"
     # Other package directories: with `manifest: null` they are validated, deployed and backed up together with
@@ -108,6 +117,7 @@ class ProjectConfig(_Model):
     # None: the package directories are validated, deployed and backed up; else a package.xml.
     manifest: ProjectPath | None = None
     destructive_changes: DestructiveChanges = DestructiveChanges()
+    delta: DeltaConfig = DeltaConfig()
     commands: ProjectCommands = ProjectCommands()
     docs: DocsConfig = DocsConfig()
     # Where `npm run test:unit` (jest --coverage) leaves its json-summary; read by the LWC coverage gate.
@@ -138,6 +148,10 @@ class SfConfig(_Model):
     test_level: TestLevel = "RunLocalTests"
     # Org where the pre-deployment Apex tests run (a full sandbox). Unset: the coverage gate reads the validation.
     test_org: str | None = None
+    # Run only the Apex tests relevant to the release (RunSpecifiedTests; `cutover.testsel`).
+    relevant_tests: bool = False
+    # Overlap independent work (the backup retrieve with the validation, post-deploy queries with the tests).
+    overlap: bool = True
 
 
 class OrgExpectation(_Model):
