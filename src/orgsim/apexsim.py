@@ -14,6 +14,7 @@ org and produces a plausible, fully deterministic test run from them:
   :func:`executable_lines`); ``numLocationsNotCovered = round(locations * (100 - pct) / 100)`` and the uncovered lines
   are spread evenly over the executable lines, so the same inputs always give the same answer.
 * Run time: each method "takes" a deterministic 5-44 ms derived from its name.
+* RunRelevantTests runs the test classes the caller names (``orgsim.relevant`` picks them for a deploy).
 
 Nothing here looks at what the code does: a test with a failing assertion passes unless the scenario says otherwise.
 """
@@ -29,7 +30,7 @@ from typing import Any
 
 DEFAULT_COVERAGE = 90
 DEFAULT_FAILURE_MESSAGE = "System.AssertException: Assertion Failed"
-LEVELS = ("NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg")
+LEVELS = ("NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg", "RunRelevantTests")
 
 
 class UnknownTestError(ValueError):
@@ -386,6 +387,24 @@ def _parse_specified(tests: Iterable[Any] | None) -> dict[str, set[str] | None]:
     return wanted
 
 
+# --------------------------------------------------------------------------------------------------------------------
+# What a test touches
+
+
+_TRIGGER_OBJECT = re.compile(r"^\s*trigger\s+\w+\s+on\s+(\w+)", re.IGNORECASE | re.MULTILINE)
+
+
+def identifiers(body: str) -> set[str]:
+    """Lower-case identifiers of ``body`` outside comments and strings."""
+    return {w.lower() for w in re.findall(r"[A-Za-z_]\w*", blank_comments_and_strings(body))}
+
+
+def trigger_object(body: str) -> str | None:
+    """The object a trigger is on (``trigger X on Account (...)`` gives ``account``)."""
+    found = _TRIGGER_OBJECT.search(blank_comments_and_strings(body))
+    return found.group(1).lower() if found else None
+
+
 def simulate(
     sources: Sequence[ApexSource],
     scenario: Any,
@@ -405,7 +424,11 @@ def simulate(
     by_name = {s.name.lower(): (s, methods) for s, methods in test_classes}
 
     selected: list[tuple[ApexSource, list[TestMethod]]] = []
-    if level == "RunSpecifiedTests":
+    if level == "RunRelevantTests":
+        # the caller picks the classes (orgsim.relevant.relevant_test_classes); none relevant runs none
+        wanted_classes = {name.lower() for name in class_names or []}
+        selected = [(s, methods) for s, methods in test_classes if s.name.lower() in wanted_classes]
+    elif level == "RunSpecifiedTests":
         wanted = _parse_specified([*(class_names or []), *(tests or [])])
         if not wanted:
             raise UnknownTestError("RunSpecifiedTests needs at least one test class")
@@ -460,12 +483,17 @@ def simulate(
                 )
 
     measured = [s for s in sources if not (s.kind == "Class" and is_test_class(s.body))]
-    if level == "RunSpecifiedTests":
-        # Only the code the specified tests mention is "touched"; a name match stands in for execution.
+    if level in ("RunSpecifiedTests", "RunRelevantTests"):
+        # Only the code the tests run mention is "touched"; a name match stands in for execution. A trigger is
+        # touched when a test mentions it or the object it is on (inserting an Account fires Account triggers).
         mentioned: set[str] = set()
         for source, _ in selected:
-            mentioned.update(w.lower() for w in re.findall(r"[A-Za-z_]\w*", blank_comments_and_strings(source.body)))
-        measured = [s for s in measured if s.name.lower() in mentioned or s.kind == "Trigger"]
+            mentioned |= identifiers(source.body)
+        measured = [
+            s
+            for s in measured
+            if s.name.lower() in mentioned or (s.kind == "Trigger" and (trigger_object(s.body) or "") in mentioned)
+        ]
     for source in measured:
         lines = executable_lines(source.body, source.kind)
         pct = coverage_percent_for(scenario, source.name)

@@ -75,10 +75,19 @@ class OrgIdentity(_Section):
 
 
 class Durations(_Section):
+    """Org-clock seconds; the formulas are in orgsim.timing and docs/orgsim.md ("Timing model")."""
+
+    # Fixed model (alone: the whole duration; with the per-unit keys: the fixed part).
     validate_seconds: float = Field(2.0, ge=0)
     deploy_seconds: float = Field(2.0, ge=0)
     test_seconds: float = Field(2.0, ge=0)
     retrieve_seconds: float = Field(1.0, ge=0)
+    # Per-unit model: setting either of the first two switches deploys and test runs to it.
+    component_seconds: float | None = Field(None, ge=0)
+    test_class_seconds: float | None = Field(None, ge=0)
+    test_parallelism: int = Field(4, ge=1, le=100)
+    deploy_test_parallelism: int = Field(1, ge=1, le=100)
+    retrieve_component_seconds: float | None = Field(None, ge=0)
 
 
 class MetadataSeed(_Section):

@@ -1,8 +1,8 @@
 """Tooling API: queries, sobjects and simulated Apex test runs (`runTestsAsynchronous`).
 
 A test run's outcome is decided up front by `orgsim.apexsim` (orgsim never executes Apex). The records the CLI
-polls then move Queued → Processing → Completed over `durations.test_seconds`: `advance_test_runs` is called before
-every request and writes ApexTestResult and coverage rows when a run completes.
+polls then move Queued → Processing → Completed over the run's duration (`orgsim.timing.test_run_seconds`):
+`advance_test_runs` is called before every request and writes ApexTestResult and coverage rows when a run completes.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from orgsim import rest
+from orgsim import rest, timing
 from orgsim.store import format_datetime, parse_datetime
 from orgsim.wire import Request, Response, SalesforceApiError, json_response, not_found
 
@@ -174,20 +174,25 @@ def _serialize_run(run: SimulatedRun) -> dict[str, Any]:
 
 
 def advance_test_runs(org: Org) -> None:
-    """Move pending runs along: Processing after 30% of `test_seconds`, Completed (with results) at 100%."""
+    """Move pending runs along: Queued, then Processing (classes finishing wave by wave), then Completed with
+    results; durations from orgsim.timing (`test_seconds`, or per test class with `test_parallelism`)."""
     pending: dict[str, Any] = org.store.get_setting(PENDING_RUNS, {})
     if not pending:
         return
-    duration = timedelta(seconds=org.scenario.durations.test_seconds)
+    durations = org.scenario.durations
     now = org.now()
     changed = False
     for job_id, state in list(pending.items()):
+        classes = len(state["class_ids"])
         elapsed = now - parse_datetime(state["started"])
-        if elapsed >= duration:
+        if elapsed >= timedelta(seconds=timing.test_run_seconds(durations, classes)):
             _complete_run(org, job_id, state)
             del pending[job_id]
             changed = True
-        elif elapsed >= duration * 0.3 and not state.get("processing"):
+            continue
+        if elapsed >= timedelta(seconds=timing.test_run_queue_seconds(durations, classes)) and not state.get(
+            "processing"
+        ):
             with org.store.transaction():
                 org.store.update(state["run_result_id"], {"Status": "Processing"})
                 org.store.update(job_id, {"Status": "Processing"})
@@ -195,8 +200,24 @@ def advance_test_runs(org: Org) -> None:
                     org.store.update(item_id, {"Status": "Processing"})
             state["processing"] = True
             changed = True
+        finished = timing.classes_completed(durations, classes, elapsed.total_seconds())
+        if state.get("processing") and finished > state.get("classes_completed", 0):
+            _record_progress(org, job_id, state, finished)
+            changed = True
     if changed:
         org.store.set_setting(PENDING_RUNS, pending)
+
+
+def _record_progress(org: Org, job_id: str, state: dict[str, Any], finished: int) -> None:
+    """Classes done so far (whole waves): their queue items complete and the run result counts them."""
+    done_classes = list(state["queue_items"])[:finished]
+    methods = sum(1 for test in state["run"]["tests"] if test["class_name"] in done_classes)
+    with org.store.transaction():
+        for class_name in done_classes:
+            org.store.update(state["queue_items"][class_name], {"Status": "Completed"})
+        org.store.update(state["run_result_id"], {"ClassesCompleted": finished, "MethodsCompleted": methods})
+        org.store.update(job_id, {"JobItemsProcessed": finished})
+    state["classes_completed"] = finished
 
 
 def _covering_test(tests: list[dict[str, Any]], class_name: str) -> dict[str, Any]:

@@ -22,14 +22,15 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from orgsim import timing
 from orgsim.ids import new_id
 from orgsim.metadata import store as md
 from orgsim.metadata.package import read_zip
 from orgsim.metadata.plan import APEX_TYPES as APEX_TYPES  # re-exported for callers of this module
 from orgsim.metadata.plan import PENDING_JOBS_PROBLEM as PENDING_JOBS_PROBLEM
+from orgsim.metadata.plan import RELEVANT_TESTS_API, DeployOptions, plan_deploy
 from orgsim.metadata.plan import REQUIRED_ORG_COVERAGE as REQUIRED_ORG_COVERAGE
 from orgsim.metadata.plan import TEST_LEVELS as TEST_LEVELS
-from orgsim.metadata.plan import DeployOptions, plan_deploy
 from orgsim.metadata.select import select
 from orgsim.metadata.xml import NIL, SoapFault
 from orgsim.store import parse_datetime
@@ -52,10 +53,29 @@ def _when(value: str | None) -> datetime | None:
     return parse_datetime(value) if value else None
 
 
+def _timing(org: Any, row: Any) -> timing.DeployTiming:
+    """The job's schedule, fixed when it started (stored with its outcome); see orgsim.timing."""
+    outcome = json.loads(row["outcome"]) if row["outcome"] else {}
+    if outcome.get("timing"):
+        return timing.DeployTiming.from_json(outcome["timing"])
+    return timing.deploy_timing(
+        org.scenario.durations, check_only=bool(row["check_only"]), components=outcome.get("numberComponentsTotal", 0)
+    )
+
+
 def _duration(org: Any, row: Any) -> timedelta:
-    durations = org.scenario.durations
-    seconds = durations.validate_seconds if row["check_only"] else durations.deploy_seconds
-    return timedelta(seconds=float(seconds))
+    return timedelta(seconds=_timing(org, row).total)
+
+
+def _schedule(org: Any, row: Any, outcome: dict[str, Any]) -> None:
+    """Fix the job's timing from what it does: components deployed and, unless it is a quick deploy, tests run."""
+    test_classes = [] if row["validation_id"] else outcome.get("test_class_methods") or []
+    outcome["timing"] = timing.deploy_timing(
+        org.scenario.durations,
+        check_only=bool(row["check_only"]),
+        components=int(outcome.get("numberComponentsTotal") or 0),
+        test_class_methods=test_classes,
+    ).to_json()
 
 
 # -- submitting -----------------------------------------------------------------------------------------------------
@@ -67,6 +87,12 @@ def submit(org: Any, zip_bytes: bytes, options: DeployOptions) -> str:
     if options.test_level == "RunSpecifiedTests" and not options.run_tests:
         raise SoapFault(
             "sf:INVALID_OPERATION", "INVALID_OPERATION: runTests must be specified when testLevel is RunSpecifiedTests"
+        )
+    if options.test_level == "RunRelevantTests" and float(org.scenario.org.api_version) < RELEVANT_TESTS_API:
+        raise SoapFault(
+            "sf:INVALID_OPERATION",
+            "INVALID_OPERATION: testLevel RunRelevantTests needs API version 66.0 or later "
+            f"(this org's is {org.scenario.org.api_version})",
         )
     return _insert_job(org, zip_bytes, options, validation_id=None)
 
@@ -173,6 +199,7 @@ def advance(org: Any) -> None:
                 except Exception:
                     log.exception("orgsim could not plan deploy %s", row["id"])
                     outcome = _internal_error_outcome()
+                _schedule(org, row, outcome)
                 conn.execute(
                     "UPDATE md_deploys SET status = 'InProgress', started = ?, outcome = ? WHERE id = ?",
                     (_iso(start), _dumps(outcome), row["id"]),
@@ -285,12 +312,10 @@ def status(org: Any, job_id: str, include_details: bool = True) -> dict[str, Any
     state_detail = None
     if outcome and state == "InProgress":
         elapsed = (org.now() - _when(row["started"])).total_seconds()
-        total = max(_duration(org, row).total_seconds(), 0.001)
-        fraction = min(1.0, max(0.0, elapsed / total))
-        # Components deploy in the first half of the time, tests run in the second half.
-        deployed = min(components_total - outcome["numberComponentErrors"], int(components_total * fraction * 2))
-        tests_done = int(tests_total * max(0.0, fraction * 2 - 1))
-        state_detail = "Running Test" if fraction >= 0.5 and tests_total else "Processing Type: ApexClass"
+        # Components deploy first, then the test classes run (in waves; see orgsim.timing).
+        deployed, tests_done, testing = _timing(org, row).progress(elapsed, components_total, tests_total)
+        deployed = min(components_total - outcome["numberComponentErrors"], deployed)
+        state_detail = "Running Test" if testing and tests_total else "Processing Type: ApexClass"
     elif outcome and done:
         errors = outcome["numberComponentErrors"]
         # A deploy refused as a whole (errorMessage) or canceled deployed nothing; otherwise what compiled counts.

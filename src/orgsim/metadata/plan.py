@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
-from orgsim import apexsim
+from orgsim import apexsim, relevant
 from orgsim.ids import new_id
 from orgsim.metadata import children as kids
 from orgsim.metadata import references
@@ -22,7 +22,8 @@ from orgsim.metadata.package import Package, read_zip
 from orgsim.metadata.select import folder_member, select
 from orgsim.metadata.xml import NIL, SoapFault, boolean, text, texts
 
-TEST_LEVELS = ("NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg")
+TEST_LEVELS = ("NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg", "RunRelevantTests")
+RELEVANT_TESTS_API = 66.0  # RunRelevantTests exists from API 66.0
 REQUIRED_ORG_COVERAGE = 75
 PENDING_JOB_STATUSES = ("Queued", "Holding", "Preparing", "Processing")
 PENDING_JOBS_PROBLEM = "This schedulable class has jobs pending or in progress"
@@ -395,17 +396,25 @@ def plan_deploy(org: Any, row: Any, validated: dict[str, Any] | None = None) -> 
         return outcome
 
     sources = _sources_after(org, package, upserts, deletes_pre + deletes_post)
+    relevant_classes = None
+    if level == "RunRelevantTests":
+        scope = _relevant_scope(upserts + deletes_pre + deletes_post, sources)
+        relevant_classes = sorted(relevant.relevant_test_classes(sources, scope))
     try:
-        run = apexsim.simulate(sources, org.scenario, level=level, tests=options.run_tests)
+        run = apexsim.simulate(
+            sources, org.scenario, level=level, class_names=relevant_classes, tests=options.run_tests
+        )
     except apexsim.UnknownTestError as error:
         outcome.update(status="Failed", errorStatusCode="INVALID_INPUT", errorMessage=str(error))
         return outcome
-    warnings = _coverage_warnings(run, level, upserts)
+    warnings = _coverage_warnings(run, level, upserts, sources)
     outcome["runTestResult"] = run_test_result(run, warnings)
     outcome["tests_ran"] = True
     outcome["test_level"] = level
     outcome["numberTestsTotal"] = run.num_tests
     outcome["numberTestErrors"] = len(run.failures)
+    # methods per test class, in run order: the deploy's duration and progress follow it (orgsim.timing)
+    outcome["test_class_methods"] = [sum(1 for t in run.tests if t.class_name == name) for name in run.test_class_names]
     if run.failures or warnings:
         outcome["status"] = "Failed"
     return outcome
@@ -469,7 +478,29 @@ def _sources_after(
     return list(by_key.values())
 
 
-def _coverage_warnings(run: apexsim.SimulatedRun, level: str, upserts: list[list[str]]) -> list[dict[str, Any]]:
+def percent_text(pct: float) -> str:
+    """A percentage as Salesforce prints it in coverage warnings: up to 3 decimals, no trailing zeros (53.659, 0)."""
+    return f"{pct:.3f}".rstrip("0").rstrip(".")
+
+
+def _relevant_scope(touched: list[list[str]], sources: list[apexsim.ApexSource]) -> relevant.RelevantScope:
+    """What a deploy touches, for RunRelevantTests: its Apex, and the objects of its objects, children, triggers."""
+    apex = {n.lower() for t, n in touched if t in APEX_TYPES}
+    objects = {n.lower() for t, n in touched if t == "CustomObject"}
+    objects |= {n.split(".", 1)[0].lower() for t, n in touched if mdtypes.child(t) is not None and "." in n}
+    triggers = {s.name.lower(): s for s in sources if s.kind == "Trigger"}
+    for name in apex:
+        if name in triggers:
+            objects.add(apexsim.trigger_object(triggers[name].body) or "")
+    objects.discard("")
+    return relevant.RelevantScope(apex=frozenset(apex), objects=frozenset(objects))
+
+
+def _coverage_warnings(
+    run: apexsim.SimulatedRun, level: str, upserts: list[list[str]], sources: list[apexsim.ApexSource]
+) -> list[dict[str, Any]]:
+    test_classes = {s.name.lower() for s in sources if s.kind == "Class" and apexsim.is_test_class(s.body)}
+    ids = {s.name.lower(): s.id for s in sources}
     warnings: list[dict[str, Any]] = []
     if level in ("RunLocalTests", "RunAllTestsInOrg"):
         pct = run.org_wide_percent
@@ -494,22 +525,24 @@ def _coverage_warnings(run: apexsim.SimulatedRun, level: str, upserts: list[list
                         "namespace": NIL,
                     }
                 )
-    elif level == "RunSpecifiedTests":
-        deployed = {n.lower() for t, n in upserts if t in APEX_TYPES}
+    elif level in ("RunSpecifiedTests", "RunRelevantTests"):
+        # Salesforce: every Apex class and trigger in the deploy needs 75 % coverage from the tests that ran.
+        # Test classes are not measured; code no test touched counts as 0 %.
+        deployed = {n.lower(): (t, n) for t, n in upserts if t in APEX_TYPES and n.lower() not in test_classes}
         measured = {c.name.lower(): c for c in run.coverage}
-        for name in sorted(deployed):
+        for name, (type_name, full_name) in sorted(deployed.items()):
             cov = measured.get(name)
             pct = cov.percent if cov is not None else 0.0
             if cov is not None and not cov.lines:
                 continue
             if pct < REQUIRED_ORG_COVERAGE:
-                kind = "Apex Trigger" if cov is not None and cov.kind == "Trigger" else "Apex Class"
+                kind = "Apex Trigger" if type_name == "ApexTrigger" else "Apex Class"
                 warnings.append(
                     {
-                        "id": cov.id if cov else "",
+                        "id": cov.id if cov else ids.get(name, ""),
                         "message": f"Test coverage of selected {kind} is "
-                        f"{int(pct)}%, at least {REQUIRED_ORG_COVERAGE}% test coverage is required",
-                        "name": cov.name if cov else name,
+                        f"{percent_text(pct)}%, at least {REQUIRED_ORG_COVERAGE}% test coverage is required",
+                        "name": cov.name if cov else full_name,
                         "namespace": NIL,
                     }
                 )

@@ -9,6 +9,7 @@ import zlib
 from datetime import timedelta
 from typing import Any
 
+from orgsim import timing
 from orgsim.ids import new_id, to_18
 from orgsim.metadata import children as kids
 from orgsim.metadata import store as md
@@ -17,6 +18,8 @@ from orgsim.metadata.package import package_xml, write_zip
 from orgsim.metadata.select import folder_member
 from orgsim.metadata.xml import SoapFault, child, children, text, texts
 from orgsim.store import parse_datetime
+
+COMPONENTS_KEY = "orgsimComponents"  # stored with the request: how many components the retrieve returns
 
 
 def _iso_now(org: Any) -> str:
@@ -53,6 +56,10 @@ def parse_request(element: ET.Element) -> dict[str, Any]:
 def submit(org: Any, request: dict[str, Any]) -> str:
     md.ensure_tables(org)
     retrieve_id = new_id("09S")
+    if org.scenario.durations.retrieve_component_seconds is not None:
+        # the per-component part of the duration needs the count now; the files are still read at completion
+        result, _ = _build(org, request, retrieve_id)
+        request = {**request, COMPONENTS_KEY: sum(1 for p in result["fileProperties"] if p["type"] != "Package")}
     with org.store.transaction() as conn:
         conn.execute(
             "INSERT INTO md_retrieves (id, created, request) VALUES (?, ?, ?)",
@@ -71,7 +78,8 @@ def status(org: Any, retrieve_id: str, include_zip: bool = True) -> dict[str, An
     if row is None:
         raise SoapFault("sf:INVALID_ID_FIELD", f"INVALID_ID_FIELD: Retrieve result has been deleted: {retrieve_id}")
     created = parse_datetime(row["created"])
-    ready_at = created + timedelta(seconds=float(org.scenario.durations.retrieve_seconds))
+    components = int(json.loads(row["request"]).get(COMPONENTS_KEY) or 0)
+    ready_at = created + timedelta(seconds=timing.retrieve_seconds(org.scenario.durations, components))
     if org.now() < ready_at:
         return {"done": False, "id": row["id"], "status": "InProgress", "success": False, "zipFile": ""}
     if row["result"] is None:
