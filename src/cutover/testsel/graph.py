@@ -1,0 +1,250 @@
+"""The dependency graph of a project's Apex, built with the scanner's tree-sitter parser.
+
+One node per top-level class or trigger (inner classes belong to their outer class) and one per sObject. Edges
+point from the code that uses something to what it uses:
+
+- class/trigger -> class: a type name in a declaration, `new X`, a static call `X.m()` or field `X.F`, `extends` /
+  `implements`, a generic argument, a cast or `instanceof`, `X.class`, `Type.forName('X')`; `Outer.Inner` counts
+  as Outer;
+- class/trigger -> sObject: DML on its records or a query FROM it (static SOQL, or a string literal with `FROM X`);
+- class/trigger -> trigger: DML on an sObject fires the triggers on it;
+- trigger -> sObject: the sObject it is on.
+
+Apex names are case-insensitive: keys are lower-case, `display` keeps the spelling of the declaration.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tree_sitter import Node
+
+from cutover.checks.apex.crud import dml_target, element_type, record_type
+from cutover.checks.apex.flow import dml_operation
+from cutover.checks.apex.scanner import discover
+from cutover.checks.apex.syntax import ApexFile, TypeDecl, Unit, invocation_parts, low, parse, string_value, text
+
+_FROM = re.compile(r"\bfrom\s+([a-z][a-z0-9_]*)", re.IGNORECASE)
+_IDENTIFIER_HOLDERS = ("method_invocation", "field_access")
+_FOR_NAME = (("type", "forname"), ("system.type", "forname"))
+_CODE_UNITS = ("method", "constructor", "initializer", "accessor", "field")
+
+
+@dataclass
+class ApexUnit:
+    """A top-level class or trigger and what it uses (lower-case names)."""
+
+    key: str  # "class:accountservice", "trigger:ordertrigger"
+    kind: str  # class, interface, enum, trigger
+    display: str  # AccountService, trigger OrderTrigger on Order__c
+    name: str  # as declared
+    path: str  # relative to the project
+    is_test_class: bool = False  # @IsTest on the class
+    has_test_methods: bool = False  # runs as a test: @IsTest class with test methods
+    has_code: bool = False  # methods, constructors, initializers or a trigger body: needs coverage
+    sobject: str = ""  # a trigger's sObject (lower-case)
+    names: set[str] = field(default_factory=set)  # type-like names it mentions (resolved later)
+    dml_objects: set[str] = field(default_factory=set)
+    query_objects: set[str] = field(default_factory=set)
+    words: set[str] = field(default_factory=set)  # every identifier (field names are matched against these)
+
+    @property
+    def is_test(self) -> bool:
+        return self.has_test_methods
+
+    @property
+    def needs_coverage(self) -> bool:
+        """Salesforce counts coverage of classes with code and of triggers; tests and interfaces need none."""
+        return not self.is_test_class and self.kind in ("class", "trigger") and self.has_code
+
+    @property
+    def touched_objects(self) -> set[str]:
+        return self.dml_objects | self.query_objects
+
+
+@dataclass
+class ApexGraph:
+    units: dict[str, ApexUnit]  # key -> unit
+    edges: dict[str, dict[str, str]]  # from key -> {to key: why}
+    object_names: dict[str, str]  # lower-case sObject -> spelling
+    errors: list[str]  # files that could not be read
+
+    def reverse(self) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for source, targets in self.edges.items():
+            for target, why in targets.items():
+                found.setdefault(target, {})[source] = why
+        return found
+
+    def triggers_on(self, sobject: str) -> list[ApexUnit]:
+        return [u for u in self.units.values() if u.kind == "trigger" and u.sobject == sobject]
+
+    def reachable(self, starts: Iterable[str]) -> set[str]:
+        """Every key reachable from `starts` along the edges (the starts included)."""
+        seen = set(starts)
+        stack = list(seen)
+        while stack:
+            for target in self.edges.get(stack.pop(), {}):
+                if target not in seen:
+                    seen.add(target)
+                    stack.append(target)
+        return seen
+
+    def find(self, kind: str, name: str) -> ApexUnit | None:
+        return self.units.get(f"{kind}:{name.lower()}")
+
+    def object_display(self, lname: str) -> str:
+        return self.object_names.get(lname, lname)
+
+
+def build_graph(project_dir: Path, source_dirs: Iterable[str]) -> ApexGraph:
+    """Parse every .cls and .trigger under the source folders and link them."""
+    units: dict[str, ApexUnit] = {}
+    object_names: dict[str, str] = {}
+    errors: list[str] = []
+    folders = [project_dir / d for d in source_dirs if (project_dir / d).is_dir()]
+    for path in discover(folders):
+        rel = path.resolve().relative_to(project_dir.resolve()).as_posix() if path.is_absolute() else path.as_posix()
+        try:
+            source = path.read_bytes()
+        except OSError as exc:
+            errors.append(f"{rel}: {exc.strerror or exc}")
+            continue
+        unit = index_file(parse(source, rel), object_names)
+        if unit is not None:
+            units.setdefault(unit.key, unit)
+    return link(units, object_names, errors)
+
+
+def link(units: dict[str, ApexUnit], object_names: dict[str, str], errors: list[str]) -> ApexGraph:
+    classes = {u.name.lower(): key for key, u in units.items() if u.kind != "trigger"}
+    triggers: dict[str, list[ApexUnit]] = {}
+    for unit in units.values():
+        if unit.kind == "trigger":
+            triggers.setdefault(unit.sobject, []).append(unit)
+    edges: dict[str, dict[str, str]] = {}
+    for key, unit in units.items():
+        out = edges.setdefault(key, {})
+        for name in sorted(unit.names):
+            target = classes.get(name)
+            if target is not None and target != key:
+                out.setdefault(target, "uses")
+        for sobject in sorted(unit.touched_objects):
+            out.setdefault(f"object:{sobject}", "DML on" if sobject in unit.dml_objects else "queries")
+        for sobject in sorted(unit.dml_objects):
+            for trigger in triggers.get(sobject, []):
+                if trigger.key != key:
+                    out.setdefault(trigger.key, f"DML on {object_names.get(sobject, sobject)} fires")
+        if unit.kind == "trigger" and unit.sobject:
+            out.setdefault(f"object:{unit.sobject}", "on")
+    return ApexGraph(units=units, edges=edges, object_names=object_names, errors=errors)
+
+
+def index_file(model: ApexFile, object_names: dict[str, str]) -> ApexUnit | None:
+    """The file's top-level class or trigger with everything its code (inner classes included) uses."""
+    top = next((d for d in model.types if d.parent is None and d.kind != "file" and d.name), None)
+    if top is None:
+        return None
+    if top.kind == "trigger":
+        sobject_node = top.node.child_by_field_name("object")
+        sobject = low(sobject_node)
+        object_names.setdefault(sobject, text(sobject_node))
+        unit = ApexUnit(
+            f"trigger:{top.lname}",
+            "trigger",
+            f"trigger {top.name} on {text(sobject_node)}",
+            top.name,
+            model.path,
+            sobject=sobject,
+            has_code=True,
+        )
+    else:
+        unit = ApexUnit(f"class:{top.lname}", top.kind, top.name, top.name, model.path, is_test_class=top.is_test)
+        unit.has_code = any(u.kind in _CODE_UNITS for u in _units(top))
+        unit.has_test_methods = top.is_test and any(
+            u.kind == "method" and ("istest" in u.annotations or _is_testmethod(u.node))
+            for d in model.types
+            for u in d.units
+        )
+    own = {d.lname for d in model.types}
+    unit.names = {n for n in _type_names(model.root) if n not in own}
+    unit.words = _identifiers(model.root)
+    unit.query_objects = set(model.queried_objects) | _dynamic_from(model.root)
+    for lname in unit.query_objects:
+        object_names.setdefault(lname, _spelled(model, lname))
+    for decl in model.types:
+        for code in decl.units:
+            sites = [*code.dml, *(c for c in code.invocations if dml_operation(c) is not None)]
+            for site in sites:
+                sobject = element_type(record_type(dml_target(site), code, model))
+                if sobject:
+                    unit.dml_objects.add(sobject)
+                    object_names.setdefault(sobject, _spelled(model, sobject))
+    return unit
+
+
+def _units(decl: TypeDecl) -> Iterator[Unit]:
+    stack = [decl]
+    while stack:
+        current = stack.pop()
+        yield from current.units
+        stack.extend(current.inner)
+
+
+def _is_testmethod(node: Node) -> bool:
+    mods = next((c for c in node.children if c.type == "modifiers"), None)
+    return mods is not None and "testmethod" in low(mods)
+
+
+def _type_names(root: Node) -> set[str]:
+    """Lower-case names that may be project classes: type identifiers, the first identifier of a call or field
+    chain (`X.m()`, `X.F`, `X.class`), and the string given to `Type.forName`."""
+    found: set[str] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        kind = node.type
+        if kind == "type_identifier":
+            found.add(low(node))
+            continue
+        if kind in _IDENTIFIER_HOLDERS:
+            obj = node.child_by_field_name("object")
+            if obj is not None and obj.type == "identifier":
+                found.add(low(obj))
+            if kind == "method_invocation" and invocation_parts(node) in _FOR_NAME:
+                args = node.child_by_field_name("arguments")  # Type.forName(flag ? 'A' : 'B') names both
+                found.update(s.strip().lower().rpartition(".")[2] for s in _strings(args))
+        stack.extend(node.named_children)
+    return found
+
+
+def _nodes_of(root: Node | None, kind: str) -> Iterator[Node]:
+    """Every node of type `kind` under `root` (not looking inside them)."""
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if node.type == kind:
+            yield node
+        else:
+            stack.extend(node.named_children)
+
+
+def _strings(root: Node | None) -> list[str]:
+    return [string_value(node) for node in _nodes_of(root, "string_literal")]
+
+
+def _identifiers(root: Node) -> set[str]:
+    return {low(node) for node in _nodes_of(root, "identifier")}
+
+
+def _dynamic_from(root: Node) -> set[str]:
+    """Objects named after FROM in string literals (dynamic SOQL)."""
+    return {m.group(1).lower() for value in _strings(root) for m in _FROM.finditer(value)}
+
+
+def _spelled(model: ApexFile, lname: str) -> str:
+    match = re.search(rb"\b" + re.escape(lname.encode()) + rb"\b", model.source, re.IGNORECASE)
+    return match.group(0).decode("utf-8", "replace") if match else lname
