@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -14,7 +16,10 @@ from cutover.commands.run import (
 )
 from cutover.engine import Engine
 from cutover.engine.store import StateDamaged
-from cutover.errors import AuditBroken, RunLocked, UsageError
+from cutover.errors import AuditBroken, EnvironmentProblem, RunLocked, UsageError
+
+if TYPE_CHECKING:
+    from cutover.engine.anchors import RemoteCheck
 
 
 def audit_verify_cmd(
@@ -22,14 +27,22 @@ def audit_verify_cmd(
     run_id: str | None = typer.Argument(None, metavar="[RUN]", help="Run id (default: latest)."),
     all_runs: bool = typer.Option(False, "--all", help="Verify every run."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
+    remote: bool = typer.Option(
+        False,
+        "--remote",
+        help="Also fetch the anchored audit heads from the git remote (refs/notes/cutover) and check that the local "
+        "chain still contains every one of them: catches a consistent rewrite of state.db and HEAD.",
+    ),
 ) -> None:
     """Verify a run's hash-chained event log, HEAD anchor, evidence files, and that every table (steps, run state,
     sign-offs, waivers, evidence) matches the replayed log. Exit 1 naming the difference; exit 6 when the state is
     damaged (after listing what survives). Read-only: works on a damaged `.cutover/`."""
     from cutover.engine.salvage import survey
 
-    found = survey(app_context(ctx).project_dir, run_id, all_runs=all_runs)
+    project_dir = app_context(ctx).project_dir
+    found = survey(project_dir, run_id, all_runs=all_runs)
     reports = found.reports
+    checks = _remote_checks(project_dir, [r.run_id for r in reports]) if remote and not found.damaged else {}
     if fmt == OutputFormat.json:
         doc = [
             {
@@ -39,6 +52,7 @@ def audit_verify_cmd(
                 "head_hash": r.head_hash,
                 "problem": r.problem,
                 "problems": r.problems,
+                **({"remote": checks[r.run_id].to_json()} if r.run_id in checks else {}),
             }
             for r in reports
         ]
@@ -60,6 +74,14 @@ def audit_verify_cmd(
             )
             for problem in report.problems[:50]:
                 console.print(f"  - {problem}", markup=False)
+        for check in checks.values():
+            if check.ok:
+                console.print(
+                    f"run {check.run_id}: {check.anchors} anchor(s) on {check.remote} match the local chain",
+                    markup=False,
+                )
+            for line in [*check.notes, *check.problems]:
+                console.print(line, markup=False)
     if found.damaged:
         first = next(iter([*found.damage, *(p for r in reports for p in r.damaged)]), None) or found.lost[0]
         raise StateDamaged(
@@ -72,6 +94,32 @@ def audit_verify_cmd(
             f"run {bad.run_id}: {bad.problem}",
             hint=f"{bad.count} event(s) chain before it; inspect with: cutover audit log {bad.run_id}",
         )
+    problems = [p for check in checks.values() for p in check.problems]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise AuditBroken(
+            problems[0] + more,
+            hint="the local state no longer matches the heads published off this machine: restore .cutover/ from "
+            "a backup and compare with: cutover audit log",
+        )
+
+
+def _remote_checks(project_dir: Path, run_ids: list[str]) -> dict[str, RemoteCheck]:
+    """`--remote`: each run's chain against the anchors fetched from its release remote (see engine.anchors)."""
+    from cutover.engine.anchors import RemoteUnavailable, verify_remote
+    from cutover.report.state import open_readonly
+
+    store = open_readonly(project_dir)
+    try:
+        runs = {run_id: store.events(run_id) for run_id in run_ids}
+        checks = verify_remote(project_dir, runs)
+    except RemoteUnavailable as exc:
+        raise EnvironmentProblem(
+            f"audit verify --remote: {exc}", hint="run it in a clone of the project that has the release remote"
+        ) from None
+    finally:
+        store.close()
+    return {check.run_id: check for check in checks}
 
 
 def audit_log_cmd(
