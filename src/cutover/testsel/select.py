@@ -70,7 +70,7 @@ class TestSelection:
 
     tests: tuple[RelevantTest, ...]
     uncovered: tuple[str, ...]
-    release_apex: tuple[str, ...]  # Apex classes and triggers of the release that need coverage
+    release_apex: tuple[str, ...]  # Apex classes and triggers of the deploy that need coverage
     changes: tuple[str, ...]  # every change considered, as its label
     unaffecting: tuple[str, ...]  # changes that reach no Apex (LWC, layouts, ...), as `Type:Name`
     since: str = ""
@@ -108,12 +108,22 @@ class _Change:
 
 def select_tests(project_dir: Path, delta: DeltaLike, runbook: Runbook) -> TestSelection:
     """The test classes the delta affects, each with the chains that make it relevant (the project's Apex is read
-    from the runbook's package directories, as they are now)."""
-    return select_in_graph(project_dir, delta, build_graph(project_dir, runbook.project.source_dirs))
+    from the runbook's package directories, as they are now). Without `project.delta.enabled` the deploy sends
+    every package directory, so every Apex class and trigger of the project needs coverage from these tests."""
+    graph = build_graph(project_dir, runbook.project.source_dirs)
+    return select_in_graph(project_dir, delta, graph, whole_project=not runbook.project.delta.enabled)
 
 
-def select_in_graph(project_dir: Path, delta: DeltaLike, graph: ApexGraph) -> TestSelection:
+def select_in_graph(
+    project_dir: Path, delta: DeltaLike, graph: ApexGraph, *, whole_project: bool = False
+) -> TestSelection:
+    """The test classes the delta affects, each with the chains that make it relevant. `whole_project`: the deploy
+    sends every package directory (no delta manifest), so every Apex class and trigger of the project is in it and
+    needs coverage, not only the changed ones."""
     changes, unaffecting, release_apex = _changes(project_dir, delta, graph)
+    if whole_project:
+        everything = [(key, unit.name) for key, unit in graph.units.items() if unit.needs_coverage]
+        release_apex = sorted(everything, key=lambda item: item[1].lower())
     reverse = graph.reverse()
     reasons: dict[str, list[str]] = {}
     for change in changes:
