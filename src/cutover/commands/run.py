@@ -359,8 +359,17 @@ def resume_cmd(
     project = load_project(app.project_dir, run.target_org)
     _check_same_commit(run, project)
     run = sync_runbook(run, project, engine)
+    _fetch_signoffs(engine, project, run)
     select = _selector(project, only, until) if only or until else None
     _execute(engine, project, run, select, fmt, monitor)
+
+
+def _fetch_signoffs(engine: Engine, project: Project, run: RunInfo) -> None:
+    """Import the signed sign-offs pushed to refs/cutover/signoffs/<run> on the release remote (cutover.signing)."""
+    from cutover.signing.commands import fetch_delivered
+
+    for line in fetch_delivered(engine, project, run, _rules(project)):
+        err_console().print(line, markup=False, highlight=False)
 
 
 def _monitor_overrides(duration: str | None, interval: str | None) -> dict[str, str] | None:

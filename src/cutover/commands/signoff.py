@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -21,17 +22,18 @@ from cutover.errors import UsageError
 
 
 def _check_signoff_against_plan(
-    specs: Any, given: str, *, by: str, role: str, evidence: str | None, rules: RoleRules
+    specs: Any, given: str, *, by: str, role: str, evidence: str | None, rules: RoleRules, signed: bool = False
 ) -> None:
-    """The checks `_resolve_step` and the engine make on a run, made on the plan before a run is created for it."""
-    from cutover.engine.signoffs import check_signoff
+    """The checks `_resolve_step` and the engine make on a run, made on the plan before a run is created for it
+    (a signed sign-off's signature is checked when it is recorded)."""
+    from dataclasses import replace
 
-    ids = [spec.id for spec in specs]
-    matches = [given] if given in ids else [i for i in ids if i.endswith("." + given)]
-    if len(matches) != 1:
-        what = f"no step {given!r}" if not matches else f"{given!r} matches several steps: {', '.join(matches)}"
-        raise UsageError(f"the runbook's plan has {what}", hint="see the steps with: cutover plan")
-    spec = next(s for s in specs if s.id == matches[0])
+    from cutover.engine.signoffs import check_signoff
+    from cutover.signing.intake import resolve_spec
+
+    spec = resolve_spec(specs, given, "the runbook's plan")
+    if signed and spec.signoff is not None:
+        spec = replace(spec, signoff=replace(spec.signoff, signatures_required=False))
     check_signoff(spec, by=by, role=role, evidence=evidence, existing=(), rules=rules)
 
 
@@ -70,18 +72,43 @@ def _follow_up_run(engine: Engine, org: str, step: str) -> RunInfo | None:
 def signoff_cmd(
     ctx: typer.Context,
     step: str = typer.Argument(..., metavar="STEP", help="Sign-off step id (e.g. signoff.security-review)."),
-    by: str = typer.Option(..., "--by", metavar="WHO", help="The person signing."),
-    role: str = typer.Option(..., "--role", metavar="ROLE", help="The runbook role they sign as."),
+    file: Path | None = typer.Argument(None, metavar="[FILE]", help="With STEP `import`: the statement file."),
+    by: str | None = typer.Option(None, "--by", metavar="WHO", help="The person signing."),
+    role: str | None = typer.Option(None, "--role", metavar="ROLE", help="The runbook role they sign as."),
     note: str | None = typer.Option(None, "--note", metavar="TEXT", help="A remark kept in the audit trail."),
-    evidence: str | None = typer.Option(None, "--evidence", metavar="URL", help="Link to the proof."),
+    evidence: str | None = typer.Option(None, "--evidence", metavar="URL", help="Link to the proof (or a file)."),
     run_id: str | None = typer.Option(None, "--run", metavar="RUN", help="Run id (default: the open run)."),
     target_org: str | None = typer.Option(None, "--target-org", "-o", help="Org alias (default: the runbook's)."),
+    key: Path | None = typer.Option(None, "--key", metavar="PATH", help="Sign with this SSH key (.pub: ssh-agent)."),
+    output: Path | None = typer.Option(None, "--output", metavar="FILE", help="Write the signed statement here."),
+    push: bool = typer.Option(False, "--push", help="Push the signed statement to refs/cutover/signoffs/RUN."),
+    remote: str | None = typer.Option(None, "--remote", metavar="NAME", help="Git remote (default: release.remote)."),
 ) -> None:
     """Record a sign-off (separation of duties is enforced). May be given before the run reaches the step.
 
-    Code reviews count too: cutover signoff preflight.reviews --by WHO --role reviewer
+    Code reviews count too: cutover signoff preflight.reviews --by WHO --role reviewer. With --key the sign-off is
+    SSH-signed; with --output/--push (and --run) it is signed from a checkout alone and delivered later:
+    cutover signoff import FILE, or through the git remote (fetched by resume and status).
     """
     app = app_context(ctx)
+    if step == "import":
+        if file is None:
+            raise UsageError("cutover signoff import needs the statement FILE")
+        _import(app.project_dir, file, run_id, target_org)
+        return
+    if file is not None:
+        raise UsageError(f"unexpected argument {file} (only `cutover signoff import FILE` takes a file)")
+    if not by or not role:
+        raise UsageError("cutover signoff STEP needs --by WHO and --role ROLE")
+    request = None
+    if key is not None or output is not None or push:
+        from cutover.signing.commands import Request, require_key
+
+        why = "--output" if output is not None else "--push" if push else "--key"
+        request = Request(step, by, role, note, evidence, require_key(key, why=why))
+    if request is not None and (output is not None or push):
+        _sign_detached(app.project_dir, request, run_id, target_org, output, push, remote)
+        return
     engine = Engine(app.project_dir)
     project = _try_load_project(app.project_dir, target_org)
     run: RunInfo | None
@@ -103,13 +130,23 @@ def signoff_cmd(
 
             specs = plan_to_specs(project.plan, project.runbook)
             # A typo or a refused sign-off must not leave a planned run behind: check it against the plan first.
-            _check_signoff_against_plan(specs, step, by=by, role=role, evidence=evidence, rules=_rules(project))
+            _check_signoff_against_plan(
+                specs, step, by=by, role=role, evidence=evidence, rules=_rules(project), signed=request is not None
+            )
             run = create_run(engine, project, specs)
             err_console().print(f"created run {run.id} (planned) for {project.target_org}", markup=False)
     if project is not None:
         run = sync_runbook(run, project, engine)
     step_id = _resolve_step(engine, run, step)
-    signed = engine.signoff(run.id, step_id, by=by, role=role, note=note, evidence=evidence, rules=_rules(project))
+    if request is not None:
+        from cutover.signing.commands import describe, sign_local
+
+        if project is None:
+            raise UsageError("a signed sign-off needs the runbook (cutover.yaml) for the keys")
+        signed = sign_local(engine, project, run, step_id, request, _rules(project))
+        err_console().print(describe(signed), markup=False, highlight=False)
+    else:
+        signed = engine.signoff(run.id, step_id, by=by, role=role, note=note, evidence=evidence, rules=_rules(project))
     from cutover.engine.signoffs import evaluate
 
     record = next(r for r in engine.steps(run.id) if r.id == step_id)
@@ -124,6 +161,55 @@ def signoff_cmd(
         out_console().print(f"continue with: cutover resume {run.id}", markup=False)
     elif run.state == RunState.FAILED and record.status == StepStatus.FAILED:
         out_console().print(f"then: cutover retry {step_id} && cutover resume {run.id}", markup=False)
+
+
+def _sign_detached(
+    project_dir: Path,
+    request: Any,
+    run_id: str | None,
+    target_org: str | None,
+    output: Path | None,
+    push: bool,
+    remote: str | None,
+) -> None:
+    """Sign from a checkout alone: --run names the run; the statement goes to --output and/or the git remote."""
+    from cutover.commands.run import load_project
+    from cutover.signing import transport
+    from cutover.signing.commands import key_fingerprint, sign_detached
+
+    if not run_id:
+        raise UsageError("--output/--push sign for a run given by id: add --run RUN (see `cutover status` there)")
+    project = load_project(project_dir, target_org)
+    remote = remote or project.runbook.release.remote
+    envelope = sign_detached(project, run_id, request, _rules(project), remote)
+    what = f"{envelope.statement.step} in run {run_id} (key {key_fingerprint(envelope)})"
+    if output is not None:
+        try:
+            output.write_text(envelope.dumps(), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--output {output}: cannot write it ({exc.strerror or exc})") from None
+        out_console().print(f"signed statement for {what} written to {output}", markup=False)
+        out_console().print(f"deliver it: cutover signoff import {output.name} (where the run is)", markup=False)
+    if push:
+        path = transport.push(project_dir, remote, run_id, envelope)
+        out_console().print(
+            f"signed statement for {what} pushed to {remote} {transport.ref_name(run_id)} ({path}); "
+            "`cutover resume` or `cutover status` there fetches it",
+            markup=False,
+        )
+
+
+def _import(project_dir: Path, file: Path, run_id: str | None, target_org: str | None) -> None:
+    from cutover.commands.run import load_project
+    from cutover.signing.commands import describe, import_file
+
+    project = load_project(project_dir, target_org)
+    engine = Engine(project_dir)
+    signed = import_file(engine, project, file, run_id, _rules(project))
+    out_console().print(f"imported: {describe(signed)} in run {signed.run_id}", markup=False, highlight=False)
+    run = engine.resolve_run(signed.run_id)
+    if run.state == RunState.PAUSED:
+        out_console().print(f"continue with: cutover resume {run.id}", markup=False)
 
 
 def waive_cmd(

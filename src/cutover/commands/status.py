@@ -12,8 +12,11 @@ from rich.table import Table
 from cutover.commands._context import app_context, out_console
 from cutover.commands.run import (
     OutputFormat,
+    _fetch_signoffs,
+    _try_load_project,
 )
-from cutover.engine import Engine, StepStatus
+from cutover.engine import OPEN_RUN_STATES, Engine, RunState, StepStatus
+from cutover.errors import CutoverError
 
 _STATUS_STYLE = {
     "passed": "green",
@@ -34,6 +37,13 @@ def status_cmd(
     """Show a run's state and every step's status."""
     engine = Engine(app_context(ctx).project_dir)
     run = engine.resolve_run(run_id)
+    if run.state in (*OPEN_RUN_STATES, RunState.FAILED):  # signed sign-offs pushed to the git remote
+        try:
+            project = _try_load_project(app_context(ctx).project_dir, run.target_org)
+        except CutoverError:
+            project = None  # status still shows the run; resume names the runbook's problem
+        if project is not None and project.runbook_sha256 == run.runbook_sha256:  # (a changed one: resume re-plans)
+            _fetch_signoffs(engine, project, run)
     doc = engine.status(run.id)
     if fmt == OutputFormat.json:
         typer.echo(json.dumps(doc, indent=2))

@@ -61,6 +61,7 @@ class DecisionsMixin:
         note: str | None = None,
         evidence: str | None = None,
         rules: RoleRules | None = None,
+        signature: rules_mod.VerifiedSignature | None = None,
     ) -> SignoffRecord:
         run = self._run(run_id)
         record = self._step(run_id, step_id)
@@ -79,8 +80,15 @@ class DecisionsMixin:
             # From the chained log, read inside the write lock (no race with a parallel sign-off).
             existing = self.store.logged_signoffs(run_id)
             rules_mod.check_signoff(
-                record.spec, by=by, role=role, evidence=evidence, existing=existing, rules=rules or RoleRules()
+                record.spec,
+                by=by,
+                role=role,
+                evidence=evidence,
+                existing=existing,
+                rules=rules or RoleRules(),
+                signature=signature,
             )
+            signed_by = signature.payload() if signature else {}
             signed = SignoffRecord(
                 run_id,
                 step_id,
@@ -90,8 +98,11 @@ class DecisionsMixin:
                 redact(evidence) if evidence else None,
                 utc_now(),
                 definition_hash(current.spec),
+                *(signed_by.get(k) for k in ("signer", "fingerprint", "statement_sha256")),
             )
             self.store.add_signoff(tx, signed)
+            if signature is not None:
+                rules_mod.record_signature_evidence(self.store, tx, run_id, step_id, signature)
             tx.append_event(
                 run_id,
                 "signoff.recorded",
@@ -102,7 +113,8 @@ class DecisionsMixin:
                     "note": signed.note,
                     "evidence": signed.evidence,
                     "definition": signed.definition,
-                },
+                }
+                | ({"signed": signed_by} if signed_by else {}),
             )
             if follow_up and record.spec.signoff is not None:
                 state = rules_mod.evaluate(record.spec.signoff, self.store.logged_signoffs(run_id, step_id))

@@ -54,6 +54,7 @@ class SignoffRule:
     min_signers: int = 1
     not_author: bool = False  # a person who authored the change may not sign (code/security review)
     evidence_required: bool = False  # the sign-off must carry --evidence (a link to the proof)
+    signatures_required: bool = False  # only SSH-signed sign-offs count (separation_of_duties.signatures: required)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,7 +62,7 @@ class SignoffRule:
             "min_signers": self.min_signers,
             "not_author": self.not_author,
             "evidence_required": self.evidence_required,
-        }
+        } | ({"signatures_required": True} if self.signatures_required else {})  # older definition hashes unchanged
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> SignoffRule | None:
@@ -72,6 +73,7 @@ class SignoffRule:
             min_signers=int(data.get("min_signers") or 1),
             not_author=bool(data.get("not_author")),
             evidence_required=bool(data.get("evidence_required")),
+            signatures_required=bool(data.get("signatures_required")),
         )
 
 
@@ -222,6 +224,11 @@ class SignoffRecord:
     evidence: str | None
     at: str
     definition: str | None = None  # SHA-256 of the step definition it was given for (None: not recorded)
+    # An SSH-signed sign-off (cutover.signing): the verified person, the key's SHA256:... fingerprint and the SHA-256
+    # of the signed statement; all None when it was not signed.
+    signer: str | None = None
+    fingerprint: str | None = None
+    statement_sha256: str | None = None
 
 
 @dataclass(frozen=True)

@@ -117,9 +117,19 @@ def _apply(out: Replayed, event: EventRecord) -> None:
         )
         out.signoffs.append(key)
         out.signoff_records.append(
-            SignoffRecord(event.run_id, step_id, str(key[1]), str(key[2]), *key[3:5], event.at, key[5])
+            SignoffRecord(
+                event.run_id,
+                step_id,
+                str(key[1]),
+                str(key[2]),
+                *key[3:5],
+                event.at,
+                key[5],
+                *(_s(signed.get(k)) for k in ("signer", "fingerprint", "statement_sha256")),
+            )
         )
     elif kind in ("step.waived", "step.retry"):
+        signed = payload.get("signed") if isinstance(payload.get("signed"), Mapping) else {}
         if kind == "step.waived":
             steps[step_id] = "waived"
             key = (step_id, _s(payload.get("reason")), _s(payload.get("approver")), _s(payload.get("definition")))

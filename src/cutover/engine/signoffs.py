@@ -9,9 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from cutover.engine.model import RoleRules, SignoffRecord, SignoffRule, StepSpec
 from cutover.errors import Failure, UsageError
+
+
+@dataclass(frozen=True)
+class VerifiedSignature:
+    """An SSH signature `cutover.signing` verified: who the key belongs to (per the runbook), its fingerprint, and
+    the exact statement and signature (kept in the audit trail and as evidence, so anyone can verify them again)."""
+
+    signer: str
+    fingerprint: str
+    principal: str
+    statement: str
+    signature: str
+    statement_sha256: str
+
+    def payload(self) -> dict[str, str]:
+        return {
+            "signer": self.signer,
+            "fingerprint": self.fingerprint,
+            "principal": self.principal,
+            "statement_sha256": self.statement_sha256,
+            "statement": self.statement,
+            "signature": self.signature,
+        }
 
 
 def same_person(a: str, b: str) -> bool:
@@ -26,10 +51,12 @@ def check_signoff(
     evidence: str | None,
     existing: Sequence[SignoffRecord],
     rules: RoleRules,
+    signature: VerifiedSignature | None = None,
 ) -> None:
     """Raise UsageError (bad flags) or Failure (a rule refuses this person) if `by` may not sign `spec` as `role`.
 
-    `existing` is every sign-off already given in the run (all steps).
+    `existing` is every sign-off already given in the run (all steps). With a `signature`, `by` must be the person
+    its key belongs to (the verified identity), and one key cannot stand for two people.
     """
     rule = spec.signoff
     if rule is None:
@@ -37,6 +64,13 @@ def check_signoff(
     by = by.strip()
     if not by.strip():
         raise UsageError("--by must name the person signing")
+    if signature is None and rule.signatures_required:
+        raise Failure(
+            f"step {spec.id} needs a signed sign-off (separation_of_duties.signatures: required): "
+            "sign it with --key ~/.ssh/id_ed25519 (a key the runbook lists for you)"
+        )
+    if signature is not None:
+        _check_signature(spec, by=by, role=role, existing=existing, rules=rules, signature=signature)
     if role not in rule.roles:
         raise UsageError(
             f"step {spec.id} accepts sign-off by role {_or(rule.roles)}, not {role}",
@@ -75,6 +109,51 @@ def check_signoff(
                 )
 
 
+def _check_signature(
+    spec: StepSpec,
+    *,
+    by: str,
+    role: str,
+    existing: Sequence[SignoffRecord],
+    rules: RoleRules,
+    signature: VerifiedSignature,
+) -> None:
+    """Separation of duties on the key: one key is one person, whatever names were typed."""
+    if not same_person(signature.signer, by):
+        raise Failure(f"the key {signature.fingerprint} belongs to {signature.signer}, not {by}")
+    exclusive = {b if a == role else a for a, b in rules.exclusive if role in (a, b)} - {role}
+    for earlier in existing:
+        if earlier.fingerprint != signature.fingerprint:
+            continue
+        if earlier.step_id == spec.id:
+            raise Failure(
+                f"the key {signature.fingerprint} already signed {spec.id} (as {earlier.by}); "
+                "each sign-off needs a distinct person"
+            )
+        if earlier.role in exclusive:
+            raise Failure(
+                f"the key {signature.fingerprint} already signed as {earlier.role} ({earlier.by}); the runbook "
+                f"requires {role} and {earlier.role} to be different people"
+            )
+
+
+def record_signature_evidence(store: Any, tx: Any, run_id: str, step_id: str, signature: VerifiedSignature) -> None:
+    """The signed statement and its signature as evidence files of the step (exact bytes: they verify again with
+    `ssh-keygen -Y verify ... -n cutover-signoff -s FILE.sig < FILE.json`), in the sign-off's transaction."""
+    from cutover.engine.evidence import safe_name, unique_path, write_atomic
+
+    folder = Path(store.run_dir(run_id)) / "evidence" / safe_name(step_id)
+    stem = f"signoff-{signature.statement_sha256[:12]}"
+    for name, text in ((f"{stem}.statement.json", signature.statement), (f"{stem}.sig", signature.signature)):
+        target = unique_path(folder, name)
+        data = text.encode("utf-8")
+        digest = write_atomic(target, data)
+        relpath = target.relative_to(store.cutover_dir).as_posix()
+        store.add_evidence(tx, run_id, step_id, target.name, relpath, digest, len(data))
+        payload = {"name": target.name, "path": relpath, "sha256": digest, "size": len(data)}
+        tx.append_event(run_id, "evidence.recorded", step_id, payload)
+
+
 @dataclass(frozen=True)
 class SignoffState:
     satisfied: bool
@@ -94,6 +173,7 @@ def evaluate(rule: SignoffRule, signoffs: Sequence[SignoffRecord]) -> SignoffSta
 def unblock_command(spec: StepSpec) -> str:
     role = spec.signoff.roles[0] if spec.signoff and spec.signoff.roles else "<role>"
     extra = " --evidence <url>" if spec.signoff and spec.signoff.evidence_required else ""
+    extra += " --key <your-ssh-key>" if spec.signoff and spec.signoff.signatures_required else ""
     return f"cutover signoff {spec.id} --by <name> --role {role}{extra}"
 
 

@@ -49,7 +49,10 @@ def run_status(engine: Engine, run_id: str) -> dict[str, Any]:
             item["external_ids"] = dict(record.external_ids)
         step_signoffs = [s for s in signoffs if s.step_id == record.id]
         if step_signoffs:
-            item["signoffs"] = [{"by": s.by, "role": s.role, "at": s.at} for s in step_signoffs]
+            item["signoffs"] = [
+                {"by": s.by, "role": s.role, "at": s.at, "signer": s.signer, "fingerprint": s.fingerprint}
+                for s in step_signoffs
+            ]
         if record.id in waivers:
             w = waivers[record.id]
             item["waiver"] = {"reason": w.reason, "approver": w.approver, "at": w.at}

@@ -104,6 +104,7 @@ def signoff_rule(plan_step: SignoffSource, runbook: Runbook) -> SignoffRule | No
         min_signers=as_int(_param(plan_step, "min_signers", "min_approvals", default=1) or 1),
         not_author=reviewer_not_author and is_review,
         evidence_required=bool(evidence_required),
+        signatures_required=getattr(sod, "signatures", "optional") == "required",
     )
 
 
@@ -118,6 +119,7 @@ def _review_rule(plan_step: SignoffSource, runbook: Runbook) -> SignoffRule | No
         roles=("reviewer", *(getattr(runbook, "roles", None) or {})),
         min_signers=max(as_int(min_approvals), 1),
         not_author=bool(_param(plan_step, "reviewer_not_author", default=getattr(sod, "reviewer_not_author", True))),
+        signatures_required=getattr(sod, "signatures", "optional") == "required",
     )
 
 
@@ -176,7 +178,8 @@ def role_rules(runbook: Runbook, authors: Iterable[str] = ()) -> RoleRules:
         pairs.extend(itertools.combinations(group, 2))
     holders: dict[str, tuple[str, ...]] = {}
     for role_id, role in (getattr(runbook, "roles", None) or {}).items():
-        names = tuple(v for v in (role.name, role.email) if not is_unset_contact(v))
+        people = [(role.name, role.email)] + [(p.name, p.email) for p in getattr(role, "people", None) or ()]
+        names = tuple(v for pair in people for v in pair if not is_unset_contact(v))
         if names:
             holders[role_id] = names
     window = getattr(runbook, "window", None)
