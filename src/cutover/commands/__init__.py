@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import typer
 
-from cutover.commands import alerts, explain, preflight, report, rollback, run, runbook_cmds, scan, target
+from cutover.commands import alerts, explain, preflight, report, rollback, run, runbook_cmds, scan, target, tests_cmd
 
 REGISTRARS: list[Callable[[typer.Typer], None]] = [
     runbook_cmds.register,  # init, plan
@@ -16,6 +16,7 @@ REGISTRARS: list[Callable[[typer.Typer], None]] = [
     rollback.register,  # rollback
     explain.register,  # explain
     scan.register,  # scan apex
+    tests_cmd.register,  # tests relevant
     target.register,  # target pin
     report.register,  # report
     alerts.register,  # alerts, ack, announce

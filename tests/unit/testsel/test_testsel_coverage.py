@@ -4,10 +4,10 @@ no selected test, and after validating when the validation's per-class coverage 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from testsel_helpers import FIXTURE, Component, delta
 
 from cutover.errors import ExitCode, Failure, UsageError
 from cutover.runbook import parse_runbook
@@ -15,23 +15,7 @@ from cutover.runbook.models import Runbook
 from cutover.sf.results_base import ClassCoverage
 from cutover.testsel import check_release_coverage, coverage_shortfall, relevant_test_run, require_class_coverage
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "testsel"
 DELTA_RUNBOOK = "target: {alias: prod}\nproject: {delta: {enabled: true}}\nsf: {relevant_tests: true}\n"
-
-
-@dataclass(frozen=True)
-class Component:
-    type: str
-    name: str
-    paths: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Delta:
-    upserts: tuple[Component, ...] = ()
-    deletions: tuple[Component, ...] = ()
-    since: str = "v1.0.0"
-    until: str = "HEAD"
 
 
 def cov(name: str, located: int, uncovered: int, kind: str = "Class") -> ClassCoverage:
@@ -82,9 +66,9 @@ def runbook(text: str = DELTA_RUNBOOK) -> Runbook:
 
 
 def test_pre_validation_refusal_names_the_unreached_classes(project: Path) -> None:
-    delta = Delta(upserts=(Component("ApexClass", "UnusedUtil"), Component("ApexClass", "Money")))
+    change = delta(Component("ApexClass", "UnusedUtil"), Component("ApexClass", "Money"))
     with pytest.raises(Failure) as caught:
-        relevant_test_run(project, delta, runbook())
+        relevant_test_run(project, change, runbook())
     assert caught.value.exit_code == 1
     assert "\n" not in caught.value.message
     assert caught.value.message.endswith(
@@ -93,41 +77,41 @@ def test_pre_validation_refusal_names_the_unreached_classes(project: Path) -> No
 
 
 def test_a_reached_release_runs_its_relevant_tests(project: Path) -> None:
-    run = relevant_test_run(project, Delta(upserts=(Component("ApexClass", "Money"),)), runbook())
+    run = relevant_test_run(project, delta(Component("ApexClass", "Money")), runbook())
     assert run.test_level == "RunSpecifiedTests"
     assert run.tests == ("LineBuilderTest", "OrderServiceTest")
     assert run.coverage_required == ("Money",)
     # after validating: Money at 60 % is refused, at 80 % passes
-    delta = Delta(upserts=(Component("ApexClass", "Money"),))
-    line = check_release_coverage(project, runbook(), delta, [cov("Money", 10, 4)])
+    change = delta(Component("ApexClass", "Money"))
+    line = check_release_coverage(project, runbook(), change, [cov("Money", 10, 4)])
     assert line is not None and line.endswith(": Money 60 %")
-    assert check_release_coverage(project, runbook(), delta, [cov("Money", 10, 2)]) is None
+    assert check_release_coverage(project, runbook(), change, [cov("Money", 10, 2)]) is None
     # the rule does not apply without relevant tests
     plain = runbook("target: {alias: prod}\nproject: {delta: {enabled: true}}\n")
-    assert check_release_coverage(project, plain, delta, [cov("Money", 10, 4)]) is None
+    assert check_release_coverage(project, plain, change, [cov("Money", 10, 4)]) is None
 
 
 def test_without_a_delta_deploy_every_class_of_the_project_needs_coverage(project: Path) -> None:
     whole = runbook("target: {alias: prod}\nsf: {relevant_tests: true}\n")
     with pytest.raises(Failure) as caught:
-        relevant_test_run(project, Delta(upserts=(Component("ApexClass", "Money"),)), whole)
+        relevant_test_run(project, delta(Component("ApexClass", "Money")), whole)
     # Money is reached, but the full deploy also carries classes that LineBuilderTest/OrderServiceTest never reach
     assert "UnusedUtil" in caught.value.message and "AccountService" in caught.value.message
     assert ": Money" not in caught.value.message and ", Money," not in caught.value.message
 
 
 def test_no_apex_in_the_release_runs_no_tests(project: Path) -> None:
-    run = relevant_test_run(project, Delta(upserts=(Component("LightningComponentBundle", "orderCard"),)), runbook())
+    run = relevant_test_run(project, delta(Component("LightningComponentBundle", "orderCard")), runbook())
     assert (run.test_level, run.tests) == ("NoTestRun", ())
 
 
 def test_run_relevant_tests_needs_api_66(project: Path) -> None:
     asked = runbook()
     asked = asked.model_copy(update={"sf": asked.sf.model_copy(update={"test_level": "RunRelevantTests"})})
-    delta = Delta(upserts=(Component("ApexClass", "UnusedUtil"),))
+    change = delta(Component("ApexClass", "UnusedUtil"))
     with pytest.raises(UsageError, match=r"needs API version 66 or later \(the project's is 62.0\)"):
-        relevant_test_run(project, delta, asked)
+        relevant_test_run(project, change, asked)
     newer = asked.model_copy(update={"sf": asked.sf.model_copy(update={"api_version": "66.0"})})
-    run = relevant_test_run(project, delta, newer)  # Salesforce picks: no refusal for UnusedUtil
+    run = relevant_test_run(project, change, newer)  # Salesforce picks: no refusal for UnusedUtil
     assert (run.test_level, run.tests) == ("RunRelevantTests", ())
-    assert check_release_coverage(project, newer, delta, []) is None
+    assert check_release_coverage(project, newer, change, []) is None

@@ -9,30 +9,10 @@ TestDataFactory (@IsTest, no test methods) inserts Order__c; UnusedUtil is used 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import pytest
+from testsel_helpers import FIXTURE, Component, delta
 
 from cutover.testsel import ApexGraph, build_graph, select_in_graph
-
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "testsel"
-
-
-@dataclass(frozen=True)
-class Component:
-    type: str
-    name: str
-    paths: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Delta:
-    since: str = "v1.0.0"
-    until: str = "HEAD"
-    upserts: tuple[Component, ...] = ()
-    deletions: tuple[Component, ...] = ()
-    renames: tuple[tuple[Component, Component], ...] = field(default=())
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +21,7 @@ def graph() -> ApexGraph:
 
 
 def chosen(graph: ApexGraph, *upserts: Component, deletions: tuple[Component, ...] = ()) -> dict[str, list[str]]:
-    selection = select_in_graph(FIXTURE, Delta(upserts=upserts, deletions=deletions), graph)
+    selection = select_in_graph(FIXTURE, delta(*upserts, deletions=deletions), graph)
     return {t.name: list(t.reasons) for t in selection.tests}
 
 
@@ -141,18 +121,16 @@ def test_one_reason_per_change_a_test_reaches(graph: ApexGraph) -> None:
 
 
 def test_uncovered_lists_release_apex_no_selected_test_reaches(graph: ApexGraph) -> None:
-    delta = Delta(
-        upserts=(
-            Component("ApexClass", "UnusedUtil"),
-            Component("ApexClass", "Money"),
-            Component("ApexClass", "OrderStatus"),  # an enum: nothing to cover
-            Component("ApexClass", "IHandler"),  # an interface
-            Component("ApexClass", "TestDataFactory"),  # a test class
-            Component("ApexTrigger", "OrderTrigger"),
-            Component("LightningComponentBundle", "orderCard"),
-        )
+    change = delta(
+        Component("ApexClass", "UnusedUtil"),
+        Component("ApexClass", "Money"),
+        Component("ApexClass", "OrderStatus"),  # an enum: nothing to cover
+        Component("ApexClass", "IHandler"),  # an interface
+        Component("ApexClass", "TestDataFactory"),  # a test class
+        Component("ApexTrigger", "OrderTrigger"),
+        Component("LightningComponentBundle", "orderCard"),
     )
-    selection = select_in_graph(FIXTURE, delta, graph)
+    selection = select_in_graph(FIXTURE, change, graph)
     assert selection.uncovered == ("UnusedUtil",)
     assert selection.release_apex == ("UnusedUtil", "Money", "OrderTrigger")
     assert selection.unaffecting == ("LightningComponentBundle:orderCard",)
@@ -160,5 +138,5 @@ def test_uncovered_lists_release_apex_no_selected_test_reaches(graph: ApexGraph)
     assert refusal is not None and "UnusedUtil" in refusal and "75 %" in refusal and "\n" not in refusal
     # TestDataFactory has no test methods: it is never a test of its own
     assert "TestDataFactory" not in selection.names
-    covered = select_in_graph(FIXTURE, Delta(upserts=(Component("ApexClass", "Money"),)), graph)
+    covered = select_in_graph(FIXTURE, delta(Component("ApexClass", "Money")), graph)
     assert covered.uncovered == () and covered.refusal() is None
