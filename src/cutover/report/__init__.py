@@ -25,12 +25,17 @@ as the engine records them, durations in seconds, `null` where unknown):
 - `audit`: {ok, chain_ok, events, verified_events, head_hash, anchored_head: {seq, hash}, first_bad_event,
   chain_problem, state_problems: [str], evidence_problems: [str], problems: [str] (all of them, first bad event
   first), checked_at_render: true}
+- `anchors`: [{at, event (seq of the publishing event), seq, hash (the head published), reason, kind (git-notes |
+  notification), where (one line: ref, object, remote / channels), published (reached another machine), warning}]
+  — every publication of the audit head off the machine (`cutover.engine.anchors`)
 - `summary`: {verdict (one line), state, steps, counts: {status: n}}
 - `steps`: [{position, id, stage, title, kind, action, blocking, contingency, status, started, finished, duration_s,
   attempts, detail, external_ids, evidence_count}] in plan order
-- `signoffs`: [{step_id, by, role, role_title, note, evidence, at}]
+- `signoffs`: [{step_id, by, role, role_title, note, evidence, at, signed, signer (the verified identity), fingerprint
+  (the key's SHA256:...), statement_sha256}] — signer/fingerprint null for an unsigned sign-off
 - `checklists`: [{step_id, stage, title, status, blocking, roles, role_titles, min_signers, evidence_required,
-  items: [str], signed: [{by, role, at, evidence, note}]}] — every sign-off step, as the runbook's checklist
+  items: [str], signed: [{by, role, at, evidence, note, signed, signer, fingerprint, statement_sha256}]}] — every
+  sign-off step, as the runbook's checklist
 - `separation_of_duties`: {exclusive_roles: [[role, role]], checks: [{step_id, roles, min_signers, signers,
   satisfied, status, not_author, evidence_required}], violations: [str], ok, checked}
 - `waivers`: [{step_id, reason, approver, at}]
@@ -47,7 +52,10 @@ as the engine records them, durations in seconds, `null` where unknown):
 - `verification`: [{id, title, status, detail, data (the step's reported outcome), evidence: [path]}]
 - `monitoring`: {steps: [same shape], alerts: [...], limits: [{limit, max_pct, threshold, breached}]}. Read from
   the monitor steps' outcome data and `monitor*.json`/`limits*.json`/`alerts*.json` evidence: keys `max_pct`
-  (limit → highest % used) and `alerts` (list), plus `alert.*` events of those steps.
+  (limit → highest % used) and `alerts` (list), plus `alert.*` events of those steps. `series`: [{step_id, window,
+  metric, title, unit, threshold, max, breaches, points: [{n, at, value, breach (severity or null)}], alerts: [{id,
+  at, severity, sample, title}]}] from the chained `monitor.sample` events of each monitor step's last window
+  (org-wide limits only when they reached 50 % or breached): the HTML draws each as an SVG chart.
 - `rollback`: {triggered, reasons: [{at, event, step_id, reason}], outcome, restored, removed, jobs_rescheduled,
   steps: [same shape as verification]}
 - `evidence`: [{step_id, name, path, sha256, size, created, state (ok|modified|missing)}]

@@ -30,6 +30,7 @@ from cutover.errors import CutoverError
 from cutover.redact import redact, redact_obj
 from cutover.report.sections import EvidenceSections
 from cutover.report.state import EvidenceRows, open_readonly, resolve_run, seconds_between
+from cutover.report.trail import anchors, signature
 
 __all__ = ["SCHEMA", "build_record", "consistency_problems", "open_readonly", "replay_state", "resolve_run"]
 
@@ -97,6 +98,7 @@ class _Builder(EvidenceSections):
             "run": self._run_section(),
             "org": self._org(),
             "audit": audit,
+            "anchors": anchors(self.events),
             "summary": self._summary(steps, audit),
             "steps": steps,
             "signoffs": [
@@ -108,6 +110,7 @@ class _Builder(EvidenceSections):
                     "note": s.note,
                     "evidence": s.evidence,
                     "at": s.at,
+                    **signature(s),
                 }
                 for s in self.signoffs
             ],
@@ -350,7 +353,7 @@ class _Builder(EvidenceSections):
                     "evidence_required": rule.evidence_required,
                     "items": [str(i) for i in items] if isinstance(items, list) else [],
                     "signed": [
-                        {"by": s.by, "role": s.role, "at": s.at, "evidence": s.evidence, "note": s.note}
+                        {"by": s.by, "role": s.role, "at": s.at, "evidence": s.evidence, "note": s.note, **signature(s)}
                         for s in self.signoffs
                         if s.step_id == record.id
                     ],

@@ -93,8 +93,8 @@ def checklist_signers(item: Mapping[str, Any]) -> str:
         text = f"{s['by']} ({s['role']}) at {short_time(s['at'])}"
         if s.get("evidence"):
             text += f", evidence {s['evidence']}"
-        parts.append(text)
-    return "signed by " + "; ".join(parts)
+        parts.append(f"{text}, {signature_text(s)}")
+    return "signed off by " + "; ".join(parts)
 
 
 def checklist_requirement(item: Mapping[str, Any]) -> str:
@@ -145,7 +145,7 @@ ALERT_HEADERS = ["alert", "severity", "title", "state", "raised", "paged", "ackn
 
 
 def signature_text(signoff: Mapping[str, Any]) -> str:
-    """`signed by <verified signer> (key SHA256:...)` for an SSH-signed sign-off, else `unsigned`."""
+    """`SSH-signed by <verified signer> (key SHA256:...)` for a signed sign-off, else `unsigned`."""
     if signoff.get("signer") and signoff.get("fingerprint"):
-        return f"signed by {signoff['signer']} (key {signoff['fingerprint']})"
+        return f"SSH-signed by {signoff['signer']} (key {signoff['fingerprint']})"
     return "unsigned"

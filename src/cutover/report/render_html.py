@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from cutover.report.render_charts import metric_chart, timeline_chart
 from cutover.report.render_common import (
     ALERT_HEADERS,
     alert_row,
@@ -20,6 +21,7 @@ from cutover.report.render_common import (
     operators,
     runbook_line,
     short_time,
+    signature_text,
     window_line,
 )
 
@@ -51,6 +53,9 @@ def _html_template() -> Any:
         checklist_requirement=checklist_requirement,
         alert_row=alert_row,
         alert_headers=ALERT_HEADERS,
+        metric_chart=metric_chart,
+        timeline_chart=timeline_chart,
+        signature_text=signature_text,
     )
     return env.get_template("record.html.j2")
 

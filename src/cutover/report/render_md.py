@@ -19,6 +19,7 @@ from cutover.report.render_common import (
     operators,
     runbook_line,
     short_time,
+    signature_text,
     window_line,
 )
 
@@ -82,6 +83,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
     if org.get("mismatches"):
         out += ["**Org identity mismatches:** " + md("; ".join(json.dumps(m) for m in org["mismatches"])), ""]
 
+    out += _markdown_anchors(record.get("anchors") or [])
     counts = ", ".join(f"{n} {s}" for s, n in summary["counts"].items() if n)
     out += ["## Steps", "", f"{summary['steps']} steps: {md(counts)}", ""]
     out += _table(
@@ -107,9 +109,17 @@ def render_markdown(record: Mapping[str, Any]) -> str:
     out += ["## Sign-offs", ""]
     if record["signoffs"]:
         out += _table(
-            ["step", "by", "role", "note", "evidence", "at"],
+            ["step", "by", "role", "signature", "note", "evidence", "at"],
             [
-                [s["step_id"], s["by"], s["role_title"] or s["role"], s["note"], s["evidence"], short_time(s["at"])]
+                [
+                    s["step_id"],
+                    s["by"],
+                    s["role_title"] or s["role"],
+                    signature_text(s),
+                    s["note"],
+                    s["evidence"],
+                    short_time(s["at"]),
+                ]
                 for s in record["signoffs"]
             ],
         )
@@ -203,6 +213,26 @@ def render_markdown(record: Mapping[str, Any]) -> str:
     if record["notes"]:
         out += ["## Notes", ""] + [f"- {md(n)}" for n in record["notes"]] + [""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _markdown_anchors(anchors: Sequence[Mapping[str, Any]]) -> list[str]:
+    out = ["## Audit head anchored off this machine", ""]
+    if not anchors:
+        return [*out, "The audit head was never published off this machine: only the local chain vouches for it.", ""]
+    return out + _table(
+        ["at", "head", "hash", "why", "where", "off the machine"],
+        [
+            [
+                short_time(a["at"]),
+                f"#{a['seq']}",
+                a["hash"],
+                a["reason"],
+                a["where"],
+                ("yes" if a["published"] else "no") + (f": {a['warning']}" if a.get("warning") else ""),
+            ]
+            for a in anchors
+        ],
+    )
 
 
 def _markdown_checklists(checklists: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -14,6 +14,7 @@ from cutover.engine.model import EventRecord, RunInfo, StepRecord
 from cutover.engine.store import Store
 from cutover.report.state import EvidenceRows
 from cutover.report.state import pct as as_pct
+from cutover.report.trail import monitoring_series
 
 
 class EvidenceSections:
@@ -234,6 +235,7 @@ class EvidenceSections:
             "window": window or None,
             "limits": limits,
             "alerts": self._alerts(now, steps),
+            "series": monitoring_series(self.events, [r.id for r in steps]),
         }
 
     def _alerts(self, now: datetime, steps: Sequence[StepRecord]) -> list[dict[str, Any]]:

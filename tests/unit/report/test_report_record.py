@@ -157,7 +157,7 @@ def test_markdown_html_and_junit_show_the_run(project: Path) -> None:
     assert "| 8 | deploy | deploy.quick | Quick deploy the validated package | automated | passed |" in markdown
     assert "| signoff.security-review | Sam Secure | Security Reviewer |" in markdown
     assert (
-        "- [x] **Security review completed** (signoff.security-review, passed) — signed by Sam Secure "
+        "- [x] **Security review completed** (signoff.security-review, passed) — signed off by Sam Secure "
         "(security_reviewer) at " in markdown
     )
     assert "| preflight.docs | CHANGELOG follows in 3.0.8 | Dana Lead |" in markdown
@@ -193,7 +193,7 @@ def test_json_schema_keys_are_stable(project: Path) -> None:
     full_run(project)
     document = json.loads(render(build_record(project), "json"))
     assert list(document) == [
-        "schema", "generated", "run", "org", "audit", "summary", "steps", "signoffs", "checklists",
+        "schema", "generated", "run", "org", "audit", "anchors", "summary", "steps", "signoffs", "checklists",
         "separation_of_duties",
         "waivers", "gates", "release", "backup", "deploy", "verification", "monitoring", "rollback", "evidence",
         "known_issues", "contacts", "escalation", "notes",
