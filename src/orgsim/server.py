@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from orgsim import anonymous, cometd, control, rest, tooling
+from orgsim import anonymous, cometd, composite, control, rest, tooling
 from orgsim.org import Org
 from orgsim.scenario import DropConnectionFault, HttpErrorFault
 from orgsim.wire import (
@@ -75,6 +75,43 @@ def _rest_metadata(request: Request) -> Response:
     return Response(status=status, body=body, content_type=content_type)
 
 
+def _subcall(parent: Request) -> composite.SubCall:
+    """How a composite subrequest is answered: by the route a direct call would take, with the parent's session.
+
+    Subrequests are not counted as calls (Salesforce counts a composite request as one API call) and scenario
+    faults apply to the `composite` / `compositeBatch` call itself."""
+
+    def call(method: str, url: str, body: bytes) -> Response:
+        path, raw_query = normalize_path(url)
+        route, params, _ = match_route(method, path)
+        if route is None or route.kind != "rest" or route.operation in ("composite", "compositeBatch"):
+            return error_response(not_found())
+        sub = Request(method, path, Request.parse_query(raw_query), parent.headers, body, parent.org, params)
+        sub.operation = route.operation
+        try:
+            return route.handler(sub)
+        except SalesforceApiError as error:
+            return error_response(error)
+        except Exception:
+            log.error(
+                "orgsim internal error on composite subrequest %s %s:\n%s",
+                method,
+                redact_tokens(path),
+                redact_tokens(traceback.format_exc()),
+            )
+            return error_response(SalesforceApiError(500, "UNKNOWN_EXCEPTION", "orgsim internal error (see the log)"))
+
+    return call
+
+
+def _composite(request: Request) -> Response:
+    return composite.handle(request, _subcall(request))
+
+
+def _composite_batch(request: Request) -> Response:
+    return composite.handle_batch(request, _subcall(request))
+
+
 def _soap_other(request: Request) -> Response:
     raise SoapFault("UNSUPPORTED_API", "orgsim emulates the Metadata (Soap/m) and Apex (Soap/s) SOAP APIs only")
 
@@ -88,6 +125,8 @@ ROUTES: list[Route] = [
     _route("GET", V, "resources", rest.resources),
     _route("GET", V + r"/limits", "limits", rest.limits),
     _route("GET", V + r"/query", "query", rest.query),
+    _route("POST", V + r"/composite", "composite", _composite),
+    _route("POST", V + r"/composite/batch", "compositeBatch", _composite_batch),
     _route("GET", V + r"/queryAll", "queryAll", rest.query_all),
     _route("GET", V + r"/query/(?P<locator>[\w-]+)", "query", rest.query_more),
     _route("GET", V + r"/queryAll/(?P<locator>[\w-]+)", "queryAll", rest.query_more),
