@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from cutover.delta.forceignore import ForceIgnore
-from cutover.delta.registry import META, Resolved, resolve
+from cutover.delta.registry import META, Resolved, file_children, packs_children, resolve
 from cutover.errors import EnvironmentProblem, Failure, UsageError
 
 CUSTOM_SUFFIXES = ("__c", "__e", "__mdt", "__b", "__x", "__kav", "__ka", "__dlm", "__share", "__history")
@@ -154,6 +154,31 @@ def _forceignore_at(project_dir: Path, commit: str) -> ForceIgnore:
     return ForceIgnore(done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else "")
 
 
+def _blob(project_dir: Path, commit: str, path: str) -> bytes | None:
+    done = _git(project_dir, "show", f"{commit}:./{path}")
+    return done.stdout if done.returncode == 0 else None
+
+
+def _packed_changes(
+    project_dir: Path,
+    commits: tuple[str, str],
+    status: str,
+    paths: list[str],
+    packed: Resolved,
+    touched: tuple[_Touched, _Touched],
+) -> None:
+    """A changed labels file: each label added or changed is upserted, each one gone is a deletion candidate."""
+    since_commit, until_commit = commits
+    upserted, removed = touched
+    before = file_children(packed.type, _blob(project_dir, since_commit, paths[0])) if status != "A" else {}
+    after = file_children(packed.type, _blob(project_dir, until_commit, paths[-1])) if status != "D" else {}
+    for key, xml in after.items():
+        if before.get(key) != xml:
+            upserted.add(Resolved(*key), paths[-1])
+    for key in before.keys() - after.keys():
+        removed.add(Resolved(*key), paths[0])
+
+
 def undeletable(component: Component | Resolved) -> str | None:
     """Why a delta never deletes this component: standard objects and fields belong to Salesforce."""
     name = component.name.lower()
@@ -177,11 +202,17 @@ def compute_delta(project_dir: Path, since: str, until: str = "HEAD", *, source_
         found = resolver(path)
         if found is not None:
             existing.add(found.key)
+            if packs_children(found.type):
+                existing |= set(file_children(found.type, _blob(project_dir, until_commit, path)))
     upserted, removed = _Touched(), _Touched()
     rename_pairs: list[tuple[tuple[str, str], tuple[str, str], bool]] = []
     for status, paths in _diff_entries(project_dir, since_commit, until_commit, dirs):
         old = resolver(paths[0]) if status in ("D", "R") else None
         new = resolver(paths[-1]) if status != "D" else None
+        packed = next((r for r in (new, old) if r is not None and packs_children(r.type)), None)
+        if packed is not None:  # labels: the labels that differ, not the file
+            _packed_changes(project_dir, (since_commit, until_commit), status, paths, packed, (upserted, removed))
+            continue
         if old is not None:
             removed.add(old, paths[0])
         if new is not None:

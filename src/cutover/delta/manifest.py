@@ -11,6 +11,8 @@ from cutover.delta.compute import Component, Delta
 from cutover.delta.registry import table
 
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
+#: Folders the Metadata API names with a trailing `/` under their content type (`Report: Sales/`), as the CLI does.
+SLASHED_FOLDERS = frozenset({"DashboardFolder", "ReportFolder", "EmailTemplateFolder"})
 
 
 def manifest_type(type_name: str) -> str:
@@ -26,7 +28,8 @@ def manifest_text(components: Iterable[Component], api_version: str) -> str:
     """package.xml text: types sorted, members sorted within each type (the CLI's own order)."""
     by_type: dict[str, set[str]] = {}
     for component in components:
-        by_type.setdefault(manifest_type(component.type), set()).add(component.name)
+        name = component.name + ("/" if component.type in SLASHED_FOLDERS and not component.name.endswith("/") else "")
+        by_type.setdefault(manifest_type(component.type), set()).add(name)
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<Package xmlns="{MD_NS}">']
     for type_name in sorted(by_type):
         lines.append("    <types>")

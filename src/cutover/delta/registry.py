@@ -17,6 +17,7 @@ the CLI's resolver (source-deploy-retrieve) for the shapes projects use:
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -33,6 +34,8 @@ class ChildRow(TypedDict):
     name: str
     suffix: str
     addressable: bool
+    element: str
+    id: str
 
 
 class TypeRow(TypedDict, total=False):
@@ -46,6 +49,7 @@ class TypeRow(TypedDict, total=False):
     inFolder: bool
     folderType: str
     folderContentType: str
+    nonDecomposed: bool
     children: dict[str, ChildRow]
 
 
@@ -176,3 +180,27 @@ def _resolve_decomposed(type_name: str, row: TypeRow, rest: tuple[str, ...], bas
     if not child["addressable"]:
         return Resolved(type_name, parent)
     return Resolved(child["name"], f"{parent}.{_strip(base, child['suffix'])}", type_name, parent)
+
+
+def packs_children(type_name: str) -> bool:
+    """True for a type whose one file holds many addressable children (`CustomLabels`): a change to the file is a
+    change to the children that differ (`file_children`)."""
+    return bool(table()["types"].get(type_name, {}).get("nonDecomposed"))
+
+
+def file_children(type_name: str, content: bytes | None) -> dict[tuple[str, str], str]:
+    """(child type, child name) → the child's XML, for a file of a `packs_children` type (empty when unreadable)."""
+    if not content:
+        return {}
+    try:
+        root = ET.fromstring(content)
+    except ET.ParseError:
+        return {}
+    namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    found: dict[tuple[str, str], str] = {}
+    for child in table()["types"].get(type_name, {}).get("children", {}).values():
+        for node in root.iter(namespace + child["element"]):
+            name = (node.findtext(namespace + child["id"]) or "").strip()
+            if name:
+                found[(child["name"], name)] = ET.tostring(node, encoding="unicode").strip()
+    return found

@@ -32,6 +32,8 @@ def _type_row(entry: dict[str, object], types: dict[str, dict[str, object]]) -> 
         row["adapter"] = strategies["adapter"]
     if strategies.get("decomposition"):
         row["decomposition"] = strategies["decomposition"]
+    if strategies.get("transformer") == "nonDecomposed":  # one file holding many addressable children (labels)
+        row["nonDecomposed"] = True
     if entry.get("inFolder"):
         row["inFolder"] = True
         row["folderType"] = types[str(entry["folderType"])]["name"]
@@ -44,6 +46,8 @@ def _type_row(entry: dict[str, object], types: dict[str, dict[str, object]]) -> 
                 "name": child["name"],
                 "suffix": child.get("suffix", ""),
                 "addressable": child.get("isAddressable", True) is not False,
+                "element": child.get("xmlElementName") or child["directoryName"],
+                "id": child.get("uniqueIdElement") or "fullName",
             }
             for child in sorted(children.values(), key=lambda item: item["name"])
         }

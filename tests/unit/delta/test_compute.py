@@ -208,3 +208,50 @@ def test_write_manifests(repo: Repo, tmp_path: Path) -> None:
     only_adds = Delta("v1", "HEAD", delta.upserts, (), ())
     package, post = write_manifests(only_adds, tmp_path / "out", "62.0")
     assert post is None and not (tmp_path / "out" / "destructiveChangesPost.xml").exists()
+
+
+def _labels(*pairs: tuple[str, str]) -> dict[str, str]:
+    body = "".join(
+        f"<labels><fullName>{n}</fullName><language>en_US</language><protected>false</protected>"
+        f"<shortDescription>{n}</shortDescription><value>{v}</value></labels>"
+        for n, v in pairs
+    )
+    return {f"{SRC}/labels/CustomLabels.labels-meta.xml": META.format(kind="CustomLabels", body=body)}
+
+
+def test_labels_are_diffed_label_by_label(repo: Repo) -> None:
+    repo.write(_labels(("Keep", "k"), ("Change", "c1"), ("Drop", "d")))
+    repo.commit("labels", tag="v1.1.0")
+    repo.write(_labels(("Keep", "k"), ("Change", "c2"), ("Add", "a")))
+    repo.commit("v2")
+    delta = compute_delta(repo.root, "v1.1.0", source_dirs=["force-app"])
+    assert keys(delta.upserts) == ["CustomLabel:Add", "CustomLabel:Change"]
+    assert keys(delta.deletions) == ["CustomLabel:Drop"]
+    assert delta.upserts[0].paths == (f"{SRC}/labels/CustomLabels.labels-meta.xml",)
+
+
+def test_folders_and_reports(repo: Repo, tmp_path: Path) -> None:
+    repo.write(
+        {
+            f"{SRC}/reports/Sales.reportFolder-meta.xml": META.format(kind="ReportFolder", body="<name>Sales</name>"),
+            f"{SRC}/reports/Sales/Pipeline.report-meta.xml": META.format(kind="Report", body="<name>P</name>"),
+            f"{SRC}/email/Mails.emailFolder-meta.xml": META.format(kind="EmailFolder", body="<name>M</name>"),
+            f"{SRC}/email/Mails/Hello.email": "Hello\n",
+            f"{SRC}/email/Mails/Hello.email-meta.xml": META.format(kind="EmailTemplate", body="<name>H</name>"),
+        }
+    )
+    repo.commit("v2")
+    delta = compute_delta(repo.root, "v1.0.0", source_dirs=["force-app"])
+    assert keys(delta.upserts) == [
+        "EmailFolder:Mails",
+        "EmailTemplate:Mails/Hello",
+        "Report:Sales/Pipeline",
+        "ReportFolder:Sales",
+    ]
+    package, _ = write_manifests(delta, tmp_path / "m", "62.0")
+    assert sorted(read_members(package)) == [
+        ("EmailTemplate", "Mails"),
+        ("EmailTemplate", "Mails/Hello"),
+        ("Report", "Sales/"),  # as the CLI writes a report folder
+        ("Report", "Sales/Pipeline"),
+    ]
