@@ -6,6 +6,8 @@
   error list as its body. With `allOrNone: true` the first failure rolls every change back and every other
   subrequest answers 400 `PROCESSING_HALTED`. `@{ref.path}` in a later url or body reads an earlier result
   (`@{gaps.records[0].Id}`); a reference to a failed subrequest is `PROCESSING_HALTED` too.
+* `POST /services/data/vNN.0/tooling/composite`: the same for Tooling API urls (`…/tooling/query?q=…`); each of
+  the two refuses the other API's urls, as Salesforce does.
 * `POST /services/data/vNN.0/composite/batch` takes `{"haltOnError": bool, "batchRequests": [{"method", "url"}]}`
   (urls relative to `/services/data/`, such as `v62.0/query?q=...`) and answers `{"hasErrors", "results":
   [{"statusCode", "result"}]}`; after a failure with `haltOnError` the rest answer 412 `BATCH_PROCESSING_HALTED`.
@@ -31,6 +33,7 @@ METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "HEAD")
 HALTED = "The transaction was rolled back since another operation in the same transaction failed."
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)\.([^}]+)\}")
 _REFERENCE_ID = re.compile(r"^[A-Za-z0-9_]+$")
+_TOOLING_URL = re.compile(r"/services/data/v\d+\.\d/tooling/")
 _QUERY_URL = re.compile(r"/services/data/v\d+\.\d/(?:tooling/)?query(?:All)?(?:[/?]|$)")
 
 
@@ -90,7 +93,7 @@ class _Unresolved(Exception):
         self.message = f"Invalid reference specified. No value for {expression} found in {ref}."
 
 
-def _subrequests(payload: Any) -> tuple[list[dict[str, Any]], bool]:
+def _subrequests(payload: Any, tooling: bool) -> tuple[list[dict[str, Any]], bool]:
     if not isinstance(payload, dict) or not isinstance(payload.get("compositeRequest"), list):
         raise _invalid("The request body must hold a compositeRequest array", "JSON_PARSER_ERROR")
     subs = payload["compositeRequest"]
@@ -108,6 +111,9 @@ def _subrequests(payload: Any) -> tuple[list[dict[str, Any]], bool]:
             raise _invalid(f"Invalid method for subrequest {ref}: {method}")
         if not isinstance(url, str) or not url.startswith("/services/data/"):
             raise _invalid(f"The url of subrequest {ref} must start with /services/data/: {url}")
+        if bool(_TOOLING_URL.match(url)) != tooling:
+            api = "the Tooling API's /tooling/composite" if not tooling else "/composite (REST API)"
+            raise _invalid(f"The url of subrequest {ref} belongs in {api}: {url}")
         if not isinstance(ref, str) or not _REFERENCE_ID.match(ref):
             raise _invalid(f"Invalid referenceId: {ref} (letters, digits and underscores only)")
         if ref.lower() in seen:
@@ -127,9 +133,9 @@ def _halted(ref: str, message: str = HALTED) -> dict[str, Any]:
     return _entry([{"errorCode": "PROCESSING_HALTED", "message": message}], 400, ref)
 
 
-def handle(request: Request, call: SubCall) -> Response:
-    """`POST …/composite`."""
-    subs, all_or_none = _subrequests(request.json())
+def handle(request: Request, call: SubCall, *, tooling: bool = False) -> Response:
+    """`POST …/composite` (REST resources only) or `…/tooling/composite` (Tooling resources only)."""
+    subs, all_or_none = _subrequests(request.json(), tooling)
     entries: list[dict[str, Any]] = []
     results: dict[str, tuple[int, Any]] = {}
 

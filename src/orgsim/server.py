@@ -84,7 +84,11 @@ def _subcall(parent: Request) -> composite.SubCall:
     def call(method: str, url: str, body: bytes) -> Response:
         path, raw_query = normalize_path(url)
         route, params, _ = match_route(method, path)
-        if route is None or route.kind != "rest" or route.operation in ("composite", "compositeBatch"):
+        if (
+            route is None
+            or route.kind != "rest"
+            or route.operation in ("composite", "compositeBatch", "tooling.composite")
+        ):
             return error_response(not_found())
         sub = Request(method, path, Request.parse_query(raw_query), parent.headers, body, parent.org, params)
         sub.operation = route.operation
@@ -108,6 +112,10 @@ def _composite(request: Request) -> Response:
     return composite.handle(request, _subcall(request))
 
 
+def _tooling_composite(request: Request) -> Response:
+    return composite.handle(request, _subcall(request), tooling=True)
+
+
 def _composite_batch(request: Request) -> Response:
     return composite.handle_batch(request, _subcall(request))
 
@@ -127,6 +135,7 @@ ROUTES: list[Route] = [
     _route("GET", V + r"/query", "query", rest.query),
     _route("POST", V + r"/composite", "composite", _composite),
     _route("POST", V + r"/composite/batch", "compositeBatch", _composite_batch),
+    _route("POST", V + r"/tooling/composite", "tooling.composite", _tooling_composite),
     _route("GET", V + r"/queryAll", "queryAll", rest.query_all),
     _route("GET", V + r"/query/(?P<locator>[\w-]+)", "query", rest.query_more),
     _route("GET", V + r"/queryAll/(?P<locator>[\w-]+)", "queryAll", rest.query_more),

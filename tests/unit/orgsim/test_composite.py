@@ -101,6 +101,10 @@ def test_references_read_earlier_results(org: Org) -> None:
         ({"compositeRequest": [query("q", "SELECT Id FROM Account")] * 2}, "INVALID_INPUT"),  # duplicate referenceId
         ({"compositeRequest": [query(f"q{i}", "SELECT Id FROM Account") for i in range(6)]}, "LIMIT_EXCEEDED"),
         ({"compositeRequest": [{"method": "GET", "url": "/elsewhere", "referenceId": "x"}]}, "INVALID_INPUT"),
+        (
+            {"compositeRequest": [query("t", "SELECT Id FROM ApexClass") | {"url": f"{V}/tooling/query?q=x"}]},
+            "INVALID_INPUT",
+        ),
     ],
 )
 def test_bad_composite_requests_are_refused_whole(org: Org, payload: dict[str, Any], code: str) -> None:
@@ -120,3 +124,16 @@ def test_batch_answers_each_and_halts_on_error_when_asked(org: Org) -> None:
     _, halted = post(org, "/composite/batch", {"batchRequests": requests, "haltOnError": True})
     assert [r["statusCode"] for r in halted["results"]] == [200, 400, 412]
     assert halted["results"][2]["result"][0]["errorCode"] == "BATCH_PROCESSING_HALTED"
+
+
+def test_tooling_composite_answers_tooling_queries(org: Org) -> None:
+    sub = {
+        "method": "GET",
+        "url": f"{V}/tooling/query?q=SELECT+PercentCovered+FROM+ApexOrgWideCoverage",
+        "referenceId": "cov",
+    }
+    status, answer = post(org, "/tooling/composite", {"compositeRequest": [sub]})
+    assert status == 200 and answer["compositeResponse"][0]["httpStatusCode"] == 200
+    assert answer["compositeResponse"][0]["body"]["done"] is True
+    status, refused = post(org, "/tooling/composite", {"compositeRequest": [query("q", "SELECT Id FROM Account")]})
+    assert status == 400 and refused[0]["errorCode"] == "INVALID_INPUT"
