@@ -251,3 +251,11 @@ class EventRecord:
     payload: Mapping[str, Any]
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    state: RunState
+    message: str  # one line for the operator
+    failed_nonblocking: tuple[str, ...] = ()

@@ -100,8 +100,12 @@ def _apply(out: Replayed, event: EventRecord) -> None:
         out.evidence.append((step_id, _s(payload.get("path")), _s(payload.get("sha256"))))
     elif step_id is None:
         return
-    elif kind in ("step.started", "step.reattaching"):
+    elif kind in ("step.started", "step.reattaching", "step.submitted", "step.joined"):
         steps[step_id] = "running"
+    elif kind in ("step.submit_failed", "step.cancelled"):  # back to pending (overlap.py); a cancelled job is gone
+        steps[step_id] = "pending"
+        if kind == "step.cancelled":
+            out.external_ids.pop(step_id, None)
     elif kind in ("step.finished", "preflight.gate"):
         steps[step_id] = str(payload.get("status") or steps.get(step_id))
     elif kind == "step.external_id":
@@ -116,6 +120,7 @@ def _apply(out: Replayed, event: EventRecord) -> None:
             _s(payload.get("definition")),
         )
         out.signoffs.append(key)
+        signed = payload.get("signed") if isinstance(payload.get("signed"), Mapping) else {}
         out.signoff_records.append(
             SignoffRecord(
                 event.run_id,
@@ -129,7 +134,6 @@ def _apply(out: Replayed, event: EventRecord) -> None:
             )
         )
     elif kind in ("step.waived", "step.retry"):
-        signed = payload.get("signed") if isinstance(payload.get("signed"), Mapping) else {}
         if kind == "step.waived":
             steps[step_id] = "waived"
             key = (step_id, _s(payload.get("reason")), _s(payload.get("approver")), _s(payload.get("definition")))

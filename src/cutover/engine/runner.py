@@ -123,7 +123,7 @@ class Engine(BackgroundMixin, DecisionsMixin):
         if not any_runbook and last.runbook_sha256 != runbook_sha256:
             return None
         for event in self.store.events(last.id):
-            if event.type == "step.started" and event.payload.get("idempotent") is False:
+            if event.type in ("step.started", "step.submitted") and event.payload.get("idempotent") is False:
                 return None
         return last
 
@@ -352,7 +352,9 @@ class Engine(BackgroundMixin, DecisionsMixin):
             if self._adopt(record, executors.get(record.id)):  # submitted before a crash: joined later
                 state.background[record.id] = record
                 continue
-            self._submit_ready(run, records[index:], state, executors, select, progress, cancelled)
+            self._submit_ready(run, record, records[index:], state, executors, select, progress, cancelled)
+            if record.id in state.background:  # submitted just now: it runs while the next steps run
+                continue
             if record.spec.stage in DEPLOY_STAGES:
                 self._warn_if_rollback_disabled(run_id, progress)
             ctx, outcome = self._execute_step(record, executors[record.id], progress, index, total, cancelled)
@@ -362,12 +364,8 @@ class Engine(BackgroundMixin, DecisionsMixin):
         ended = self._join_due(run, state, None, positions, executors, progress, cancelled)
         if ended is not None:
             return ended
-        requested_state, nonblocking_failures, open_signoffs = (
-            state.requested_state,
-            state.nonblocking_failures,
-            state.open_signoffs,
-        )
-        final = requested_state or RunState.SUCCEEDED
+        nonblocking_failures, open_signoffs = state.nonblocking_failures, state.open_signoffs
+        final = state.requested_state or RunState.SUCCEEDED
         note = "all steps finished"
         if nonblocking_failures:
             note += f"; non-blocking failures: {', '.join(nonblocking_failures)}"

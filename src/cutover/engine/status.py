@@ -47,6 +47,8 @@ def run_status(engine: Engine, run_id: str) -> dict[str, Any]:
             item["on_failure"] = record.spec.on_failure
         if record.external_ids:
             item["external_ids"] = dict(record.external_ids)
+        if record.status == StepStatus.RUNNING and record.detail.startswith("running in the background"):
+            item["background"] = True  # a detachable step submitted early (engine/overlap.py), not joined yet
         step_signoffs = [s for s in signoffs if s.step_id == record.id]
         if step_signoffs:
             item["signoffs"] = [

@@ -25,6 +25,7 @@ from cutover.runbook.plan._common import (
 )
 from cutover.runbook.plan.after import monitor_steps, post_deploy_steps, verify_steps
 from cutover.runbook.plan.deploy import backup_steps, deploy_steps, guard_steps, release_steps, validate_steps
+from cutover.runbook.plan.overlap import annotate_overlap
 from cutover.runbook.plan.preflight import preflight_steps
 from cutover.runbook.plan.rollback import build_rollback_plan
 
@@ -86,4 +87,4 @@ def build_plan(runbook: Runbook) -> list[PlanStep]:
         steps += _STAGE_BUILDERS[stage](runbook)
         steps += [signoff_step(s, runbook) for s in runbook.signoffs if s.stage == stage and stage != "preflight"]
         steps += [_custom_step(runbook, i) for i, c in enumerate(runbook.custom_steps) if c.after == stage]
-    return steps
+    return annotate_overlap(steps, runbook)
