@@ -42,7 +42,7 @@ def _class_annotation_args(body: str) -> str:
 
 
 def relevant_test_classes(sources: Sequence[ApexSource], scope: RelevantScope) -> set[str]:
-    """Lower-case names of the test classes RunRelevantTests runs (rule documented in docs/orgsim.md).
+    """Names of the test classes RunRelevantTests runs (rule documented in docs/orgsim.md).
 
     1. The affected code: the Apex the deploy touches, the triggers on the objects it touches, then, until nothing
        changes, every non-test class or trigger that mentions affected code (its tests exercise it too).
@@ -73,5 +73,5 @@ def relevant_test_classes(sources: Sequence[ApexSource], scope: RelevantScope) -
             for part in found.group(1).split(",")
         }
         if name in scope.apex or named & affected or _CRITICAL.search(args) or words[name] & (affected | objects):
-            relevant.add(name)
+            relevant.add(source.name)
     return relevant
