@@ -15,12 +15,14 @@ Apex names are case-insensitive: keys are lower-case, `display` keeps the spelli
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tree_sitter import Node
+from tree_sitter import Node, Query, QueryCursor
+from tree_sitter_language_pack import get_language
 
 from cutover.checks.apex.crud import dml_target, element_type, record_type
 from cutover.checks.apex.flow import dml_operation
@@ -28,7 +30,6 @@ from cutover.checks.apex.scanner import discover
 from cutover.checks.apex.syntax import ApexFile, TypeDecl, Unit, invocation_parts, low, parse, string_value, text
 
 _FROM = re.compile(r"\bfrom\s+([a-z][a-z0-9_]*)", re.IGNORECASE)
-_IDENTIFIER_HOLDERS = ("method_invocation", "field_access")
 _FOR_NAME = (("type", "forname"), ("system.type", "forname"))
 _CODE_UNITS = ("method", "constructor", "initializer", "accessor", "field")
 
@@ -170,9 +171,11 @@ def index_file(model: ApexFile, object_names: dict[str, str]) -> ApexUnit | None
             for u in d.units
         )
     own = {d.lname for d in model.types}
-    unit.names = {n for n in _type_names(model.root) if n not in own}
-    unit.words = _identifiers(model.root)
-    unit.query_objects = set(model.queried_objects) | _dynamic_from(model.root)
+    mentions = _mentions(model.root)
+    unit.names = {n for n in mentions.names if n not in own}
+    unit.words = mentions.words
+    dynamic = {m.group(1).lower() for value in mentions.strings for m in _FROM.finditer(value)}  # dynamic SOQL
+    unit.query_objects = set(model.queried_objects) | dynamic
     for lname in unit.query_objects:
         object_names.setdefault(lname, _spelled(model, lname))
     for decl in model.types:
@@ -199,50 +202,50 @@ def _is_testmethod(node: Node) -> bool:
     return mods is not None and "testmethod" in low(mods)
 
 
-def _type_names(root: Node) -> set[str]:
-    """Lower-case names that may be project classes: type identifiers, the first identifier of a call or field
-    chain (`X.m()`, `X.F`, `X.class`), and the string given to `Type.forName`."""
-    found: set[str] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        kind = node.type
-        if kind == "type_identifier":
-            found.add(low(node))
-            continue
-        if kind in _IDENTIFIER_HOLDERS:
-            obj = node.child_by_field_name("object")
-            if obj is not None and obj.type == "identifier":
-                found.add(low(obj))
-            if kind == "method_invocation" and invocation_parts(node) in _FOR_NAME:
-                args = node.child_by_field_name("arguments")  # Type.forName(flag ? 'A' : 'B') names both
-                found.update(s.strip().lower().rpartition(".")[2] for s in _strings(args))
-        stack.extend(node.named_children)
-    return found
+@functools.cache
+def _query() -> Query:
+    return Query(
+        get_language("apex"),
+        "(type_identifier) @type (method_invocation object: (identifier) @object) "
+        "(field_access object: (identifier) @object) (identifier) @word (string_literal) @string",
+    )
 
 
-def _nodes_of(root: Node | None, kind: str) -> Iterator[Node]:
-    """Every node of type `kind` under `root` (not looking inside them)."""
-    stack = [root] if root is not None else []
-    while stack:
-        node = stack.pop()
-        if node.type == kind:
-            yield node
-        else:
-            stack.extend(node.named_children)
+@dataclass
+class _Mentions:
+    names: set[str]  # type-like names that may be project classes
+    words: set[str]  # every identifier
+    strings: list[str]  # string literal values
+
+
+def _mentions(root: Node) -> _Mentions:
+    """Type identifiers, the first identifier of a call or field chain (`X.m()`, `X.F`, `X.class`), the strings
+    given to `Type.forName` (names, lower-case); every identifier; every string literal."""
+    captures = QueryCursor(_query()).captures(root)
+    names = {low(node) for node in (*captures.get("type", ()), *captures.get("object", ()))}
+    words = {low(node) for node in captures.get("word", ())}
+    if "forname" in words:
+        for node in captures.get("word", ()):
+            call = node.parent
+            if low(node) != "forname" or call is None or call.type != "method_invocation":
+                continue
+            if invocation_parts(call) in _FOR_NAME:  # Type.forName(flag ? 'A' : 'B') names both
+                args = call.child_by_field_name("arguments")
+                names.update(value.strip().lower().rpartition(".")[2] for value in _strings(args))
+    strings = [string_value(node) for node in captures.get("string", ())]
+    return _Mentions(names, words, strings)
 
 
 def _strings(root: Node | None) -> list[str]:
-    return [string_value(node) for node in _nodes_of(root, "string_literal")]
-
-
-def _identifiers(root: Node) -> set[str]:
-    return {low(node) for node in _nodes_of(root, "identifier")}
-
-
-def _dynamic_from(root: Node) -> set[str]:
-    """Objects named after FROM in string literals (dynamic SOQL)."""
-    return {m.group(1).lower() for value in _strings(root) for m in _FROM.finditer(value)}
+    found: list[str] = []
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if node.type == "string_literal":
+            found.append(string_value(node))
+        else:
+            stack.extend(node.named_children)
+    return found
 
 
 def _spelled(model: ApexFile, lname: str) -> str:
