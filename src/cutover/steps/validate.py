@@ -2,7 +2,8 @@
 
 `sf project deploy start --dry-run --test-level RunLocalTests --manifest ... --async` submits the validation; its
 job id is recorded (`validation_id`) *before* any waiting, so a crash leaves something to re-attach to. Then
-`sf project deploy report --job-id` every ~2 s, with live progress (components and tests done/total), until the job
+`sf project deploy report --job-id` every ~2 s at first, then less often as the wait grows (`poll_interval`), with
+live progress (components and tests done/total), until the job
 is done. `wait_for_deploy` is shared with the quick deploy.
 
 Validation Criteria (seed): status Succeeded, no component failures, every test passes (`thresholds.
@@ -31,10 +32,15 @@ from cutover.sf import (
     SfCrashed,
     SfTimeout,
 )
+from cutover.steps._selection import release_selection
 from cutover.steps._sf import last_result, polling, sf_session
 from cutover.steps.registry import StepServices, register_action
 
 POLL_INTERVAL_S = 2.0
+#: The poll interval grows with the time already waited (a tenth of it: the answer comes at most ~10 % late), up to
+#: this: an hours-long deploy is asked ~150 times an hour instead of 1,800 (each `sf` call costs 0.5-2 s of CPU).
+MAX_POLL_INTERVAL_S = 30.0
+POLL_FRACTION = 0.1
 # A report call can fail once in a while (network blip, org busy); this many in a row end the wait.
 MAX_CONSECUTIVE_POLL_ERRORS = 3
 TRANSIENT_ERRORS = (SfApiError, SfBadOutput, SfCommandFailed, SfCrashed, SfTimeout)
@@ -59,6 +65,11 @@ def describe_progress(label: str, report: DeployResult) -> str:
     return " — ".join(parts)
 
 
+def poll_interval(base_s: float, waited_s: float) -> float:
+    """Seconds until the next `deploy report`: `base_s` at first, then a tenth of the time waited, at most 30 s."""
+    return max(base_s, min(MAX_POLL_INTERVAL_S, waited_s * POLL_FRACTION))
+
+
 def wait_for_deploy(
     ctx: StepContext,
     sf: SfCli,
@@ -71,7 +82,8 @@ def wait_for_deploy(
     sleep: Any = time.sleep,
 ) -> DeployResult:
     """Poll `deploy report` until the job is done; live progress on `ctx.progress`, status changes as events."""
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
     failures_in_row = 0
     last_status = None
     with polling(sf):
@@ -107,7 +119,7 @@ def wait_for_deploy(
                     f"`sf project deploy report --job-id {job_id} --target-org {alias}`",
                 )
             # A report call itself takes 0.5-3 s: wait only the rest of the interval.
-            sleep(max(0.0, interval_s - (time.monotonic() - asked)))
+            sleep(max(0.0, poll_interval(interval_s, time.monotonic() - started) - (time.monotonic() - asked)))
 
 
 def record_report(ctx: StepContext, sf: SfCli, name: str) -> None:
@@ -228,6 +240,9 @@ def failure_reasons(result: DeployResult, criteria: list[Criterion] | None = Non
 
 # ------------------------------------------------------------------------------------------------------------- step
 class Validate:
+    """Detachable (`cutover.engine.overlap`): `submit` starts the validation and records its job id, `reattach`
+    judges it, `cancel` cancels it when the run stops before it is joined; `run` is submit + judge."""
+
     idempotent = True  # check-only: running it again only costs time; reattach avoids even that
 
     def __init__(self, params: dict[str, Any], runbook: Any, services: Any) -> None:
@@ -235,40 +250,51 @@ class Validate:
         self.runbook = runbook
         self.services = services
         self.alias = services.target_org or runbook.target.alias
-        self.test_level = params.get("test_level") or runbook.sf.test_level
         self.min_coverage = float(params.get("apex_coverage", runbook.thresholds.apex_coverage))
         self.pass_rate = float(params.get("test_pass_rate", runbook.thresholds.test_pass_rate))
         self.timeout_s = float(runbook.sf.wait_minutes) * 60
         self.interval_s = float(params.get("poll_interval_s", POLL_INTERVAL_S))
 
     def run(self, ctx: StepContext) -> StepOutcome:
+        with sf_session(ctx, self.services, self.runbook) as sf:
+            job_id = self._submit(ctx, sf)
+            if not job_id:
+                return StepOutcome.failed("sf accepted the validation but returned no job id")
+            return self._judge(ctx, sf, job_id)
+
+    def submit(self, ctx: StepContext) -> None:
+        """Start the validation and record its job id; the engine joins it later (`reattach`)."""
+        with sf_session(ctx, self.services, self.runbook) as sf:
+            self._submit(ctx, sf)
+
+    def _submit(self, ctx: StepContext, sf: SfCli) -> str | None:
         project = Path(ctx.project_dir)
-        manifest = self.params.get("manifest", self.runbook.project.manifest)
-        source_dir = self.params.get("source_dir") or self.runbook.project.source_dir
-        # The deletions travel with the validated job, so the quick deploy of that job performs them too.
-        destructive = self.runbook.project.destructive_changes
-        source_dirs = self.params.get("source_dirs") or [source_dir]
-        with sf_session(ctx, self.services, self.runbook) as sf, tempfile.TemporaryDirectory() as tmp:
-            manifest_path = project / manifest if manifest else None
-            if manifest_path is None and destructive.paths():
+        selection = release_selection(ctx, self.runbook)
+        # Named tests (relevant tests) decide the level; else the plan's level (the runbook's sf.test_level).
+        test_level = selection.test_level if selection.tests else self.params.get("test_level") or selection.test_level
+        manifest_path = selection.manifest
+        source_dirs = selection.source_dirs or None
+        with tempfile.TemporaryDirectory() as tmp:
+            if manifest_path is None and selection.destructive:
                 # sf deletes only together with --manifest: list the package directories in one (as the plan says).
                 manifest_path = sf.generate_manifest(source_dirs=source_dirs, output_dir=tmp, cwd=project)
-            ctx.progress.update(f"submitting the validation ({self.test_level}) to {self.alias}")
+            ctx.progress.update(f"submitting the validation ({test_level}) to {self.alias}: {selection.summary}")
             queued = sf.deploy_start(
                 self.alias,
                 manifest=manifest_path,
                 source_dirs=None if manifest_path else source_dirs,
-                pre_destructive=project / destructive.pre if destructive.pre else None,
-                post_destructive=project / destructive.post if destructive.post else None,
+                # The deletions travel with the validated job, so the quick deploy of that job performs them too.
+                pre_destructive=selection.pre_destructive,
+                post_destructive=selection.post_destructive,
                 dry_run=True,
-                test_level=self.test_level,
+                test_level=test_level,
+                tests=list(selection.tests) if test_level == "RunSpecifiedTests" else None,
                 async_=True,
                 cwd=project,
             )
-            if not queued.id:
-                return StepOutcome.failed("sf accepted the validation but returned no job id")
+        if queued.id:
             ctx.set_external_id("validation_id", queued.id)
-            return self._judge(ctx, sf, queued.id)
+        return queued.id or None
 
     def reattach(self, ctx: StepContext, external_ids: dict[str, Any]) -> StepOutcome:
         job_id = external_ids.get("validation_id")
@@ -277,6 +303,20 @@ class Validate:
         ctx.event("validation.reattached", job_id=job_id)
         with sf_session(ctx, self.services, self.runbook) as sf:
             return self._judge(ctx, sf, str(job_id))
+
+    def cancel(self, ctx: StepContext, external_ids: dict[str, Any]) -> None:
+        """The run stopped before the validation was joined: cancel it (a validation that already finished cannot
+        be cancelled, and needs not be: it changed nothing)."""
+        job_id = external_ids.get("validation_id")
+        if not job_id:
+            return
+        with sf_session(ctx, self.services, self.runbook) as sf:
+            try:
+                sf.deploy_cancel(self.alias, str(job_id))
+            except TRANSIENT_ERRORS as exc:
+                ctx.event("validation.cancel_failed", job_id=job_id, error=exc.message)
+                raise
+        ctx.event("validation.cancelled", job_id=job_id)
 
     def _judge(self, ctx: StepContext, sf: SfCli, job_id: str) -> StepOutcome:
         report = wait_for_deploy(

@@ -20,11 +20,13 @@ from cutover.sf.results import ComponentMessage, DeployResult, parse_deploy_resu
 from cutover.steps._sf import _Binding, _record, last_result, polling, sf_session
 from cutover.steps.registry import StepServices
 from cutover.steps.validate import (
+    MAX_POLL_INTERVAL_S,
     StillWaiting,
     Validate,
     criteria_table,
     describe_progress,
     failure_reasons,
+    poll_interval,
     summary_line,
     validation_criteria,
     wait_for_deploy,
@@ -70,6 +72,10 @@ class FakeSf:
         path = Path(kwargs["output_dir"]) / "package.xml"
         path.write_text("<Package/>")
         return path
+
+    def deploy_cancel(self, alias: str, job_id: str, **_: Any) -> DeployResult:
+        self.calls.append(("deploy_cancel", job_id))
+        return QUEUED
 
     def deploy_report(self, alias: str, job_id: str, **_: Any) -> DeployResult:
         self.calls.append(("deploy_report", job_id))
@@ -253,7 +259,10 @@ def test_the_release_deletions_travel_with_the_validation(engine: Engine) -> Non
     runbook = RUNBOOK.model_copy(
         update={
             "project": RUNBOOK.project.model_copy(
-                update={"destructive_changes": DestructiveChanges(post="manifest/destructiveChangesPost.xml")}
+                update={
+                    "destructive_changes": DestructiveChanges(post="manifest/destructiveChangesPost.xml"),
+                    "manifest": "manifest/package.xml",
+                }
             )
         }
     )
@@ -262,6 +271,7 @@ def test_the_release_deletions_travel_with_the_validation(engine: Engine) -> Non
     step.runbook = runbook
     assert step.run(make_ctx(engine)).status == StepStatus.PASSED
     kwargs = fake.calls[0][1]
+    assert kwargs["manifest"] == engine.project_dir / "manifest/package.xml"
     assert kwargs["post_destructive"] == engine.project_dir / "manifest/destructiveChangesPost.xml"
     assert kwargs["pre_destructive"] is None
 
@@ -311,3 +321,36 @@ def test_apex_without_tests_or_an_unknown_component_list_still_fails() -> None:
     assert [c.ok for c in with_apex] == [True, True, False, False]
     unknown = validation_criteria(_without_tests(), min_coverage=85)
     assert [c.ok for c in unknown] == [True, True, False, False]
+
+
+# -- detachable: submit, join, cancel; fewer polls ------------------------------------------------------------------
+def test_submit_records_the_job_id_and_does_not_wait(engine: Engine) -> None:
+    fake = FakeSf(reports=[SUCCESS])
+    ctx = make_ctx(engine)
+    make_step(engine, fake).submit(ctx)
+    assert [c[0] for c in fake.calls] == ["deploy_start"]
+    assert fake.calls[0][1]["async_"] is True and fake.calls[0][1]["dry_run"] is True
+    assert engine.store.step(ctx.run_id, "validate.dry-run").external_ids == {"validation_id": QUEUED.id}
+
+
+def test_a_submitted_validation_is_joined_or_cancelled_by_its_job_id(engine: Engine) -> None:
+    fake = FakeSf(reports=[replace(SUCCESS, id=QUEUED.id)])
+    step = make_step(engine, fake)
+    ctx = make_ctx(engine)
+    assert step.reattach(ctx, {"validation_id": QUEUED.id}).status == StepStatus.PASSED
+    step.cancel(ctx, {"validation_id": QUEUED.id})
+    assert [c for c in fake.calls if c[0] != "deploy_report"] == [("deploy_cancel", QUEUED.id)]
+    assert any(e.type == "validation.cancelled" for e in engine.store.events(ctx.run_id))
+
+
+def test_the_poll_interval_grows_with_the_wait_and_is_capped() -> None:
+    assert poll_interval(2.0, 0) == 2.0
+    assert poll_interval(2.0, 15) == 2.0
+    assert poll_interval(2.0, 100) == pytest.approx(10.0)
+    assert poll_interval(2.0, 7200) == MAX_POLL_INTERVAL_S
+    # an hour-long wait: ~150 report calls instead of 1,800 at a fixed 2 s
+    waited, calls = 0.0, 0
+    while waited < 3600:
+        waited += poll_interval(2.0, waited)
+        calls += 1
+    assert 100 < calls < 200
