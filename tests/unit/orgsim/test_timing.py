@@ -7,6 +7,7 @@ job's started/completed times.
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -221,3 +222,54 @@ def test_specified_tests_must_cover_every_deployed_class(sandbox: Org) -> None:
     assert [(w["name"], w["message"]) for w in warnings] == [
         ("Svc1", "Test coverage of selected Apex Class is 0%, at least 75% test coverage is required")
     ]
+
+
+# -- Tooling test runs and retrieves on an org ---------------------------------------------------------------------
+
+
+def tooling(org: Org, method: str, path: str, payload: Any = None) -> Any:
+    from orgsim.server import dispatch
+
+    body = json.dumps(payload).encode() if payload is not None else b""
+    headers = {"authorization": f"Bearer {org.access_token}"}
+    response = dispatch(org, method, "/services/data/v62.0/tooling" + path, headers, body)
+    assert response.status < 300, response.body
+    return json.loads(response.body)
+
+
+def test_apex_test_runs_cost_per_class_with_parallelism(sandbox: Org) -> None:
+    # 6 test classes, 4 at a time, 10 s each, after a fixed test_seconds (2 by default): 2 + 10 × 2 = 22 s.
+    job = tooling(sandbox, "POST", "/runTestsAsynchronous", {"testLevel": "RunLocalTests"})
+    soql = f"SELECT Status, ClassesCompleted, MethodsCompleted FROM ApexTestRunResult WHERE AsyncApexJobId = '{job}'"
+
+    def summary() -> dict[str, Any]:
+        return tooling(sandbox, "GET", "/query?q=" + soql.replace(" ", "+"))["records"][0]
+
+    assert summary()["Status"] == "Queued"
+    sandbox.advance_clock(2.5)
+    assert summary()["Status"] == "Processing" and summary()["ClassesCompleted"] == 0
+    sandbox.advance_clock(10)
+    first_wave = summary()
+    assert first_wave["ClassesCompleted"] == 4 and first_wave["MethodsCompleted"] == 8
+    sandbox.advance_clock(9)  # 21.5 s: not yet
+    assert summary()["Status"] == "Processing"
+    sandbox.advance_clock(0.6)
+    final = summary()
+    assert (final["Status"], final["ClassesCompleted"], final["MethodsCompleted"]) == ("Completed", 6, 12)
+
+
+def test_retrieve_takes_longer_with_more_components(tmp_path: Path) -> None:
+    from orgsim.metadata import retrieve
+
+    org = Org(
+        tmp_path / "org",
+        {"org": {"sandbox": True}, "durations": {"retrieve_seconds": 1, "retrieve_component_seconds": 0.5}},
+    )
+    seconds_of(org, deploy.submit(org, make_zip(app(3)), DeployOptions(test_level="NoTestRun")))
+    request = {"apiVersion": "62.0", "version": "62.0", "singlePackage": False, "types": {"ApexClass": ["*"]}}
+    job = retrieve.submit(org, request)
+    org.advance_clock(1 + 0.5 * 6 - 0.1)
+    assert retrieve.status(org, job)["done"] is False
+    org.advance_clock(0.2)
+    done = retrieve.status(org, job)
+    assert done["done"] is True and len([p for p in done["fileProperties"] if p["type"] == "ApexClass"]) == 6
