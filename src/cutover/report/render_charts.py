@@ -112,19 +112,8 @@ def metric_chart(series: Mapping[str, Any]) -> Markup:
     if len(points) > 1:
         path = " ".join(f"{_num(x)},{_num(y_of(v))}" for x, v in zip(xs, values, strict=True))
         out.append(f'<polyline class="series" points="{path}"/>')
-    by_sample: dict[Any, float] = {}
-    for x, point, value in zip(xs, points, values, strict=True):
-        by_sample[point.get("n")] = x
-        breach = point.get("breach")
-        tip = f"sample {point.get('n')} at {short_time(point.get('at'))}: {_fmt(value, unit)}"
-        tip += f" — BREACH ({breach})" if breach else ""
-        css = "point breach" if breach else "point"
-        out.append(
-            f'<circle class="{css}" cx="{_num(x)}" cy="{_num(y_of(value))}" r="{5 if breach else 3}" '
-            f'data-n="{_e(point.get("n"))}" data-value="{_e(value)}"'
-            + (f' data-breach="{_e(breach)}"' if breach else "")
-            + f"><title>{_e(tip)}</title></circle>"
-        )
+    by_sample = {point.get("n"): x for x, point in zip(xs, points, strict=True)}
+    # alerts first: the sample points are drawn over their marker lines
     for alert in series.get("alerts") or []:
         x = by_sample.get(alert.get("sample"), xs[-1] if xs else LEFT)
         tip = f"alert {alert.get('id')} ({alert.get('severity')}) raised {short_time(alert.get('at'))}"
@@ -134,6 +123,17 @@ def metric_chart(series: Mapping[str, Any]) -> Markup:
             f'<line class="alert-line" x1="{_num(x)}" y1="{TOP}" x2="{_num(x)}" y2="{TOP + plot_h}"/>'
             f'<path class="alert-mark" d="M{_num(x - 6)},{TOP - 2} L{_num(x + 6)},{TOP - 2} L{_num(x)},{TOP + 8} Z"/>'
             "</g>"
+        )
+    for x, point, value in zip(xs, points, values, strict=True):
+        breach = point.get("breach")
+        tip = f"sample {point.get('n')} at {short_time(point.get('at'))}: {_fmt(value, unit)}"
+        tip += f" — BREACH ({breach})" if breach else ""
+        css = "point breach" if breach else "point"
+        out.append(
+            f'<circle class="{css}" cx="{_num(x)}" cy="{_num(y_of(value))}" r="{5 if breach else 3}" '
+            f'data-n="{_e(point.get("n"))}" data-value="{_e(value)}"'
+            + (f' data-breach="{_e(breach)}"' if breach else "")
+            + f"><title>{_e(tip)}</title></circle>"
         )
     legend = "— value  ● sample  ● breach" + ("  ▼ alert" if series.get("alerts") else "")
     legend += "  - - threshold" if threshold is not None else ""
