@@ -105,12 +105,16 @@ def file_principals(line: str) -> list[str]:
     text = line.strip()
     if not text or text.startswith("#"):
         return []
-    if text.startswith('"'):
-        end = text.find('"', 1)
-        first = text[1:end] if end > 0 else text[1:]
-    else:
-        first = text.split()[0]
-    return [p.strip() for p in first.split(",") if p.strip()]
+    field_chars: list[str] = []
+    quoted = False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        elif char.isspace() and not quoted:
+            break
+        else:
+            field_chars.append(char)
+    return [p.strip() for p in "".join(field_chars).split(",") if p.strip()]
 
 
 def _holders(runbook: Runbook) -> list[tuple[Holder, list[str]]]:

@@ -92,7 +92,11 @@ _GENERIC_FIELDS = {
     "project.has_permission_sets",
     "security.rules",
     "verify.recreate_missing_jobs",
+    "separation_of_duties.signatures",  # signed sign-offs (issue 9): optional unless a team opts in
+    "separation_of_duties.allowed_signers",
 }
+#: Per-role fields the template may leave to the defaults: people's signing keys (issue 9) are each team's own.
+_GENERIC_ROLE_FIELDS = (".signing_keys", ".people")
 
 
 def _unwritten(model: type[BaseModel], node: object, where: str) -> list[str]:
@@ -104,7 +108,8 @@ def _unwritten(model: type[BaseModel], node: object, where: str) -> list[str]:
         key = field.alias or name
         path = f"{where}.{key}" if where else key
         if key not in node:
-            if not field.is_required() and path not in _GENERIC_FIELDS:
+            generic = path in _GENERIC_FIELDS or (path.startswith("roles.") and path.endswith(_GENERIC_ROLE_FIELDS))
+            if not field.is_required() and not generic:
                 missing.append(path)
             continue
         inner = field.annotation
