@@ -34,20 +34,18 @@ def _runbook(project_dir: Path) -> Runbook | None:
 
 
 def default_since(project_dir: Path, runbook: Runbook | None) -> str:
-    """`project.delta.since`, else the newest release tag reachable from HEAD (the runbook's `release.tag` pattern,
-    `v*` without a runbook) other than the one this release creates."""
-    if runbook is not None and runbook.project.delta.since:
-        return runbook.project.delta.since
+    """As a delta release picks its base (`cutover.delta.frozen.delta_base`): `project.delta.since`, else the newest
+    release tag reachable from HEAD other than the one this release creates; without a runbook the newest `v*`."""
+    if runbook is not None:
+        from cutover.delta.frozen import delta_base
+
+        return delta_base(project_dir, runbook)
     from cutover.checks.git import previous_release_tag
 
-    pattern, current = "v*", None
-    if runbook is not None:
-        pattern = runbook.release.tag.replace("{version}", "*").replace("{date}", "*")
-        current = runbook.release.tag_name()
-    tag = previous_release_tag(project_dir, pattern=pattern, exclude=current)
+    tag = previous_release_tag(project_dir, pattern="v*")
     if tag is None:
         raise UsageError(
-            f"no release tag matching {pattern} is reachable from HEAD to compare with",
+            "no release tag matching v* is reachable from HEAD to compare with",
             hint="pass --since TAG (a tag, branch or commit)",
         )
     return tag

@@ -103,3 +103,30 @@ def test_no_release_tag_asks_for_since(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["-C", str(repo), "tests", "relevant"]) == 2
     err = capsys.readouterr().err
     assert "no release tag matching v* is reachable from HEAD" in err and "--since" in err
+
+
+def test_with_a_runbook_a_full_deploy_needs_every_class_covered(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "cutover.yaml").write_text("target: {alias: prod}\nrelease: {version: 1.1.0}\nsf: {relevant_tests: true}\n")
+    found = run_json(repo, capsys)
+    assert found["since"] == "v1.0.0"  # the runbook's release tag pattern, as a delta release picks its base
+    assert len(found["tests"]) == 4  # type: ignore[arg-type]
+    # project.delta is off: the deploy sends every package directory, so every class with code needs coverage
+    assert found["uncovered"] == [
+        "AccountSelector",
+        "AccountService",
+        "InvoiceHandler",
+        "ReportController",
+        "ReportFormatter",
+        "StringUtils",
+        "UnusedUtil",
+    ]
+    (repo / "cutover.yaml").write_text(
+        "target: {alias: prod}\nrelease: {version: 1.1.0}\nproject: {delta: {enabled: true}}\n"
+        "sf: {relevant_tests: true}\n"
+    )
+    assert main(["-C", str(repo), "tests", "relevant"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(
+        "4 relevant test class(es) since v1.0.0 (3 change(s) reaching Apex; the deploy sends the delta)"
+    )
+    assert "refused" not in text
