@@ -156,6 +156,7 @@ def announce_cmd(
     "Deployment notification sent to all stakeholders" with it as evidence."""
     from cutover.commands.run import _check_runbook_unchanged, _resolve_step, _rules, load_project
     from cutover.engine import Engine, StepContext
+    from cutover.engine.signoffs import signature_required
     from cutover.notify import notifier_for, step_recorder
     from cutover.steps.post_deploy import compose
 
@@ -205,6 +206,11 @@ def announce_cmd(
         if step_id is None or (record is not None and record.status.value in ("passed", "waived", "skipped")):
             return
         evidence = f"outbox {report.outbox}#{sent.id}" if report.outbox else f"message {sent.id}"
+        if record is not None and signature_required(record.spec):  # only the sender's own key can sign it
+            console.print(
+                f"sign it: cutover signoff {step_id} --by {by!r} --role {role} --key <your-ssh-key>", markup=False
+            )
+            return
         engine.signoff(
             run.id,
             step_id,

@@ -20,6 +20,7 @@ from rich.markup import escape
 from cutover.commands._context import app_context, err_console, out_console
 from cutover.commands.run import OutputFormat, _check_runbook_unchanged, _confirm, _progress, _rules, load_project
 from cutover.engine import DONE_STATUSES, Engine, RunInfo, RunState, StepStatus
+from cutover.engine.signoffs import signature_required
 from cutover.errors import CutoverError, Failure, UsageError
 
 DECIDE_STEP = "rollback.decide"
@@ -71,7 +72,8 @@ def rollback_cmd(
     )
     engine.request_rollback(run.id, reason=reason, by=by)
     decide = next((r for r in engine.steps(run.id) if r.id == DECIDE_STEP), None)
-    if by and decide is not None and decide.status not in DONE_STATUSES:
+    # With signatures required, the decision is signed with the approver's key (the run pauses at rollback.decide).
+    if by and decide is not None and decide.status not in DONE_STATUSES and not signature_required(decide.spec):
         approvers = list(getattr(project.runbook.rollback, "approvers", None) or [])
         signer_role = role or (approvers[0] if approvers else "deployment_lead")
         engine.signoff(run.id, DECIDE_STEP, by=by, role=signer_role, note=reason, rules=_rules(project))

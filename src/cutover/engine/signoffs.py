@@ -170,6 +170,11 @@ def evaluate(rule: SignoffRule, signoffs: Sequence[SignoffRecord]) -> SignoffSta
     return SignoffState(len(people) >= rule.min_signers, tuple(people), rule.min_signers)
 
 
+def signature_required(spec: StepSpec) -> bool:
+    """Whether only an SSH-signed sign-off counts for `spec` (commands that sign on a person's behalf skip it)."""
+    return bool(spec.signoff and spec.signoff.signatures_required)
+
+
 def unblock_command(spec: StepSpec) -> str:
     role = spec.signoff.roles[0] if spec.signoff and spec.signoff.roles else "<role>"
     extra = " --evidence <url>" if spec.signoff and spec.signoff.evidence_required else ""

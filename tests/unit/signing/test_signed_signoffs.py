@@ -263,3 +263,34 @@ def test_signing_through_the_ssh_agent_with_a_pub_key(
     finally:
         agent.terminate()
         agent.wait(timeout=10)
+
+
+def test_announce_leaves_a_required_signature_to_the_sender(
+    tmp_path: Path, keys: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    notify = (
+        "  - {id: stakeholder-notification, title: Stakeholders notified, role: deployment_lead, stage: post_deploy}"
+    )
+    write_runbook(tmp_path, keys, signatures="required")
+    path = tmp_path / "cutover.yaml"
+    path.write_text(path.read_text().replace("signoffs:\n", f"signoffs:\n{notify}\n", 1))
+    assert cutover(tmp_path, "announce", "--by", "Dana Lead") == 0
+    out = capsys.readouterr().out
+    assert "sign it: cutover signoff signoff.stakeholder-notification --by 'Dana Lead' --role deployment_lead" in out
+    assert signoffs_of(status(tmp_path, capsys), "signoff.stakeholder-notification") == []
+    assert (
+        cutover(
+            tmp_path,
+            "signoff",
+            "stakeholder-notification",
+            "--by",
+            "Dana Lead",
+            "--role",
+            "deployment_lead",
+            "--key",
+            str(keys["dana"]),
+        )
+        == 0
+    )
+    [signed] = signoffs_of(status(tmp_path, capsys), "signoff.stakeholder-notification")
+    assert signed["signer"] == "Dana Lead"
