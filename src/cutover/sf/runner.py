@@ -8,15 +8,18 @@ run engine) can record it as evidence without this module knowing about the engi
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cutover.redact import register_secret
+from cutover.sf.composite import SubAnswer, api_path, chunks, composite_body, parse_composite
 from cutover.sf.errors import (
     ApexExecutionFailed,
     DeployFailed,
     RetrieveFailed,
+    SfBadOutput,
     SfError,
     StillRunning,
     ValidationFailed,
@@ -82,6 +85,25 @@ class SfCli(SfCliBase):
         if all_rows:
             args.append("--all-rows")
         return parsed_result(parse_query_result, self.run_checked(args))
+
+    def composite_query(
+        self, alias: str, queries: Mapping[str, str], *, api_version: str, workdir: PathLike
+    ) -> dict[str, SubAnswer]:
+        """Several SOQL queries in one `sf api request rest` call per 5 (REST Composite). Each reference id gets its
+        own answer (a failed query does not fail the others). Raises the SfError of a call that failed as a whole
+        (an org or CLI without the resource), SfBadOutput when the answer is not a composite response."""
+        out: dict[str, SubAnswer] = {}
+        for index, chunk in enumerate(chunks(queries)):
+            body_file = Path(workdir) / f"composite-{index + 1}.json"
+            body_file.write_text(json.dumps(composite_body(chunk, api_version)), encoding="utf-8")
+            args = ["api", "request", "rest", f"{api_path(api_version)}/composite", "--method", "POST"]
+            args += ["--body", f"@{body_file}", "--target-org", alias]
+            result = self.run_checked(args, json_flag=False)
+            try:
+                out.update(parse_composite(result.envelope, list(chunk)))
+            except ValueError as exc:
+                raise SfBadOutput.from_result(result, f"sf api request rest: {exc}") from None
+        return out
 
     def login_access_token(self, instance_url: str, token: str, alias: str, *, set_default: bool = False) -> OrgInfo:
         """Authorize `alias` with an access token. The token travels in `SF_ACCESS_TOKEN`, never in argv, and is
@@ -356,12 +378,40 @@ class SfCli(SfCliBase):
             )
         return run
 
-    def apex_get_test(self, alias: str, test_run_id: str, *, code_coverage: bool = True) -> TestRunResult:
-        """The results of an earlier run (after `apex_run_test` raised StillRunning). Raises TestsFailed (exit 100)."""
-        args = ["apex", "get", "test", "--test-run-id", test_run_id, "--target-org", alias]
+    def apex_submit_tests(
+        self,
+        alias: str,
+        *,
+        test_level: str | None = None,
+        class_names: Sequence[str] | None = None,
+        tests: Sequence[str] | None = None,
+        code_coverage: bool = True,
+    ) -> str:
+        """Start an Apex test run without waiting (`apex run test` without `--wait` answers `{testRunId}` at once);
+        returns the 707 test run id, to be read with `apex_get_test`."""
+        if test_level is None and not class_names and not tests:
+            test_level = "RunLocalTests"
+        args = ["apex", "run", "test", "--target-org", alias, *opt_flag("--test-level", test_level)]
+        args += flag_list("--class-names", class_names) + flag_list("--tests", tests)
         if code_coverage:
             args.append("--code-coverage")
         result = self.run_checked(args)
+        doc = result.result if isinstance(result.result, Mapping) else {}
+        run_id = str(doc.get("testRunId") or (doc.get("summary") or {}).get("testRunId") or "")
+        if not run_id:
+            raise SfBadOutput.from_result(result, "sf apex run test answered no testRunId")
+        return run_id
+
+    def apex_get_test(
+        self, alias: str, test_run_id: str, *, code_coverage: bool = True, wait: int | None = None
+    ) -> TestRunResult:
+        """The results of an earlier run (after `apex_submit_tests`, or `apex_run_test` raised StillRunning); sf waits
+        for an unfinished run (streaming, else a 60 s poll), so `wait` minutes bound the call. Raises TestsFailed
+        (exit 100)."""
+        args = ["apex", "get", "test", "--test-run-id", test_run_id, "--target-org", alias]
+        if code_coverage:
+            args.append("--code-coverage")
+        result = self.run_checked(args, timeout=self._wait_timeout(wait))
         run = parsed_result(parse_test_run, result)
         if result.exit_code == 100 or run.failed:
             raise tests_failed_error(result, run)

@@ -154,10 +154,12 @@ class SfCliBase:
         timeout: float | None = None,
         cwd: PathLike | None = None,
         extra_env: Mapping[str, str] | None = None,
+        json_flag: bool = True,
     ) -> SfResult:
-        """Run `sf <args> --json` and return what happened; raises only when sf cannot be started (SfNotFound)."""
+        """Run `sf <args> --json` and return what happened; raises only when sf cannot be started (SfNotFound).
+        `json_flag=False` for the few commands without `--json` (`api request rest` prints the response body)."""
         argv = [self.binary, *[str(a) for a in args]]
-        if "--json" not in argv:
+        if json_flag and "--json" not in argv:
             argv.append("--json")
         workdir = Path(cwd) if cwd is not None else self.cwd
         try:

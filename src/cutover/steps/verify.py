@@ -27,11 +27,12 @@ The steps live in `verify_tests.py`, `verify_queries.py` (ApexLog, permission se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from cutover.steps._params import as_float, as_int, as_records, as_text, params_of
 from cutover.steps.registry import StepServices, register_action
+from cutover.steps.verify_batch import batch_for
 from cutover.steps.verify_common import (
     SfFactory,
     _pct,
@@ -73,6 +74,7 @@ from cutover.steps.verify_tests import (
 )
 
 if TYPE_CHECKING:
+    from cutover.engine import StepContext
     from cutover.runbook.models import Runbook
     from cutover.runbook.plan import PlanStep
 
@@ -90,18 +92,35 @@ def _verify_tests(plan_step: PlanStep, runbook: Runbook, services: StepServices)
         test_level=str(params.get("test_level") or "RunLocalTests"),
         threshold=as_float(params.get("apex_coverage", runbook.thresholds.apex_coverage)),
         wait_minutes=_wait_minutes(runbook),
+        named_tests=_named_tests(runbook) if plan_step.stage == "verify" else None,
     )
+
+
+def _named_tests(runbook: Runbook) -> Callable[[StepContext], tuple[str, ...]] | None:
+    """The release's named tests (`sf.relevant_tests`), as the validation ran them (`steps._selection`)."""
+    if not getattr(getattr(runbook, "sf", None), "relevant_tests", False):
+        return None
+
+    def tests(ctx: StepContext) -> tuple[str, ...]:
+        from cutover.steps._selection import release_selection
+
+        return tuple(release_selection(ctx, runbook).tests)
+
+    return tests
 
 
 @register_action("sf.verify_logs")
 def _verify_logs(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> VerifyLogsStep:
     params = params_of(plan_step)
-    return VerifyLogsStep(
+    step = VerifyLogsStep(
         alias=services.target_org,
         make_sf=step_sf(runbook, services),
         max_failures=as_int(params.get("max_failure_logs") or 0),
         seed_query=as_text(params.get("query")),
     )
+    if plan_step.stage == "verify":
+        step.batch = batch_for(services, runbook, plan_step.id, lambda ctx: step.query_for(ctx)[0])
+    return step
 
 
 def job_params(raw: object, runbook: Runbook) -> list[Mapping[str, object]]:
@@ -126,24 +145,30 @@ def _verify_jobs(plan_step: PlanStep, runbook: Runbook, services: StepServices) 
     params = params_of(plan_step)
     raw_jobs = job_params(params.get("jobs"), runbook)
     recreate = params.get("recreate")
-    return VerifyJobsStep(
+    step = VerifyJobsStep(
         alias=services.target_org,
         make_sf=step_sf(runbook, services),
         jobs=tuple(JobSpec.from_params(j) for j in raw_jobs),
         recreate=recreate_default(runbook) if recreate is None else bool(recreate),
         skip_jobs_of_removed_classes=getattr(plan_step, "stage", None) == "rollback",
     )
+    if plan_step.stage == "verify":
+        step.batch = batch_for(services, runbook, plan_step.id, step.query_for)
+    return step
 
 
 @register_action("sf.verify_permission_sets")
 def _verify_permission_sets(plan_step: PlanStep, runbook: Runbook, services: StepServices) -> VerifyPermissionSetsStep:
     params = params_of(plan_step)
-    return VerifyPermissionSetsStep(
+    step = VerifyPermissionSetsStep(
         alias=services.target_org,
         make_sf=step_sf(runbook, services),
         query=_permission_set_query(params, runbook),
         minimum=as_int(params.get("minimum", 1)),
     )
+    if plan_step.stage == "verify":
+        step.batch = batch_for(services, runbook, plan_step.id, lambda _ctx: step.query)
+    return step
 
 
 def _permission_set_query(params: Mapping[str, object], runbook: Runbook) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from cutover.engine import StepContext, StepOutcome
 from cutover.steps._params import as_text, as_texts
+from cutover.steps.verify_batch import QueryBatch, query_rows
 from cutover.steps.verify_common import SfFactory, _table
 from cutover.steps.verify_queries import parse_time
 
@@ -179,6 +180,11 @@ class VerifyJobsStep:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     #: After a rollback: a job whose class the release added (and the rollback deleted) is expected to be gone.
     skip_jobs_of_removed_classes: bool = False
+    batch: QueryBatch | None = None  # the run's batched queries (verify_batch.py)
+
+    def query_for(self, ctx: StepContext) -> str | None:
+        jobs, _gone = self._jobs(ctx)
+        return job_query(jobs) if jobs else None
 
     def run(self, ctx: StepContext) -> StepOutcome:
         jobs, gone = self._jobs(ctx)
@@ -205,7 +211,7 @@ class VerifyJobsStep:
 
     def _check(self, ctx: StepContext, sf: SfCli, jobs: Sequence[JobSpec]) -> StepOutcome:
         query = job_query(jobs)
-        verdict = judge_jobs(jobs, sf.data_query(self.alias, query).rows(), self.clock())
+        verdict = judge_jobs(jobs, query_rows(self.batch, ctx, sf, self.alias, query), self.clock())
         ctx.record_evidence("scheduled-jobs.txt", verdict.table)
         if verdict.ok:
             return StepOutcome.passed(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cutover.engine import StepContext, StepOutcome, StepStatus
+from cutover.steps.verify_batch import QueryBatch, query_rows
 from cutover.steps.verify_common import SfFactory, _table
 
 if TYPE_CHECKING:
@@ -161,15 +162,19 @@ class VerifyLogsStep:
     max_failures: int = 0
     seed_query: str | None = None
     idempotent: bool = True
+    batch: QueryBatch | None = None  # the run's batched queries (verify_batch.py)
 
-    def run(self, ctx: StepContext) -> StepOutcome:
+    def query_for(self, ctx: StepContext) -> tuple[str, DeployMoment]:
         moment = deploy_moment(ctx)
         if moment is None:
             run = ctx.store.get_run(ctx.run_id)
             created = parse_time(run.created if run else None) or datetime.now(UTC)
             moment = DeployMoment(created, "run start (this run has no finished deploy step)")
+        return since_deploy_query(self.seed_query, moment.at), moment
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        query, moment = self.query_for(ctx)
         since_text = f"{soql_datetime(moment.at)} ({moment.source})"
-        query = since_deploy_query(self.seed_query, moment.at)
         ctx.record_evidence(
             "apex-log-query.json",
             {
@@ -182,7 +187,7 @@ class VerifyLogsStep:
             },
         )
         with self.make_sf(ctx) as sf:
-            rows = sf.data_query(self.alias, query).rows()
+            rows = query_rows(self.batch, ctx, sf, self.alias, query)
         verdict = judge_logs(rows, self.max_failures, since_text)
         ctx.record_evidence("apex-log-failures.txt", verdict.table)
         data = {"failures": len(rows), "since": soql_datetime(moment.at)}
@@ -208,10 +213,11 @@ class VerifyPermissionSetsStep:
     query: str
     minimum: int = 1
     idempotent: bool = True
+    batch: QueryBatch | None = None  # the run's batched queries (verify_batch.py)
 
     def run(self, ctx: StepContext) -> StepOutcome:
         with self.make_sf(ctx) as sf:
-            rows = sf.data_query(self.alias, self.query).rows()
+            rows = query_rows(self.batch, ctx, sf, self.alias, self.query)
         table = _table(
             ["Assignee", "Permission set"],
             [(_nested(r, "Assignee.Name"), _nested(r, "PermissionSet.Name")) for r in rows],

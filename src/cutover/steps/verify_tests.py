@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -52,20 +52,31 @@ def judge_tests(run: TestRunResult, threshold: float) -> TestsVerdict:
 
 @dataclass
 class VerifyTestsStep:
+    """Detachable (`cutover.engine.overlap`): `submit` starts the run (`apex run test` without `--wait`) and records
+    its test run id; `reattach` reads its results (`apex get test`, which waits for an unfinished run) and judges
+    them. `run` (no overlap) is one `apex run test --wait` as before."""
+
     alias: str
     make_sf: SfFactory
     test_level: str = "RunLocalTests"
     threshold: float = 85.0
     wait_minutes: int = 33
     idempotent: bool = True  # running the tests again has no side effect on the org
+    #: The release's named tests (relevant tests): `RunSpecifiedTests --tests ...` instead of `test_level`.
+    named_tests: Callable[[StepContext], tuple[str, ...]] | None = None
+
+    def _selection(self, ctx: StepContext) -> tuple[str, tuple[str, ...]]:
+        tests = self.named_tests(ctx) if self.named_tests is not None else ()
+        return ("RunSpecifiedTests", tests) if tests else (self.test_level, ())
 
     def run(self, ctx: StepContext) -> StepOutcome:
         from cutover.sf import StillRunning, TestsFailed
 
+        level, tests = self._selection(ctx)
         try:
             with self.make_sf(ctx) as sf:
                 run = sf.apex_run_test(
-                    self.alias, test_level=self.test_level, code_coverage=True, wait=self.wait_minutes
+                    self.alias, test_level=level, tests=tests or None, code_coverage=True, wait=self.wait_minutes
                 )
         except TestsFailed as exc:
             if exc.run is None:
@@ -78,13 +89,22 @@ class VerifyTestsStep:
             return self.reattach(ctx, {"test_run_id": exc.job_id})
         return self._judge(ctx, run)
 
+    def submit(self, ctx: StepContext) -> None:
+        """Start the tests and record the test run id; the engine joins them later (`reattach`)."""
+        level, tests = self._selection(ctx)
+        with self.make_sf(ctx) as sf:
+            run_id = sf.apex_submit_tests(self.alias, test_level=level, tests=tests or None, code_coverage=True)
+        ctx.set_external_id("test_run_id", run_id)
+
     def reattach(self, ctx: StepContext, external_ids: Mapping[str, Any]) -> StepOutcome:
-        """Collect an earlier run's results instead of starting the tests again."""
+        """Collect a run's results (waiting for it to finish) instead of starting the tests again."""
         from cutover.sf import TestsFailed
 
         try:
             with self.make_sf(ctx) as sf:
-                run = sf.apex_get_test(self.alias, str(external_ids["test_run_id"]), code_coverage=True)
+                run = sf.apex_get_test(
+                    self.alias, str(external_ids["test_run_id"]), code_coverage=True, wait=self.wait_minutes
+                )
         except TestsFailed as exc:
             if exc.run is None:
                 raise
