@@ -361,12 +361,7 @@ class SfCli(SfCliBase):
     ) -> TestRunResult:
         """Run Apex tests and wait up to `wait` minutes. Raises TestsFailed (exit 100, `run` attached), or
         StillRunning (with the 707 test run id) when the wait ran out before the run finished."""
-        if test_level is None and not class_names and not tests:
-            test_level = "RunLocalTests"
-        args = ["apex", "run", "test", "--target-org", alias, *opt_flag("--test-level", test_level)]
-        args += flag_list("--class-names", class_names) + flag_list("--tests", tests)
-        if code_coverage:
-            args.append("--code-coverage")
+        args = self._test_args(alias, test_level, class_names, tests, code_coverage)
         args += ["--wait", str(wait)]
         result = self.run_checked(args, timeout=self._wait_timeout(wait))
         run = parsed_result(parse_test_run, result)
@@ -377,6 +372,20 @@ class SfCli(SfCliBase):
                 result, f"Apex test run {run.test_run_id} has not finished", job_id=run.test_run_id or None
             )
         return run
+
+    @staticmethod
+    def _test_args(
+        alias: str,
+        test_level: str | None,
+        class_names: Sequence[str] | None,
+        tests: Sequence[str] | None,
+        code_coverage: bool,
+    ) -> list[str]:
+        if test_level is None and not class_names and not tests:
+            test_level = "RunLocalTests"
+        args = ["apex", "run", "test", "--target-org", alias, *opt_flag("--test-level", test_level)]
+        args += flag_list("--class-names", class_names) + flag_list("--tests", tests)
+        return args + (["--code-coverage"] if code_coverage else [])
 
     def apex_submit_tests(
         self,
@@ -389,12 +398,7 @@ class SfCli(SfCliBase):
     ) -> str:
         """Start an Apex test run without waiting (`apex run test` without `--wait` answers `{testRunId}` at once);
         returns the 707 test run id, to be read with `apex_get_test`."""
-        if test_level is None and not class_names and not tests:
-            test_level = "RunLocalTests"
-        args = ["apex", "run", "test", "--target-org", alias, *opt_flag("--test-level", test_level)]
-        args += flag_list("--class-names", class_names) + flag_list("--tests", tests)
-        if code_coverage:
-            args.append("--code-coverage")
+        args = self._test_args(alias, test_level, class_names, tests, code_coverage)
         result = self.run_checked(args)
         doc = result.result if isinstance(result.result, Mapping) else {}
         run_id = str(doc.get("testRunId") or (doc.get("summary") or {}).get("testRunId") or "")
