@@ -113,3 +113,21 @@ def test_quick_deploy_skips_the_tests_and_specified_tests_need_coverage(
     assert refused.json["message"].endswith(
         "Due To:\nSvc1 - Test coverage of selected Apex Class is 0%, at least 75% test coverage is required"
     )
+
+
+def test_run_relevant_tests_runs_only_the_tests_of_the_change(
+    orgsim_factory: Any, sf_bin: Path, sf_home: Path, tmp_path: Path
+) -> None:
+    seed = write_project(tmp_path / "seed", version=0)
+    server: OrgsimServer = orgsim_factory(
+        {"org": {"api_version": "66.0"}, "durations": TIMING, "metadata": {"seed_dir": str(seed)}}, name="prod66"
+    )
+    login(sf_bin, sf_home, server.url, server.token, alias="prod")
+    project = write_project(tmp_path / "release", version=1)
+    change = ["--source-dir", "force-app/main/default/classes/Svc3.cls"]
+    run, _ = sf(sf_bin, sf_home, project, "project", "deploy", "validate", *change, "--test-level", "RunRelevantTests")
+    assert run.returncode == 0, run.stdout[-2000:]
+    result = run.json["result"]
+    tests = result["details"]["runTestResult"]["successes"]
+    assert [t["name"] for t in (tests if isinstance(tests, list) else [tests])] == ["Svc3Test"]
+    assert org_seconds(result) == pytest.approx(0.3 + 0.005 + 0.2, abs=0.05)  # one test class instead of N
