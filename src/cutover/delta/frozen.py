@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from cutover.delta.compute import Component, Delta, DeltaError, compute_delta, git_command
 from cutover.delta.manifest import read_members, write_manifests
+from cutover.delta.plan import tag_pattern
 from cutover.engine.chain import sha256_file
 from cutover.errors import Failure
 
@@ -42,10 +43,6 @@ class FrozenDelta:
     @property
     def summary(self) -> str:
         return f"delta release: {self.delta.describe()}"
-
-
-def tag_pattern(runbook: Runbook) -> str:
-    return runbook.release.tag.replace("{version}", "*").replace("{date}", "*")
 
 
 def delta_base(project_dir: Path, runbook: Runbook) -> str:
@@ -74,12 +71,6 @@ def api_version(project_dir: Path, runbook: Runbook) -> str:
     except (OSError, ValueError, AttributeError):
         version = ""
     return version if version[:2].isdigit() else DEFAULT_API_VERSION
-
-
-def plan_command(runbook: Runbook) -> str:
-    """The git command `cutover plan` shows for the delta."""
-    since = runbook.project.delta.since or f"<latest {tag_pattern(runbook)} tag>"
-    return git_command(since, "HEAD", runbook.project.source_dirs)
 
 
 @contextmanager

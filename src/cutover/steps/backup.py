@@ -50,6 +50,7 @@ from cutover.engine.damage import StateDamaged
 from cutover.engine.integrity import inside
 from cutover.sf import RetrieveFailed, RetrieveResult, SfCli
 from cutover.steps._params import as_text, as_texts, params_of
+from cutover.steps._selection import release_selection
 from cutover.steps._sf import last_result, sf_session
 from cutover.steps.registry import StepServices, register_action
 
@@ -351,17 +352,34 @@ class Backup:
         while folder.exists() or folder.with_name(folder.name + ".tar.gz").exists():  # a retry within the second
             suffix += 1
             folder = backup_dir / f"production-backup-{stamp}-{suffix}"
+        destructive_paths = self._destructive_manifests(project)
+        delta = release_selection(ctx, self.runbook) if self.runbook.project.delta.enabled else None
+        if delta is not None:  # the run's frozen delta: exactly what it upserts, and what it deletes
+            manifest_rel = os.path.relpath(delta.manifest or project, project)
+            destructive_paths = delta.destructive
         with sf_session(ctx, self.services, self.runbook) as sf:
-            release = self._release_components(ctx, sf, project, manifest_rel, source_dirs)
+            if delta is not None and delta.manifest is not None:  # exactly the delta's members, even none
+                release = release_components(read_manifest(delta.manifest), {})
+                ctx.record_evidence("release-components.json", _components_json(release))
+            else:
+                release = self._release_components(ctx, sf, project, manifest_rel, source_dirs)
             ctx.progress.update(f"retrieving {len(release)} release component(s) from {self.alias} into {folder.name}")
             folder.mkdir(parents=True, exist_ok=False)
-            retrieved, problems = self._retrieve(
-                sf,
-                folder,
-                cwd=project,
-                manifest=project / manifest_rel if manifest_rel else None,
-                source_dirs=None if manifest_rel else source_dirs,
-            )
+            deleted_by_release: list[Component] = []
+            if delta is not None and not release and destructive_paths:
+                # A release that only deletes: the deletions are the backup (an empty package.xml retrieves nothing).
+                first = destructive_paths.pop(0)
+                retrieved, problems = self._retrieve(sf, folder, cwd=project, manifest=first)
+                problems.absent = []  # deleting what the org lacks is harmless; nothing of it was "added"
+                deleted_by_release += [(p.type, p.full_name) for p in retrieved.file_properties if p.type != "Package"]
+            else:
+                retrieved, problems = self._retrieve(
+                    sf,
+                    folder,
+                    cwd=project,
+                    manifest=project / manifest_rel if manifest_rel else None,
+                    source_dirs=None if manifest_rel else source_dirs,
+                )
             if manifest_rel and any("*" in m for m in read_manifest(project / manifest_rel).values()):
                 # `*` never returns standard objects (Account), so "not returned" is no proof of absence: ask by name.
                 said_absent = set(problems.absent)
@@ -374,8 +392,7 @@ class Backup:
                     problems.other += extra_problems.other
                     problems.absent += extra_problems.absent
                     retrieved = replace(retrieved, file_properties=retrieved.file_properties + extra.file_properties)
-            deleted_by_release: list[Component] = []
-            for path in self._destructive_manifests(project):  # what the release deletes: restored by the rollback
+            for path in destructive_paths:  # what the release deletes: restored by the rollback
                 ctx.progress.update(f"retrieving what {path} deletes")
                 extra, extra_problems = self._retrieve_into(sf, folder, path, cwd=project)
                 problems.other += extra_problems.other
@@ -421,6 +438,7 @@ class Backup:
             "release_components": _components_json(release),
             "added_by_release": _components_json(check.added_by_release),
             "deleted_by_release": _components_json(sorted(set(deleted_by_release))),
+            "delta": delta.summary if delta is not None else None,
             "redeploy_command": f"sf project deploy start --metadata-dir {check.root.relative_to(project).as_posix()}"
             f" --target-org {self.alias} --test-level RunLocalTests"
             if check.root

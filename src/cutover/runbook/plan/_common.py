@@ -122,6 +122,10 @@ def signoff_step(signoff: Signoff, runbook: Runbook) -> PlanStep:
 def deploy_selection(runbook: Runbook) -> list[str]:
     """What a deploy of the release sends: its manifest (or source folder) and the deletions it carries."""
     project = runbook.project
+    if project.delta.enabled:  # the run's frozen delta (cutover.delta)
+        from cutover.delta.plan import plan_deploy_selection
+
+        return plan_deploy_selection(runbook)
     args = project.source_selection()
     if not project.manifest and project.destructive_changes.paths():
         # sf deletes only together with --manifest: the validation generates one listing the package directories.

@@ -45,6 +45,15 @@ def backup_steps(runbook: Runbook) -> list[PlanStep]:
     project = runbook.project
     folder = f"{project.backup_dir}/production-backup-<YYYYMMDD-HHMMSS>"
     selection = project.source_selection()
+    delta_checks: list[str] = []
+    if project.delta.enabled:  # cutover.delta: the run's frozen delta, not the whole source
+        from cutover.delta.plan import FROZEN_DIR, plan_check, plan_selection
+
+        selection = plan_selection()
+        delta_checks = [
+            plan_check(runbook),
+            f"Retrieve what the delta deletes ({FROZEN_DIR}/destructiveChangesPost.xml)",
+        ]
     return [
         PlanStep(
             id="backup.retrieve",
@@ -53,6 +62,7 @@ def backup_steps(runbook: Runbook) -> list[PlanStep]:
             kind="automated",
             action="sf.backup",
             checks=[
+                *delta_checks,
                 f"Retrieve current production metadata ({' '.join(selection)}) into {folder}",
                 # backup.py retrieves each destructive manifest too and merges it in: the rollback restores them.
                 *(
