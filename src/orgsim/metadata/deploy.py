@@ -53,9 +53,10 @@ def _when(value: str | None) -> datetime | None:
     return parse_datetime(value) if value else None
 
 
-def _timing(org: Any, row: Any) -> timing.DeployTiming:
+def _timing(org: Any, row: Any, outcome: dict[str, Any] | None = None) -> timing.DeployTiming:
     """The job's schedule, fixed when it started (stored with its outcome); see orgsim.timing."""
-    outcome = json.loads(row["outcome"]) if row["outcome"] else {}
+    if outcome is None:
+        outcome = json.loads(row["outcome"]) if row["outcome"] else {}
     if outcome.get("timing"):
         return timing.DeployTiming.from_json(outcome["timing"])
     return timing.deploy_timing(
@@ -313,7 +314,7 @@ def status(org: Any, job_id: str, include_details: bool = True) -> dict[str, Any
     if outcome and state == "InProgress":
         elapsed = (org.now() - _when(row["started"])).total_seconds()
         # Components deploy first, then the test classes run (in waves; see orgsim.timing).
-        deployed, tests_done, testing = _timing(org, row).progress(elapsed, components_total, tests_total)
+        deployed, tests_done, testing = _timing(org, row, outcome).progress(elapsed, components_total, tests_total)
         deployed = min(components_total - outcome["numberComponentErrors"], deployed)
         state_detail = "Running Test" if testing and tests_total else "Processing Type: ApexClass"
     elif outcome and done:
