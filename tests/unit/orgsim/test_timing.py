@@ -273,3 +273,17 @@ def test_retrieve_takes_longer_with_more_components(tmp_path: Path) -> None:
     org.advance_clock(0.2)
     done = retrieve.status(org, job)
     assert done["done"] is True and len([p for p in done["fileProperties"] if p["type"] == "ApexClass"]) == 6
+
+
+def test_the_timing_example_in_docs_orgsim_md_is_a_valid_scenario() -> None:
+    import re
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "orgsim.md").read_text()
+    match = re.search(r"### Timing model.*?```yaml\n(.*?)```", text, re.DOTALL)
+    assert match, "docs/orgsim.md has no YAML example under '### Timing model'"
+    d = scenario_from_dict(yaml.safe_load(match.group(1)), source="docs/orgsim.md").durations
+    assert timing.per_unit(d)
+    validation = timing.deploy_timing(d, check_only=True, components=400, test_class_methods=[2] * 200)
+    assert validation.total == pytest.approx(2 + 0.05 * 400 + 3 * 200)
