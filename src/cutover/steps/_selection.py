@@ -6,8 +6,8 @@ rollback): `release_selection(ctx, runbook)`.
 - `project.delta.enabled`: the delta since the last release (`cutover.delta`), computed when the run first asks and
   frozen in the run's folder (`.cutover/runs/<run>/delta/`): `--manifest <its package.xml>` and its
   destructiveChangesPost.xml. Every later call reads the frozen files back (their SHA-256 checked).
-- `sf.relevant_tests`: `RunSpecifiedTests` with the tests `cutover.testsel.select_tests` names for the delta (when
-  that module is not installed, the runbook's `sf.test_level`).
+- `sf.relevant_tests`: the test level and tests `cutover.testsel.relevant_test_run` decides for the delta
+  (`RunSpecifiedTests` with the relevant tests; it refuses a deploy with Apex no relevant test reaches).
 """
 
 from __future__ import annotations
@@ -115,19 +115,13 @@ def _with_relevant_tests(
     selection: ReleaseSelection, project_dir: Path, delta: Delta, runbook: Runbook
 ) -> ReleaseSelection:
     try:
-        from cutover.testsel import select_tests  # helper R's module; optional until it lands
+        from cutover.testsel import relevant_test_run
     except ImportError:
         return replace(selection, summary=f"{selection.summary}; tests: {selection.test_level} (no test selector)")
-    chosen = select_tests(project_dir, delta, runbook)
-    names = tuple(dict.fromkeys(t.name for t in chosen.tests))
-    if not names:
-        return replace(selection, summary=f"{selection.summary}; no relevant tests: {selection.test_level}")
-    return replace(
-        selection,
-        test_level="RunSpecifiedTests",
-        tests=names,
-        summary=f"{selection.summary}; {len(names)} relevant test class(es)",
-    )
+    # RunSpecifiedTests with the relevant tests, NoTestRun without Apex, RunRelevantTests when the runbook asks
+    # (API 66.0+); a Failure (one line) when an Apex class of the deploy is reached by no relevant test (75 % rule).
+    run = relevant_test_run(project_dir, delta, runbook)
+    return replace(selection, test_level=run.test_level, tests=run.tests, summary=f"{selection.summary}; {run.summary}")
 
 
 __all__ = ["ReleaseSelection", "default_selection", "release_selection"]

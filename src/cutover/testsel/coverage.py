@@ -105,7 +105,8 @@ def relevant_test_run(project_dir: Path, delta: DeltaLike, runbook: Runbook) -> 
 
     - `sf.test_level: RunRelevantTests` and API 66.0 or later: RunRelevantTests, Salesforce picks (before 66.0 a
       UsageError: sf itself refuses it);
-    - no Apex in the deploy and no test selected: NoTestRun (allowed in production without Apex);
+    - no Apex in the deploy and no test selected: NoTestRun (allowed in production without Apex); Apex needing no
+      coverage (an interface) that no test reaches: the runbook's `sf.test_level`;
     - else RunSpecifiedTests with the selected test classes."""
     api = project_api_version(project_dir, runbook)
     if wants_salesforce_pick(runbook):
@@ -120,8 +121,11 @@ def relevant_test_run(project_dir: Path, delta: DeltaLike, runbook: Runbook) -> 
     refusal = selection.refusal()
     if refusal is not None:
         raise Failure(refusal, hint=REFUSAL_HINT)
-    if not selection.tests and not selection.release_apex:
-        return TestRun("NoTestRun", (), "no Apex in the release and no relevant test: NoTestRun", (), selection)
+    if not selection.tests:
+        if not selection.deploys_apex:  # production accepts NoTestRun only for a deploy without Apex
+            return TestRun("NoTestRun", (), "no Apex in the release: NoTestRun", (), selection)
+        level = str(runbook.sf.test_level)  # Apex that needs no coverage (an interface) and no test reaching it
+        return TestRun(level, (), f"no relevant test for the release's Apex: {level}", (), selection)
     names = selection.names
     return TestRun(
         "RunSpecifiedTests",

@@ -22,6 +22,7 @@ from cutover.runbook.models import Runbook
 from cutover.testsel.graph import ApexGraph, ApexUnit, build_graph
 
 ARROW = " → "
+APEX_TYPES = ("ApexClass", "ApexTrigger")
 # Children of an sObject whose change alters what DML on it does (a new required field, a validation rule...).
 OBJECT_CHILDREN = {
     "CustomField": "field",
@@ -74,6 +75,7 @@ class TestSelection:
     changes: tuple[str, ...]  # every change considered, as its label
     unaffecting: tuple[str, ...]  # changes that reach no Apex (LWC, layouts, ...), as `Type:Name`
     since: str = ""
+    deploys_apex: bool = True  # the deploy carries Apex classes or triggers (tests and interfaces included)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -96,6 +98,7 @@ class TestSelection:
             "release_apex": list(self.release_apex),
             "changes": list(self.changes),
             "unaffecting": list(self.unaffecting),
+            "deploys_apex": self.deploys_apex,
         }
 
 
@@ -142,6 +145,7 @@ def select_in_graph(
         changes=tuple(c.label for c in changes),
         unaffecting=tuple(unaffecting),
         since=delta.since,
+        deploys_apex=bool(graph.units) if whole_project else any(c.type in APEX_TYPES for c in delta.upserts),
     )
 
 
@@ -187,7 +191,7 @@ def _changes(
             unaffecting.append(f"{component.type}:{component.name}")
             continue
         changes.append(change)
-        if component.type in ("ApexClass", "ApexTrigger"):
+        if component.type in APEX_TYPES:
             kind = "class" if component.type == "ApexClass" else "trigger"
             unit = graph.find(kind, component.name)
             if unit is None or unit.needs_coverage:
@@ -203,7 +207,7 @@ def _changes(
 
 def _upsert(component: ComponentLike, graph: ApexGraph) -> _Change | None:
     kind, name = component.type, component.name
-    if kind in ("ApexClass", "ApexTrigger"):
+    if kind in APEX_TYPES:
         unit = graph.find("class" if kind == "ApexClass" else "trigger", name)
         if unit is None:
             key = f"{'class' if kind == 'ApexClass' else 'trigger'}:{name.lower()}"

@@ -151,21 +151,16 @@ def test_relevant_tests_without_a_selector_keep_the_test_level(
 def test_relevant_tests_become_run_specified_tests(repo: Repo, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
     import types
-    from dataclasses import dataclass
-
-    @dataclass
-    class Chosen:
-        name: str
-        reasons: tuple[str, ...] = ()
 
     seen: list[object] = []
 
-    def select_tests(project_dir: Path, delta: object, runbook: object) -> object:
+    def relevant_test_run(project_dir: Path, delta: object, runbook: object) -> object:
         seen.append(delta)
-        return types.SimpleNamespace(tests=(Chosen("ChangeTest"), Chosen("AddedTest"), Chosen("ChangeTest")))
+        tests = ("ChangeTest", "AddedTest")
+        return types.SimpleNamespace(test_level="RunSpecifiedTests", tests=tests, summary="2 relevant test class(es)")
 
     fake = types.ModuleType("cutover.testsel")
-    fake.select_tests = select_tests  # type: ignore[attr-defined]
+    fake.relevant_test_run = relevant_test_run  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "cutover.testsel", fake)
     release_v2(repo)
     backup, _ = contexts(engine)

@@ -4,35 +4,17 @@ Money, the field Order__c.Status__c and deletes the trigger InvoiceTrigger."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from testsel_helpers import CLASSES, fixture_repo, git
 
 from cutover.cli import main
-
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "testsel"
-CLASSES = Path("force-app/main/default/classes")
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    shutil.copytree(FIXTURE, repo)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "first release")
-    git(repo, "tag", "v0.9.0")
+    repo = fixture_repo(tmp_path / "repo", "v0.9.0")
     (repo / CLASSES / "UnusedUtil.cls").write_text(
         "public class UnusedUtil { public static Integer a() { return 1; } }"
     )
@@ -95,11 +77,7 @@ def test_unknown_tag_is_a_clear_error(repo: Path, capsys: pytest.CaptureFixture[
 
 
 def test_no_release_tag_asks_for_since(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repo = tmp_path / "untagged"
-    shutil.copytree(FIXTURE, repo)
-    git(repo, "init", "-q")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "only commit")
+    repo = fixture_repo(tmp_path / "untagged", "build-1")  # no v* tag
     assert main(["-C", str(repo), "tests", "relevant"]) == 2
     err = capsys.readouterr().err
     assert "no release tag matching v* is reachable from HEAD" in err and "--since" in err

@@ -115,3 +115,9 @@ def test_run_relevant_tests_needs_api_66(project: Path) -> None:
     run = relevant_test_run(project, change, newer)  # Salesforce picks: no refusal for UnusedUtil
     assert (run.test_level, run.tests) == ("RunRelevantTests", ())
     assert check_release_coverage(project, newer, change, []) is None
+
+
+def test_apex_that_needs_no_coverage_and_no_test_keeps_the_runbook_level(project: Path) -> None:
+    # OrderStatus is an enum nobody uses: nothing to cover, no test to name, but Apex in a production deploy
+    run = relevant_test_run(project, delta(Component("ApexClass", "OrderStatus")), runbook())
+    assert (run.test_level, run.tests) == ("RunLocalTests", ())
