@@ -57,6 +57,11 @@ def _global_options(
 for register in REGISTRARS:
     register(app)
 
+from cutover.commands import fleet, server, worker  # noqa: E402  (issue 10: Temporal; imports temporalio lazily)
+
+for register in (server.register, worker.register, fleet.register):
+    register(app)
+
 
 def _crash_log(exc: BaseException, argv: list[str]) -> Path | None:
     """Write the traceback of an unexpected error to .cutover/logs/ (redacted); return its path."""

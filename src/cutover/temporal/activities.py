@@ -1,0 +1,270 @@
+"""The activities `cutover worker` runs: plan a run, advance it by one step, record a sign-off.
+
+Every activity rebuilds the run's store from the events the workflow passes in (`state.materialize`) and then runs
+the local engine on it, with the step registry's executors: no step logic exists twice. `advance` executes the next
+step of the plan (the rollback, when that step triggers it) and returns the whole event log.
+
+Stateless workers: while `advance` runs, the events it appends (the deploy's job id among them, recorded before the
+wait) are heartbeated every second. When a worker dies, Temporal retries the activity on another worker after the
+heartbeat timeout; that attempt rebuilds the store from the workflow's events plus the heartbeated ones, so the step
+is found `running` with its job id, and the engine re-attaches to the job instead of deploying again (or, if the
+job id never made it out, asks the org, exactly as `cutover resume` does after a crash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+
+from cutover.engine import Engine, RunState, StepStatus
+from cutover.engine.model import DONE_STATUSES
+from cutover.engine.runner import steps_to_execute
+from cutover.errors import AwaitingSignoff, CutoverError, StepFailed
+from cutover.redact import redact
+from cutover.temporal.state import export_events, materialize, run_folder, spec_to_dict
+from cutover.temporal.types import (
+    AWAITING,
+    STEP_DONE,
+    AdvanceInput,
+    AdvanceResult,
+    EventDict,
+    OrgRunInput,
+    RunSnapshot,
+    SignoffInput,
+    SignoffResult,
+)
+
+HEARTBEAT_EVERY = 1.0
+
+
+@dataclass
+class OrgProject:
+    """The project's runbook, re-targeted at one org (alias and expected identity from the fleet or team run)."""
+
+    dir: Path
+    runbook: Any
+    runbook_path: Path
+    runbook_sha256: str
+    plan: list[Any]
+
+
+def org_project(run: OrgRunInput) -> OrgProject:
+    from cutover.runbook import find_runbook, load_runbook
+    from cutover.runbook.plan import build_plan
+    from cutover.steps import file_sha256
+
+    project_dir = Path(run.project_dir)
+    path = find_runbook(project_dir)
+    runbook = load_runbook(path)
+    expect = runbook.target.expect
+    changes = {
+        key: value
+        for key, value in (
+            ("org_id", run.org.org_id),
+            ("username", run.org.username),
+            ("instance_url", run.org.instance_url),
+            ("sandbox", run.org.sandbox),
+        )
+        if value is not None
+    }
+    target = runbook.target.model_copy(update={"alias": run.org.alias, "expect": expect.model_copy(update=changes)})
+    runbook = runbook.model_copy(update={"target": target})
+    return OrgProject(project_dir, runbook, path, file_sha256(path), list(build_plan(runbook)))
+
+
+def _relpath(project: OrgProject) -> str:
+    try:
+        return project.runbook_path.relative_to(project.dir).as_posix()
+    except ValueError:
+        return str(project.runbook_path)
+
+
+def _engine(folder: Path, project_dir: Path) -> Engine:
+    """The local engine on the rebuilt store; its steps run in (and commands against) the real project."""
+    engine = Engine(folder)
+    engine.project_dir = project_dir.resolve()
+    return engine
+
+
+# -- plan ------------------------------------------------------------------------------------------------------------
+def plan_run_sync(run: OrgRunInput) -> RunSnapshot:
+    from cutover.steps import git_head, plan_to_specs
+
+    project = org_project(run)
+    specs = plan_to_specs(project.plan, project.runbook)
+    with tempfile.TemporaryDirectory(prefix="cutover-plan-") as tmp:
+        engine = Engine(Path(tmp))
+        try:
+            info = engine.create_run(
+                run.org.alias,
+                specs,
+                runbook_path=_relpath(project),
+                runbook_sha256=project.runbook_sha256,
+                git_head=git_head(project.dir),
+            )
+            events = export_events(engine.store, info.id)
+        finally:
+            engine.close()
+    return RunSnapshot(info.id, run.org.alias, [spec_to_dict(s) for s in specs], events)
+
+
+@activity.defn(name="cutover.plan_run")
+async def plan_run(run: OrgRunInput) -> RunSnapshot:
+    return await asyncio.to_thread(plan_run_sync, run)
+
+
+# -- advance ---------------------------------------------------------------------------------------------------------
+def advance_sync(inp: AdvanceInput, extra: list[EventDict], ready: threading.Event | None = None) -> AdvanceResult:
+    """Rebuild the store, execute the next step of the plan with the registry's executors, return the events."""
+    from cutover.steps import build_executors, change_authors, role_rules
+    from cutover.steps.registry import StepServices
+
+    snapshot = inp.snapshot
+    folder = run_folder(Path(inp.run.project_dir), inp.run.org.org_id, snapshot.run_id)
+    materialize(folder, snapshot, extra).close()
+    if ready is not None:
+        ready.set()
+    project = org_project(inp.run)
+    engine = _engine(folder, project.dir)
+    try:
+        records = engine.steps(snapshot.run_id)
+        main = [r for r in records if not r.spec.contingency and r.status not in DONE_STATUSES]
+        target = next((r for r in main if not (r.status == StepStatus.FAILED and not r.spec.blocking)), None)
+        allowed = {
+            r.id for r in records if not r.spec.contingency and (target is None or r.position <= target.position)
+        }
+
+        def select(spec: Any) -> bool:
+            return spec.id in allowed
+
+        todo = steps_to_execute(records, select)
+        authors = change_authors(project.dir) if project.runbook.separation_of_duties.reviewer_not_author else ()
+        services = StepServices(
+            project_dir=project.dir,
+            target_org=inp.run.org.alias,
+            runbook_path=project.runbook_path,
+            change_authors=role_rules(project.runbook, authors).change_authors,
+        )
+        if inp.run.monitor:
+            services.extras["monitor_overrides"] = dict(inp.run.monitor)
+        executors = build_executors(
+            project.plan,
+            project.runbook,
+            services,
+            [r.id for r in todo if not r.spec.contingency],
+            optional=[r.id for r in todo if r.spec.contingency],
+        )
+        step_id = target.id if target else None
+        try:
+            result = engine.execute(snapshot.run_id, executors, select=select)
+        except AwaitingSignoff as exc:
+            return AdvanceResult(AWAITING, redact(exc.message), new_events(engine, snapshot), step_id)
+        except StepFailed as exc:
+            state = engine.resolve_run(snapshot.run_id).state.value
+            return AdvanceResult(state, redact(exc.message), new_events(engine, snapshot), step_id)
+        except CutoverError as exc:  # a usage problem (no executor, damaged state): the run cannot go on
+            return AdvanceResult("failed", redact(exc.message), new_events(engine, snapshot), step_id)
+        events = new_events(engine, snapshot)
+        if result.state == RunState.PAUSED and events and events[-1]["type"] == "run.stopped":
+            # Our own "stop after this one step": not an event of the run (the next activity resumes it).
+            return AdvanceResult(STEP_DONE, "", events[:-1], step_id)
+        return AdvanceResult(result.state.value, redact(result.message), events, step_id)
+    finally:
+        engine.close()
+
+
+def new_events(engine: Engine, snapshot: RunSnapshot) -> list[EventDict]:
+    """The events this activity (and a crashed attempt before it) added: the workflow holds the earlier ones."""
+    base = int(snapshot.events[-1]["seq"]) if snapshot.events else 0
+    return [e for e in export_events(engine.store, snapshot.run_id) if e["seq"] > base]
+
+
+def _new_events(folder: Path, run_id: str, after_seq: int) -> list[EventDict]:
+    """Events appended by the running step, read through a second connection (WAL: never blocks the writer)."""
+    path = folder / ".cutover" / "state.db"
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = db.execute(
+            "SELECT run_id, seq, at, type, step_id, payload, prev_hash, hash FROM events "
+            "WHERE run_id = ? AND seq > ? ORDER BY seq",
+            (run_id, after_seq),
+        ).fetchall()
+    finally:
+        db.close()
+    import json
+
+    keys = ("run_id", "seq", "at", "type", "step_id", "payload", "prev_hash", "hash")
+    out = []
+    for row in rows:
+        item = dict(zip(keys, row, strict=True))
+        item["payload"] = json.loads(item["payload"])
+        out.append(item)
+    return out
+
+
+@activity.defn(name="cutover.advance")
+async def advance(inp: AdvanceInput) -> AdvanceResult:
+    info = activity.info()
+    extra: list[EventDict] = []
+    if info.heartbeat_details:
+        last = info.heartbeat_details[-1]
+        if isinstance(last, list):
+            extra = [e for e in last if isinstance(e, dict)]
+    base_seq = int(inp.snapshot.events[-1]["seq"]) if inp.snapshot.events else 0
+    folder = run_folder(Path(inp.run.project_dir), inp.run.org.org_id, inp.snapshot.run_id)
+    ready = threading.Event()
+    task = asyncio.create_task(asyncio.to_thread(advance_sync, inp, extra, ready))
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY)
+        if done:
+            return task.result()
+        if ready.is_set():
+            try:
+                activity.heartbeat(await asyncio.to_thread(_new_events, folder, inp.snapshot.run_id, base_seq))
+            except sqlite3.Error:
+                activity.heartbeat(extra)
+
+
+# -- sign-offs -------------------------------------------------------------------------------------------------------
+def record_signoff_sync(inp: SignoffInput) -> SignoffResult:
+    from cutover.steps import change_authors, role_rules
+
+    snapshot, req = inp.snapshot, inp.request
+    folder = run_folder(Path(inp.run.project_dir), inp.run.org.org_id, snapshot.run_id)
+    materialize(folder, snapshot).close()
+    project = org_project(inp.run)
+    engine = _engine(folder, project.dir)
+    try:
+        authors = change_authors(project.dir) if project.runbook.separation_of_duties.reviewer_not_author else ()
+        try:
+            engine.signoff(
+                snapshot.run_id,
+                req.step_id,
+                by=req.by,
+                role=req.role,
+                note=req.note,
+                evidence=req.evidence,
+                rules=role_rules(project.runbook, authors),
+            )
+        except CutoverError as exc:
+            return SignoffResult(False, redact(exc.message), new_events(engine, snapshot))
+        return SignoffResult(
+            True, f"{req.step_id} signed by {redact(req.by)} ({req.role})", new_events(engine, snapshot)
+        )
+    finally:
+        engine.close()
+
+
+@activity.defn(name="cutover.record_signoff")
+async def record_signoff(inp: SignoffInput) -> SignoffResult:
+    return await asyncio.to_thread(record_signoff_sync, inp)
+
+
+ACTIVITIES = [plan_run, advance, record_signoff]

@@ -1,0 +1,77 @@
+"""Where Temporal is, and a client for it: `--temporal HOST:PORT --namespace NS`, else `CUTOVER_TEMPORAL` /
+`CUTOVER_TEMPORAL_NAMESPACE`, else the embedded dev server `cutover server` started for this project (its address is
+in `.cutover/temporal/address`).
+
+`cutover.temporal` is the only package that imports `temporalio`: the rest of cutover talks to Temporal through it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cutover.errors import EnvironmentProblem, UsageError
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+ENV_ADDRESS = "CUTOVER_TEMPORAL"
+ENV_NAMESPACE = "CUTOVER_TEMPORAL_NAMESPACE"
+DEFAULT_NAMESPACE = "default"
+TASK_QUEUE = "cutover"
+_ADDRESS = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+
+
+@dataclass(frozen=True)
+class Target:
+    address: str
+    namespace: str
+    source: str  # "--temporal", "CUTOVER_TEMPORAL" or the embedded server's address file
+
+    def describe(self) -> str:
+        return f"{self.address} (namespace {self.namespace}, from {self.source})"
+
+
+def address_file(project_dir: Path) -> Path:
+    return project_dir / ".cutover" / "temporal" / "address"
+
+
+def check_address(address: str, where: str) -> str:
+    address = address.strip()
+    if not _ADDRESS.match(address):
+        raise UsageError(f"{where}: {address!r} is not HOST:PORT (e.g. localhost:7233)")
+    return address
+
+
+def resolve(project_dir: Path, address: str | None = None, namespace: str | None = None) -> Target:
+    """The Temporal to use: the flag, else the environment, else the embedded server of this project."""
+    ns = namespace or os.environ.get(ENV_NAMESPACE) or DEFAULT_NAMESPACE
+    if address:
+        return Target(check_address(address, "--temporal"), ns, "--temporal")
+    env = os.environ.get(ENV_ADDRESS)
+    if env:
+        return Target(check_address(env, ENV_ADDRESS), ns, ENV_ADDRESS)
+    path = address_file(project_dir)
+    if path.is_file():
+        return Target(check_address(path.read_text(encoding="utf-8"), str(path)), ns, "cutover server")
+    raise UsageError(
+        "no Temporal to connect to",
+        hint="start the embedded one with `cutover server`, or pass --temporal HOST:PORT (or set CUTOVER_TEMPORAL)",
+    )
+
+
+async def connect(target: Target) -> Client:
+    """A client for `target`; an unreachable server is an environment problem (exit 6) with one line."""
+    from temporalio.client import Client
+
+    try:
+        return await Client.connect(target.address, namespace=target.namespace)
+    except Exception as exc:  # the SDK raises RuntimeError / RPCError with a long text
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise EnvironmentProblem(
+            f"cannot reach Temporal at {target.describe()}: {first}",
+            hint="start it with `cutover server`, or check --temporal / CUTOVER_TEMPORAL",
+        ) from None
