@@ -366,7 +366,7 @@ def resume_cmd(
 
 def _fetch_signoffs(engine: Engine, project: Project, run: RunInfo) -> None:
     """Import the signed sign-offs pushed to refs/cutover/signoffs/<run> on the release remote (cutover.signing)."""
-    from cutover.signing.commands import fetch_delivered
+    from cutover.signing.flows import fetch_delivered
 
     for line in fetch_delivered(engine, project, run, _rules(project)):
         err_console().print(line, markup=False, highlight=False)

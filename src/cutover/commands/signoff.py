@@ -102,7 +102,7 @@ def signoff_cmd(
         raise UsageError("cutover signoff STEP needs --by WHO and --role ROLE")
     request = None
     if key is not None or output is not None or push:
-        from cutover.signing.commands import Request, require_key
+        from cutover.signing.flows import Request, require_key
 
         why = "--output" if output is not None else "--push" if push else "--key"
         request = Request(step, by, role, note, evidence, require_key(key, why=why))
@@ -139,7 +139,7 @@ def signoff_cmd(
         run = sync_runbook(run, project, engine)
     step_id = _resolve_step(engine, run, step)
     if request is not None:
-        from cutover.signing.commands import describe, sign_local
+        from cutover.signing.flows import describe, sign_local
 
         if project is None:
             raise UsageError("a signed sign-off needs the runbook (cutover.yaml) for the keys")
@@ -175,7 +175,7 @@ def _sign_detached(
     """Sign from a checkout alone: --run names the run; the statement goes to --output and/or the git remote."""
     from cutover.commands.run import load_project
     from cutover.signing import transport
-    from cutover.signing.commands import key_fingerprint, sign_detached
+    from cutover.signing.flows import key_fingerprint, sign_detached
 
     if not run_id:
         raise UsageError("--output/--push sign for a run given by id: add --run RUN (see `cutover status` there)")
@@ -201,11 +201,16 @@ def _sign_detached(
 
 def _import(project_dir: Path, file: Path, run_id: str | None, target_org: str | None) -> None:
     from cutover.commands.run import load_project
-    from cutover.signing.commands import describe, import_file
+    from cutover.signing.flows import describe
+    from cutover.signing.intake import accept
+    from cutover.signing.statement import Envelope
 
+    envelope = Envelope.read(file)
     project = load_project(project_dir, target_org)
     engine = Engine(project_dir)
-    signed = import_file(engine, project, file, run_id, _rules(project))
+    run = sync_runbook(engine.resolve_run(run_id or envelope.statement.run), project, engine)
+    rules = _rules(project)
+    signed = accept(engine, run, envelope, runbook=project.runbook, project_dir=project.dir, rules=rules)
     out_console().print(f"imported: {describe(signed)} in run {signed.run_id}", markup=False, highlight=False)
     run = engine.resolve_run(signed.run_id)
     if run.state == RunState.PAUSED:

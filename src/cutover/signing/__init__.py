@@ -4,5 +4,5 @@
 
 Modules: `sshkeygen` (the only code that runs ssh-keygen), `keys` (who holds which key; fingerprints), `statement`
 (the canonical statement and its file), `verify` (the verified identity), `intake` (build, sign, accept),
-`transport` (the git ref).
+`transport` (the git ref), `flows` (what the commands do with them).
 """

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from cutover.errors import EnvironmentProblem, UsageError
+from cutover.errors import EnvironmentProblem, Failure, UsageError
 
 NAMESPACE = "cutover-signoff"
 SIGN_TIMEOUT = 120.0  # a passphrase prompt or a hardware key touch takes a person
@@ -87,7 +87,9 @@ def find_principals(signature: str, allowed_signers: str) -> list[str]:
     with folder:
         done = _run(["-Y", "find-principals", "-s", str(sig_path), "-f", str(signers_path)], b"", VERIFY_TIMEOUT)
     if done.returncode != 0:
-        return []
+        if "No principal matched" in done.stderr + done.stdout:
+            return []
+        raise Failure(f"ssh-keygen -Y find-principals failed: {done.first_line()}")
     return [line.strip() for line in done.stdout.splitlines() if line.strip()]
 
 

@@ -110,16 +110,6 @@ def sign_local(
     return accept(engine, run, envelope, runbook=project.runbook, project_dir=project.dir, rules=rules)
 
 
-def import_file(engine: Engine, project: Project, path: Path, run_id: str | None, rules: RoleRules) -> SignoffRecord:
-    envelope = Envelope.read(path)
-    statement = envelope.statement
-    run = engine.resolve_run(run_id or statement.run)
-    from cutover.commands.run import sync_runbook
-
-    run = sync_runbook(run, project, engine)
-    return accept(engine, run, envelope, runbook=project.runbook, project_dir=project.dir, rules=rules)
-
-
 def describe(record: SignoffRecord) -> str:
     how = f"verified signer {record.signer}, key {record.fingerprint}" if record.signer else "unsigned"
     return f"{record.by} signed {record.step_id} as {record.role} ({how})"
