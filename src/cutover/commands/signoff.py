@@ -133,6 +133,10 @@ def signoff_cmd(
             _check_signoff_against_plan(
                 specs, step, by=by, role=role, evidence=evidence, rules=_rules(project), signed=request is not None
             )
+            if request is not None:
+                from cutover.signing.flows import precheck_key
+
+                precheck_key(project, request.key)
             run = create_run(engine, project, specs)
             err_console().print(f"created run {run.id} (planned) for {project.target_org}", markup=False)
     if project is not None:

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 from cutover.engine import Engine, RoleRules, RunInfo, SignoffRecord
 from cutover.engine.signoffs import check_signoff
 from cutover.engine.store import utc_now
-from cutover.errors import CutoverError, UsageError
+from cutover.errors import CutoverError, Failure, UsageError
 from cutover.signing import transport
 from cutover.signing.intake import Facts, accept, resolve_spec, sign, statement_for
-from cutover.signing.keys import keyring, signature_info
+from cutover.signing.keys import fingerprint as blob_fingerprint
+from cutover.signing.keys import key_blob, keyring, signature_info
 from cutover.signing.statement import Envelope
 from cutover.signing.verify import verify_envelope
 
@@ -108,6 +109,26 @@ def sign_local(
     facts = Facts(run.id, record.spec, project.runbook_sha256, git_head(project.dir), head[1] if head else None)
     envelope = _sign(facts, request, project.dir)
     return accept(engine, run, envelope, runbook=project.runbook, project_dir=project.dir, rules=rules)
+
+
+def precheck_key(project: Project, key: Path) -> None:
+    """Refuse a key the runbook does not list before anything is created for it (a planned run), when its public
+    half is at hand (`KEY.pub`, or KEY itself); the signature is verified in full when the sign-off is recorded."""
+    pub = key if key.suffix == ".pub" else key.with_name(key.name + ".pub")
+    try:
+        parts = pub.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):
+        return
+    if len(parts) < 2:
+        return
+    ring = keyring(project.runbook, project.dir)
+    if f" {parts[1]}" not in ring.allowed_signers:
+        try:
+            fp = blob_fingerprint(key_blob(" ".join(parts[:2])))
+        except ValueError:
+            return
+        where = " or ".join(ring.sources) or "roles.<id>.signing_keys"
+        raise Failure(f"the key {fp} is not listed in the runbook ({where}): sign-off refused")
 
 
 def describe(record: SignoffRecord) -> str:

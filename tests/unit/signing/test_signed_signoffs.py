@@ -89,7 +89,21 @@ def test_a_key_the_runbook_does_not_list_is_refused(
     assert code == 1
     err = capsys.readouterr().err
     assert f"the key {fingerprint(keys['mallory'])} is not listed in the runbook" in err
-    assert signoffs_of(status(tmp_path, capsys), "signoff.notes") == []
+    engine = Engine(tmp_path)
+    try:
+        assert engine.runs() == []  # refused before a planned run was created for it
+    finally:
+        engine.close()
+    # With a run, refused the same (this time by the full verification of the signature).
+    assert cutover(tmp_path, "signoff", "notes", "--by", "Dana Lead", "--role", "deployment_lead") == 0
+    (tmp_path / "stray.pub").write_text("")  # no public half at hand: the signature itself decides
+    stray = tmp_path / "stray"
+    stray.write_bytes(keys["mallory"].read_bytes())
+    stray.chmod(0o600)
+    code = cutover(tmp_path, "signoff", "qa", "--by", "Quinn QA", "--role", "qa_lead", "--key", str(stray))
+    assert code == 1
+    assert f"the key {fingerprint(keys['mallory'])} is not listed in the runbook" in capsys.readouterr().err
+    assert signoffs_of(status(tmp_path, capsys), "signoff.qa") == []
 
 
 def test_a_forged_name_with_someone_elses_key_is_refused(
