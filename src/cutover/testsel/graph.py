@@ -101,20 +101,36 @@ class ApexGraph:
         return self.object_names.get(lname, lname)
 
 
+# Parsed files, by (path, mtime, size): a run asks for its selection at several steps (backup, validation, quick
+# deploy, the coverage check); only files that changed since are parsed again.
+_PARSED: dict[tuple[str, str, int, int], tuple[ApexUnit | None, dict[str, str]]] = {}
+_PARSED_MAX = 50_000
+
+
 def build_graph(project_dir: Path, source_dirs: Iterable[str]) -> ApexGraph:
     """Parse every .cls and .trigger under the source folders and link them."""
     units: dict[str, ApexUnit] = {}
     object_names: dict[str, str] = {}
     errors: list[str] = []
-    folders = [project_dir / d for d in source_dirs if (project_dir / d).is_dir()]
+    base = project_dir.resolve()
+    folders = [base / d for d in source_dirs if (base / d).is_dir()]
     for path in discover(folders):
-        rel = path.resolve().relative_to(project_dir.resolve()).as_posix() if path.is_absolute() else path.as_posix()
+        resolved = path.resolve()
+        rel = resolved.relative_to(base).as_posix() if resolved.is_relative_to(base) else resolved.as_posix()
         try:
-            source = path.read_bytes()
+            stat = resolved.stat()
+            key = (rel, str(resolved), stat.st_mtime_ns, stat.st_size)
+            if key not in _PARSED:
+                if len(_PARSED) >= _PARSED_MAX:
+                    _PARSED.clear()
+                names: dict[str, str] = {}
+                _PARSED[key] = (index_file(parse(resolved.read_bytes(), rel), names), names)
         except OSError as exc:
             errors.append(f"{rel}: {exc.strerror or exc}")
             continue
-        unit = index_file(parse(source, rel), object_names)
+        unit, names = _PARSED[key]
+        for lname, spelled in names.items():
+            object_names.setdefault(lname, spelled)
         if unit is not None:
             units.setdefault(unit.key, unit)
     return link(units, object_names, errors)

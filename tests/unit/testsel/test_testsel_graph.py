@@ -9,6 +9,9 @@ TestDataFactory (@IsTest, no test methods) inserts Order__c; UnusedUtil is used 
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from testsel_helpers import FIXTURE, Component, delta
 
@@ -140,3 +143,14 @@ def test_uncovered_lists_release_apex_no_selected_test_reaches(graph: ApexGraph)
     assert "TestDataFactory" not in selection.names
     covered = select_in_graph(FIXTURE, delta(Component("ApexClass", "Money")), graph)
     assert covered.uncovered == () and covered.refusal() is None
+
+
+def test_a_rebuilt_graph_sees_edited_files(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURE, tmp_path / "p")
+    before = build_graph(tmp_path / "p", ["force-app"])
+    assert "class:money" not in before.edges["class:unusedutil"]
+    path = tmp_path / "p/force-app/main/default/classes/UnusedUtil.cls"
+    path.write_text(path.read_text().replace("return 42;", "return new Money(42).amount.intValue();"))
+    after = build_graph(tmp_path / "p", ["force-app"])
+    assert "class:money" in after.edges["class:unusedutil"]
+    assert after.units["class:unusedutil"].path == "force-app/main/default/classes/UnusedUtil.cls"
