@@ -377,6 +377,24 @@ def _markdown_monitoring(monitoring: Mapping[str, Any]) -> list[str]:
     out = _markdown_checks("Monitoring and alerts", monitoring["steps"])
     if monitoring.get("window"):
         out += [md(window_line(monitoring["window"])), ""]
+    series = monitoring.get("series") or []
+    if series:  # the HTML record draws these as charts
+        out += ["Samples per metric (the HTML record charts them):", ""]
+        out += _table(
+            ["metric", "samples", "values", "threshold", "breaches", "alerts"],
+            [
+                [
+                    s["title"],
+                    len(s["points"]),
+                    " → ".join(f"{p['value']:g}" + ("!" if p["breach"] else "") for p in s["points"][:24])
+                    + (" …" if len(s["points"]) > 24 else ""),
+                    "" if s["threshold"] is None else f"{s['threshold']:g}{'%' if s['unit'] == '%' else ''}",
+                    s["breaches"],
+                    ", ".join(f"{a['id']} ({a['severity']})" for a in s["alerts"]),
+                ]
+                for s in series
+            ],
+        )
     limits = [row for row in monitoring["limits"] if row.get("max_pct") is not None]
     if limits:
         out += _table(

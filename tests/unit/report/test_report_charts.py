@@ -208,6 +208,7 @@ def test_the_record_lists_where_the_audit_head_was_published(record: Mapping[str
     assert 'id="anchors"' in html and notes[0]["hash"] in html
     markdown = render(record, "md")
     assert "## Audit head anchored off this machine" in markdown and notes[0]["hash"] in markdown
+    assert "| SOQL queries | 4 | 30 → 55 → 85! → 60 | 80% | 1 | " in markdown  # the charts' data, as text
 
 
 def _anchor_event_record(tmp_path: Path) -> Mapping[str, Any]:
