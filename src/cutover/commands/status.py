@@ -73,7 +73,10 @@ def status_cmd(
         detail = step["detail"] or ""
         if step.get("signoffs"):
             detail = (
-                (detail + " ").lstrip() + "[" + ", ".join(f"{s['by']} ({s['role']})" for s in step["signoffs"]) + "]"
+                (detail + " ").lstrip()
+                + "["
+                + ", ".join(f"{s['by']} ({s['role']}{', signed' if s.get('signer') else ''})" for s in step["signoffs"])
+                + "]"
             )
         shown = step["status"]
         if step.get("contingency") and shown == "pending":

@@ -51,6 +51,9 @@ def test_a_signed_signoff_records_the_verified_signer_fingerprint_and_statement(
     )
     [unsigned] = signoffs_of(status(tmp_path, capsys), "signoff.security-review")
     assert unsigned["signer"] is None and unsigned["fingerprint"] is None  # optional: recorded as unsigned
+    assert cutover(tmp_path, "status") == 0
+    table = capsys.readouterr().out
+    assert "[Dana Lead (deployment_lead, signed)]" in table and "[Sam Secure (security_reviewer)]" in table
     # The statement and its signature are evidence, and verify again with ssh-keygen alone.
     folder = next((tmp_path / ".cutover" / "runs").iterdir()) / "evidence" / "signoff.notes"
     [statement] = folder.glob("*.statement.json")
