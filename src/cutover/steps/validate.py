@@ -30,6 +30,7 @@ from cutover.sf import (
     SfCli,
     SfCommandFailed,
     SfCrashed,
+    SfError,
     SfTimeout,
 )
 from cutover.steps._selection import release_selection
@@ -304,19 +305,23 @@ class Validate:
         with sf_session(ctx, self.services, self.runbook) as sf:
             return self._judge(ctx, sf, str(job_id))
 
-    def cancel(self, ctx: StepContext, external_ids: dict[str, Any]) -> None:
-        """The run stopped before the validation was joined: cancel it (a validation that already finished cannot
-        be cancelled, and needs not be: it changed nothing)."""
+    def cancel(self, ctx: StepContext, external_ids: dict[str, Any]) -> str | None:
+        """The run stopped before the validation was joined: cancel it. A validation that already finished cannot
+        be cancelled, and needs not be (it changed nothing): that is said, not raised."""
         job_id = external_ids.get("validation_id")
         if not job_id:
-            return
+            return "nothing to cancel (no validation job)"
         with sf_session(ctx, self.services, self.runbook) as sf:
             try:
                 sf.deploy_cancel(self.alias, str(job_id))
-            except TRANSIENT_ERRORS as exc:
+            except SfError as exc:
+                if exc.name == "CannotCancelDeployError" or "already completed" in exc.message:
+                    ctx.event("validation.finished_before_cancel", job_id=job_id)
+                    return f"validation {job_id} had already finished (it changed nothing)"
                 ctx.event("validation.cancel_failed", job_id=job_id, error=exc.message)
                 raise
         ctx.event("validation.cancelled", job_id=job_id)
+        return None
 
     def _judge(self, ctx: StepContext, sf: SfCli, job_id: str) -> StepOutcome:
         report = wait_for_deploy(
