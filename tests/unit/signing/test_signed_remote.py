@@ -116,6 +116,14 @@ def test_output_file_import_and_every_replay_refused(
     statement = tmp_path / "qa.json"
     assert sign_qa(b, keys, run_id, "--output", str(statement)) == 0
     assert not (b / ".cutover").exists()
+    # Without the run's state, the statement binds the audit head the run anchored in git notes on the remote.
+    signed = json.loads(json.loads(statement.read_text())["statement"])
+    engine = Engine(a)
+    try:
+        assert signed["audit_head"] in {e.hash for e in engine.events(run_id)}
+        assert signed["commit"] == engine.resolve_run(run_id).git_head
+    finally:
+        engine.close()
     other_run = tmp_path / "other-run.json"
     assert sign_qa(b, keys, "20261206-000000-beef", "--output", str(other_run)) == 0
 
