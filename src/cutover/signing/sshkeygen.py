@@ -53,7 +53,13 @@ def _run(args: list[str], data: bytes, timeout: float) -> Done:
         raise EnvironmentProblem(f"ssh-keygen {args[0]} {args[1]} did not finish within {timeout:.0f} s") from None
     except OSError as exc:
         raise EnvironmentProblem(f"cannot run ssh-keygen: {exc.strerror or exc}") from None
-    return Done(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
+    result = Done(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
+    if result.returncode != 0 and any(t in result.stderr for t in ("unknown option -- Y", "illegal option -- Y")):
+        raise EnvironmentProblem(
+            f"{argv[0]} does not know -Y (signatures): signed sign-offs need OpenSSH's ssh-keygen 8.2 or later",
+            hint="upgrade OpenSSH, or set CUTOVER_SSH_KEYGEN to a newer ssh-keygen",
+        )
+    return result
 
 
 def sign(data: bytes, key: Path) -> str:
