@@ -3,8 +3,9 @@ without the run's state), `accept` checks a delivered statement against the run 
 
 `accept` refuses, with the reason: a statement for another run; for a step the run does not have, or not the one
 it was delivered for; signed over another definition of the step (the step changed since it was signed); imported
-before (a statement counts once); whose key the runbook does not list, or that belongs to someone else than the
-statement's person; a bad signature. Separation of duties is then the engine's, on the verified person.
+before (a statement counts once); naming an evidence file that differs here from the one signed; whose key the
+runbook does not list, or that belongs to someone else than the statement's person; a bad signature. Separation of
+duties is then the engine's, on the verified person.
 """
 
 from __future__ import annotations
@@ -124,6 +125,12 @@ def accept(
     if envelope.sha256 in imported_statements(engine, run.id):
         raise Failure(
             f"this statement ({envelope.sha256[:12]}) was already recorded in run {run.id}: a statement counts once"
+        )
+    here = evidence_sha256(statement.evidence, project_dir) if statement.evidence_sha256 else None
+    if here is not None and here != statement.evidence_sha256:
+        raise Failure(
+            f"the evidence file {statement.evidence} here differs from the one signed (SHA-256 {here[:12]}, signed "
+            f"{statement.evidence_sha256[:12]}): sign-off refused"
         )
     if redact(envelope.statement_text) != envelope.statement_text:
         raise Failure("the statement holds what looks like a secret (an access token): refused")

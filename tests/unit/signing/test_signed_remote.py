@@ -127,6 +127,15 @@ def test_output_file_import_and_every_replay_refused(
     other_run = tmp_path / "other-run.json"
     assert sign_qa(b, keys, "20261206-000000-beef", "--output", str(other_run)) == 0
 
+    # The evidence file it names differs on the run's machine: refused.
+    (b / "load-test.txt").write_text("p95 180 ms\n")
+    (a / "load-test.txt").write_text("p95 950 ms\n")
+    evidenced = tmp_path / "evidenced.json"
+    assert sign_qa(b, keys, run_id, "--evidence", "load-test.txt", "--output", str(evidenced)) == 0
+    capsys.readouterr()
+    assert cutover(a, "signoff", "import", str(evidenced)) == 1
+    assert "the evidence file load-test.txt here differs from the one signed" in capsys.readouterr().err
+
     # Another run: refused with the reason.
     capsys.readouterr()
     assert cutover(a, "signoff", "import", str(other_run), "--run", run_id) == 1
