@@ -96,9 +96,20 @@ def last_event_head(store: Store, run_id: str) -> Head | None:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+#: git commands that talk to the remote: never wait for a prompt nobody answers (credentials, ssh passphrase).
+NETWORK_COMMANDS = frozenset({"fetch", "push"})
+
+
 def _git(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
     try:
+        if args[0] in NETWORK_COMMANDS and not (full_env.get("GIT_SSH_COMMAND") or full_env.get("GIT_SSH")):
+            # ssh reads a passphrase from the terminal itself; an agent still works in batch mode
+            configured = subprocess.run(
+                ["git", "config", "core.sshCommand"], cwd=cwd, capture_output=True, text=True, check=False, timeout=30
+            )
+            if not configured.stdout.strip():
+                full_env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
         return subprocess.run(
             ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False, env=full_env
         )
