@@ -284,6 +284,9 @@ def run_cmd(
     app = app_context(ctx)
     project = load_project(app.project_dir, target_org)
     select = _selector(project, only, until)
+    from cutover.temporal.lock import refuse_if_held  # issue 10: an org whose run is open on Temporal is locked
+
+    refuse_if_held(app.project_dir, project.runbook.target.expect.org_id)
     engine = Engine(app.project_dir)
     holder = engine.locks.read(project.target_org)
     if holder is not None:

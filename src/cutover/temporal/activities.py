@@ -1,8 +1,9 @@
-"""The activities `cutover worker` runs: plan a run, advance it by one step, record a sign-off.
+"""The activities `cutover worker` runs: plan a run, advance it, record a sign-off.
 
 Every activity rebuilds the run's store from the events the workflow passes in (`state.materialize`) and then runs
-the local engine on it, with the step registry's executors: no step logic exists twice. `advance` executes the next
-step of the plan (the rollback, when that step triggers it) and returns the whole event log.
+the local engine on it, with the step registry's executors: no step logic exists twice. `advance` executes the run as
+`cutover run` would (in the engine's order, independent steps overlapping, the rollback when verification triggers
+it) until it pauses for a sign-off or ends, and returns the events it added.
 
 Stateless workers: while `advance` runs, the events it appends (the deploy's job id among them, recorded before the
 wait) are heartbeated every second. When a worker dies, Temporal retries the activity on another worker after the
@@ -23,15 +24,13 @@ from typing import Any
 
 from temporalio import activity
 
-from cutover.engine import Engine, RunState, StepStatus
-from cutover.engine.model import DONE_STATUSES
+from cutover.engine import Engine, StepStatus
 from cutover.engine.runner import steps_to_execute
 from cutover.errors import AwaitingSignoff, CutoverError, StepFailed
 from cutover.redact import redact
 from cutover.temporal.state import export_events, materialize, run_folder, spec_to_dict
 from cutover.temporal.types import (
     AWAITING,
-    STEP_DONE,
     AdvanceInput,
     AdvanceResult,
     EventDict,
@@ -122,7 +121,8 @@ async def plan_run(run: OrgRunInput) -> RunSnapshot:
 
 # -- advance ---------------------------------------------------------------------------------------------------------
 def advance_sync(inp: AdvanceInput, extra: list[EventDict], ready: threading.Event | None = None) -> AdvanceResult:
-    """Rebuild the store, execute the next step of the plan with the registry's executors, return the events."""
+    """Rebuild the store, then execute the run with the registry's executors (exactly what `cutover run` does) until
+    it pauses for a sign-off or ends; return the events it added."""
     from cutover.steps import build_executors, change_authors, role_rules
     from cutover.steps.registry import StepServices
 
@@ -134,17 +134,9 @@ def advance_sync(inp: AdvanceInput, extra: list[EventDict], ready: threading.Eve
     project = org_project(inp.run)
     engine = _engine(folder, project.dir)
     try:
-        records = engine.steps(snapshot.run_id)
-        main = [r for r in records if not r.spec.contingency and r.status not in DONE_STATUSES]
-        target = next((r for r in main if not (r.status == StepStatus.FAILED and not r.spec.blocking)), None)
-        allowed = {
-            r.id for r in records if not r.spec.contingency and (target is None or r.position <= target.position)
-        }
-
-        def select(spec: Any) -> bool:
-            return spec.id in allowed
-
-        todo = steps_to_execute(records, select)
+        todo = steps_to_execute(engine.steps(snapshot.run_id))
+        # As `cutover run`: past an earlier blocking failure executors are optional (see commands/run.py).
+        first_failure = next((i for i, r in enumerate(todo) if r.status == StepStatus.FAILED), len(todo))
         authors = change_authors(project.dir) if project.runbook.separation_of_duties.reviewer_not_author else ()
         services = StepServices(
             project_dir=project.dir,
@@ -154,30 +146,31 @@ def advance_sync(inp: AdvanceInput, extra: list[EventDict], ready: threading.Eve
         )
         if inp.run.monitor:
             services.extras["monitor_overrides"] = dict(inp.run.monitor)
-        executors = build_executors(
-            project.plan,
-            project.runbook,
-            services,
-            [r.id for r in todo if not r.spec.contingency],
-            optional=[r.id for r in todo if r.spec.contingency],
-        )
-        step_id = target.id if target else None
         try:
-            result = engine.execute(snapshot.run_id, executors, select=select)
+            executors = build_executors(
+                project.plan,
+                project.runbook,
+                services,
+                [r.id for r in todo[: first_failure + 1] if not r.spec.contingency],
+                optional=[r.id for r in todo[first_failure + 1 :] if not r.spec.contingency]
+                + [r.id for r in todo if r.spec.contingency],
+            )
+            result = engine.execute(snapshot.run_id, executors)
         except AwaitingSignoff as exc:
-            return AdvanceResult(AWAITING, redact(exc.message), new_events(engine, snapshot), step_id)
+            return _result(AWAITING, exc.message, engine, snapshot)
         except StepFailed as exc:
-            state = engine.resolve_run(snapshot.run_id).state.value
-            return AdvanceResult(state, redact(exc.message), new_events(engine, snapshot), step_id)
+            return _result(engine.resolve_run(snapshot.run_id).state.value, exc.message, engine, snapshot)
         except CutoverError as exc:  # a usage problem (no executor, damaged state): the run cannot go on
-            return AdvanceResult("failed", redact(exc.message), new_events(engine, snapshot), step_id)
-        events = new_events(engine, snapshot)
-        if result.state == RunState.PAUSED and events and events[-1]["type"] == "run.stopped":
-            # Our own "stop after this one step": not an event of the run (the next activity resumes it).
-            return AdvanceResult(STEP_DONE, "", events[:-1], step_id)
-        return AdvanceResult(result.state.value, redact(result.message), events, step_id)
+            return _result("failed", exc.message, engine, snapshot)
+        return _result(result.state.value, result.message, engine, snapshot)
     finally:
         engine.close()
+
+
+def _result(outcome: str, message: str, engine: Engine, snapshot: RunSnapshot) -> AdvanceResult:
+    events = new_events(engine, snapshot)
+    finished = [e["step_id"] for e in events if e["type"] == "step.finished" and e.get("step_id")]
+    return AdvanceResult(outcome, redact(message), events, finished[-1] if finished else None)
 
 
 def new_events(engine: Engine, snapshot: RunSnapshot) -> list[EventDict]:

@@ -16,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cutover.errors import RunLocked, UsageError
 from cutover.temporal.connect import TASK_QUEUE, Target, connect
-from cutover.temporal.types import FleetInput, OrgRunInput, SignoffRequest, WaveApproval
+from cutover.temporal.types import FleetInput, OrgRunInput, SignoffRequest, WaveApproval, org_workflow_id
 
 T = TypeVar("T")
 
@@ -51,7 +51,7 @@ def start_org_run(target: Target, inp: OrgRunInput) -> str:
             handle = await client.start_workflow(
                 "cutover.org",
                 inp,
-                id=inp.org.org_id,
+                id=org_workflow_id(inp.org.org_id),
                 task_queue=TASK_QUEUE,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -70,7 +70,7 @@ def org_status(target: Target, org_id: str) -> dict[str, Any] | None:
     """The org workflow's `status` query (None when there is no such workflow)."""
 
     async def call(client: Client) -> dict[str, Any] | None:
-        handle = client.get_workflow_handle(org_id)
+        handle = client.get_workflow_handle(org_workflow_id(org_id))
         try:
             return await handle.query("status", result_type=dict)
         except RPCError as exc:
@@ -82,7 +82,7 @@ def org_status(target: Target, org_id: str) -> dict[str, Any] | None:
 
 
 def org_is_open(target: Target, org_id: str) -> bool:
-    return _run(target, lambda client: _open(client.get_workflow_handle(org_id)))
+    return _run(target, lambda client: _open(client.get_workflow_handle(org_workflow_id(org_id))))
 
 
 def send_signoff(target: Target, org_id: str, request: SignoffRequest, timeout: float = 120) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def send_signoff(target: Target, org_id: str, request: SignoffRequest, timeout: 
     request.request_id = request.request_id or secrets.token_hex(8)
 
     async def call(client: Client) -> dict[str, Any]:
-        handle = client.get_workflow_handle(org_id)
+        handle = client.get_workflow_handle(org_workflow_id(org_id))
         if not await _open(handle):
             raise UsageError(f"no open run for org {org_id} on Temporal {target.address}")
         await handle.signal("signoff", request)
@@ -140,7 +140,9 @@ def fleet_status(target: Target, name: str) -> dict[str, Any] | None:
             if entry.get("outcome") in ("waiting", "not_started", "locked"):
                 continue
             try:
-                entry["run"] = await client.get_workflow_handle(org_id).query("status", result_type=dict)
+                entry["run"] = await client.get_workflow_handle(org_workflow_id(org_id)).query(
+                    "status", result_type=dict
+                )
             except RPCError:
                 entry["run"] = None
         return status

@@ -14,9 +14,13 @@ EventDict = dict[str, Any]
 SpecDict = dict[str, Any]
 
 #: Outcomes of one `advance` activity.
-STEP_DONE = "step_done"  # the next step finished (passed, skipped, or a non-blocking failure): advance again
 AWAITING = "awaiting_signoff"
 TERMINAL_STATES = ("succeeded", "failed", "rolled_back", "aborted")
+
+
+def org_workflow_id(org_id: str) -> str:
+    """The workflow id of an org's run: its 15-character org id (the 18-character form names the same org)."""
+    return org_id.strip()[:15]
 
 
 @dataclass
@@ -57,7 +61,7 @@ class AdvanceInput:
 
 @dataclass
 class AdvanceResult:
-    outcome: str  # STEP_DONE, AWAITING or a terminal run state
+    outcome: str  # AWAITING or a terminal run state
     message: str
     events: list[EventDict]  # the whole log after this activity
     step_id: str | None = None

@@ -3,9 +3,10 @@ across machines) and one per fleet (`cutover.fleet`, id `fleet-<name>`), which s
 wave by wave.
 
 An org workflow holds the run: its step specs and its hash-chained events. It plans the run (an activity), then
-advances it one step per activity until the run pauses for a sign-off (it waits for a `signoff` signal, records it
-with an activity that applies the same separation-of-duties rules as `cutover signoff`, and advances again) or ends
-(succeeded, failed, rolled back). Queries: `status` (state, message, the events and specs), `signoff_result`.
+advances it (an activity running the local engine, heartbeating its events) until the run pauses for a sign-off (it
+waits for a `signoff` signal, records it with an activity that applies the same separation-of-duties rules as
+`cutover signoff`, and advances again) or ends (succeeded, failed, rolled back). Queries: `status` (state, message,
+the events and specs), `signoff_result`.
 
 Deterministic code only: everything that touches the world is in `cutover.temporal.activities`.
 """
@@ -24,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from cutover.fleet.rules import halt_reason
     from cutover.temporal.types import (
         AWAITING,
-        STEP_DONE,
         AdvanceInput,
         AdvanceResult,
         FleetInput,
@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         SignoffResult,
         WaveApproval,
         WaveSpec,
+        org_workflow_id,
     )
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
@@ -79,8 +80,6 @@ class OrgRunWorkflow:
             )
             snapshot.events = snapshot.events + result.events
             self._step = result.step_id
-            if result.outcome == STEP_DONE:
-                continue
             self._message = result.message
             if result.outcome != AWAITING:
                 self._state = result.outcome
@@ -175,7 +174,7 @@ class FleetWorkflow:
                     result = await workflow.execute_child_workflow(
                         "cutover.org",
                         child_input,
-                        id=org.org_id,
+                        id=org_workflow_id(org.org_id),
                         result_type=dict,
                         parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                     )
@@ -189,7 +188,7 @@ class FleetWorkflow:
                 entry["finished"] = workflow.now().isoformat()
 
         await asyncio.gather(*(one(org) for org in wave.orgs))
-        return {org.org_id: str(self._orgs[org.org_id]["outcome"]) for org in wave.orgs}
+        return {org.alias: str(self._orgs[org.org_id]["outcome"]) for org in wave.orgs}
 
     @workflow.signal
     def approve(self, approval: WaveApproval) -> None:
