@@ -73,8 +73,12 @@ class FakeSf:
         path.write_text("<Package/>")
         return path
 
+    cancel_error: Exception | None = None
+
     def deploy_cancel(self, alias: str, job_id: str, **_: Any) -> DeployResult:
         self.calls.append(("deploy_cancel", job_id))
+        if self.cancel_error is not None:
+            raise self.cancel_error
         return QUEUED
 
     def deploy_report(self, alias: str, job_id: str, **_: Any) -> DeployResult:
@@ -354,3 +358,14 @@ def test_the_poll_interval_grows_with_the_wait_and_is_capped() -> None:
         waited += poll_interval(2.0, waited)
         calls += 1
     assert 100 < calls < 200
+
+
+def test_a_validation_that_finished_before_the_cancel_is_said_so_and_other_errors_raise(engine: Engine) -> None:
+    finished = SfApiError("Can't cancel deploy because it's already completed.", name="CannotCancelDeployError")
+    fake = FakeSf(reports=[SUCCESS], cancel_error=finished)
+    ctx = make_ctx(engine)
+    note = make_step(engine, fake).cancel(ctx, {"validation_id": QUEUED.id})
+    assert note == f"validation {QUEUED.id} had already finished (it changed nothing)"
+    fake.cancel_error = SfApiError("INVALID_SESSION_ID: Session expired or invalid")
+    with pytest.raises(SfApiError):
+        make_step(engine, fake).cancel(ctx, {"validation_id": QUEUED.id})
