@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -19,6 +19,9 @@ from cutover.commands.run import (
 )
 from cutover.engine import Engine, RoleRules, RunInfo, RunState, StepStatus
 from cutover.errors import UsageError
+
+if TYPE_CHECKING:
+    from cutover.signing.flows import Request
 
 
 def _check_signoff_against_plan(
@@ -169,7 +172,7 @@ def signoff_cmd(
 
 def _sign_detached(
     project_dir: Path,
-    request: Any,
+    request: Request,
     run_id: str | None,
     target_org: str | None,
     output: Path | None,
