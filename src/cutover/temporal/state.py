@@ -1,11 +1,11 @@
 """A run's local store, rebuilt from the events its workflow holds, so that a worker is stateless.
 
-The hash-chained event log is the truth (`cutover.engine.replay` rebuilds every table from it); a workflow keeps the
-events and the step specs, and each activity calls `materialize()`: the run's tables in a scratch `.cutover/` (under
-the project: `.cutover/fleet/<org id>/<run id>/.cutover/`) are replaced by what the events say, the events are
-copied verbatim (same hashes: the chain continues), and the HEAD anchor is set to the last one. The step executors
-then run against it exactly as in a local run. Evidence files stay in that folder (workers that share the project
-folder share them; workers on several machines need it on a shared volume).
+The hash-chained event log is the truth (`cutover.engine.replay` rebuilds every table from it); a workflow keeps
+the events and the step specs, and each activity calls `materialize()`: the run's tables in a scratch `.cutover/`
+(under the project: `.cutover/fleet/<org id, 15 characters>/<run id>/.cutover/`) are replaced by what the events
+say, the events are copied verbatim (same hashes: the chain continues), and the HEAD anchor is set to the last one.
+The step executors then run against it exactly as in a local run. Evidence files stay in that folder (workers that
+share the project folder share them; workers on several machines need it on a shared volume).
 
 After the activity, `export_events()` returns the whole log for the workflow to keep.
 """
@@ -22,14 +22,14 @@ from typing import Any
 from cutover.engine.model import EventRecord, RunState, SignoffRule, StepSpec, StepStatus
 from cutover.engine.replay import replay
 from cutover.engine.store import Store
-from cutover.temporal.types import EventDict, RunSnapshot, SpecDict
+from cutover.temporal.types import EventDict, RunSnapshot, SpecDict, org_workflow_id
 
 _TABLES = ("events", "steps", "signoffs", "waivers", "evidence", "runs")
 
 
 def run_folder(project_dir: Path, org_id: str, run_id: str) -> Path:
     """The scratch project folder of one org's run (its `.cutover/` holds the store and the evidence)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", org_id)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", org_workflow_id(org_id))
     return Path(project_dir) / ".cutover" / "fleet" / safe / re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
 
 
