@@ -11,7 +11,7 @@ import importlib
 import sys
 from pathlib import Path
 
-NAMED_ONLY = {"bench_window"}
+NAMED_ONLY = {"bench_window", "bench_fleet"}
 
 
 def main(argv: list[str]) -> int:
