@@ -176,3 +176,21 @@ def test_relevant_tests_become_run_specified_tests(repo: Repo, engine: Engine, m
         "AddedTest",
     ]
     assert seen == [selection.delta] and "2 relevant test class(es)" in selection.summary
+
+
+def test_relevant_tests_with_the_real_selector(repo: Repo, engine: Engine) -> None:
+    """cutover.testsel (helper R's) on this repository: the class the release changes has no test reaching it, so
+    the selector refuses with its one line, or names tests; either way the level follows its answer."""
+    pytest.importorskip("cutover.testsel")
+    repo.write(
+        {
+            f"{SRC}/classes/ChangeTest.cls": "@isTest\nprivate class ChangeTest {\n    @isTest static void t() {\n"
+            "        new Change();\n        new Added();\n    }\n}\n",
+            f"{SRC}/classes/ChangeTest.cls-meta.xml": apex_class("X")[f"{SRC}/classes/X.cls-meta.xml"],
+        }
+    )
+    release_v2(repo)
+    backup, _ = contexts(engine)
+    runbook = parse_runbook(DELTA.replace("api_version: '61.0'", "api_version: '61.0', relevant_tests: true"))
+    selection = release_selection(backup, runbook)
+    assert selection.test_level == "RunSpecifiedTests" and selection.tests == ("ChangeTest",)
