@@ -59,6 +59,7 @@ def render_junit(record: Mapping[str, Any]) -> str:
         ("git_head", run.get("git_head")),
         ("runbook_sha256", (run.get("runbook") or {}).get("sha256")),
         ("audit_head_hash", audit.get("head_hash")),
+        ("audit_head_published", sum(1 for a in record.get("anchors") or [] if a.get("published"))),
     ):
         ET.SubElement(props, "property", name=key, value=_xml(value))
     waivers = {w["step_id"]: w for w in record["waivers"]}

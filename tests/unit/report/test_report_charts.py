@@ -184,7 +184,7 @@ def test_the_html_draws_the_charts_inline_and_loads_nothing(record: Mapping[str,
     lowered = html.lower()
     assert "<script" not in lowered and "<link" not in lowered and "@import" not in lowered and "url(" not in lowered
     assert not re.search(r"\ssrc=", lowered)
-    assert set(re.findall(r'href="([^"]+)"', html)) <= set()  # no link in this run's record
+    assert {h[:1] for h in re.findall(r'href="([^"]+)"', html)} == {"#"}  # only links within the page
 
 
 def test_each_signoff_shows_its_verified_signer_or_unsigned(record: Mapping[str, Any]) -> None:
