@@ -20,6 +20,7 @@ from cutover.testsel.coverage import (
     relevant_test_run,
     require_class_coverage,
     shortfall_message,
+    validation_refusal,
 )
 from cutover.testsel.graph import ApexGraph, ApexUnit, build_graph
 from cutover.testsel.select import RelevantTest, TestSelection, select_in_graph, select_tests
@@ -39,4 +40,5 @@ __all__ = [
     "select_in_graph",
     "select_tests",
     "shortfall_message",
+    "validation_refusal",
 ]

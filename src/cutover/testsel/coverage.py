@@ -6,7 +6,8 @@ coverage from the specified tests alone. cutover refuses before Salesforce does:
 - before validating: `relevant_test_run` refuses (exit 1, one line) when an Apex class or trigger of the deploy is
   reached by no selected test (it would be at 0 %);
 - after validating: `coverage_shortfall(deploy_classes, coverage)` lists the deploy's classes under 75 % in the
-  validation's `runTestResult.codeCoverage`; `check_release_coverage` turns that into the refusal line.
+  validation's `runTestResult.codeCoverage`; `check_release_coverage` turns that into the refusal line, and
+  `validation_refusal(ctx, runbook, coverage)` is the same for the validate step (it finds the run's delta).
 
 With API version 66.0 or later, `sf.test_level: RunRelevantTests` lets Salesforce pick the tests instead.
 """
@@ -17,6 +18,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cutover.errors import Failure, UsageError
 from cutover.runbook.inspect import read_sfdx_project
@@ -25,6 +27,9 @@ from cutover.sf.results_base import ClassCoverage
 from cutover.testsel.select import DeltaLike, TestSelection, select_tests
 
 MIN_CLASS_COVERAGE = 75.0
+if TYPE_CHECKING:
+    from cutover.engine import StepContext
+
 RELEVANT_TESTS_API = 66.0
 RUN_RELEVANT = "RunRelevantTests"
 REFUSAL_HINT = (
@@ -146,3 +151,17 @@ def check_release_coverage(
         return None
     short = coverage_shortfall(select_tests(project_dir, delta, runbook).release_apex, coverage)
     return shortfall_message(short) if short else None
+
+
+def validation_refusal(ctx: StepContext, runbook: Runbook, coverage: Iterable[ClassCoverage]) -> str | None:
+    """For the validate step, after the validation: the one-line refusal when the run validated with the relevant
+    tests (RunSpecifiedTests) and `coverage` (the validation's `runTestResult.codeCoverage`) leaves an Apex class or
+    trigger of the deploy under 75 %; None otherwise (no relevant tests, another test level)."""
+    if not runbook.sf.relevant_tests:
+        return None
+    from cutover.steps._selection import release_selection  # the run's frozen delta and its test level
+
+    selection = release_selection(ctx, runbook)
+    if selection.test_level != "RunSpecifiedTests" or selection.delta is None:
+        return None
+    return check_release_coverage(Path(ctx.project_dir), runbook, selection.delta, coverage)

@@ -1,5 +1,5 @@
 """A run's release selection with `sf.relevant_tests` (steps._selection, the real cutover.testsel): the relevant tests
-as RunSpecifiedTests, and the 75 % refusal before anything is validated."""
+as RunSpecifiedTests, the 75 % refusal before anything is validated, and after (validation_refusal)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from cutover.engine import Engine, StepContext
 from cutover.engine.model import StepSpec
 from cutover.errors import Failure
 from cutover.runbook import parse_runbook
+from cutover.sf.results_base import ClassCoverage
 from cutover.steps._selection import release_selection
+from cutover.testsel import validation_refusal
 
 RUNBOOK = parse_runbook(
     "target: {alias: prod}\nrelease: {version: '2.0.0'}\nproject: {delta: {enabled: true}}\n"
@@ -60,3 +62,17 @@ def test_the_run_refuses_apex_no_relevant_test_reaches(repo: Path, backup_step: 
         "1 Apex class(es)/trigger(s) of the release reached by no relevant test "
         "(RunSpecifiedTests needs 75 % coverage of each): UnusedUtil"
     )
+
+
+def test_after_the_validation_a_class_under_75_percent_is_refused(repo: Path, backup_step: StepContext) -> None:
+    add_method(repo, "PricingEngine")
+    git(repo, "commit", "-qam", "v2")
+    measured = [ClassCoverage("PricingEngine", 10, 4), ClassCoverage("OrderService", 10, 0)]
+    line = validation_refusal(backup_step, RUNBOOK, measured)
+    assert line == (
+        "1 Apex class(es)/trigger(s) of the release below 75 % coverage from the specified tests "
+        "(Salesforce refuses a RunSpecifiedTests deploy): PricingEngine 60 %"
+    )
+    assert validation_refusal(backup_step, RUNBOOK, [ClassCoverage("PricingEngine", 4, 1)]) is None  # 75 %
+    plain = parse_runbook("target: {alias: prod}\nrelease: {version: '2.0.0'}\nproject: {delta: {enabled: true}}\n")
+    assert validation_refusal(backup_step, plain, measured) is None  # no relevant tests: the rule does not apply
