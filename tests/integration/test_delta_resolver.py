@@ -102,3 +102,13 @@ def test_resolver_and_delta_match_the_sf_cli(name: str, tmp_path: Path, sf_bin: 
         (t, n) for t, n in sf_deleted if not ("." in n and n.split(".")[0] in objects and t != "CustomObject")
     }
     assert deleted == sf_deleted - upserted
+
+
+def test_resolver_matches_the_sf_cli_on_forty_types(tmp_path: Path, sf_bin: Path, sf_home: Path) -> None:
+    """tests/fixtures/delta/many-types: bundles, static resources (file and folder), an experience bundle, a bot
+    version, an object translation, object children, custom metadata records, folders (reports nested, dashboards,
+    email, documents), labels, settings, a site, pages, components: one sf call."""
+    tree = Path(__file__).resolve().parents[1] / "fixtures" / "delta" / "many-types"
+    whole = _sf_manifest(sf_bin, sf_home, tree, ["force-app"], tmp_path / "whole.xml")
+    assert len({t for t, _ in whole}) >= 35
+    assert _resolve_tree(tree, ["force-app"]) == whole

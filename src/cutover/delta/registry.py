@@ -119,6 +119,15 @@ def resolve(parts: tuple[str, ...] | list[str]) -> Resolved | None:
     return Resolved(type_name, stem)
 
 
+def _by_suffix_only(parts: tuple[str, ...], base: str, meta: bool) -> Resolved | None:
+    """A file in a strict folder that belongs to another type (a folder's own `-meta.xml`)."""
+    if not meta or "." not in base:
+        return None
+    stem, suffix = base.rsplit(".", 1)
+    type_name = table()["suffixes"].get(suffix)
+    return Resolved(type_name, stem) if type_name else None
+
+
 def _by_suffix(suffix: str, parts: tuple[str, ...]) -> str | None:
     tab = table()
     shared = tab["shared_suffixes"].get(suffix)
@@ -144,10 +153,10 @@ def _resolve_strict(type_name: str, row: TypeRow, rest: tuple[str, ...], base: s
     suffix = row.get("suffix", "")
     if adapter == "decomposed":
         return _resolve_decomposed(type_name, row, rest, base)
-    if row.get("inFolder"):  # documents/<folder>/<file>
+    if row.get("inFolder"):  # documents/<folder>/<file>; documents/<folder>.documentFolder-meta.xml: by suffix
         if len(rest) < 2:
-            return None
-        return Resolved(type_name, "/".join((*rest[:-1], _strip(base, suffix))))
+            return _by_suffix_only(rest, base, meta)
+        return Resolved(type_name, "/".join((*rest[:-1], _first_stem(base))))
     if adapter in FOLDER_ADAPTERS:
         if type_name == "DigitalExperienceBundle":  # digitalExperiences/site/<name>/...
             return Resolved(type_name, "/".join(rest[:2])) if len(rest) >= 3 else None
