@@ -77,7 +77,7 @@ def test_explicit_threshold_and_no_pause(tmp_path: Path) -> None:
     ("changes", "needle"),
     [
         ({"waves": [{"name": "canary", "size": 1}]}, "19 org(s) are in no wave"),
-            ({"waves": [{"name": "x", "size": "ten"}]}, ":47: waves.0.size"),  # line 47: after 20 orgs of 2 lines
+        ({"waves": [{"name": "x", "size": "ten"}]}, ":47: waves.0.size"),  # line 47: after 20 orgs of 2 lines
         ({"orgs": [{"alias": "a", "org_id": "12345"}]}, "orgs.0.org_id"),
         ({"orgs": [org(1), org(1)]}, "listed twice"),
         ({"name": "no spaces"}, "name"),
