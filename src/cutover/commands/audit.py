@@ -43,6 +43,7 @@ def audit_verify_cmd(
     found = survey(project_dir, run_id, all_runs=all_runs)
     reports = found.reports
     checks = _remote_checks(project_dir, [r.run_id for r in reports]) if remote and not found.damaged else {}
+    signatures = [] if found.damaged else _signature_problems(project_dir, [r.run_id for r in reports if r.ok])
     if fmt == OutputFormat.json:
         doc = [
             {
@@ -53,6 +54,7 @@ def audit_verify_cmd(
                 "problem": r.problem,
                 "problems": r.problems,
                 **({"remote": checks[r.run_id].to_json()} if r.run_id in checks else {}),
+                "signatures": [p for run, p in signatures if run == r.run_id],
             }
             for r in reports
         ]
@@ -82,6 +84,8 @@ def audit_verify_cmd(
                 )
             for line in [*check.notes, *check.problems]:
                 console.print(line, markup=False)
+        for _run, problem in signatures:
+            console.print(problem, markup=False)
     if found.damaged:
         first = next(iter([*found.damage, *(p for r in reports for p in r.damaged)]), None) or found.lost[0]
         raise StateDamaged(
@@ -94,7 +98,7 @@ def audit_verify_cmd(
             f"run {bad.run_id}: {bad.problem}",
             hint=f"{bad.count} event(s) chain before it; inspect with: cutover audit log {bad.run_id}",
         )
-    problems = [p for check in checks.values() for p in check.problems]
+    problems = [p for check in checks.values() for p in check.problems] + [p for _run, p in signatures]
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise AuditBroken(
@@ -102,6 +106,35 @@ def audit_verify_cmd(
             hint="the local state no longer matches the heads published off this machine: restore .cutover/ from "
             "a backup and compare with: cutover audit log",
         )
+
+
+def _signature_problems(project_dir: Path, run_ids: list[str]) -> list[tuple[str, str]]:
+    """Every signed sign-off of these runs verified again from its event alone (statement, signature, the runbook's
+    keys): unlike the hash chain, this survives a consistent rewrite of the log. Runs without signed sign-offs cost
+    nothing; without a loadable runbook there are no keys to check against, so nothing is checked."""
+    from cutover.errors import CutoverError
+    from cutover.runbook.loader import find_runbook, load_runbook
+    from cutover.signing.recheck import recheck
+
+    if not run_ids:
+        return []
+    engine = Engine(project_dir)
+    try:
+        runs = {run_id: engine.events(run_id) for run_id in run_ids}
+    finally:
+        engine.close()
+    if not any(e.type == "signoff.recorded" and e.payload.get("signed") for events in runs.values() for e in events):
+        return []
+    try:
+        runbook = load_runbook(find_runbook(project_dir))
+    except CutoverError:
+        return []
+    return [
+        (run_id, f"run {run_id}: signed sign-off of {c.step_id} by {c.by} (event #{c.seq}) fails: {c.problem}")
+        for run_id, events in runs.items()
+        for c in recheck(events, runbook, project_dir)
+        if not c.ok
+    ]
 
 
 def _remote_checks(project_dir: Path, run_ids: list[str]) -> dict[str, RemoteCheck]:
