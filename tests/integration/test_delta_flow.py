@@ -239,6 +239,8 @@ def run_delta_flow(flow: DeltaFlow, server: OrgsimServer) -> None:
             "--role", "deployment_lead")  # fmt: skip
     status = flow.status()
     assert status["state"] == "rolled_back", [(s["id"], s["status"], s["detail"]) for s in status["steps"]]
+    plan = json.loads(next((flow.work / ".cutover" / "runs").rglob("rollback-plan.json")).read_text())
+    assert plan["delta"]["deleted"] == ["ApexClass:Old", "ApexClass:Remove", "LightningComponentBundle:gone"]
     after, _ = flow.retrieve("after")
     assert compare_snapshots(before, after) == []
     flow.sh(str(CUTOVER), "audit", "verify")

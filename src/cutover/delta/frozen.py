@@ -206,3 +206,21 @@ def frozen_delta(ctx: StepContext, runbook: Runbook) -> FrozenDelta:
             command=command,
         )
         return _load(folder)
+
+
+def frozen_record(run_dir: Path) -> dict[str, Any] | None:
+    """What the rollback shows of the run's delta (None for a full release): the tag, both commits, and what the
+    release upserted and deleted; the frozen files are checked first (`_load`)."""
+    folder = run_dir / "delta"
+    if not (folder / "delta.json").is_file():
+        return None
+    frozen = _load(folder)
+    delta = frozen.delta
+    return {
+        "since": delta.since,
+        "since_commit": delta.since_commit,
+        "until_commit": delta.until_commit,
+        "upserted": [str(c) for c in delta.upserts],
+        "deleted": [str(c) for c in delta.deletions],
+        "git_command": frozen.git_command,
+    }

@@ -206,6 +206,8 @@ class RedeployBackupStep:
         except RollbackProblem as exc:
             return StepOutcome.failed(str(exc))
         components = manifest_components(folder / "package.xml")
+        from cutover.delta.frozen import frozen_record
+
         ctx.record_evidence(
             "rollback-plan.json",
             {
@@ -213,6 +215,8 @@ class RedeployBackupStep:
                 "archive": str(backup.archive),
                 "sha256": backup.sha256,
                 "restore": [str(c) for c in components],
+                # A delta release: the backup holds what it changed and deleted; remove-added deletes what it added.
+                "delta": frozen_record(ctx.store.run_dir(ctx.run_id)),
             },
         )
         if not components:

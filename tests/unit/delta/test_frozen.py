@@ -194,3 +194,16 @@ def test_relevant_tests_with_the_real_selector(repo: Repo, engine: Engine) -> No
     runbook = parse_runbook(DELTA.replace("api_version: '61.0'", "api_version: '61.0', relevant_tests: true"))
     selection = release_selection(backup, runbook)
     assert selection.test_level == "RunSpecifiedTests" and selection.tests == ("ChangeTest",)
+
+
+def test_the_rollback_reads_the_frozen_record(repo: Repo, engine: Engine) -> None:
+    from cutover.delta.frozen import frozen_record
+
+    backup, _ = contexts(engine)
+    run_dir = engine.store.run_dir(backup.run_id)
+    assert frozen_record(run_dir) is None  # a full release
+    release_v2(repo)
+    release_selection(backup, parse_runbook(DELTA))
+    record = frozen_record(run_dir)
+    assert record is not None and record["since"] == "v1.0.0"
+    assert record["upserted"] == ["ApexClass:Added", "ApexClass:Change"] and record["deleted"] == ["ApexClass:Remove"]
