@@ -136,9 +136,8 @@ def main(argv: list[str] | None = None) -> None:
             space.close()
 
     seed = measured("seed", run_seed_path)
-    print(
-        "seed's literal path (retrieve + tar, validate RunLocalTests, deploy RunLocalTests, apex run test, 2 queries):"
-    )
+    print("seed's literal path (org display, retrieve + tar, validate and deploy with RunLocalTests, apex run test,")
+    print("  the ApexLog and CronTrigger queries):")
     _print_path(seed)
 
     if "full" in scenarios:

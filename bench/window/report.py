@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from bench.window.sfcalls import SfCall
 
+POLL = "project deploy report"
+
 
 def busy_seconds(intervals: Sequence[tuple[float, float]], start: float, end: float) -> float:
     """Seconds of [start, end] covered by at least one interval (overlapping sf processes count once)."""
@@ -18,6 +20,22 @@ def busy_seconds(intervals: Sequence[tuple[float, float]], start: float, end: fl
             total += b - a
             cursor = b
     return total
+
+
+def poll_wait_seconds(calls: Sequence[SfCall], start: float, end: float) -> float:
+    """Seconds of [start, end] with no sf process running that end in a poll of the job the previous sf call
+    submitted or polled (`project deploy start|quick|report` then `project deploy report`): the tool sleeping
+    between two questions to the org, i.e. waiting on the org, not working."""
+    waited, cursor, last = 0.0, start, None
+    for call in sorted(calls, key=lambda c: c.start):
+        if call.end <= start or call.start >= end:
+            continue
+        polled = last is not None and call.command.startswith(POLL) and last.command.split()[:2] == POLL.split()[:2]
+        if call.start > cursor and polled:
+            waited += call.start - cursor
+        if call.end > cursor:
+            cursor, last = min(call.end, end), call
+    return waited
 
 
 @dataclass
@@ -44,9 +62,14 @@ class Window:
         return busy_seconds([(c.start, c.end) for c in self.window_calls], self.start, self.end)
 
     @property
+    def poll_wait_seconds(self) -> float:
+        return poll_wait_seconds(self.window_calls, self.start, self.end)
+
+    @property
     def overhead_seconds(self) -> float:
-        """Wall time of the window with no sf process running: the tool's own work (and the bench's gaps)."""
-        return self.seconds - self.sf_seconds
+        """Wall time of the window neither inside an sf process nor sleeping between polls of a deploy job: the
+        tool's own work (git, archives, its database, Python)."""
+        return self.seconds - self.sf_seconds - self.poll_wait_seconds
 
     @property
     def overhead_share(self) -> float:
@@ -61,9 +84,10 @@ def window_line(window: Window) -> str:
     calls = window.window_calls
     failed = sum(1 for c in calls if c.returncode != 0)
     failed_text = f" ({failed} exited non-zero)" if failed else ""
+    polls = f", {window.poll_wait_seconds:.1f}s between polls (waiting on the org)" if window.poll_wait_seconds else ""
     return (
         f"{window.label}: window {window.seconds:.1f}s, {len(calls)} sf calls{failed_text}, "
-        f"{window.sf_seconds:.1f}s inside sf, overhead {window.overhead_seconds:.1f}s "
+        f"{window.sf_seconds:.1f}s inside sf{polls}, overhead {window.overhead_seconds:.1f}s "
         f"({window.overhead_share * 100:.1f} %)"
     )
 

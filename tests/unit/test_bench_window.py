@@ -52,6 +52,21 @@ def test_window_overhead_and_ratio() -> None:
     assert "NOT met" in comparison_line(Window("slow", 0.0, 150.0), seed, 0.70)
 
 
+def test_sleeps_between_polls_of_a_deploy_are_waiting_on_the_org_not_overhead() -> None:
+    calls = [
+        SfCall(0.0, 2.0, 0, "project deploy start"),
+        SfCall(3.0, 4.0, 0, "project deploy report"),  # 1 s asleep before it: a poll wait
+        SfCall(6.0, 7.0, 0, "project deploy report"),  # 2 s
+        SfCall(7.5, 8.0, 0, "data query"),  # 0.5 s before a query: the tool's own time
+        SfCall(9.0, 10.0, 0, "project deploy report"),  # after a query: not a poll of the previous call's job
+    ]
+    window = Window("cutover run", 0.0, 12.0, calls)
+    assert window.sf_seconds == pytest.approx(5.5)
+    assert window.poll_wait_seconds == pytest.approx(3.0)
+    assert window.overhead_seconds == pytest.approx(12.0 - 5.5 - 3.0)
+    assert "3.0s between polls (waiting on the org), overhead 3.5s (29.2 %)" in window_line(window)
+
+
 def test_the_run_window_is_guard_start_to_last_verify_end() -> None:
     def step(ident: str, stage: str, started: str, finished: str) -> dict[str, str]:
         return {"id": ident, "stage": stage, "status": "passed", "started": started, "finished": finished}
