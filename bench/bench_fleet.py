@@ -46,6 +46,7 @@ def _scenario(org_id: str) -> Any:
     data.setdefault("settings", {})["allow_deploy_with_pending_jobs"] = True
     data["durations"] = {"validate_seconds": 1, "deploy_seconds": 1, "test_seconds": 1, "retrieve_seconds": 0}
     data["org"]["org_id"] = org_id
+    data["org"]["username"] = f"release.manager@{org_id[:15].lower()}.example.com"  # sf keys its logins by username
     return scenario_from_dict(data, base_dir=path.parent, source="bench")
 
 

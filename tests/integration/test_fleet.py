@@ -1,16 +1,18 @@
 """Fleet on Temporal, end to end: the embedded dev server, two `cutover worker` processes, five orgsim orgs logged in
 with the real sf CLI, and `cutover fleet run|signoff|status|report`.
 
-Waves: canary (1 org), then 2 orgs, then the rest (2). The canary passes although the worker running its deploy is
-SIGKILLed mid-deploy: the other worker re-attaches to the recorded job (one deploy in that org's history). Wave 2
-holds an org whose post-deploy verification fails (ApexLog failures after the deploy): it rolls back by itself, and
-1 of 2 is more than the 10 % threshold, so the fleet halts before wave 3 and `fleet status` says why.
+Waves: canary (1 org), then 2 orgs, then the rest (2). The canary passes (its post-deployment checklist signed
+through a signal) although the worker running its deploy is SIGKILLed mid-deploy: the other worker re-attaches to
+the recorded job (one deploy in that org's history). Wave 2 holds an org whose post-deploy verification fails
+(ApexLog failures after the deploy): it rolls back by itself, and 1 of 2 is more than the 10 % threshold, so the
+fleet halts before wave 3 and `fleet status` says why.
 
 The lock: an org whose workflow is open is refused to a `cutover run` from another clone (exit 5).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -56,12 +58,14 @@ def scenario(org_id: str, deploy_seconds: float = 1, **faults: Any) -> Any:
         "retrieve_seconds": 0,
     }
     data["org"]["org_id"] = org_id
+    data["org"]["username"] = f"release.manager@{org_id[:15].lower()}.example.com"  # sf keys its logins by username
     data["faults"] = faults
     return scenario_from_dict(data, base_dir=path.parent, source="test")
 
 
-def make_project(folder: Path, *, checklist: bool = False) -> Path:
-    """The Elaro example: guard, backup, validate, deploy, verify (and the rollback); no manual smoke tests."""
+def make_project(folder: Path) -> Path:
+    """The Elaro example: guard, backup, validate, deploy, verify (and the rollback); no manual smoke tests (the
+    post-deployment checklist stays: a sign-off each successful org's run waits for)."""
     shutil.copytree(
         REPO / "examples" / "elaro",
         folder,
@@ -71,8 +75,6 @@ def make_project(folder: Path, *, checklist: bool = False) -> Path:
     doc = ryaml.load((folder / "cutover.yaml").read_text())
     doc["stages"] = ["guard", "backup", "validate", "deploy", "verify"]
     doc.setdefault("checklists", {})["smoke_tests"] = []
-    if not checklist:
-        doc["checklists"]["post_deploy"]["within_1h"] = []
     with (folder / "cutover.yaml").open("w") as handle:
         ryaml.dump(doc, handle)
     return folder
@@ -90,9 +92,18 @@ def temporal(tmp_path: Path) -> Iterator[str]:
     server.stop()
 
 
+def _die_with_parent() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: no worker outlives the test
+
+
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [str(CUTOVER), "worker"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+        [str(CUTOVER), "worker"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
 
 
@@ -199,8 +210,9 @@ def test_fleet_in_waves_halts_on_rollback_and_survives_a_killed_worker(
         )
         killed = kill_worker_during_deploy(env, project, ids[0], workers)
         out, err = follow.communicate(timeout=900)
-        assert follow.returncode == 4, out + err  # the canary passed; the next wave waits for a sign-off
-        assert "waiting for a sign-off before wave early" in err
+        # The canary deployed and verified; its run waits for the post-deployment checklist's sign-off.
+        assert follow.returncode == 4, out + err
+        assert "org run(s) wait for a sign-off: canary: waiting for sign-off: Post-deployment checklist" in err
 
         canary_store = next((project / ".cutover" / "fleet" / ids[0][:15]).glob("*/.cutover/state.db"))
         canary_events = events_of(canary_store)
@@ -208,7 +220,20 @@ def test_fleet_in_waves_halts_on_rollback_and_survives_a_killed_worker(
         deploys = [d for d in servers[0].org.store.list("DeployRequest") if not d["CheckOnly"]]
         assert len(deploys) == 1, deploys  # deployed exactly once, although its worker died mid-deploy
 
-        signed = run(env, "fleet", "signoff", str(fleet_file), "--by", "Taylor Lead", "--role", "deployment_lead")
+        # Sign-offs arrive as signals: a wrong role is refused (exit 1), the deployment lead's is recorded.
+        sign = ["fleet", "signoff", str(fleet_file), "--step", "verify.checklist-1h", "--by", "Taylor Lead"]
+        refused = run(env, *sign, "--org", "canary", "--role", "qa_lead")
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        signed = run(env, *sign, "--org", "canary", "--role", "deployment_lead")
+        assert signed.returncode == 0 and "signed by Taylor Lead" in signed.stdout, signed.stderr
+        between = run(env, "fleet", "run", str(fleet_file))
+        assert between.returncode == 4, between.stdout + between.stderr  # the canary passed: sign off the next wave
+        assert "waiting for a sign-off before wave early" in between.stderr
+        approved = run(env, "fleet", "signoff", str(fleet_file), "--by", "Taylor Lead", "--role", "deployment_lead")
+        assert approved.returncode == 0, approved.stderr
+        waiting = run(env, "fleet", "run", str(fleet_file))
+        assert waiting.returncode == 4 and "eu-1: waiting for sign-off" in waiting.stderr, waiting.stderr
+        signed = run(env, *sign, "--org", "eu-1", "--role", "deployment_lead")
         assert signed.returncode == 0, signed.stderr
         resumed = run(env, "fleet", "run", str(fleet_file))
         assert resumed.returncode == 1, resumed.stdout + resumed.stderr

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from cutover.commands._context import app_context, err_console, out_console
 from cutover.commands.worker import namespace_option, temporal_option
-from cutover.errors import AwaitingSignoff, StepFailed, UsageError
+from cutover.errors import AwaitingSignoff, Failure, StepFailed, UsageError
 
 FLEET_ARG = typer.Argument(..., metavar="FLEET", help="The fleet file (FLEET.yaml).")
 FINAL = ("completed", "halted")
@@ -120,8 +120,11 @@ def _follow(target: Any, name: str) -> None:
     seen: dict[str, str] = {}
     while True:
         status = client.fleet_status(target, name) or {}
+        paused = []
         for org_id, entry in status.get("orgs", {}).items():
-            outcome = str(entry.get("outcome"))
+            outcome = _outcome(entry)
+            if outcome == "paused":
+                paused.append(f"{entry.get('alias')}: {(entry.get('run') or {}).get('message', '')}")
             if seen.get(org_id) != outcome and outcome not in ("waiting",):
                 seen[org_id] = outcome
                 err_console().print(
@@ -141,7 +144,20 @@ def _follow(target: Any, name: str) -> None:
                 f"fleet {name}: {status.get('reason')}",
                 hint="cutover fleet signoff FLEET.yaml --by WHO --role ROLE, then cutover fleet run FLEET.yaml",
             )
+        if paused:
+            raise AwaitingSignoff(
+                f"fleet {name}: org run(s) wait for a sign-off: {'; '.join(paused)}",
+                hint="cutover fleet signoff FLEET.yaml --org ALIAS --step STEP --by WHO --role ROLE, then cutover "
+                "fleet run FLEET.yaml",
+            )
         time.sleep(2)
+
+
+def _outcome(entry: dict[str, Any]) -> str:
+    """An org's outcome in the fleet; a running org shows its run's own state (e.g. paused for a sign-off)."""
+    outcome = str(entry.get("outcome"))
+    run = entry.get("run") or {}
+    return str(run.get("state") or outcome) if outcome == "running" else outcome
 
 
 def _progress(run: dict[str, Any] | None) -> tuple[str, str]:
@@ -185,7 +201,7 @@ def status_cmd(
                 "org_id": org_id,
                 "alias": entry.get("alias"),
                 "wave": entry.get("wave"),
-                "outcome": entry.get("outcome"),
+                "outcome": _outcome(entry),
                 "progress": progress,
                 "step": step or run.get("step") or "",
                 "run_id": entry.get("run_id") or run.get("run_id"),
@@ -221,15 +237,29 @@ def signoff_cmd(
     by: str = typer.Option(..., "--by", help="The person signing."),
     role: str = typer.Option(..., "--role", help="The role they sign as."),
     note: str | None = typer.Option(None, "--note", help="A remark kept with the sign-off."),
+    org: str | None = typer.Option(None, "--org", metavar="ALIAS", help="Sign a step of this org's run instead."),
+    step: str | None = typer.Option(None, "--step", metavar="STEP", help="With --org: the sign-off step."),
+    evidence: str | None = typer.Option(None, "--evidence", metavar="URL", help="With --org: link to the proof."),
     temporal: str | None = temporal_option(),
     namespace: str | None = namespace_option(),
 ) -> None:
-    """Sign off the next wave of a fleet waiting between waves."""
+    """Sign off the next wave of a fleet waiting between waves, or (--org, --step) a sign-off step of one org's run."""
     from cutover.temporal import client
-    from cutover.temporal.types import WaveApproval
+    from cutover.temporal.types import SignoffRequest, WaveApproval
 
     fleet = _load(path)
     target = _target(ctx, temporal, namespace, fleet)
+    if org or step:
+        if not (org and step):
+            raise UsageError("--org and --step go together (the org's alias and its sign-off step)")
+        match = next((o for o in fleet.spec.orgs if org in (o.alias, o.org_id)), None)
+        if match is None:
+            raise UsageError(f"{path}: no org {org!r} in the fleet")
+        result = client.send_signoff(target, match.org_id, SignoffRequest(step, by, role, note, evidence))
+        if not result.get("ok"):
+            raise Failure(f"{match.alias}: {result.get('message')}")
+        out_console().print(f"{match.alias}: {result.get('message')}", markup=False)
+        return
     status = client.fleet_status(target, fleet.name)
     if status is None or status["state"] != "awaiting_signoff":
         state = status["state"] if status else "not started"

@@ -85,17 +85,20 @@ class OrgRunWorkflow:
                 self._state = result.outcome
                 break
             self._state = "paused"
-            await workflow.wait_condition(lambda: bool(self._pending))
-            request = self._pending.pop(0)
-            signed = await workflow.execute_activity(
-                "cutover.record_signoff",
-                SignoffInput(inp, snapshot, request),
-                result_type=SignoffResult,
-                start_to_close_timeout=QUICK,
-                retry_policy=RetryPolicy(maximum_attempts=3),
-            )
-            snapshot.events = snapshot.events + signed.events
-            self._results[request.request_id] = {"ok": signed.ok, "message": signed.message}
+            signed_ok = False
+            while not signed_ok:  # a refused sign-off (wrong role, separation of duties) changes nothing: wait on
+                await workflow.wait_condition(lambda: bool(self._pending))
+                request = self._pending.pop(0)
+                signed = await workflow.execute_activity(
+                    "cutover.record_signoff",
+                    SignoffInput(inp, snapshot, request),
+                    result_type=SignoffResult,
+                    start_to_close_timeout=QUICK,
+                    retry_policy=RetryPolicy(maximum_attempts=3),
+                )
+                snapshot.events = snapshot.events + signed.events
+                self._results[request.request_id] = {"ok": signed.ok, "message": signed.message}
+                signed_ok = signed.ok
             self._state = "running"
         self._finished = workflow.now().isoformat()
         return self.status()
