@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -26,7 +25,8 @@ from bench.window.cutover_path import moment, run_cutover_path, step_seconds
 from bench.window.project import write_project
 from bench.window.report import Window, busy_seconds, call_breakdown, comparison_line, window_line
 from bench.window.seed_path import run_seed_path
-from bench.window.timings import FULL, QUICK, Model, Timings
+from bench.window.steps import sent
+from bench.window.timings import FULL, QUICK, Model, OrgClock, Timings
 from bench.window.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,16 +66,6 @@ def _gaps(steps: list[dict[str, Any]], window: Window) -> float:
     return window.seconds - busy_seconds(spans, window.start, window.end)
 
 
-def _components_validated(steps: list[dict[str, Any]]) -> tuple[int, int] | None:
-    """(components, tests) the validation step reports, e.g. 'Succeeded: 3/3 components, 6/6 tests'."""
-    for step in steps:
-        if step["stage"] == "validate":
-            found = re.search(r"(\d+)/\d+ components, (\d+)/\d+ tests", str(step.get("detail") or ""))
-            if found:
-                return int(found.group(1)), int(found.group(2))
-    return None
-
-
 def _delta_missing() -> str | None:
     """Why a delta release with relevant tests cannot run on this tree, or None."""
     if importlib.util.find_spec("cutover.delta") is None:
@@ -93,13 +83,37 @@ def _delta_missing() -> str | None:
     return None
 
 
-def _print_path(window: Window, steps: list[dict[str, Any]] | None = None) -> None:
+def _print_path(window: Window, floor: str, steps: list[dict[str, Any]] | None = None) -> None:
     print(f"  {window_line(window)}")
     print(f"    sf: {call_breakdown(window)}")
     if window.note:
         print(f"    {window.note}")
     if steps:
+        print(f"    sent: {sent(steps).describe()}")
         print(f"    longest steps: {_dominant(steps, window)}; between steps {_gaps(steps, window):.1f}s")
+    print(f"    {floor}; load average {os.getloadavg()[0]:.1f} at the end")
+
+
+def _seed_floor(clock: OrgClock) -> str:
+    parts = (clock.retrieve(clock.components), 2 * clock.deploy(clock.components, clock.test_classes))
+    total = sum(parts) + clock.test_run(clock.test_classes)
+    return (
+        f"org clock floor {total:.1f}s (retrieve {parts[0]:.1f} + validate and deploy with tests {parts[1]:.1f} "
+        f"+ apex run test {clock.test_run(clock.test_classes):.1f})"
+    )
+
+
+def _cutover_floor(clock: OrgClock, steps: list[dict[str, Any]]) -> str:
+    what = sent(steps)
+    if what.validated_components is None or what.validated_test_classes is None or what.verified_test_classes is None:
+        return "org clock floor: unknown (the step details changed shape)"
+    validation = clock.deploy(what.validated_components, what.validated_test_classes)
+    quick = clock.quick_deploy(what.validated_components)
+    tests = clock.test_run(what.verified_test_classes)
+    return (
+        f"org clock floor {validation + quick + tests:.1f}s (validate {validation:.1f} + quick deploy {quick:.1f} "
+        f"+ apex run test {tests:.1f}; the backup can overlap the validation)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -115,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     components, tests = probe.components, len(probe.test_classes)
     shutil.rmtree(probe.root)
     durations = timings.durations(model, components, tests)
+    clock = OrgClock(timings, model, components, tests)
     print(
         f"project: {classes} Apex classes + {tests} test classes + a trigger, a custom object with a field and a "
         f"permission set ({components} components); the release changes {', '.join(probe.changed)}"
@@ -138,12 +153,12 @@ def main(argv: list[str] | None = None) -> None:
     seed = measured("seed", run_seed_path)
     print("seed's literal path (org display, retrieve + tar, validate and deploy with RunLocalTests, apex run test,")
     print("  the ApexLog and CronTrigger queries):")
-    _print_path(seed)
+    _print_path(seed, _seed_floor(clock))
 
     if "full" in scenarios:
         window, steps = measured("full", lambda s: run_cutover_path(s, "cutover run", {}))
         print("full release, RunLocalTests (cutover run --until verify; preflight and sign-offs before the window):")
-        _print_path(window, steps)
+        _print_path(window, _cutover_floor(clock, steps), steps)
         print(f"    {comparison_line(window, seed, FULL_TARGET, OVERHEAD_TARGET)}")
 
     if "delta" in scenarios:
@@ -159,12 +174,10 @@ def main(argv: list[str] | None = None) -> None:
                 for line in str(error).splitlines()[1:6]:
                     print(f"    {line}")
             else:
-                validated = _components_validated(steps)
-                if validated is not None and validated[0] >= components:
-                    print(
-                        f"  not available: the validation still sent all {validated[0]} components (delta not applied)"
-                    )
-                _print_path(window, steps)
+                validated = sent(steps).validated_components
+                if validated is not None and validated >= components:
+                    print(f"  not available: the validation still sent all {validated} components (delta not applied)")
+                _print_path(window, _cutover_floor(clock, steps), steps)
                 print(f"    {comparison_line(window, seed, DELTA_TARGET)} (the seed's path has no delta: same window)")
     print(f"bench wall time {time.monotonic() - started:.0f}s; files in {folder}")
     if args.keep is None:

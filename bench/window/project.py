@@ -13,6 +13,7 @@ from pathlib import Path
 
 API_VERSION = "62.0"
 GROUP = 5
+METHODS_PER_TEST_CLASS = 2  # test_source() writes two @isTest methods
 CLASS_META = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<ApexClass xmlns="http://soap.sforce.com/2006/04/metadata">\n'
     f"    <apiVersion>{API_VERSION}</apiVersion>\n    <status>Active</status>\n</ApexClass>\n"

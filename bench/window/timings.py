@@ -95,3 +95,30 @@ FULL = Timings(
 QUICK = replace(
     FULL, test_class_seconds=0.2, deploy_fixed_seconds=1.0, test_fixed_seconds=1.0, retrieve_fixed_seconds=0.5
 )
+
+
+@dataclass(frozen=True)
+class OrgClock:
+    """What the org charges one operation under the chosen model (the fixed model charges every deploy, quick
+    deploys included, and every test run the full release's price)."""
+
+    timings: Timings
+    model: Model
+    components: int  # of the full release
+    test_classes: int
+
+    def deploy(self, components: int, test_classes: int) -> float:
+        if self.model == "fixed":
+            return self.timings.deploy_seconds(self.components, self.test_classes)
+        return self.timings.deploy_seconds(components, test_classes)
+
+    def quick_deploy(self, components: int) -> float:
+        return self.deploy(components, 0) if self.model == "per-unit" else self.deploy(0, 0)
+
+    def test_run(self, test_classes: int) -> float:
+        if self.model == "fixed":
+            return self.timings.test_run_seconds(self.test_classes)
+        return self.timings.test_run_seconds(test_classes)
+
+    def retrieve(self, components: int) -> float:
+        return self.timings.retrieve_seconds(self.components if self.model == "fixed" else components)

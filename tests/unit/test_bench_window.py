@@ -19,7 +19,8 @@ from bench.window.cutover_path import run_window  # noqa: E402
 from bench.window.project import apply_release, write_project  # noqa: E402
 from bench.window.report import Window, busy_seconds, comparison_line, ratio, window_line  # noqa: E402
 from bench.window.sfcalls import SfCall, read_calls, write_wrapper  # noqa: E402
-from bench.window.timings import FULL  # noqa: E402
+from bench.window.steps import sent  # noqa: E402
+from bench.window.timings import FULL, OrgClock  # noqa: E402
 
 from orgsim import timing  # noqa: E402
 from orgsim.scenario import scenario_from_dict  # noqa: E402
@@ -127,3 +128,24 @@ def test_the_timings_reach_orgsim_as_stated() -> None:
     fixed = scenario_from_dict({"durations": FULL.durations("fixed", components, tests)}).durations
     # The fixed model (orgsim before issue 8): a quick deploy costs as much as the deploy with tests.
     assert timing.deploy_timing(fixed, check_only=False, components=components).total == pytest.approx(validation.total)
+
+
+def test_what_a_run_sent_is_read_from_its_step_details() -> None:
+    steps = [
+        {"id": "backup.retrieve", "detail": "backups/x.tar.gz sha256 ab12…: 3 component(s) in 6 file(s); 0 release"},
+        {"id": "validate.dry-run", "detail": "Succeeded: 3/3 components, 6/6 tests, coverage 83.3% ≥ 75%"},
+        {"id": "verify.apex-tests", "detail": "400/400 tests passed, org-wide coverage 83%"},
+    ]
+    what = sent(steps)
+    assert (what.backup_components, what.validated_components) == (3, 3)
+    assert (what.validated_test_classes, what.verified_test_classes) == (3, 200)
+    assert sent([]).describe().startswith("backup ? components")
+
+
+def test_the_org_clock_charges_quick_deploys_components_only_unless_the_model_is_fixed() -> None:
+    clock = OrgClock(FULL, "per-unit", 404, 200)
+    assert clock.quick_deploy(404) == pytest.approx(FULL.deploy_fixed_seconds + 404 * FULL.component_seconds)
+    assert clock.deploy(3, 3) == pytest.approx(FULL.deploy_fixed_seconds + 3 * FULL.component_seconds + 3 * 0.4)
+    fixed = OrgClock(FULL, "fixed", 404, 200)
+    assert fixed.quick_deploy(3) == fixed.deploy(3, 3) == pytest.approx(clock.deploy(404, 200))
+    assert fixed.test_run(3) == pytest.approx(clock.test_run(200))
