@@ -2,7 +2,8 @@
 
 Everything real: the embedded Temporal dev server, W `cutover worker` processes, N orgsim orgs (each its own
 server, logged in with the real sf CLI), the Elaro example released with guard, backup, validate, quick deploy and
-verification (`cutover fleet run`, waves: a canary of 1, then the rest with at most P at once, no pause).
+verification (`cutover fleet run`, waves: a canary of 1, then the rest with at most P at once, no pause; each org's
+post-deployment checklist is signed when its run waits for it, through `cutover fleet signoff --org`).
 
 Prints: wall time, sf calls (counted from each run's audit trail), CPU seconds (workers and everything they started:
 sf, node, git) and peak memory of the workers, each per org; then the same release as single `cutover run`s one
@@ -38,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CUTOVER = BIN / "cutover"
 STAGES = ["guard", "backup", "validate", "deploy", "verify"]
+CHECKLIST, ROLE = "verify.checklist-1h", "deployment_lead"
 
 
 def _scenario(org_id: str) -> Any:
@@ -60,13 +62,29 @@ def _project(folder: Path, alias: str = "production", expect: dict[str, str] | N
     doc = ryaml.load((folder / "cutover.yaml").read_text())
     doc["stages"] = STAGES
     doc.setdefault("checklists", {})["smoke_tests"] = []
-    doc["checklists"]["post_deploy"]["within_1h"] = []
     doc["target"]["alias"] = alias
     for key, value in (expect or {}).items():
         doc["target"]["expect"][key] = value
     with (folder / "cutover.yaml").open("w") as handle:
         ryaml.dump(doc, handle)
     return folder
+
+
+def _cutover(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(CUTOVER), *args], env=env, capture_output=True, text=True, check=False)
+
+
+def _drive_fleet(env: dict[str, str], fleet_file: Path) -> subprocess.CompletedProcess[str]:
+    """`cutover fleet run` until it ends; each org's post-deployment checklist is signed (a signal) when it waits."""
+    while True:
+        done = _cutover(env, "fleet", "run", str(fleet_file))
+        if done.returncode != 4:
+            return done
+        status = json.loads(_cutover(env, "fleet", "status", str(fleet_file), "--format", "json").stdout)
+        for row in status["orgs"]:
+            if row["outcome"] == "paused":
+                sign = ["fleet", "signoff", str(fleet_file), "--org", row["alias"], "--step", CHECKLIST]
+                _cutover(env, *sign, "--by", "Bench Lead", "--role", ROLE)
 
 
 def _sf_calls(cutover_dir: Path) -> int:
@@ -143,9 +161,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             for _ in range(args.workers)
         ]
-        done = subprocess.run(
-            [str(CUTOVER), "fleet", "run", str(fleet_file)], env=env, capture_output=True, text=True, check=False
-        )
+        done = _drive_fleet(env, fleet_file)
         wall = time.monotonic() - started
         status = subprocess.run(
             [str(CUTOVER), "fleet", "status", str(fleet_file), "--format", "json"],
@@ -185,13 +201,11 @@ def main(argv: list[str] | None = None) -> None:
                 aliases[index],
                 {"org_id": server.org.org_id, "username": server.org.username, "instance_url": server.url},
             )
-            single = subprocess.run(
-                [str(CUTOVER), "-C", str(folder), "run", "--yes"],
-                env={k: v for k, v in env.items() if k != "CUTOVER_TEMPORAL"},
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            local = {k: v for k, v in env.items() if k != "CUTOVER_TEMPORAL"}
+            single = _cutover(local, "-C", str(folder), "run", "--yes")
+            if single.returncode == 4:  # the post-deployment checklist, as in the fleet
+                _cutover(local, "-C", str(folder), "signoff", CHECKLIST, "--by", "Bench Lead", "--role", ROLE)
+                single = _cutover(local, "-C", str(folder), "resume")
             single_calls += _sf_calls(folder / ".cutover")
             if single.returncode != 0:
                 print(f"  single run {aliases[index]}: exit {single.returncode}: {single.stderr.strip()[-300:]}")

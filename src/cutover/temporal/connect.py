@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cutover.errors import EnvironmentProblem, UsageError
+from cutover.redact import redact
 
 if TYPE_CHECKING:
     from temporalio.client import Client
 
 ENV_ADDRESS = "CUTOVER_TEMPORAL"
 ENV_NAMESPACE = "CUTOVER_TEMPORAL_NAMESPACE"
+ENV_API_KEY = "CUTOVER_TEMPORAL_API_KEY"  # a cluster that wants an API key (Temporal Cloud): implies TLS
+ENV_TLS = "CUTOVER_TEMPORAL_TLS"  # "1": TLS with the system's CA certificates
 DEFAULT_NAMESPACE = "default"
 TASK_QUEUE = "cutover"
 _ADDRESS = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
@@ -67,10 +70,17 @@ async def connect(target: Target) -> Client:
     """A client for `target`; an unreachable server is an environment problem (exit 6) with one line."""
     from temporalio.client import Client
 
+    api_key = os.environ.get(ENV_API_KEY) or None
+    tls = bool(api_key) or os.environ.get(ENV_TLS, "").lower() in ("1", "true", "yes")
     try:
-        return await Client.connect(target.address, namespace=target.namespace)
+        return await Client.connect(target.address, namespace=target.namespace, api_key=api_key, tls=tls)
     except Exception as exc:  # the SDK raises RuntimeError / RPCError with a long text
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        first = redact(text.splitlines()[0][:160]) if text else type(exc).__name__
+        if "ConnectionRefused" in text or "Connection refused" in text:
+            first = "connection refused"
+        if api_key:
+            first = first.replace(api_key, "***")
         raise EnvironmentProblem(
             f"cannot reach Temporal at {target.describe()}: {first}",
             hint="start it with `cutover server`, or check --temporal / CUTOVER_TEMPORAL",
