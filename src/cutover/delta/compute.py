@@ -62,6 +62,8 @@ class Delta:
         parts = [f"{len(self.upserts)} upsert(s)", f"{len(self.deletions)} deletion(s)"]
         if self.renames:
             parts.append(f"{len(self.renames)} rename(s)")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} removal(s) not deleted")
         span = f" ({self.since_commit[:7]}..{self.until_commit[:7]})" if self.since_commit else ""
         return f"{', '.join(parts)} since {self.since}{span}"
 
@@ -179,8 +181,17 @@ def _packed_changes(
         removed.add(Resolved(*key), paths[0])
 
 
+#: Types whose file leaving the source means "no longer tracked", never "delete it from production".
+NEVER_DELETED_TYPES = frozenset(
+    {"StandardValueSet", "Profile", "CustomObjectTranslation", "Translations", "AppMenu", "Role", "Territory"}
+)
+
+
 def undeletable(component: Component | Resolved) -> str | None:
-    """Why a delta never deletes this component: standard objects and fields belong to Salesforce."""
+    """Why a delta never deletes this component: standard objects and fields belong to Salesforce; profiles,
+    settings, translations and standard value sets are only no longer tracked when their file goes."""
+    if component.type in NEVER_DELETED_TYPES or component.type.endswith("Settings"):
+        return f"{component.type} is never deleted by a delta release"
     name = component.name.lower()
     if component.type == "CustomObject" and not name.endswith(CUSTOM_SUFFIXES):
         return "standard object"

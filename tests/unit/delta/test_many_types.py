@@ -21,7 +21,6 @@ def test_changes_across_types(tmp_path: Path) -> None:
     edit = {
         f"{D}/experiences/portal1/views/home.json": '{"id": "home", "v": 2}\n',
         f"{D}/bots/Helper/v1.botVersion-meta.xml": "<BotVersion><fullName>v1</fullName><x/></BotVersion>\n",
-        f"{D}/objectTranslations/Account-es/Rating__c.fieldTranslation-meta.xml": "<CustomFieldTranslation/>\n",
         f"{D}/customMetadata/Config.Default.md-meta.xml": "<CustomMetadata><label>D2</label></CustomMetadata>\n",
         f"{D}/staticresources/bundle/lib/a.js": "var a = 2;\n",
         f"{D}/documents/Docs/logo.png": "png2\n",
@@ -33,6 +32,7 @@ def test_changes_across_types(tmp_path: Path) -> None:
     repo.write(edit)
     repo.remove(f"{D}/staticresources/single.js", f"{D}/staticresources/single.resource-meta.xml")
     repo.remove(f"{D}/reports/Ops/Sub/Deep.report-meta.xml", f"{D}/lwc/utils", f"{D}/objects/Config__mdt")
+    repo.remove(f"{D}/objectTranslations", f"{D}/settings/Account.settings-meta.xml")
     repo.move(
         f"{D}/layouts/Account-Account Layout.layout-meta.xml", f"{D}/layouts/Account-Partner Layout.layout-meta.xml"
     )
@@ -44,7 +44,6 @@ def test_changes_across_types(tmp_path: Path) -> None:
         "AuraDefinitionBundle:evt",
         "BotVersion:Helper.v1",
         "CustomMetadata:Config.Default",
-        "CustomObjectTranslation:Account-es",  # a field translation is not addressable on its own
         "Document:Docs/logo",
         "ExperienceBundle:portal1",
         "Layout:Account-Partner Layout",
@@ -57,6 +56,11 @@ def test_changes_across_types(tmp_path: Path) -> None:
         "Report:Ops/Sub/Deep",
         "StaticResource:single",
     ]
+    assert [(str(c), why) for c, why in delta.skipped] == [
+        ("CustomObjectTranslation:Account-es", "CustomObjectTranslation is never deleted by a delta release"),
+        ("Settings:Account", "Settings is never deleted by a delta release"),
+    ]
+    assert "2 removal(s) not deleted" in delta.describe()
     assert [(str(a), str(b)) for a, b in delta.renames] == [
         ("Layout:Account-Account Layout", "Layout:Account-Partner Layout")
     ]
