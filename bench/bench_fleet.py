@@ -76,8 +76,8 @@ def _cutover(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
 
 def _drive_fleet(env: dict[str, str], fleet_file: Path) -> subprocess.CompletedProcess[str]:
     """`cutover fleet run` until it ends; each org's post-deployment checklist is signed (a signal) when it waits."""
+    done = _cutover(env, "fleet", "run", str(fleet_file))
     while True:
-        done = _cutover(env, "fleet", "run", str(fleet_file))
         if done.returncode != 4:
             return done
         status = json.loads(_cutover(env, "fleet", "status", str(fleet_file), "--format", "json").stdout)
@@ -85,6 +85,9 @@ def _drive_fleet(env: dict[str, str], fleet_file: Path) -> subprocess.CompletedP
             if row["outcome"] == "paused":
                 sign = ["fleet", "signoff", str(fleet_file), "--org", row["alias"], "--step", CHECKLIST]
                 _cutover(env, *sign, "--by", "Bench Lead", "--role", ROLE)
+        done = _cutover(env, "fleet", "run", str(fleet_file))
+        if done.returncode == 2 and "already ran" in done.stderr:  # it ended between the sign-off and this call
+            done = subprocess.CompletedProcess(done.args, 0 if "completed" in done.stderr else 1, "", done.stderr)
 
 
 def _sf_calls(cutover_dir: Path) -> int:
@@ -179,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
         outcomes: dict[str, int] = {}
         for row in json.loads(status.stdout or "{}").get("orgs", []):
             outcomes[row["outcome"]] = outcomes.get(row["outcome"], 0) + 1
+            if row["outcome"] != "succeeded":
+                print(f"  {row['alias']}: {row['outcome']}: {row['message'][:300]}")
         calls = _sf_calls(project / ".cutover" / "fleet")
         n = args.orgs
         print(f"fleet: {n} orgs, {args.workers} workers, at most {args.parallel} at once; exit {done.returncode}")

@@ -238,6 +238,8 @@ def test_fleet_in_waves_halts_on_rollback_and_survives_a_killed_worker(
         resumed = run(env, "fleet", "run", str(fleet_file))
         assert resumed.returncode == 1, resumed.stdout + resumed.stderr
         assert "halted" in resumed.stderr and "wave early: 1 of 2 org(s)" in resumed.stderr
+        again = run(env, "fleet", "run", str(fleet_file))  # a halted fleet is not started again by accident
+        assert again.returncode == 2 and "already ran: halted" in again.stderr, again.stderr
 
         status = run(env, "fleet", "status", str(fleet_file), "--format", "json")
         assert status.returncode == 0, status.stderr

@@ -96,6 +96,7 @@ def run_cmd(
         None, "--monitor-every", metavar="DURATION", help="Rehearsal: sample this often instead (e.g. 5s)."
     ),
     detach: bool = typer.Option(False, "--detach", help="Start the fleet and return; follow it with `fleet status`."),
+    again: bool = typer.Option(False, "--again", help="Start a fleet that already completed or halted once more."),
 ) -> None:
     """Start the fleet (or follow its open run) until it completes, halts or needs a sign-off between waves."""
     from cutover.commands.run import _monitor_overrides
@@ -104,6 +105,13 @@ def run_cmd(
     fleet = _load(path)
     target = _target(ctx, temporal, namespace, fleet)
     status = client.fleet_status(target, fleet.name)
+    if status is not None and status["state"] in FINAL and not again:
+        raise UsageError(
+            f"fleet {fleet.name} already ran: {status['state']}"
+            + (f" ({status['reason']})" if status["reason"] else ""),
+            hint=f"see `cutover fleet report {path}`; `cutover fleet run {path} --again` starts it once more "
+            "(every org is released again)",
+        )
     if status is None or status["state"] in FINAL:
         client.start_fleet(target, fleet.to_input(_monitor_overrides(monitor_for, monitor_every)))
         err_console().print(f"fleet {fleet.name} started on Temporal {target.describe()}", markup=False)

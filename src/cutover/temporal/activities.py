@@ -38,6 +38,7 @@ from cutover.temporal.types import (
     RunSnapshot,
     SignoffInput,
     SignoffResult,
+    org_workflow_id,
 )
 
 HEARTBEAT_EVERY = 1.0
@@ -74,7 +75,11 @@ def org_project(run: OrgRunInput) -> OrgProject:
         if value is not None
     }
     target = runbook.target.model_copy(update={"alias": run.org.alias, "expect": expect.model_copy(update=changes)})
-    runbook = runbook.model_copy(update={"target": target})
+    # Orgs of a fleet run at once in the same project folder: each keeps its backups in its own folder.
+    backups = f"{runbook.project.backup_dir.rstrip('/')}/{org_workflow_id(run.org.org_id)}"
+    runbook = runbook.model_copy(
+        update={"target": target, "project": runbook.project.model_copy(update={"backup_dir": backups})}
+    )
     return OrgProject(project_dir, runbook, path, file_sha256(path), list(build_plan(runbook)))
 
 

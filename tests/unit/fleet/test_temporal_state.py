@@ -38,6 +38,8 @@ def test_plan_retargets_the_runbook_at_the_org_and_the_store_rebuilds_with_a_ver
     assert snapshot.target_org == "acme" and [e["type"] for e in snapshot.events] == ["run.created"]
     guard = next(s for s in snapshot.specs if s["id"] == "guard.org-identity")
     assert "acme" in str(guard["params"]) and ORG in str(guard["params"])  # the fleet's org, not the runbook's
+    backup = next(s for s in snapshot.specs if s["id"] == "backup.retrieve")
+    assert backup["params"]["backup_dir"] == f"backups/{ORG[:15]}"  # orgs released at once never share a folder
     folder = run_folder(Path(org_run.project_dir), ORG, snapshot.run_id)
     assert folder.parent.name == ORG[:15]
     materialize(folder, snapshot).close()
