@@ -319,10 +319,13 @@ class Engine(RollbackMixin, BackgroundMixin, DecisionsMixin):
             if record.spec.contingency or record.status in DONE_STATUSES:
                 continue
             if record.status == StepStatus.FAILED:  # an earlier non-blocking failure (blocking ones fail the run)
+                recheck = getattr(executors.get(record.id), "idempotent", False) and select(record.spec)
+                stops = record.spec.on_failure == "rollback" or not recheck
+                if record.spec.blocking and stops:  # nothing may keep running in the background unrecorded
+                    self._drain(run, state, executors, f"{record.id} failed", progress, cancelled)
                 if record.spec.blocking and record.spec.on_failure == "rollback":  # crashed while rolling back
                     return self._rollback(run, record, record.detail, executors, progress, cancelled)
                 # A failed read-only check (a gate) is re-checked now: the operator may have fixed the cause.
-                recheck = getattr(executors.get(record.id), "idempotent", False) and select(record.spec)
                 if not (record.spec.blocking and recheck):
                     if record.spec.blocking:
                         return self._fail(run_id, record, record.detail or "failed")
