@@ -208,14 +208,17 @@ class StepExecution:
         record = self.store.step(run_id, record.id) or record
         ids = dict(record.external_ids)
         ctx = self._context(record, progress, threading.Event())
-        error = None
+        error = note = None
         try:
-            step.cancel(ctx, ids)  # type: ignore[attr-defined]
+            note = step.cancel(ctx, ids)  # type: ignore[attr-defined]  # None, or what happened instead
         except CutoverError as exc:
             error = exc.message
-        except Exception as exc:
+        except Exception as exc:  # a job that cannot be cancelled is left running, and said so
             error = f"{type(exc).__name__}: {exc}"
-        detail = f"cancelled ({reason})" if error is None else f"not joined ({reason}); cancel failed: {error}"
+        if error is not None:
+            detail = f"not joined ({reason}); cancel failed: {error}"
+        else:
+            detail = f"{note or 'cancelled'} ({reason})"
         with self.store.transaction() as tx:
             self.store.update_step(
                 tx, run_id, record.id, status=StepStatus.PENDING, finished=None, detail=redact(detail), external_ids={}
@@ -224,7 +227,7 @@ class StepExecution:
                 run_id,
                 "step.cancelled",
                 record.id,
-                {"reason": reason, "external_ids": ids, "error": error},
+                {"reason": reason, "external_ids": ids, "error": error, "note": note},
             )
         progress.note(f"{record.id}: {detail}")
 

@@ -13,8 +13,9 @@ A step whose spec carries `params["overlap"] = {"after": [...], "join_before": I
 - a submission that fails (or records no job id) puts the step back to `pending` (event `step.submit_failed`): it
   then runs at its place, sequentially, as if there were no overlap.
 - when another blocking step fails while a job is in the background, the job is **cancelled** if the executor has
-  `cancel(ctx, external_ids)` (event `step.cancelled`, the step goes back to `pending` with no job id, so a retry
-  submits afresh), else joined (its verdict and evidence are recorded) before the run fails.
+  `cancel(ctx, external_ids) -> str | None` (None: cancelled; else what happened instead, e.g. "it had already
+  finished"; event `step.cancelled`, the step goes back to `pending` with no job id, so a retry submits afresh),
+  else joined (its verdict and evidence are recorded) before the run fails.
 - a crash or an interruption leaves the step `running` with its job id: resume re-attaches (never submits twice).
 
 The engine knows nothing of what the jobs are; the plan decides which steps may overlap (see

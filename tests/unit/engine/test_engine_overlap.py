@@ -23,6 +23,7 @@ class Job:
     verdict: str = "passed"
     can_cancel: bool = True
     submit_error: str | None = None
+    cancel_note: str | None = None
     idempotent: bool = True
     joined: list[dict[str, Any]] = field(default_factory=list)
 
@@ -46,7 +47,7 @@ class Job:
 
     def __getattr__(self, name: str) -> Any:
         if name == "cancel" and self.can_cancel:
-            return lambda ctx, ids: self.calls.append(f"cancel {self.name} {ids['job_id']}")
+            return lambda ctx, ids: self.calls.append(f"cancel {self.name} {ids['job_id']}") or self.cancel_note
         raise AttributeError(name)
 
 
@@ -318,3 +319,15 @@ def test_join_points_and_replay_of_the_new_events() -> None:
     assert join_due(rec("b"), late, rec("d"), positions) and join_due(rec("b"), late, None, positions)
     assert Overlap.of(StepSpec("x", "s", "x", "t", params={"overlap": {"after": "a"}})) == Overlap(("a",), None)
     assert Overlap.of(StepSpec("x", "s", "x", "t")) is None
+
+
+def test_a_job_that_finished_before_its_cancel_is_recorded_as_such(engine: Engine) -> None:
+    calls: list[str] = []
+    executors = release_executors(calls, fail="backup.retrieve", cancel_note="it had already finished")
+    run = engine.create_run("org", plan())
+    with pytest.raises(StepFailed):
+        engine.execute(run.id, executors)
+    record = engine._step(run.id, "validate.dry")
+    assert record.detail == "it had already finished (backup.retrieve failed)" and record.status == StepStatus.PENDING
+    cancelled = next(e for e in engine.events(run.id) if e.type == "step.cancelled")
+    assert cancelled.payload["note"] == "it had already finished" and cancelled.payload["error"] is None
