@@ -49,8 +49,13 @@ def _sf_binary() -> Path:
 
 
 def _head() -> str:
+    """The commit the bench measures, and how many files under src/ differ from it (others' work in progress)."""
     done = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
-    return done.stdout.strip()[:90] or "unknown"
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"], capture_output=True, text=True
+    ).stdout.splitlines()
+    changed = f" (+ {len(dirty)} uncommitted file(s) under src/)" if dirty else ""
+    return (done.stdout.strip()[:70] or "unknown") + changed
 
 
 def _dominant(steps: list[dict[str, Any]], window: Window) -> str:

@@ -84,7 +84,8 @@ def window_line(window: Window) -> str:
     calls = window.window_calls
     failed = sum(1 for c in calls if c.returncode != 0)
     failed_text = f" ({failed} exited non-zero)" if failed else ""
-    polls = f", {window.poll_wait_seconds:.1f}s between polls (waiting on the org)" if window.poll_wait_seconds else ""
+    waited = window.poll_wait_seconds
+    polls = f", {waited:.1f}s between polls (waiting on the org)" if waited >= 0.05 else ""
     return (
         f"{window.label}: window {window.seconds:.1f}s, {len(calls)} sf calls{failed_text}, "
         f"{window.sf_seconds:.1f}s inside sf{polls}, overhead {window.overhead_seconds:.1f}s "
