@@ -248,6 +248,9 @@ def signoff_cmd(
     org: str | None = typer.Option(None, "--org", metavar="ALIAS", help="Sign a step of this org's run instead."),
     step: str | None = typer.Option(None, "--step", metavar="STEP", help="With --org: the sign-off step."),
     evidence: str | None = typer.Option(None, "--evidence", metavar="URL", help="With --org: link to the proof."),
+    key: Path | None = typer.Option(
+        None, "--key", metavar="KEY", help="With --org: sign the sign-off with this SSH key (verified by the worker)."
+    ),
     temporal: str | None = temporal_option(),
     namespace: str | None = namespace_option(),
 ) -> None:
@@ -257,13 +260,23 @@ def signoff_cmd(
 
     fleet = _load(path)
     target = _target(ctx, temporal, namespace, fleet)
-    if org or step:
-        if not (org and step):
-            raise UsageError("--org and --step go together (the org's alias and its sign-off step)")
+    if (org or step) and not (org and step):
+        raise UsageError("--org and --step go together (the org's alias and its sign-off step)")
+    if key is not None and not org:
+        raise UsageError("--key signs an org's sign-off step: add --org ALIAS --step STEP")
+    if org and step:
         match = next((o for o in fleet.spec.orgs if org in (o.alias, o.org_id)), None)
         if match is None:
             raise UsageError(f"{path}: no org {org!r} in the fleet")
-        result = client.send_signoff(target, match.org_id, SignoffRequest(step, by, role, note, evidence))
+        request = SignoffRequest(step, by, role, note, evidence)
+        if key is not None:
+            from cutover.fleet.signed import signed_request
+
+            run = client.org_status(target, match.org_id)
+            request = signed_request(
+                run, step, by=by, role=role, note=note, evidence=evidence, key=key, project_dir=fleet.project_dir
+            )
+        result = client.send_signoff(target, match.org_id, request)
         if not result.get("ok"):
             raise Failure(f"{match.alias}: {result.get('message')}")
         out_console().print(f"{match.alias}: {result.get('message')}", markup=False)

@@ -241,21 +241,38 @@ def record_signoff_sync(inp: SignoffInput) -> SignoffResult:
     engine = _engine(folder, project.dir)
     try:
         authors = change_authors(project.dir) if project.runbook.separation_of_duties.reviewer_not_author else ()
+        rules = role_rules(project.runbook, authors)
         try:
-            engine.signoff(
-                snapshot.run_id,
-                req.step_id,
-                by=req.by,
-                role=req.role,
-                note=req.note,
-                evidence=req.evidence,
-                rules=role_rules(project.runbook, authors),
-            )
+            if req.statement and req.signature:  # verified as `cutover signoff import` does (key, person, step, run)
+                from cutover.signing.intake import accept
+                from cutover.signing.statement import Envelope
+
+                run = engine.resolve_run(snapshot.run_id)
+                envelope = Envelope(req.statement, req.signature)
+                record = accept(
+                    engine,
+                    run,
+                    envelope,
+                    runbook=project.runbook,
+                    project_dir=project.dir,
+                    rules=rules,
+                    step=req.step_id,
+                )
+                message = f"{record.step_id} signed by {redact(record.by)} ({record.role}), signature verified"
+            else:
+                engine.signoff(
+                    snapshot.run_id,
+                    req.step_id,
+                    by=req.by,
+                    role=req.role,
+                    note=req.note,
+                    evidence=req.evidence,
+                    rules=rules,
+                )
+                message = f"{req.step_id} signed by {redact(req.by)} ({req.role})"
         except CutoverError as exc:
             return SignoffResult(False, redact(exc.message), new_events(engine, snapshot))
-        return SignoffResult(
-            True, f"{req.step_id} signed by {redact(req.by)} ({req.role})", new_events(engine, snapshot)
-        )
+        return SignoffResult(True, message, new_events(engine, snapshot))
     finally:
         engine.close()
 

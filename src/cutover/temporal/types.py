@@ -75,6 +75,8 @@ class SignoffRequest:
     note: str | None = None
     evidence: str | None = None
     request_id: str = ""
+    statement: str | None = None  # a signed statement (cutover.signing): its exact text ...
+    signature: str | None = None  # ... and its armored SSH signature, verified by the activity
 
 
 @dataclass
