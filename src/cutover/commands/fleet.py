@@ -169,17 +169,10 @@ def _outcome(entry: dict[str, Any]) -> str:
 
 
 def _progress(run: dict[str, Any] | None) -> tuple[str, str]:
-    """(finished/total steps, the step running now) of an org's run, from its events."""
-    if not run or not run.get("events"):
+    """(finished/total steps, the step running now) of an org's run (the org workflow's `brief` query)."""
+    if not run:
         return "-", ""
-    from cutover.engine.replay import replay
-    from cutover.temporal.state import event_from_dict
-
-    logged = replay([event_from_dict(e) for e in run["events"]])
-    main = [s["id"] for s in run.get("specs", []) if not s.get("contingency")]
-    done = sum(1 for s in main if logged.steps.get(s) in ("passed", "waived", "skipped"))
-    running = [s for s, st in logged.steps.items() if st == "running"]
-    return f"{done}/{len(main)}", (running[0] if running else "")
+    return str(run.get("progress") or "-"), str(run.get("running") or "")
 
 
 def status_cmd(
@@ -302,7 +295,7 @@ def report_cmd(
 
     fleet = _load(path)
     target = _target(ctx, temporal, namespace, fleet)
-    status = client.fleet_status(target, fleet.name)
+    status = client.fleet_status(target, fleet.name, events=True)
     if status is None:
         raise UsageError(f"fleet {fleet.name} has not run on Temporal {target.address}")
     report = fleet_report(fleet, status)

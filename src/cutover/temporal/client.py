@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -125,8 +125,9 @@ def start_fleet(target: Target, inp: FleetInput) -> None:
     _run(target, call)
 
 
-def fleet_status(target: Target, name: str) -> dict[str, Any] | None:
-    """The fleet workflow's status, each org's own status merged in (state, step, run id, events)."""
+def fleet_status(target: Target, name: str, *, events: bool = False) -> dict[str, Any] | None:
+    """The fleet workflow's status, each org's own status merged in (state, progress, step running, run id; with
+    `events`, the run's events and specs too)."""
 
     async def call(client: Client) -> dict[str, Any] | None:
         handle = client.get_workflow_handle(fleet_workflow_id(name))
@@ -140,10 +141,9 @@ def fleet_status(target: Target, name: str) -> dict[str, Any] | None:
             if entry.get("outcome") in ("waiting", "not_started", "locked"):
                 continue
             try:
-                entry["run"] = await client.get_workflow_handle(org_workflow_id(org_id)).query(
-                    "status", result_type=dict
-                )
-            except RPCError:
+                handle = client.get_workflow_handle(org_workflow_id(org_id))
+                entry["run"] = await handle.query("status" if events else "brief", result_type=dict)
+            except (RPCError, WorkflowQueryFailedError):
                 entry["run"] = None
         return status
 

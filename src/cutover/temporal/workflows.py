@@ -128,6 +128,24 @@ class OrgRunWorkflow:
             "events": snap.events if snap else [],
         }
 
+    @workflow.query
+    def brief(self) -> dict[str, Any]:
+        """`status` without the events and specs (what `fleet status` shows for each org): steps done of the plan's
+        main steps, the step running now."""
+        full = self.status()
+        main = {s["id"] for s in full.pop("specs") if not s.get("contingency")}
+        latest: dict[str, str] = {}
+        for event in full.pop("events"):
+            if event.get("step_id") in main and event["type"] in ("step.started", "step.reattaching"):
+                latest[event["step_id"]] = "running"
+            elif event.get("step_id") in main and event["type"] == "step.finished":
+                latest[event["step_id"]] = str(event["payload"].get("status"))
+            elif event.get("step_id") in main and event["type"] == "step.waived":
+                latest[event["step_id"]] = "waived"
+        done = sum(1 for status in latest.values() if status in ("passed", "waived", "skipped"))
+        running = [step for step, status in latest.items() if status == "running"]
+        return full | {"progress": f"{done}/{len(main)}", "running": running[0] if running else ""}
+
 
 @workflow.defn(name="cutover.fleet")
 class FleetWorkflow:
