@@ -7,6 +7,7 @@ else is a bug, whose traceback goes to `.cutover/logs/` while the user sees one 
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -112,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         code = ExitCode.INTERNAL
     if argv is None:
+        if "temporalio" in sys.modules:  # its Rust threads can abort the interpreter's teardown (sdk-python#300)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
         sys.exit(code)
     return code
 
