@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> None:
     for line in timings.describe(model, components, tests):
         print(f"timings: {line}")
     print(f"durations (scenario keys): {durations}")
+    if args.quick:
+        print("--quick: the org clock is short, so sf process start-up (1-5 s each here) dominates the windows;")
+        print("  the targets are meant for the full run (tests dominate, as in a large production org)")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; cutover at {_head()}")
     started = time.monotonic()
 
