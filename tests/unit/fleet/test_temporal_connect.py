@@ -42,3 +42,20 @@ def test_an_unreachable_temporal_is_exit_6_and_a_missing_one_exit_2(
     assert main(["-C", str(tmp_path), "fleet", "status", str(fleet), "--temporal", "127.0.0.1:1"]) == 6
     err = capsys.readouterr().err
     assert "cannot reach Temporal at 127.0.0.1:1" in err and "connection refused" in err
+
+
+def test_the_local_run_asks_temporal_only_when_one_is_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cutover.errors import EnvironmentProblem
+    from cutover.temporal.lock import refuse_if_held
+
+    monkeypatch.delenv("CUTOVER_TEMPORAL", raising=False)
+    refuse_if_held(tmp_path, "00D5g00000FLT01")  # nothing configured: nothing asked
+    refuse_if_held(tmp_path, None)  # no org id pinned: nothing to ask about
+    address_file(tmp_path).parent.mkdir(parents=True)
+    address_file(tmp_path).write_text("127.0.0.1:1\n")
+    refuse_if_held(tmp_path, "00D5g00000FLT01")  # a stale address file: the embedded server is not running
+    monkeypatch.setenv("CUTOVER_TEMPORAL", "127.0.0.1:1")
+    with pytest.raises(EnvironmentProblem, match=r"cannot reach Temporal at 127\.0\.0\.1:1"):
+        refuse_if_held(tmp_path, "00D5g00000FLT01")  # asked for explicitly: unreachable is exit 6
