@@ -88,7 +88,7 @@ def _delta_missing() -> str | None:
     return None
 
 
-def _print_path(window: Window, floor: str, steps: list[dict[str, Any]] | None = None) -> None:
+def _print_path(window: Window, floor: str, load: float, steps: list[dict[str, Any]] | None = None) -> None:
     print(f"  {window_line(window)}")
     print(f"    sf: {call_breakdown(window)}")
     if window.note:
@@ -96,7 +96,7 @@ def _print_path(window: Window, floor: str, steps: list[dict[str, Any]] | None =
     if steps:
         print(f"    sent: {sent(steps).describe()}")
         print(f"    longest steps: {_dominant(steps, window)}; between steps {_gaps(steps, window):.1f}s")
-    print(f"    {floor}; load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"    {floor}; load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
 
 
 def _seed_floor(clock: OrgClock) -> str:
@@ -151,8 +151,11 @@ def main(argv: list[str] | None = None) -> None:
     def workspace(name: str) -> Workspace:
         return Workspace(folder / name, sf, classes, durations)
 
+    loads: list[float] = []
+
     def measured(name: str, body: Callable[[Workspace], Any]) -> Any:
         space = workspace(name)
+        loads.append(os.getloadavg()[0])
         try:
             return body(space)
         finally:
@@ -161,12 +164,12 @@ def main(argv: list[str] | None = None) -> None:
     seed = measured("seed", run_seed_path)
     print("seed's literal path (org display, retrieve + tar, validate and deploy with RunLocalTests, apex run test,")
     print("  the ApexLog and CronTrigger queries):")
-    _print_path(seed, _seed_floor(clock))
+    _print_path(seed, _seed_floor(clock), loads[-1])
 
     if "full" in scenarios:
         window, steps = measured("full", lambda s: run_cutover_path(s, "cutover run", {}))
         print("full release, RunLocalTests (cutover run --until verify; preflight and sign-offs before the window):")
-        _print_path(window, _cutover_floor(clock, steps), steps)
+        _print_path(window, _cutover_floor(clock, steps), loads[-1], steps)
         print(f"    {comparison_line(window, seed, FULL_TARGET, OVERHEAD_TARGET)}")
 
     if "delta" in scenarios:
@@ -185,8 +188,12 @@ def main(argv: list[str] | None = None) -> None:
                 validated = sent(steps).validated_components
                 if validated is not None and validated >= components:
                     print(f"  not available: the validation still sent all {validated} components (delta not applied)")
-                _print_path(window, _cutover_floor(clock, steps), steps)
+                _print_path(window, _cutover_floor(clock, steps), loads[-1], steps)
                 print(f"    {comparison_line(window, seed, DELTA_TARGET)} (the seed's path has no delta: same window)")
+    busiest = max(loads, default=0.0)
+    if busiest > 2 * (os.cpu_count() or 1):
+        print(f"note: the machine was busy (load average up to {busiest:.1f} on {os.cpu_count()} cores): each sf")
+        print("  process then takes seconds longer, so a ratio moves with the load each path met")
     print(f"bench wall time {time.monotonic() - started:.0f}s; files in {folder}")
     if args.keep is None:
         shutil.rmtree(folder, ignore_errors=True)
