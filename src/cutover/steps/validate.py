@@ -36,6 +36,7 @@ from cutover.sf import (
 from cutover.steps._selection import release_selection
 from cutover.steps._sf import last_result, polling, sf_session
 from cutover.steps.registry import StepServices, register_action
+from cutover.testsel import validation_refusal
 
 POLL_INTERVAL_S = 2.0
 #: The poll interval grows with the time already waited (a tenth of it: the answer comes at most ~10 % late), up to
@@ -333,6 +334,9 @@ class Validate:
         ctx.record_evidence("validation-criteria.md", f"Validation {job_id}\n\n" + criteria_table(criteria))
         summary = summary_line(report, min_coverage=self.min_coverage)
         data = {"validation_id": job_id, "criteria": {c.name: c.ok for c in criteria}}
+        refusal = validation_refusal(ctx, self.runbook, report.coverage)  # RunSpecifiedTests: 75 % per class
+        if refusal:
+            return StepOutcome.failed(f"validation {job_id}: {refusal}", **data)
         if all(c.ok for c in criteria):
             return StepOutcome.passed(f"{summary} (validation {job_id})", **data)
         unmet = ", ".join(c.name for c in criteria if not c.ok)
