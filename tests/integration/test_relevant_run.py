@@ -3,12 +3,15 @@ against orgsim holding tests/fixtures/testsel as the release in production (v1.0
 
 - a release changing PricingEngine validates with RunSpecifiedTests and exactly the two tests that reach it;
 - a release changing UnusedUtil, which no test reaches, is refused before anything is sent to the org: exit 1 and
-  one line naming the class (Salesforce would refuse the deploy for its 0 % coverage).
+  one line naming the class (Salesforce would refuse the deploy for its 0 % coverage);
+- a release changing StringUtils, which the org's tests cover at 60 % (scenario `apex.coverage`): the validation
+  fails in the org (the real CLI's FailedValidationError) and the step's one line names StringUtils at 60 %.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -33,6 +36,7 @@ def _scenario(root: Path) -> Path:
     data: dict[str, Any] = yaml.safe_load(builtin_scenario_path("empty").read_text()) or {}
     data["durations"] = {"validate_seconds": 0.2, "deploy_seconds": 0.2, "test_seconds": 0.2, "retrieve_seconds": 0}
     data["metadata"] = {"seed_dir": str(FIXTURE)}
+    data["apex"] = {"coverage": {"StringUtils": 60}}
     path = root / "scenario.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -94,7 +98,7 @@ def test_a_run_validates_with_the_relevant_tests_or_refuses(tmp_path: Path, sf_b
     server = OrgsimServer(tmp_path / "org", _scenario(tmp_path))
     try:
         login(sf_bin, home, server.url, server.token, alias=ALIAS)
-        for name, changed in (("reached", "PricingEngine"), ("unreached", "UnusedUtil")):
+        for name, changed in (("reached", "PricingEngine"), ("unreached", "UnusedUtil"), ("short", "StringUtils")):
             project = Project(tmp_path / name, env)
             shutil.copytree(FIXTURE, project.root)
             (project.root / ".gitignore").write_text(".cutover/\nbackups/\n")
@@ -115,6 +119,21 @@ def test_a_run_validates_with_the_relevant_tests_or_refuses(tmp_path: Path, sf_b
                 tests = result["envelope"]["result"]["details"]["runTestResult"]
                 ran = {t["name"] for t in tests["successes"]}
                 assert ran == {"LineBuilderTest", "OrderServiceTest"}
+            elif changed == "StringUtils":
+                project.sh(str(CUTOVER), "--yes", "run", expect=1)
+                steps = {s["id"]: s for s in project.status()["steps"]}
+                detail = steps["validate.dry-run"]["detail"]
+                assert steps["validate.dry-run"]["status"] == "failed"
+                saved = (project.root / ".cutover").rglob("validation-result.json")
+                tests = json.loads(next(saved).read_text())["envelope"]["result"]["details"]["runTestResult"]
+                measured = next(c for c in tests["codeCoverage"] if c["name"] == "StringUtils")
+                located, missed = measured["numLocations"], measured["numLocationsNotCovered"]
+                pct = math.floor(1000 * (located - missed) / located) / 10  # about 60 % of the class's lines
+                assert 50 < pct < 75 and any(w.get("name") == "StringUtils" for w in tests["codeCoverageWarnings"])
+                assert detail.startswith("validation 0Af") and detail.endswith(
+                    ": 1 Apex class(es)/trigger(s) of the release below 75 % coverage from the specified tests "
+                    f"(Salesforce refuses a RunSpecifiedTests deploy): StringUtils {pct:g} %"
+                ), detail
             else:
                 done = project.sh(str(CUTOVER), "--yes", "run", expect=1)
                 assert (
