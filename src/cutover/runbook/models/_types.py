@@ -29,6 +29,8 @@ Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "satur
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 TestLevel = Literal["NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg"]
+# A deploy also takes RunRelevantTests (API 66.0+: Salesforce picks the tests); `sf apex run test` does not.
+DeployTestLevel = Literal["NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg", "RunRelevantTests"]
 LimitName = Literal["soql", "dml", "cpu", "heap"]
 
 _ID_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")

@@ -14,6 +14,7 @@ from cutover.runbook.models._types import (
     ClockTime,
     Command,
     Count,
+    DeployTestLevel,
     LocatedValueError,
     NotBool,
     ProjectPath,
@@ -145,7 +146,14 @@ class SfConfig(_Model):
     binary: str | None = None  # override of the sf CLI (else $CUTOVER_SF, else `sf` on PATH)
     wait_minutes: Count = Field(default=33, ge=1, le=1440)
     api_version: str | None = Field(default=None, pattern=r"^\d{2,3}\.0$")
-    test_level: TestLevel = "RunLocalTests"
+    test_level: DeployTestLevel = "RunLocalTests"
+
+    @property
+    def apex_test_level(self) -> TestLevel:
+        """The level of `sf apex run test` runs (the sandbox coverage run): RunRelevantTests is a deploy-only level,
+        so there it is RunLocalTests."""
+        return "RunLocalTests" if self.test_level == "RunRelevantTests" else self.test_level
+
     # Org where the pre-deployment Apex tests run (a full sandbox). Unset: the coverage gate reads the validation.
     test_org: str | None = None
     # Run only the Apex tests relevant to the release (RunSpecifiedTests; `cutover.testsel`).

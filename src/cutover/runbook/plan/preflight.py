@@ -172,7 +172,7 @@ def _other_gates(rb: Runbook, gates: dict[str, list[PlanStep]]) -> dict[str, lis
                     *([] if test_org else ["Read from the validation run when no test org is set (sf.test_org)"]),
                 ],
                 sf_command=(
-                    f"sf apex run test --target-org {test_org} --test-level {rb.sf.test_level} --code-coverage "
+                    f"sf apex run test --target-org {test_org} --test-level {rb.sf.apex_test_level} --code-coverage "
                     f"--wait {rb.sf.wait_minutes} --json"
                     if test_org
                     else None

@@ -228,7 +228,10 @@ def apex_coverage_source(ctx: PreflightContext) -> tuple[float | None, str | Non
 
         try:
             run = SfCli(ctx.runbook.sf.binary, cwd=ctx.project_dir).apex_run_test(
-                test_org, test_level=ctx.runbook.sf.test_level, code_coverage=True, wait=ctx.runbook.sf.wait_minutes
+                test_org,
+                test_level=ctx.runbook.sf.apex_test_level,
+                code_coverage=True,
+                wait=ctx.runbook.sf.wait_minutes,
             )
         except SfError as exc:
             return None, f"sandbox test run on {test_org} failed: {exc}"
