@@ -51,8 +51,10 @@ $(EXAMPLE)/node_modules/.installed: $(EXAMPLE)/package.json $(EXAMPLE)/package-l
 	cd $(EXAMPLE) && PATH="$(NODE22):$$PATH" npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 
+# Three workers on two cores: integration tests spend much of their time waiting on orgsim's simulated job
+# durations, so a third worker uses the idle CPU (measured on a clean clone: 13 min 03 s against 16 min 56 s).
 test: setup lint browser
-	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n 3 --dist loadgroup $(PYTEST_ARGS)
 
 # Debian's chromium for the release-record browser test: installed with apt-get when missing and possible (root);
 # where it cannot be, the test skips and says why. Never fails the build by itself.
@@ -63,7 +65,7 @@ unit: setup
 	$(BIN)/pytest -n 2 tests/unit $(PYTEST_ARGS)
 
 integration: setup browser
-	$(BIN)/pytest -n 2 --dist loadgroup tests/integration $(PYTEST_ARGS)
+	$(BIN)/pytest -n 3 --dist loadgroup tests/integration $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench
