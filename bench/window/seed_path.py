@@ -1,4 +1,4 @@
-"""The seed runbook's literal `sf` path (/work/shared/seed/elaro-production-runbook.md), each call waited for:
+"""The seed runbook's literal `sf` path, each call waited for:
 the org check (Pre-Deployment 2: `sf org display`), the backup (Pre-Deployment 1: retrieve + tar), the validation
 (Step 1: `--dry-run --test-level RunLocalTests`), the deploy (Step 2: RunLocalTests again, not a quick deploy), the
 post-deployment tests (Step 3.2: `sf apex run test` RunLocalTests) and the two queries of Step 3.3 (ApexLog,

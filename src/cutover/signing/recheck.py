@@ -3,7 +3,7 @@ sign-off carries the exact statement and signature, so anyone holding the runboo
 ssh-keygen. Unlike the hash chain, this holds even after a consistent rewrite of the log: a forged "signed" sign-off
 needs a good signature by the named person's key over a statement for that run and step.
 
-For `cutover audit verify` and the release record (helper A): `recheck(events, runbook, project_dir)`.
+For `cutover audit verify` and the release record: `recheck(events, runbook, project_dir)`.
 """
 
 from __future__ import annotations

@@ -179,7 +179,7 @@ def test_relevant_tests_become_run_specified_tests(repo: Repo, engine: Engine, m
 
 
 def test_relevant_tests_with_the_real_selector(repo: Repo, engine: Engine) -> None:
-    """cutover.testsel (helper R's) on this repository: the class the release changes has no test reaching it, so
+    """cutover.testsel on this repository: the class the release changes has no test reaching it, so
     the selector refuses with its one line, or names tests; either way the level follows its answer."""
     pytest.importorskip("cutover.testsel")
     repo.write(

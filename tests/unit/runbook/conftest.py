@@ -7,7 +7,7 @@ import pytest
 from cutover.cli import main
 
 DATA = Path(__file__).parent / "data"
-# A copy of /work/shared/seed/elaro-production-runbook.md, so the tests run on a clean clone (CI).
+# A copy of the seed runbook (shared/seed/ beside the repository), so the tests run on a clean clone (CI).
 SEED = DATA / "elaro-production-runbook.md"
 SHARED_SEED = Path(__file__).resolve().parents[4] / "shared" / "seed" / "elaro-production-runbook.md"
 
